@@ -1,0 +1,101 @@
+"""Max pooling that also returns its argmax switches."""
+
+import keras
+import tensorflow as tf
+
+from zfkeras.layers._pooling import normalize_pool_args, pool_padding, pooled_size
+
+
+@keras.saving.register_keras_serializable(package="zfkeras")
+class MaxPoolWithArgmax(keras.layers.Layer):
+    """2-D max pooling that also emits the switches (argmax positions).
+
+    The switches are what the deconvnet needs to unpool (Zeiler & Fergus,
+    Sec. 2.1). They are flat int64 indices into the *input* tensor, batch
+    included: ``((b * H + y) * W + x) * C + c``, so they are correct for any
+    batch size and can be fed straight to `MaxUnpool2D`.
+
+    ``padding="same"`` is implemented as explicit ``-inf`` padding followed
+    by a VALID pool, so a switch never points into the padding on any device;
+    the indices are then translated back to the unpadded input.
+
+    `tf.nn.max_pool_with_argmax` has no XLA kernel: keep this layer out of
+    jit-compiled training graphs (the zfkeras models train with plain
+    `keras.layers.MaxPooling2D`; the deconvnet records switches on the
+    visualisation path).
+
+    Args:
+        pool_size: int or pair, the window size.
+        strides: int or pair; defaults to `pool_size`.
+        padding: ``"valid"`` or ``"same"`` (Keras semantics).
+
+    Returns:
+        ``(pooled, switches)``: pooled float tensor ``(B, H', W', C)`` and
+        int64 switches of the same shape.
+    """
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.padding = normalize_pool_args(
+            pool_size, strides, padding
+        )
+
+    def call(self, inputs):
+        return max_pool_with_argmax(inputs, self.pool_size, self.strides, self.padding)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        shape = (
+            b,
+            pooled_size(h, self.pool_size[0], self.strides[0], self.padding),
+            pooled_size(w, self.pool_size[1], self.strides[1], self.padding),
+            c,
+        )
+        return shape, shape
+
+    def compute_output_spec(self, inputs):
+        shape = self.compute_output_shape(inputs.shape)[0]
+        return (
+            keras.KerasTensor(shape, dtype=inputs.dtype),
+            keras.KerasTensor(shape, dtype="int64"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            pool_size=self.pool_size, strides=self.strides, padding=self.padding
+        )
+        return config
+
+
+def max_pool_with_argmax(x, pool_size, strides, padding):
+    """Functional form of `MaxPoolWithArgmax` (same arguments, NHWC input)."""
+    x = tf.convert_to_tensor(x)
+    ksize = [1, pool_size[0], pool_size[1], 1]
+    stride = [1, strides[0], strides[1], 1]
+    shape = tf.shape(x, out_type=tf.int64)
+    (pt, pb), (pl, pr) = pool_padding(x.shape[1], x.shape[2], shape, pool_size, strides, padding)
+    if padding == "valid" or not _needs_padding(pt, pb, pl, pr):
+        return tf.nn.max_pool_with_argmax(
+            x, ksize, stride, "VALID", include_batch_in_index=True
+        )
+    xp = tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]], constant_values=float("-inf"))
+    pooled, idx = tf.nn.max_pool_with_argmax(
+        xp, ksize, stride, "VALID", include_batch_in_index=False
+    )
+    # Translate per-image indices into the padded map back to batch-inclusive
+    # indices into the unpadded input.
+    h, w, c = shape[1], shape[2], shape[3]
+    wp = w + tf.cast(pl + pr, tf.int64)
+    ch = idx % c
+    pix = idx // c
+    y = pix // wp - tf.cast(pt, tf.int64)
+    xx = pix % wp - tf.cast(pl, tf.int64)
+    b = tf.reshape(tf.range(shape[0], dtype=tf.int64), [-1, 1, 1, 1])
+    switches = ((b * h + y) * w + xx) * c + ch
+    return pooled, switches
+
+
+def _needs_padding(*pads):
+    # Static zero padding lets us skip the pad; dynamic sizes always pad.
+    return not all(isinstance(p, int) and p == 0 for p in pads)

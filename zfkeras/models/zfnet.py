@@ -1,0 +1,225 @@
+"""The ZFNet model family: paper Fig. 3, the dense Krizhevsky baseline,
+the Table 2 ablations and small-input variants for CPU work."""
+
+import keras
+
+from zfkeras.constraints import FilterRMSClip
+from zfkeras.layers.local_response_normalization import LocalResponseNormalization
+
+# Table 2 of the paper, as keyword arguments of the builders.
+ABLATIONS = {
+    "zf": {},
+    "remove_conv3_conv4": {"remove": ("conv3", "conv4")},
+    "remove_fc7": {"remove": ("fc7",)},
+    "remove_fc6_fc7": {"remove": ("fc6", "fc7")},
+    "remove_conv3_conv4_fc6_fc7": {"remove": ("conv3", "conv4", "fc6", "fc7")},
+    "fc_2048": {"fc_units": 2048},
+    "fc_8192": {"fc_units": 8192},
+    "conv345_512_1024_512": {"conv_filters": (96, 256, 512, 1024, 512)},
+}
+
+_REMOVABLE = ("conv3", "conv4", "fc6", "fc7")
+
+
+def paper_initializer(seed=None):
+    """The paper's "all weights initialised to 1e-2": N(0, 0.01^2)."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.01, seed=seed)
+
+
+def zfnet(
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    *,
+    remove=(),
+    fc_units=4096,
+    conv_filters=(96, 256, 384, 384, 256),
+    dropout=0.5,
+    filter_rms_clip=0.1,
+    kernel_initializer="paper",
+    seed=None,
+    name="zfnet",
+):
+    """ZFNet exactly as in the paper's Fig. 3 (62,357,608 params at C=1000).
+
+    conv1 7x7/2 (after 1 pixel of zero padding) -> 110x110x96, pool1 3x3/2
+    SAME -> 55, norm1, conv2 5x5/2 VALID -> 26, pool2 3x3/2 SAME -> 13,
+    norm2, conv3-5 3x3/1 SAME, pool5 3x3/2 VALID -> 6x6x256, fc6, fc7
+    (ReLU, dropout), fc8 softmax.
+
+    Args:
+        input_shape: ``(H, W, C)``.
+        num_classes: size of the softmax ``fc8``.
+        remove: any of ``"conv3", "conv4", "fc6", "fc7"`` (Table 2 ablations).
+        fc_units: width of fc6/fc7 (Table 2: 2048, 4096, 8192).
+        conv_filters: maps of conv1..conv5 (Table 2: conv3-5 at 512/1024/512).
+        dropout: dropout rate after fc6 and fc7.
+        filter_rms_clip: radius of `FilterRMSClip` on every conv kernel, or
+            None to train without feature-scale clipping.
+        kernel_initializer: ``"paper"`` (N(0, 0.01), biases 0) or any Keras
+            initializer.
+        seed: seed of the initializers.
+        name: model name.
+
+    Returns:
+        An uncompiled `keras.Model` whose ``fc8`` outputs probabilities.
+    """
+    return _build(
+        input_shape, num_classes, name=name,
+        conv1=dict(kernel=7, stride=2, pad=1), pool1="same",
+        conv2=dict(kernel=5, stride=2, padding="valid"), pool2="same",
+        remove=remove, fc_units=fc_units, conv_filters=conv_filters,
+        dropout=dropout, filter_rms_clip=filter_rms_clip,
+        kernel_initializer=kernel_initializer, seed=seed,
+    )
+
+
+def alexnet_dense(
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    *,
+    remove=(),
+    fc_units=4096,
+    conv_filters=(96, 256, 384, 384, 256),
+    dropout=0.5,
+    filter_rms_clip=0.1,
+    kernel_initializer="paper",
+    seed=None,
+    name="alexnet_dense",
+):
+    """Krizhevsky et al.'s net made dense: the paper's baseline.
+
+    conv1 11x11/4 (after 2 pixels of zero padding) -> 55, pool1 3x3/2 VALID
+    -> 27, conv2 5x5/1 SAME -> 27, pool2 VALID -> 13, conv3-5, pool5 -> 6.
+    Same layer names and arguments as `zfnet`.
+    """
+    return _build(
+        input_shape, num_classes, name=name,
+        conv1=dict(kernel=11, stride=4, pad=2), pool1="valid",
+        conv2=dict(kernel=5, stride=1, padding="same"), pool2="valid",
+        remove=remove, fc_units=fc_units, conv_filters=conv_filters,
+        dropout=dropout, filter_rms_clip=filter_rms_clip,
+        kernel_initializer=kernel_initializer, seed=seed,
+    )
+
+
+def zfnet_small(
+    input_shape=(28, 28, 1),
+    num_classes=10,
+    *,
+    remove=(),
+    fc_units=512,
+    conv_filters=(32, 64, 128, 128, 64),
+    dropout=0.5,
+    filter_rms_clip=0.1,
+    kernel_initializer="he_normal",
+    seed=None,
+    name="zfnet_small",
+):
+    """ZFNet's five-conv, three-fc design scaled for 28-64 pixel inputs.
+
+    conv1 5x5 (after 2 pixels of zero padding) with stride 2 for inputs of
+    64 pixels or more and stride 1 below, pool1 3x3/2 SAME, norm1, conv2
+    3x3/1 SAME, pool2 3x3/2 SAME, norm2, conv3-5 3x3/1 SAME, pool5 3x3/2
+    VALID, fc6, fc7, fc8. 28x28 -> 28, 14, 14, 7, 7, 3; 32 -> 32, 16, 16, 8,
+    3; 64 -> 32, 16, 16, 8, 3. Same layer names as `zfnet`.
+
+    The default initializer is He-normal: the paper's N(0, 0.01) was sized
+    for ZFNet's fan-ins and makes signals vanish at these widths; pass
+    ``kernel_initializer="paper"`` to use it anyway.
+
+    Args: as `zfnet`.
+    """
+    stride = 2 if min(input_shape[0], input_shape[1]) >= 64 else 1
+    return _build(
+        input_shape, num_classes, name=name,
+        conv1=dict(kernel=5, stride=stride, pad=2), pool1="same",
+        conv2=dict(kernel=3, stride=1, padding="same"), pool2="same",
+        remove=remove, fc_units=fc_units, conv_filters=conv_filters,
+        dropout=dropout, filter_rms_clip=filter_rms_clip,
+        kernel_initializer=kernel_initializer, seed=seed,
+    )
+
+
+def zfnet_ablation(variant, builder=zfnet, **kwargs):
+    """Builds one Table 2 variant by name (see `ABLATIONS`).
+
+    Args:
+        variant: a key of `ABLATIONS`.
+        builder: `zfnet`, `alexnet_dense` or `zfnet_small`.
+        **kwargs: passed on to the builder (they override the variant's).
+    """
+    if variant not in ABLATIONS:
+        raise ValueError(f"unknown ablation {variant!r}; choose one of {sorted(ABLATIONS)}")
+    return builder(**{**ABLATIONS[variant], **kwargs, "name": kwargs.get("name", f"{builder.__name__}_{variant}")})
+
+
+def _build(
+    input_shape, num_classes, *, name, conv1, pool1, conv2, pool2, remove,
+    fc_units, conv_filters, dropout, filter_rms_clip, kernel_initializer, seed,
+):
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or any(d is None or int(d) < 1 for d in input_shape):
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
+    if int(num_classes) < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    remove = tuple(remove)
+    unknown = sorted(set(remove) - set(_REMOVABLE))
+    if unknown:
+        raise ValueError(f"cannot remove {unknown}; removable layers are {list(_REMOVABLE)}")
+    conv_filters = tuple(int(f) for f in conv_filters)
+    if len(conv_filters) != 5:
+        raise ValueError(f"conv_filters needs 5 values (conv1..conv5), got {conv_filters}")
+
+    seeds = iter(range(10_000)) if seed is None else iter(range(seed, seed + 10_000))
+
+    def init():
+        s = None if seed is None else next(seeds)
+        if kernel_initializer == "paper":
+            return paper_initializer(s)
+        base = keras.initializers.get(kernel_initializer)
+        config = base.get_config()
+        if "seed" in config:
+            config["seed"] = s
+        return type(base).from_config(config)
+
+    clip = (lambda: FilterRMSClip(filter_rms_clip)) if filter_rms_clip else (lambda: None)
+
+    def conv(filters, kernel, stride, padding, lname):
+        return keras.layers.Conv2D(
+            filters, kernel, strides=stride, padding=padding, activation="relu",
+            kernel_initializer=init(), bias_initializer="zeros",
+            kernel_constraint=clip(), name=lname,
+        )
+
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    if conv1["pad"]:
+        x = keras.layers.ZeroPadding2D(conv1["pad"], name="pad1")(x)
+    x = conv(conv_filters[0], conv1["kernel"], conv1["stride"], "valid", "conv1")(x)
+    x = keras.layers.MaxPooling2D(3, 2, padding=pool1, name="pool1")(x)
+    x = LocalResponseNormalization(name="norm1")(x)
+    x = conv(conv_filters[1], conv2["kernel"], conv2["stride"], conv2["padding"], "conv2")(x)
+    x = keras.layers.MaxPooling2D(3, 2, padding=pool2, name="pool2")(x)
+    x = LocalResponseNormalization(name="norm2")(x)
+    for i in (3, 4, 5):
+        if f"conv{i}" not in remove:
+            x = conv(conv_filters[i - 1], 3, 1, "same", f"conv{i}")(x)
+    if x.shape[1] < 3 or x.shape[2] < 3:
+        raise ValueError(
+            f"input_shape {input_shape} is too small for {name}: conv5 output is "
+            f"{x.shape[1]}x{x.shape[2]}, pool5 needs at least 3x3"
+        )
+    x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool5")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i in (6, 7):
+        if f"fc{i}" not in remove:
+            x = keras.layers.Dense(
+                fc_units, activation="relu", kernel_initializer=init(),
+                bias_initializer="zeros", name=f"fc{i}",
+            )(x)
+            x = keras.layers.Dropout(dropout, name=f"drop{i}")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_initializer=init(),
+        bias_initializer="zeros", name="fc8",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
