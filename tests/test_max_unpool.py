@@ -64,3 +64,16 @@ def test_config_round_trip():
     clone = MaxUnpool2D.from_config(layer.get_config())
     assert clone.output_size == (13, 13) and clone.name == "u"
     assert clone.compute_output_shape((None, 6, 6, 4)) == (None, 13, 13, 4)
+
+
+@pytest.mark.parametrize("shape,k,s,padding", [((3, 7, 7, 2), 3, 2, "same"), ((2, 9, 8, 3), 3, 2, "valid")])
+def test_fused_unpool_equals_scatter_unpool(shape, k, s, padding):
+    from zfkeras.layers import unpool, unpool_like
+
+    rng = np.random.RandomState(3)
+    x = tf.constant(rng.randn(*shape).astype("float32"))
+    _, switches = MaxPoolWithArgmax(k, s, padding)(x)
+    signal = rng.randn(*switches.shape).astype("float32")
+    fused = unpool_like(signal, switches, x, (k, k), (s, s), padding).numpy()
+    np.testing.assert_allclose(fused, unpool(signal, switches, shape[1:3]).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(fused, brute_force_unpool(signal, switches.numpy(), shape), rtol=1e-6)

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax, max_pool_with_argmax
-from zfkeras.layers.max_unpool import unpool
+from zfkeras.layers.max_unpool import unpool_like
 from zfkeras.layers._pooling import normalize_pool_args
 
 # Layers that end the convolutional trunk: the deconvnet mirrors what is
@@ -52,7 +52,7 @@ class _Step:
             return (tf.nn.relu(y) if p["relu"] else y), tf.shape(x)
         if self.kind == "pool":
             y, switches = max_pool_with_argmax(x, p["pool_size"], p["strides"], p["padding"])
-            return y, (switches, tf.shape(x))
+            return y, (switches, x)
         if self.kind == "pad":
             (t, b), (l, r) = p["padding"]
             return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]), tf.shape(x)
@@ -72,8 +72,8 @@ class _Step:
             kernel = tf.cast(self.layer.kernel, s.dtype)  # tied weights, live
             return tf.nn.conv2d_transpose(s, kernel, saved, p["strides"], p["padding"])
         if self.kind == "pool":
-            switches, in_shape = saved
-            return unpool(s, switches, (in_shape[1], in_shape[2]))
+            switches, pooled_input = saved
+            return unpool_like(s, switches, pooled_input, p["pool_size"], p["strides"], p["padding"])
         if self.kind == "pad":
             (t, _), (l, _) = p["padding"]
             return s[:, t : t + saved[1], l : l + saved[2], :]

@@ -3,7 +3,7 @@
 from zfkeras.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax, max_pool_with_argmax
-from zfkeras.layers.max_unpool import MaxUnpool2D, unpool
+from zfkeras.layers.max_unpool import MaxUnpool2D, unpool, unpool_like
 
 __all__ = [
     "FilterRMSClip",
@@ -12,4 +12,5 @@ __all__ = [
     "MaxUnpool2D",
     "max_pool_with_argmax",
     "unpool",
+    "unpool_like",
 ]

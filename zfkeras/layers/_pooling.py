@@ -2,8 +2,6 @@
 
 import math
 
-import tensorflow as tf
-
 
 def _pair(value, name):
     if isinstance(value, int):
@@ -33,28 +31,3 @@ def pooled_size(n, k, s, padding):
     if padding == "same":
         return math.ceil(n / s)
     return (n - k) // s + 1
-
-
-def _same_pads(n, k, s):
-    out = -(-n // s)
-    total = tf.maximum((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
-
-
-def pool_padding(h, w, dyn_shape, pool_size, strides, padding):
-    """TF 'SAME' padding per side as ``((top, bottom), (left, right))``.
-
-    Uses static sizes when known (python ints), else the dynamic shape.
-    """
-    if padding == "valid":
-        return (0, 0), (0, 0)
-    pads = []
-    for axis, n in ((0, h), (1, w)):
-        k, s = pool_size[axis], strides[axis]
-        if n is not None:
-            out = math.ceil(n / s)
-            total = max((out - 1) * s + k - n, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            pads.append(_same_pads(dyn_shape[axis + 1], k, s))
-    return tuple(pads)

@@ -1,5 +1,6 @@
 """Contrast normalisation across feature maps (Krizhevsky et al., 2012)."""
 
+import numpy as np
 import keras
 import tensorflow as tf
 
@@ -18,7 +19,8 @@ class LocalResponseNormalization(keras.layers.Layer):
     mean (Caffe's ``alpha`` is ``n`` times larger for the same layer). It
     equals ``tf.nn.local_response_normalization(a, depth_radius=n // 2,
     bias=k, alpha=alpha, beta=beta)`` for odd ``n``; it is written with
-    plain ops so that it also compiles under XLA.
+    plain ops (a band-matrix product over channels) so that it also
+    compiles under XLA.
 
     The deconvnet skips this layer on the way down, as in the paper.
 
@@ -36,15 +38,28 @@ class LocalResponseNormalization(keras.layers.Layer):
             raise ValueError(f"size must be a positive odd integer, got {size}")
         self.size, self.k, self.alpha, self.beta = size, float(k), float(alpha), float(beta)
 
-    def call(self, inputs):
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"{self.name}: the channel dimension must be known, got {input_shape}")
+        # Window sums as one matmul with a 0/1 band matrix (fast on CPU,
+        # compiles under XLA): band[j, i] = 1 when |i - j| <= size // 2.
         r = self.size // 2
-        sq = tf.square(inputs)
-        padded = tf.pad(sq, [[0, 0], [0, 0], [0, 0], [r, r]])
-        channels = tf.shape(inputs)[-1]
-        window = sq if r == 0 else tf.add_n(
-            [padded[..., i : i + channels] for i in range(self.size)]
-        )
-        return inputs * tf.pow(self.k + self.alpha * window, -self.beta)
+        idx = np.arange(channels)
+        self._band = (np.abs(idx[:, None] - idx[None, :]) <= r).astype("float32")
+
+    def call(self, inputs):
+        band = tf.constant(self._band, dtype=inputs.dtype)
+        window = tf.tensordot(tf.square(inputs), band, axes=1)
+        z = self.k + self.alpha * window
+        # pow() is several times slower than rsqrt on CPU; the paper's
+        # beta = 0.75 (and 0.5) need only rsqrt/sqrt.
+        if self.beta == 0.75:
+            r = tf.math.rsqrt(z)
+            return inputs * r * tf.sqrt(r)
+        if self.beta == 0.5:
+            return inputs * tf.math.rsqrt(z)
+        return inputs * tf.pow(z, -self.beta)
 
     def compute_output_shape(self, input_shape):
         return input_shape

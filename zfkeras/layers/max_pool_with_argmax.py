@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from zfkeras.layers._pooling import normalize_pool_args, pool_padding, pooled_size
+from zfkeras.layers._pooling import normalize_pool_args, pooled_size
 
 
 @keras.saving.register_keras_serializable(package="zfkeras")
@@ -15,9 +15,10 @@ class MaxPoolWithArgmax(keras.layers.Layer):
     included: ``((b * H + y) * W + x) * C + c``, so they are correct for any
     batch size and can be fed straight to `MaxUnpool2D`.
 
-    ``padding="same"`` is implemented as explicit ``-inf`` padding followed
-    by a VALID pool, so a switch never points into the padding on any device;
-    the indices are then translated back to the unpadded input.
+    With ``padding="same"`` the kernel only considers real input positions
+    (the window is clamped to the input), so a switch never points into the
+    padding; ties go to the first position in row-major window order, as in
+    TensorFlow's max-pool gradient (both are tested against brute force).
 
     `tf.nn.max_pool_with_argmax` has no XLA kernel: keep this layer out of
     jit-compiled training graphs (the zfkeras models train with plain
@@ -70,32 +71,10 @@ class MaxPoolWithArgmax(keras.layers.Layer):
 
 def max_pool_with_argmax(x, pool_size, strides, padding):
     """Functional form of `MaxPoolWithArgmax` (same arguments, NHWC input)."""
-    x = tf.convert_to_tensor(x)
-    ksize = [1, pool_size[0], pool_size[1], 1]
-    stride = [1, strides[0], strides[1], 1]
-    shape = tf.shape(x, out_type=tf.int64)
-    (pt, pb), (pl, pr) = pool_padding(x.shape[1], x.shape[2], shape, pool_size, strides, padding)
-    if padding == "valid" or not _needs_padding(pt, pb, pl, pr):
-        return tf.nn.max_pool_with_argmax(
-            x, ksize, stride, "VALID", include_batch_in_index=True
-        )
-    xp = tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]], constant_values=float("-inf"))
-    pooled, idx = tf.nn.max_pool_with_argmax(
-        xp, ksize, stride, "VALID", include_batch_in_index=False
+    return tf.nn.max_pool_with_argmax(
+        x,
+        [1, pool_size[0], pool_size[1], 1],
+        [1, strides[0], strides[1], 1],
+        padding.upper(),
+        include_batch_in_index=True,
     )
-    # Translate per-image indices into the padded map back to batch-inclusive
-    # indices into the unpadded input.
-    h, w, c = shape[1], shape[2], shape[3]
-    wp = w + tf.cast(pl + pr, tf.int64)
-    ch = idx % c
-    pix = idx // c
-    y = pix // wp - tf.cast(pt, tf.int64)
-    xx = pix % wp - tf.cast(pl, tf.int64)
-    b = tf.reshape(tf.range(shape[0], dtype=tf.int64), [-1, 1, 1, 1])
-    switches = ((b * h + y) * w + xx) * c + ch
-    return pooled, switches
-
-
-def _needs_padding(*pads):
-    # Static zero padding lets us skip the pad; dynamic sizes always pad.
-    return not all(isinstance(p, int) and p == 0 for p in pads)

@@ -84,3 +84,32 @@ def unpool(signal, switches, output_size):
     static_hw = tuple(v if isinstance(v, int) else None for v in output_size)
     out.set_shape([signal.shape[0], static_hw[0], static_hw[1], signal.shape[3]])
     return out
+
+
+def unpool_like(signal, switches, pooled_input, pool_size, strides, padding):
+    """`unpool` through TensorFlow's fused ``MaxPoolGradWithArgmax`` kernel.
+
+    Same result as ``unpool(signal, switches, pooled_input.shape[1:3])``
+    (duplicates summed), an order of magnitude faster on CPU, but it needs
+    the pooling parameters and the pooled input (for its shape) -- which the
+    deconvnet has. Used on the deconvnet's way down.
+
+    Args:
+        signal: ``(B, H', W', C)`` tensor.
+        switches: switches from `max_pool_with_argmax` with the same
+            parameters.
+        pooled_input: the ``(B, H, W, C)`` tensor that was pooled.
+        pool_size, strides: pairs; padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        ``(B, H, W, C)`` tensor.
+    """
+    return tf.raw_ops.MaxPoolGradWithArgmax(
+        input=pooled_input,
+        grad=tf.cast(signal, pooled_input.dtype),
+        argmax=switches,
+        ksize=[1, pool_size[0], pool_size[1], 1],
+        strides=[1, strides[0], strides[1], 1],
+        padding=padding.upper(),
+        include_batch_in_index=True,
+    )
