@@ -3,20 +3,9 @@ the Table 2 ablations and small-input variants for CPU work."""
 
 import keras
 
+from zfkeras.ablations import ABLATIONS
 from zfkeras.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
-
-# Table 2 of the paper, as keyword arguments of the builders.
-ABLATIONS = {
-    "zf": {},
-    "remove_conv3_conv4": {"remove": ("conv3", "conv4")},
-    "remove_fc7": {"remove": ("fc7",)},
-    "remove_fc6_fc7": {"remove": ("fc6", "fc7")},
-    "remove_conv3_conv4_fc6_fc7": {"remove": ("conv3", "conv4", "fc6", "fc7")},
-    "fc_2048": {"fc_units": 2048},
-    "fc_8192": {"fc_units": 8192},
-    "conv345_512_1024_512": {"conv_filters": (96, 256, 512, 1024, 512)},
-}
 
 _REMOVABLE = ("conv3", "conv4", "fc6", "fc7")
 

@@ -1,0 +1,105 @@
+"""Per-epoch checkpoints that are never half-written, and resuming from them.
+
+A checkpoint is a folder ``checkpoints/epoch_NNNN/`` holding ``model.keras``
+(weights and optimizer state, learning rate included) and ``state.json``
+(epoch, history, annealing state). It is written under a temporary name
+and renamed into place only when complete, so a process killed at any
+moment leaves either the previous checkpoint or the new one, never a
+partial one. Temporary leftovers are removed on the next start.
+"""
+
+import json
+import os
+import re
+import shutil
+
+import keras
+
+_NAME = re.compile(r"^epoch_(\d{4})$")
+
+
+def list_checkpoints(checkpoint_dir):
+    """Complete checkpoints as ``[(epoch, path), ...]``, oldest first."""
+    if not os.path.isdir(checkpoint_dir):
+        return []
+    found = []
+    for name in os.listdir(checkpoint_dir):
+        m = _NAME.match(name)
+        path = os.path.join(checkpoint_dir, name)
+        if m and os.path.isfile(os.path.join(path, "state.json")):
+            found.append((int(m.group(1)), path))
+    return sorted(found)
+
+
+def remove_partial_checkpoints(checkpoint_dir):
+    """Deletes temporary folders left by a process killed while saving."""
+    if not os.path.isdir(checkpoint_dir):
+        return []
+    removed = []
+    for name in os.listdir(checkpoint_dir):
+        if name.startswith(".tmp-"):
+            shutil.rmtree(os.path.join(checkpoint_dir, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def save_checkpoint(model, checkpoint_dir, epoch, state, keep=2):
+    """Atomically writes the checkpoint of a completed (1-based) `epoch`.
+
+    Args:
+        model: the compiled model (its optimizer state is saved too).
+        checkpoint_dir: the run's checkpoint folder.
+        epoch: number of completed epochs.
+        state: JSON-serialisable dict saved as ``state.json``.
+        keep: how many of the newest checkpoints to keep.
+
+    Returns:
+        The checkpoint's path.
+    """
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    final = os.path.join(checkpoint_dir, f"epoch_{epoch:04d}")
+    tmp = os.path.join(checkpoint_dir, f".tmp-epoch_{epoch:04d}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    model.save(os.path.join(tmp, "model.keras"))
+    # state.json is written last: its presence marks a complete checkpoint.
+    with open(os.path.join(tmp, "state.json"), "w") as f:
+        json.dump({**state, "epoch": epoch}, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for _, old in list_checkpoints(checkpoint_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def restore_checkpoint(model, path):
+    """Loads weights and optimizer state into a compiled `model`.
+
+    Returns:
+        The checkpoint's ``state.json`` as a dict.
+    """
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(path, "model.keras"))
+    with open(os.path.join(path, "state.json")) as f:
+        return json.load(f)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves a checkpoint at the end of every epoch.
+
+    Args:
+        checkpoint_dir: the run's checkpoint folder.
+        state_fn: called with the 1-based epoch; returns the extra state to
+            save (history, annealing state, ...).
+    """
+
+    def __init__(self, checkpoint_dir, state_fn):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+        self.state_fn = state_fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_checkpoint(self.model, self.checkpoint_dir, epoch + 1, self.state_fn(epoch + 1))

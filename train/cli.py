@@ -1,0 +1,97 @@
+"""``zfkeras train``: argument parsing (no TensorFlow import) and the run."""
+
+import argparse
+import dataclasses
+import sys
+
+from train.config import DATASETS, MODELS, TrainConfig
+
+_HELP = {
+    "dataset": f"data source: {', '.join(DATASETS)}",
+    "data_dir": "Fashion-MNIST folder, class-folder root, or TFDS data_dir",
+    "tfds_name": "TFDS dataset name (e.g. imagenet2012, caltech101)",
+    "manual_dir": "TFDS manual_dir holding the dataset's archives",
+    "image_size": "folder/tfds: shortest side and centre crop (paper: 256)",
+    "crop_size": "folder/tfds: training crop, one of ten (paper: 224)",
+    "validation_size": "examples held out of the training split for validation",
+    "max_train_examples": "use at most this many training examples (0: all)",
+    "augment_flip": "random horizontal flips during training",
+    "model": f"architecture: {', '.join(MODELS)}",
+    "ablation": "Table 2 variant (zf, remove_conv3_conv4, remove_fc7, ...)",
+    "fc_units": "width of fc6/fc7 (0: the model's default)",
+    "filter_rms_clip": "feature-scale clipping radius (0 disables)",
+    "anneal_factor": "learning-rate multiplier when validation accuracy plateaus",
+    "anneal_patience": "epochs without improvement before annealing",
+    "devices": "0: all GPUs if several, else the CPU; N: split the CPU into N logical devices",
+    "evolution_epochs": "epochs at which to record feature evolution (the last is always added)",
+    "evolution_maps": "feature maps per layer shown in the evolution views",
+    "evolution_sample": "training images searched for each map's strongest activation",
+    "run_dir": "run folder (config, checkpoints, logs, model, metrics); rerun to resume",
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="zfkeras train",
+        description="Train a ZFNet-family model with the paper's recipe. Rerunning the same "
+        "command resumes from the last complete epoch.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", help="JSON file of settings (flags given here override it)")
+    parser.add_argument("--overwrite", action="store_true", help="delete the run folder and start over")
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        help_text = _HELP.get(field.name, field.name.replace("_", " "))
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=f"{help_text} (default: {' '.join(map(str, default))})")
+        else:
+            parser.add_argument(flag, type=type(default), default=None, help=f"{help_text} (default: {default})")
+    return parser
+
+
+def config_from_args(args):
+    """Config file values, then command-line flags on top; validated."""
+    config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    overrides = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name) is not None
+    }
+    if "evolution_epochs" in overrides:
+        overrides["evolution_epochs"] = tuple(overrides["evolution_epochs"])
+    config = dataclasses.replace(config, **overrides)
+    # A run folder named after the model and data unless one is given.
+    if "run_dir" not in overrides and not (args.config and "run_dir" in _keys(args.config)):
+        config.run_dir = f"runs/{config.model}-{config.tfds_name or config.dataset}"
+    return config.validate()
+
+
+def _keys(path):
+    import json
+
+    with open(path) as f:
+        return json.load(f)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        parser.error(str(e))
+    from train.runner import RunFolderConflict, run
+
+    try:
+        run(config, overwrite=args.overwrite)
+    except (RunFolderConflict, FileNotFoundError) as e:
+        print(f"zfkeras train: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

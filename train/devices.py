@@ -1,0 +1,67 @@
+"""Device setup and the distribution strategy for training."""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def configure_devices(num_logical_cpus=0):
+    """Splits the CPU into logical devices; must run before any TF op.
+
+    Args:
+        num_logical_cpus: 0 leaves the devices alone; N >= 1 makes N logical
+            CPU devices (how the multi-device path runs without GPUs).
+
+    Raises:
+        RuntimeError: TensorFlow was already initialised, so the split can
+            no longer be made (it only works in a fresh process).
+    """
+    if num_logical_cpus <= 0:
+        return
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_logical_cpus
+        )
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"cannot split the CPU into {num_logical_cpus} devices after TensorFlow has "
+            "started; configure devices first thing in a fresh process"
+        ) from e
+
+
+def make_strategy(num_logical_cpus=0):
+    """Chooses the distribution strategy.
+
+    * ``TF_CONFIG`` set: `MultiWorkerMirroredStrategy` (multi-host).
+    * ``num_logical_cpus`` >= 2: `MirroredStrategy` over that many CPUs.
+    * several GPUs visible: `MirroredStrategy` over all of them.
+    * otherwise the default (single-device) strategy.
+
+    Returns:
+        ``(strategy, description)``.
+    """
+    if os.environ.get("TF_CONFIG"):
+        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+        workers = len(cluster.get("worker", []))
+        return tf.distribute.MultiWorkerMirroredStrategy(), f"MultiWorkerMirroredStrategy ({workers} workers)"
+    if num_logical_cpus >= 2:
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")][:num_logical_cpus]
+        return tf.distribute.MirroredStrategy(devices), f"MirroredStrategy over {len(devices)} logical CPUs"
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) >= 2:
+        return tf.distribute.MirroredStrategy(), f"MirroredStrategy over {len(gpus)} GPUs"
+    device = gpus[0].name if gpus else "CPU"
+    return tf.distribute.get_strategy(), f"single device ({device})"
+
+
+def replica_weight_spread(model, strategy):
+    """Largest absolute difference between any two replicas' copies of a
+    weight (0.0 when the replicas are in sync, and for one replica)."""
+    worst = 0.0
+    for variable in model.weights:
+        values = [v.numpy() for v in strategy.experimental_local_results(getattr(variable, "value", variable))]
+        for other in values[1:]:
+            worst = max(worst, float(abs(values[0] - other).max()))
+    return worst

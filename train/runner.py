@@ -1,0 +1,239 @@
+"""One training run: data, model, recipe, devices, checkpoints, TensorBoard.
+
+`run(config)` is what ``zfkeras train`` calls. The run folder holds::
+
+    config.json          the configuration (compared on resume)
+    mean_image.npy       per-pixel mean of the training split
+    checkpoints/         one complete checkpoint per epoch (newest two)
+    logs/                TensorBoard: scalars, conv1 filters, feature evolution
+    evolution/           raw Fig. 4 projections and image ids per epoch
+    model.keras          the final model
+    metrics.json         test metrics, history, timings, checks
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from train.config import RESUMABLE_DIFFERENCES, TrainConfig, write_json_atomic
+
+
+class RunFolderConflict(ValueError):
+    """The run folder holds a different run."""
+
+
+def prepare_run_dir(config, overwrite=False):
+    """Creates the run folder, or checks it holds this same run.
+
+    Returns:
+        True when the folder already held this run (resume or finished).
+    """
+    import shutil
+
+    path = os.path.join(config.run_dir, "config.json")
+    if overwrite and os.path.isdir(config.run_dir):
+        shutil.rmtree(config.run_dir)
+    if os.path.exists(path):
+        saved = TrainConfig.from_file(path).to_dict()
+        new = config.to_dict()
+        diff = sorted(k for k in new if k not in RESUMABLE_DIFFERENCES and saved.get(k) != new[k])
+        if diff:
+            details = ", ".join(f"{k}: {saved.get(k)!r} -> {new[k]!r}" for k in diff)
+            raise RunFolderConflict(
+                f"run folder {config.run_dir} holds a run with a different configuration "
+                f"({details}); choose another --run-dir, or pass --overwrite to start over"
+            )
+        return True
+    os.makedirs(config.run_dir, exist_ok=True)
+    config.save(path)
+    return False
+
+
+def run(config, overwrite=False, verbose=None):
+    """Trains, evaluates and writes the run folder. Returns the metrics dict."""
+    config.validate()
+    # Devices first: splitting the CPU must happen before any TF op runs.
+    from train.devices import configure_devices, make_strategy, replica_weight_spread
+
+    configure_devices(config.devices)
+    import keras
+    import tensorflow as tf
+
+    from train import checkpoints as ckpt
+    from train.annealing import PlateauAnnealer
+    from train.data import load_training_data
+    from train.evolution import FeatureEvolution
+    from train.filters import FilterImages
+
+    existed = prepare_run_dir(config, overwrite)
+    metrics_path = os.path.join(config.run_dir, "metrics.json")
+    if existed and os.path.exists(metrics_path):
+        import json
+
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+        print(f"Run {config.run_dir} is already complete (test accuracy "
+              f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
+        return metrics
+
+    strategy, strategy_desc = make_strategy(config.devices)
+    print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")
+    keras.utils.set_random_seed(config.seed)
+    data = load_training_data(config)
+
+    with strategy.scope():
+        model = build_model(config, data.input_shape, data.num_classes)
+        metrics_list = ["accuracy"]
+        if data.num_classes >= 10:
+            metrics_list.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
+        model.compile(
+            optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
+            loss="sparse_categorical_crossentropy",
+            metrics=metrics_list,
+            jit_compile=False,
+        )
+
+    checkpoint_dir = os.path.join(config.run_dir, "checkpoints")
+    ckpt.remove_partial_checkpoints(checkpoint_dir)
+    annealer = PlateauAnnealer(
+        "val_accuracy", config.anneal_factor, config.anneal_patience,
+        config.min_learning_rate, mode="max",
+    )
+    timer = EpochTimer()
+    state = {"history": {}, "epoch_seconds": [], "evolution": [], "initial_train_loss": None}
+    initial_epoch = 0
+    found = ckpt.list_checkpoints(checkpoint_dir)
+    if found:
+        epoch, path = found[-1]
+        with strategy.scope():
+            state = ckpt.restore_checkpoint(model, path)
+        annealer.set_state(state["annealer"])
+        initial_epoch = epoch
+        print(f"Resuming from {path}: {epoch} complete epochs, learning rate "
+              f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.2e}")
+    else:
+        state["initial_train_loss"] = float(model.evaluate(data.train_probe, verbose=0)[0])
+    timer.seconds = list(state["epoch_seconds"])
+
+    log_dir = os.path.join(config.run_dir, "logs")
+    evolution = FeatureEvolution(
+        data.evolution_images, os.path.join(log_dir, "evolution"),
+        os.path.join(config.run_dir, "evolution"), epochs=config.evolution_epochs,
+        total_epochs=config.epochs, maps_per_layer=config.evolution_maps,
+        image_ids=data.evolution_ids, seed=config.seed,
+    )
+    evolution.history = list(state["evolution"])
+    history = HistoryRecorder(state["history"])
+
+    def checkpoint_state(epoch):
+        return {
+            "history": history.history,
+            "annealer": annealer.get_state(),
+            "epoch_seconds": timer.seconds,
+            "evolution": evolution.history,
+            "initial_train_loss": state["initial_train_loss"],
+        }
+
+    callbacks = [
+        timer,
+        annealer,  # before TensorBoard, so the learning rate is in its logs
+        keras.callbacks.TensorBoard(log_dir, write_graph=False, update_freq="epoch"),
+        FilterImages(os.path.join(log_dir, "filters")),
+        evolution,
+        history,
+        ckpt.EpochCheckpoint(checkpoint_dir, checkpoint_state),  # last: sees everything
+    ]
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    if initial_epoch < config.epochs:
+        model.fit(
+            data.train, validation_data=data.validation, epochs=config.epochs,
+            initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+        )
+
+    print("Evaluating on the test split ...")
+    test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
+    epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None
+    evo_seconds = [e["seconds"] for e in evolution.history]
+    metrics = {
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_top5": test.get("top5"),
+        "test_examples": data.num_test,
+        "train_examples": data.num_train,
+        "validation_examples": data.num_validation,
+        "epochs": config.epochs,
+        "history": history.history,
+        "initial_train_loss": state["initial_train_loss"],
+        "learning_rate_events": annealer.events,
+        "epoch_seconds": timer.seconds,
+        "mean_epoch_seconds": epoch_seconds,
+        "evolution_seconds": evo_seconds,
+        "evolution_cost_fraction_of_epoch": (
+            float(np.mean(evo_seconds)) / epoch_seconds if evo_seconds and epoch_seconds else None
+        ),
+        "strategy": strategy_desc,
+        "num_replicas": int(strategy.num_replicas_in_sync),
+        "replica_weight_max_abs_diff": replica_weight_spread(model, strategy),
+        "bad_files": data.bad_files,
+    }
+    final = os.path.join(config.run_dir, "model.keras")
+    tmp = os.path.join(config.run_dir, f".tmp-model-{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, final)
+    write_json_atomic(metrics_path, metrics)
+    print(f"Test accuracy {metrics['test_accuracy']:.4f}"
+          + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
+    print(f"Run folder: {os.path.abspath(config.run_dir)}")
+    print(f"TensorBoard: tensorboard --logdir {os.path.abspath(log_dir)}")
+    return metrics
+
+
+def build_model(config, input_shape, num_classes):
+    """The configured ZFNet-family model (uncompiled)."""
+    from zfkeras.ablations import ABLATIONS
+    from zfkeras import models
+
+    builder = getattr(models, config.model)
+    kwargs = dict(ABLATIONS[config.ablation])
+    if config.fc_units:
+        kwargs["fc_units"] = config.fc_units
+    return builder(
+        input_shape, num_classes, dropout=config.dropout,
+        filter_rms_clip=config.filter_rms_clip or None, seed=config.seed, **kwargs,
+    )
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class EpochTimer(_callback_base()):
+    """Wall time of each epoch's training and validation (not the work of
+    later callbacks such as feature evolution)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class HistoryRecorder(_callback_base()):
+    """Per-epoch logs as lists, carried across resumes."""
+
+    def __init__(self, history=None):
+        super().__init__()
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))

@@ -1,0 +1,5 @@
+import sys
+
+from zfkeras.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""The ``zfkeras <verb>`` command.
+
+A small dispatcher: it knows the verbs and their one-line help, and imports
+a verb's package only when that verb runs, so ``zfkeras --help`` and
+argument errors answer at once, without importing TensorFlow. This is the
+one place where zfkeras refers to train/, analysis/ and export/.
+"""
+
+import importlib
+import sys
+
+# verb -> (module with `main(argv)` and `build_parser()`, one-line help)
+VERBS = {
+    "train": ("train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
+}
+
+
+def _usage():
+    lines = [
+        "usage: zfkeras <verb> [options]",
+        "",
+        "Zeiler & Fergus (2014) for Keras: train ZFNet models and see inside them.",
+        "",
+        "verbs:",
+    ]
+    width = max(len(v) for v in VERBS)
+    lines += [f"  {verb.ljust(width)}  {text}" for verb, (_, text) in VERBS.items()]
+    lines += ["", "Run 'zfkeras <verb> --help' for a verb's options."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Entry point of the console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from zfkeras import __version__
+
+        print(f"zfkeras {__version__}")
+        return 0
+    verb, rest = argv[0], argv[1:]
+    if verb not in VERBS:
+        print(_usage(), file=sys.stderr)
+        print(f"\nzfkeras: error: unknown verb {verb!r} (choose from {', '.join(VERBS)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(VERBS[verb][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
