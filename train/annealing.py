@@ -31,14 +31,14 @@ class PlateauAnnealer(keras.callbacks.Callback):
         self.min_lr, self.mode = float(min_lr), mode
         self.best = None
         self.wait = 0
-        self.events = []  # [(epoch, new_lr)]
+        self.events = []  # [[epoch, new_lr], ...] (JSON-friendly)
 
     def get_state(self):
         return {"best": self.best, "wait": self.wait, "events": self.events}
 
     def set_state(self, state):
         self.best, self.wait = state["best"], state["wait"]
-        self.events = [tuple(e) for e in state["events"]]
+        self.events = [list(e) for e in state["events"]]
 
     def _improved(self, value):
         if self.best is None:
@@ -62,7 +62,7 @@ class PlateauAnnealer(keras.callbacks.Callback):
                 new_lr = max(lr * self.factor, self.min_lr)
                 if new_lr < lr:
                     self.model.optimizer.learning_rate.assign(new_lr)
-                    self.events.append((epoch + 1, new_lr))
+                    self.events.append([epoch + 1, new_lr])
                     print(f"\nEpoch {epoch + 1}: {self.monitor} plateaued; learning rate {lr:.2e} -> {new_lr:.2e}")
                 self.wait = 0
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))

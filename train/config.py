@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 
-from zfkeras.ablations import ABLATIONS
+from zfkeras import ABLATIONS
 
 MODELS = ("zfnet_small", "zfnet", "alexnet_dense")
 DATASETS = ("fashion_mnist", "folder", "tfds")

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.data import array_dataset, load_fashion_mnist
+from zfkeras import FASHION_MNIST_CLASSES, array_dataset, load_fashion_mnist
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 
@@ -71,8 +71,6 @@ def _normalization(run_dir, images):
 
 
 def _fashion_mnist(config):
-    from zfkeras.data import FASHION_MNIST_CLASSES
-
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(config.data_dir or None)
     train_idx, val_idx = _split(len(x_train), config.validation_size, config.max_train_examples, config.seed)
     mean, std = _normalization(config.run_dir, x_train[train_idx])

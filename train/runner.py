@@ -193,11 +193,10 @@ def run(config, overwrite=False, verbose=None):
 
 def build_model(config, input_shape, num_classes):
     """The configured ZFNet-family model (uncompiled)."""
-    from zfkeras.ablations import ABLATIONS
-    from zfkeras import models
+    import zfkeras
 
-    builder = getattr(models, config.model)
-    kwargs = dict(ABLATIONS[config.ablation])
+    builder = getattr(zfkeras, config.model)
+    kwargs = dict(zfkeras.ABLATIONS[config.ablation])
     if config.fc_units:
         kwargs["fc_units"] = config.fc_units
     return builder(

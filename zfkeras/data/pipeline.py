@@ -7,8 +7,15 @@ then prefetching one batch, made every epoch use both cores: the input
 pipeline no longer competes with the model's intra-op threads.
 """
 
+import numbers
+
 import numpy as np
 import tensorflow as tf
+
+
+def is_positive_int(value):
+    """True for a positive Python or numpy integer (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
 def dataset_options():
@@ -44,15 +51,15 @@ def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
     Raises:
         ValueError: bad batch size or mismatched array lengths.
     """
-    if int(batch_size) != batch_size or batch_size < 1:
+    if not is_positive_int(batch_size):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     x = np.asarray(x)
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"x must be a non-empty array of examples, got shape {x.shape}")
     if y is not None:
         y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"x has {len(x)} examples but y has {len(y)} labels")
+        if y.ndim == 0 or len(y) != len(x):
+            raise ValueError(f"x has {len(x)} examples but y has shape {y.shape}")
         data = tf.data.Dataset.from_tensor_slices((x, y))
     else:
         data = tf.data.Dataset.from_tensor_slices(x)

@@ -1,0 +1,63 @@
+import subprocess
+import sys
+import time
+
+import pytest
+
+from zfkeras import cli
+
+
+def _run(*args):
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "zfkeras", *args], capture_output=True, text=True, timeout=60)
+    return proc, time.perf_counter() - start
+
+
+def test_help_is_instant_and_lists_verbs():
+    proc, seconds = _run("--help")
+    assert proc.returncode == 0
+    assert "train" in proc.stdout
+    assert seconds < 3.0, f"zfkeras --help took {seconds:.1f}s"
+
+
+def test_no_tensorflow_for_help_or_argument_errors():
+    code = (
+        "import sys\n"
+        "from zfkeras import cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['train', '--epochs', 'x'], ['train', '--model', 'vgg']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+        "assert 'keras' not in sys.modules, 'keras was imported'\n"
+        "print('clean')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "clean" in proc.stdout
+
+
+def test_unknown_verb():
+    proc, seconds = _run("trian")
+    assert proc.returncode == 2
+    assert "unknown verb 'trian'" in proc.stderr
+
+
+def test_train_argument_errors_are_clear():
+    proc, seconds = _run("train", "--model", "vgg16")
+    assert proc.returncode == 2
+    assert "model must be one of" in proc.stderr and "vgg16" in proc.stderr
+    assert seconds < 3.0
+    proc, _ = _run("train", "--learning-rate", "-1")
+    assert proc.returncode == 2 and "learning_rate must be positive" in proc.stderr
+    proc, _ = _run("train", "--dataset", "folder")
+    assert proc.returncode == 2 and "needs --data-dir" in proc.stderr
+
+
+def test_dispatch_table_points_at_real_modules():
+    import importlib
+
+    for verb, (module, _) in cli.VERBS.items():
+        mod = importlib.import_module(module)
+        assert callable(mod.main) and callable(mod.build_parser), verb

@@ -1,0 +1,82 @@
+import json
+import os
+
+import numpy as np
+import keras
+
+from train import checkpoints as ckpt
+from train.annealing import PlateauAnnealer
+
+
+def _model():
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse", jit_compile=False)
+    return m
+
+
+def test_restore_brings_back_weights_optimizer_state_and_learning_rate(tmp_path):
+    x, y = np.random.RandomState(0).rand(32, 4), np.random.RandomState(1).rand(32, 3)
+    model = _model()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.optimizer.learning_rate.assign(0.001)
+    path = ckpt.save_checkpoint(model, str(tmp_path), 2, {"note": "hi"})
+    fresh = _model()
+    state = ckpt.restore_checkpoint(fresh, path)
+    assert state == {"note": "hi", "epoch": 2}
+    assert int(fresh.optimizer.iterations) == 8
+    assert np.isclose(float(fresh.optimizer.learning_rate), 0.001)
+    for a, b in zip(model.optimizer.variables, fresh.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_partial_checkpoints_are_ignored_and_cleaned(tmp_path):
+    model = _model()
+    ckpt.save_checkpoint(model, str(tmp_path), 1, {})
+    # what a process killed while saving epoch 2 leaves behind
+    partial = tmp_path / ".tmp-epoch_0002-999"
+    partial.mkdir()
+    (partial / "model.keras").write_bytes(b"half")
+    # a folder with a model but no state.json is not complete either
+    (tmp_path / "epoch_0003").mkdir()
+    assert [e for e, _ in ckpt.list_checkpoints(str(tmp_path))] == [1]
+    assert ckpt.remove_partial_checkpoints(str(tmp_path)) == [".tmp-epoch_0002-999"]
+    assert not partial.exists()
+
+
+def test_keeps_only_the_newest(tmp_path):
+    model = _model()
+    for epoch in range(1, 5):
+        ckpt.save_checkpoint(model, str(tmp_path), epoch, {}, keep=2)
+    assert [e for e, _ in ckpt.list_checkpoints(str(tmp_path))] == [3, 4]
+    assert not any(n.startswith(".tmp") for n in os.listdir(tmp_path))
+
+
+def test_annealer_divides_on_plateau_and_state_round_trips():
+    model = _model()
+    annealer = PlateauAnnealer("val_accuracy", factor=0.1, patience=2, min_lr=1e-4, mode="max")
+    annealer.set_model(model)
+    lrs = []
+    for epoch, acc in enumerate([0.5, 0.6, 0.6, 0.59, 0.7, 0.7, 0.69, 0.1, 0.1, 0.1, 0.1]):
+        logs = {"val_accuracy": acc}
+        annealer.on_epoch_end(epoch, logs)
+        lrs.append(round(logs["learning_rate"], 6))
+    # plateaus after epochs 2-3 and 6-7, then floors at min_lr
+    assert lrs[:4] == [0.1, 0.1, 0.1, 0.01]
+    assert lrs[6] == 0.001 and lrs[-1] == 0.0001
+    assert [e for e, _ in annealer.events] == [4, 7, 9]
+    clone = PlateauAnnealer("val_accuracy", mode="max")
+    clone.set_state(json.loads(json.dumps(annealer.get_state())))
+    assert clone.get_state() == json.loads(json.dumps(annealer.get_state()))
+
+
+def test_annealer_needs_validation_logs():
+    annealer = PlateauAnnealer("val_accuracy", mode="max")
+    annealer.set_model(_model())
+    try:
+        annealer.on_epoch_end(0, {"loss": 1.0})
+    except ValueError as e:
+        assert "pass validation data" in str(e)
+    else:
+        raise AssertionError("no error")

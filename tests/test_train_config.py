@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from train.cli import build_parser, config_from_args
+from train.config import TrainConfig
+
+
+def _config(*argv):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_defaults_are_the_paper_recipe():
+    c = _config()
+    assert (c.learning_rate, c.momentum, c.batch_size, c.dropout, c.filter_rms_clip) == (0.01, 0.9, 128, 0.5, 0.1)
+    assert c.anneal_factor == 0.1
+    assert c.run_dir == "runs/zfnet_small-fashion_mnist"
+
+
+def test_flags_override_config_file(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"epochs": 7, "learning_rate": 0.05, "run_dir": str(tmp_path / "r")}))
+    c = _config("--config", str(path), "--epochs", "3", "--no-augment-flip", "--evolution-epochs", "1", "3")
+    assert c.epochs == 3 and c.learning_rate == 0.05 and c.augment_flip is False
+    assert c.evolution_epochs == (1, 3)
+    assert c.run_dir == str(tmp_path / "r")
+
+
+def test_config_round_trip(tmp_path):
+    c = _config("--epochs", "2", "--seed", "5")
+    c.save(tmp_path / "config.json")
+    assert TrainConfig.from_file(tmp_path / "config.json") == c
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("momentum", 1.0, "momentum must be in"),
+    ("epochs", 0, "epochs must be at least 1"),
+    ("ablation", "remove_all", "ablation must be one of"),
+    ("crop_size", 300, "crop_size 300 exceeds image_size 256"),
+    ("evolution_epochs", (0, 2), "evolution_epochs must be positive"),
+])
+def test_validation_names_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value}).validate()
+
+
+def test_bad_config_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{epochs: 3")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        TrainConfig.from_file(bad)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"epochz": 3}))
+    with pytest.raises(ValueError, match=r"unknown config keys \['epochz'\]"):
+        TrainConfig.from_file(unknown)
+    with pytest.raises(ValueError, match="does not exist"):
+        TrainConfig.from_file(tmp_path / "missing.json")
