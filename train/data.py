@@ -15,6 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import zfkeras
 from zfkeras import FASHION_MNIST_CLASSES, array_dataset, load_fashion_mnist
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
@@ -35,13 +36,18 @@ class TrainingData:
     num_validation: int
     num_test: int
     bad_files: list
+    # image datasets: full-size test images for the paper's 10-crop evaluation
+    ten_crop_test: object = None
+    crop_size: int = 0
 
 
 def load_training_data(config):
     """Builds the pipelines for `config.dataset` (see `TrainConfig`)."""
     if config.dataset == "fashion_mnist":
         return _fashion_mnist(config)
-    raise ValueError(f"dataset {config.dataset!r} is not supported by the trainer")
+    if config.dataset == "folder":
+        return _image_folder(config)
+    return _tfds(config)
 
 
 def _split(n, validation_size, max_train, seed):
@@ -108,3 +114,108 @@ def _fashion_mnist(config):
         num_test=len(x_test),
         bad_files=[],
     )
+
+
+def _first_dir(root, names):
+    for name in names:
+        path = os.path.join(root, name)
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def _image_folder(config):
+    """``data_dir/train/<class>/*``, ``data_dir/val/<class>/*`` (or
+    ``validation/``) and optionally ``data_dir/test/<class>/*``."""
+    root = config.data_dir
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"--data-dir {root} does not exist")
+    train_dir = _first_dir(root, ("train",))
+    val_dir = _first_dir(root, ("val", "validation"))
+    if train_dir is None or val_dir is None:
+        raise FileNotFoundError(
+            f"{root} needs a train/ and a val/ (or validation/) sub-folder, each holding one "
+            "folder of images per class"
+        )
+    test_dir = _first_dir(root, ("test",)) or val_dir
+    size, crop, bs, seed = config.image_size, config.crop_size, config.batch_size, config.seed
+    mean = zfkeras.mean_image_for_run(config.run_dir, train_dir, size)
+    train = zfkeras.image_folder_dataset(train_dir, "train", size, crop, mean, bs, seed=seed)
+    names = train.class_names
+    common = dict(image_size=size, crop_size=crop, mean_image=mean, class_names=names)
+    validation = zfkeras.image_folder_dataset(val_dir, "center", batch_size=bs, **common)
+    test = zfkeras.image_folder_dataset(test_dir, "center", batch_size=bs, **common)
+    ten_crop = zfkeras.image_folder_dataset(test_dir, "full", batch_size=bs, **common)
+    centre = zfkeras.image_folder_dataset(train_dir, "center", batch_size=bs, shuffle=False, **common)
+    bad = [
+        {"path": path, "reason": reason}
+        for ds in (train, validation, test) if ds.report is not None
+        for path, reason in ds.report.bad_files
+    ]
+    probe = centre.take(max(1, PROBE_SIZE // bs))
+    n_evo = min(config.evolution_sample, len(train.file_paths))
+    evolution_images = np.concatenate([x for x, _ in centre.unbatch().take(n_evo).batch(bs).as_numpy_iterator()])
+    return TrainingData(
+        train=train, validation=validation, test=test, train_probe=probe,
+        evolution_images=evolution_images, evolution_ids=np.arange(n_evo),
+        input_shape=(crop, crop, 3), num_classes=len(names), class_names=list(names),
+        num_train=len(train.file_paths), num_validation=len(validation.file_paths),
+        num_test=len(test.file_paths), bad_files=_unique(bad),
+        ten_crop_test=ten_crop, crop_size=crop,
+    )
+
+
+def _unique(bad):
+    seen, out = set(), []
+    for entry in bad:
+        if entry["path"] not in seen:
+            seen.add(entry["path"])
+            out.append(entry)
+    return out
+
+
+def _tfds(config):
+    """A TFDS dataset (prepared in data_dir, or from archives in manual_dir)."""
+    def load(split):
+        return zfkeras.tfds_dataset(config.tfds_name, split, config.data_dir or None, config.manual_dir or None)
+
+    train_raw = load("train")
+    try:
+        val_raw, val_split = load("validation"), "validation"
+    except ValueError:
+        val_raw, val_split = load("test"), "test"
+    size, crop, bs, seed = config.image_size, config.crop_size, config.batch_size, config.seed
+    mean = zfkeras.mean_image_for_run(config.run_dir, train_raw, size)
+    names = train_raw.class_names
+    common = dict(image_size=size, crop_size=crop, mean_image=mean, batch_size=bs)
+    train = zfkeras.preprocess_dataset(train_raw, "train", seed=seed, **common)
+    validation = zfkeras.preprocess_dataset(val_raw, "center", **common)
+    centre = zfkeras.preprocess_dataset(train_raw, "center", shuffle=False, **common)
+    n_evo = config.evolution_sample
+    evolution_images = np.concatenate([x for x, _ in centre.unbatch().take(n_evo).batch(bs).as_numpy_iterator()])
+    count = lambda ds: int(ds.cardinality()) if int(ds.cardinality()) >= 0 else -1
+    return TrainingData(
+        train=train, validation=validation, test=validation,
+        train_probe=centre.take(max(1, PROBE_SIZE // bs)),
+        evolution_images=evolution_images, evolution_ids=np.arange(len(evolution_images)),
+        input_shape=(crop, crop, 3), num_classes=len(names) if names else int(
+            max(y for _, y in train_raw.as_numpy_iterator()) + 1),
+        class_names=list(names or []), num_train=count(train_raw),
+        num_validation=count(val_raw), num_test=count(val_raw), bad_files=[],
+        ten_crop_test=zfkeras.preprocess_dataset(val_raw, "full", **common), crop_size=crop,
+    )
+
+
+def ten_crop_metrics(model, dataset, crop_size):
+    """The paper's evaluation: class probabilities averaged over 10 crops.
+
+    Returns:
+        dict with ``ten_crop_accuracy`` and ``ten_crop_top5``.
+    """
+    probs = zfkeras.predict_ten_crop(model, dataset, crop_size)
+    labels = np.concatenate([y for _, y in dataset.as_numpy_iterator()])
+    top = np.argsort(-probs, axis=1)
+    return {
+        "ten_crop_accuracy": float((top[:, 0] == labels).mean()),
+        "ten_crop_top5": float((top[:, :5] == labels[:, None]).any(axis=1).mean()),
+    }

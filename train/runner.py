@@ -155,12 +155,18 @@ def run(config, overwrite=False, verbose=None):
 
     print("Evaluating on the test split ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
+    if data.ten_crop_test is not None:
+        from train.data import ten_crop_metrics
+
+        test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
     epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None
     evo_seconds = [e["seconds"] for e in evolution.history]
     metrics = {
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
         "test_top5": test.get("top5"),
+        "test_ten_crop_accuracy": test.get("ten_crop_accuracy"),
+        "test_ten_crop_top5": test.get("ten_crop_top5"),
         "test_examples": data.num_test,
         "train_examples": data.num_train,
         "validation_examples": data.num_validation,

@@ -1,0 +1,119 @@
+"""End-to-end runs of ``zfkeras train`` in subprocesses (tiny budgets)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+TINY = [
+    "--max-train-examples", "2560", "--validation-size", "512", "--evolution-sample", "256",
+    "--evolution-maps", "2", "--seed", "1",
+]
+
+
+def _cmd(run_dir, *extra):
+    return [sys.executable, "-m", "zfkeras", "train", "--run-dir", str(run_dir), *TINY, *extra]
+
+
+def _env():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env.pop("TF_CONFIG", None)
+    return env
+
+
+def _events(log_dir):
+    """{tag: [steps]} over all event files under log_dir."""
+    import tensorflow as tf
+
+    tags = {}
+    for root, _, files in os.walk(log_dir):
+        for name in files:
+            if "tfevents" not in name:
+                continue
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                for value in event.summary.value:
+                    tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_two_logical_cpus_train_in_sync(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(_cmd(run_dir, "--devices", "2", "--epochs", "1"), capture_output=True,
+                          text=True, env=_env(), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "MirroredStrategy over 2 logical CPUs" in proc.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["num_replicas"] == 2
+    assert metrics["replica_weight_max_abs_diff"] == 0.0
+    assert metrics["history"]["loss"][0] < metrics["initial_train_loss"]
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == 10000
+    for name in ("config.json", "model.keras", "normalization.npz", "evolution/evolution_epoch_001.npz"):
+        assert (run_dir / name).exists(), name
+    tags = _events(run_dir / "logs")
+    assert "epoch_loss" in tags and "epoch_accuracy" in tags and "epoch_top5" in tags
+    assert "epoch_learning_rate" in tags
+    assert tags["filters/conv1"] == [1]
+    for layer in ("conv1", "conv2", "conv3", "conv4", "conv5"):
+        assert tags[f"evolution/{layer}"] == [1], layer
+
+
+def test_resume_after_sigkill_mid_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    cmd = _cmd(run_dir, "--epochs", "3", "--evolution-epochs", "1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), text=True)
+    first = run_dir / "checkpoints" / "epoch_0001" / "state.json"
+    deadline = time.time() + 300
+    while not first.exists():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.time() < deadline, "no checkpoint after 300 s"
+        time.sleep(0.1)
+    time.sleep(1.0)  # well inside epoch 2 (an epoch takes several seconds)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    done = sorted(p.name for p in (run_dir / "checkpoints").iterdir() if not p.name.startswith(".tmp"))
+    assert done and done[-1] in ("epoch_0001", "epoch_0002"), done
+    killed_at = int(done[-1][-4:])
+    state = json.loads((run_dir / "checkpoints" / done[-1] / "state.json").read_text())
+    assert not (run_dir / "metrics.json").exists()
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-4000:]
+    assert f"Resuming from" in again.stdout and f"{killed_at} complete epochs" in again.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["history"]["loss"]) == 3
+    assert metrics["history"]["loss"][:killed_at] == state["history"]["loss"]
+    assert len(metrics["epoch_seconds"]) == 3
+
+    import keras
+
+    model = keras.models.load_model(run_dir / "model.keras")
+    steps = int(np.ceil(2560 / 128))
+    # the optimizer's step counter carried on from the checkpoint
+    assert int(model.optimizer.iterations) == 3 * steps
+    # the learning rate continued from the checkpoint's (annealing state restored)
+    lr_after = metrics["history"]["learning_rate"]
+    assert lr_after[:killed_at] == state["history"]["learning_rate"]
+    assert metrics["learning_rate_events"][: len(state["annealer"]["events"])] == state["annealer"]["events"]
+
+    # a finished run is not retrained; a different configuration is refused
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert rerun.returncode == 0 and "already complete" in rerun.stdout
+    other = subprocess.run(_cmd(run_dir, "--epochs", "4"), capture_output=True, text=True, env=_env(), timeout=300)
+    assert other.returncode == 2
+    assert "different configuration (epochs: 3 -> 4)" in other.stderr
+
+
+def test_missing_dataset_names_the_install_command(tmp_path):
+    proc = subprocess.run(
+        _cmd(tmp_path / "run", "--data-dir", str(tmp_path / "nowhere")), capture_output=True,
+        text=True, env=_env(), timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "apt-get install dataset-fashion-mnist" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,301 @@
+"""Feature evolution during training (Zeiler & Fergus 2014, Fig. 4).
+
+At chosen epochs, for a fixed random subset of feature maps in each layer,
+the strongest activation over a fixed sample of training images is
+projected to pixel space with the deconvnet. Seen side by side across
+epochs, the projections show lower layers settling within a few epochs and
+upper layers only much later.
+"""
+
+import numbers
+import os
+import tempfile
+import time
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
+from zfkeras.deconv import Deconvnet
+
+PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
+CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+
+
+def _positive_int(value, what):
+    # bool is an int subclass; `epochs=(True,)` is a mistake, not epoch 1.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class FeatureEvolution(keras.callbacks.Callback):
+    """Projects each chosen feature map's strongest activation at chosen epochs.
+
+    The strongest activation is searched over `images`, a fixed sample of
+    preprocessed training images chosen by the caller, not over the whole
+    training set as in the paper (that would cost a full forward pass over
+    the data at every recorded epoch). The caller should keep which training
+    examples the sample holds; `image_ids` carries their indices into the
+    saved results.
+
+    Feature maps are drawn once, with `numpy.random.RandomState(seed)`, when
+    training begins: ``maps_per_layer`` channels per layer (all of them if
+    the layer has fewer), the same at every recorded epoch. The deconvnet
+    reads the model's weights live, so one `Deconvnet` follows training.
+
+    At the end of each recorded epoch (1-based) it writes:
+
+    - one TensorBoard image per layer, tag ``evolution/{layer}``, step =
+      epoch: the chosen maps' projections in one row, each stretched to
+      [0, 1] on its own (zero range shows as 0.5 grey);
+    - ``out_dir/evolution_epoch_{epoch:03d}.npz``, written atomically, with
+      per layer ``{layer}_projections`` (M, H, W, C) float32,
+      ``{layer}_channels`` (M,), ``{layer}_image_ids`` (M,),
+      ``{layer}_positions`` (M, 2) as (y, x) in the layer's maps and
+      ``{layer}_values`` (M,) the activations projected; plus ``epoch`` and
+      ``layers``.
+
+    Args:
+        images: ``(N, H, W, C)`` preprocessed training images, N >= 1.
+        log_dir: folder for the TensorBoard event file.
+        out_dir: folder for the ``.npz`` results.
+        epochs: 1-based epochs to record (the paper's by default).
+        total_epochs: the run's last epoch, always recorded; None takes
+            ``epochs`` of the current `fit` call.
+        layers: names of the layers to follow (any layer the deconvnet
+            mirrors).
+        maps_per_layer: feature maps followed per layer.
+        image_ids: indices of `images` in the training set (default
+            ``arange(N)``).
+        seed: seed of the feature-map choice.
+        batch_size: images per forward pass in the search.
+
+    Attributes:
+        history: ``[{"epoch": e, "seconds": s}, ...]``, wall time of every
+            recorded step (search, projection and writing).
+        total_seconds: their sum.
+        channels: ``{layer: chosen channel indices}`` once training began.
+    """
+
+    def __init__(
+        self,
+        images,
+        log_dir,
+        out_dir,
+        epochs=PAPER_EPOCHS,
+        total_epochs=None,
+        layers=CONV_LAYERS,
+        maps_per_layer=8,
+        image_ids=None,
+        seed=0,
+        batch_size=256,
+    ):
+        super().__init__()
+        images = np.asarray(images)
+        if images.ndim != 4:
+            raise ValueError(f"images must be shaped (N, H, W, C), got shape {images.shape}")
+        if images.shape[0] == 0:
+            raise ValueError("images is empty: FeatureEvolution needs at least one training image")
+        images = images.astype(np.float32, copy=False)
+        if not np.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        self.images = images
+
+        if isinstance(epochs, (str, bytes)) or not hasattr(epochs, "__iter__"):
+            raise ValueError(f"epochs must be a sequence of positive ints, got {epochs!r}")
+        self.epochs = tuple(sorted({_positive_int(e, "every entry of epochs") for e in epochs}))
+        self.total_epochs = None if total_epochs is None else _positive_int(total_epochs, "total_epochs")
+
+        if isinstance(layers, str):
+            layers = (layers,)  # one name, not its characters
+        layers = tuple(layers)
+        if not layers or not all(isinstance(l, str) and l for l in layers):
+            raise ValueError(f"layers must be a non-empty sequence of layer names, got {layers!r}")
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers has duplicates: {layers!r}")
+        self.layers = layers
+        self.maps_per_layer = _positive_int(maps_per_layer, "maps_per_layer")
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.seed = seed
+
+        n = images.shape[0]
+        if image_ids is None:
+            image_ids = np.arange(n)
+        image_ids = np.asarray(image_ids)
+        if image_ids.shape != (n,) or not np.issubdtype(image_ids.dtype, np.integer):
+            raise ValueError(
+                f"image_ids must be {n} integers, one per image; got shape {image_ids.shape} "
+                f"and dtype {image_ids.dtype}"
+            )
+        self.image_ids = image_ids
+
+        self.log_dir = os.fspath(log_dir)
+        self.out_dir = os.fspath(out_dir)
+        self.history = []
+        self.channels = {}
+        self._prepared_for = None
+        self._writer = None
+
+    @property
+    def total_seconds(self):
+        """Wall time of all recorded steps, in seconds."""
+        return float(sum(h["seconds"] for h in self.history))
+
+    def should_record(self, epoch):
+        """Whether the 1-based `epoch` is recorded."""
+        last = self.total_epochs
+        if last is None:
+            last = (self.params or {}).get("epochs")
+        return epoch in self.epochs or (last is not None and epoch == last)
+
+    # -- Keras hooks -------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._prepare()
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras counts from 0 (and keeps counting across `initial_epoch`).
+        if self.should_record(epoch + 1):
+            self.record(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- the work ----------------------------------------------------------
+
+    def record(self, epoch):
+        """Finds, projects and saves the chosen maps' strongest activations now.
+
+        Args:
+            epoch: the 1-based epoch to file the results under (0 for the
+                untrained model is accepted too).
+
+        Returns:
+            Dict of the arrays written to the ``.npz`` file.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+        epoch = int(epoch)
+        start = time.perf_counter()
+        self._prepare()
+        values, image_index, positions = self._strongest()
+        results = {"epoch": np.int32(epoch), "layers": np.array(self.layers)}
+        for layer in self.layers:
+            projections = self._deconv.project(
+                self.images[image_index[layer]],
+                layer,
+                self.channels[layer],
+                position=positions[layer],
+                batch_size=self.batch_size,
+            )
+            results[f"{layer}_projections"] = projections.astype(np.float32, copy=False)
+            results[f"{layer}_channels"] = self.channels[layer]
+            results[f"{layer}_image_ids"] = self.image_ids[image_index[layer]]
+            results[f"{layer}_positions"] = positions[layer]
+            results[f"{layer}_values"] = values[layer]
+        self._write_summaries(epoch, results)
+        self._save(epoch, results)
+        self.history.append({"epoch": epoch, "seconds": time.perf_counter() - start})
+        return results
+
+    def _prepare(self):
+        model = self.model
+        if model is None:
+            raise ValueError("FeatureEvolution has no model: pass it to fit(callbacks=...) first")
+        if self._prepared_for is model:
+            return
+        deconv = Deconvnet(model)
+        for layer in self.layers:
+            if layer not in deconv.layer_names:
+                raise ValueError(
+                    f"FeatureEvolution: unknown layer {layer!r}; model {model.name!r} can "
+                    f"project from {deconv.layer_names}"
+                )
+        expected = tuple(deconv.input_shape)
+        got = self.images.shape[1:]
+        if any(want is not None and want != have for want, have in zip(expected, got)):
+            raise ValueError(
+                f"images are {got} but model {model.name!r} expects inputs of shape {expected}"
+            )
+        rng = np.random.RandomState(self.seed)
+        channels = {}
+        for layer in self.layers:
+            count = int(deconv.output_shape(layer, got)[-1])
+            chosen = rng.choice(count, min(self.maps_per_layer, count), replace=False)
+            channels[layer] = np.sort(chosen).astype(np.int32)
+        # One sub-model for all layers: one forward pass per batch.
+        outputs = []
+        for layer in self.layers:
+            out = model.get_layer(layer).output
+            outputs.append(out[0] if isinstance(out, (list, tuple)) else out)  # argmax pools
+        activation_model = keras.Model(model.inputs, outputs)
+        gather = [tf.constant(channels[l]) for l in self.layers]
+
+        @tf.function(reduce_retracing=True, jit_compile=False)
+        def strongest_per_image(x):
+            acts = activation_model(x, training=False)
+            if not isinstance(acts, (list, tuple)):
+                acts = [acts]
+            found = []
+            for act, chosen in zip(acts, gather):
+                act = tf.gather(act, chosen, axis=-1)
+                flat = tf.reshape(act, [tf.shape(act)[0], -1, tf.shape(chosen)[0]])
+                found.append((tf.reduce_max(flat, axis=1), tf.argmax(flat, axis=1, output_type=tf.int32)))
+            return found
+
+        self._deconv = deconv
+        self._strongest_per_image = strongest_per_image
+        self.channels = channels
+        self._prepared_for = model
+
+    def _strongest(self):
+        """Per layer: value, sample index and (y, x) of each chosen map's maximum."""
+        best = {l: np.full(len(self.channels[l]), -np.inf, np.float32) for l in self.layers}
+        where = {l: np.zeros(len(self.channels[l]), np.int64) for l in self.layers}
+        flat_at = {l: np.zeros(len(self.channels[l]), np.int64) for l in self.layers}
+        for start in range(0, len(self.images), self.batch_size):
+            batch = tf.constant(self.images[start : start + self.batch_size])
+            for layer, (maxima, argmax) in zip(self.layers, self._strongest_per_image(batch)):
+                maxima, argmax = maxima.numpy(), argmax.numpy()  # (B, M)
+                top = maxima.argmax(axis=0)  # first image wins ties
+                top_value = maxima[top, np.arange(maxima.shape[1])]
+                better = top_value > best[layer]  # earlier batches win ties
+                best[layer] = np.where(better, top_value, best[layer])
+                where[layer] = np.where(better, start + top, where[layer])
+                flat_at[layer] = np.where(better, argmax[top, np.arange(maxima.shape[1])], flat_at[layer])
+        positions = {}
+        for layer in self.layers:
+            width = self._deconv.output_shape(layer, self.images.shape[1:])[1]
+            positions[layer] = np.stack([flat_at[layer] // width, flat_at[layer] % width], axis=1).astype(np.int32)
+        return best, where, positions
+
+    def _write_summaries(self, epoch, results):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            for layer in self.layers:
+                shown = normalize_each(displayable_channels(results[f"{layer}_projections"]))
+                row = tile_images(shown, columns=len(shown))[None]
+                write_image_summary(f"evolution/{layer}", row, step=epoch)
+        self._writer.flush()
+
+    def _save(self, epoch, results):
+        os.makedirs(self.out_dir, exist_ok=True)
+        final = os.path.join(self.out_dir, f"evolution_epoch_{epoch:03d}.npz")
+        # Same folder as the final file, so os.replace is an atomic rename.
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-evolution_", suffix=".npz", dir=self.out_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **results)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return final
