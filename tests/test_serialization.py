@@ -36,3 +36,15 @@ def test_zfnet_small_round_trip_keeps_deconv(tmp_path):
     a = zfkeras.Deconvnet(model).project(x, "conv5", 1)
     b = zfkeras.Deconvnet(loaded).project(x, "conv5", 1)
     np.testing.assert_array_equal(a, b)
+
+
+def test_load_model_registers_layers_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "z.keras"
+    zfkeras.zfnet_small(seed=1).save(path)
+    code = f"import zfkeras; m = zfkeras.load_model({str(path)!r}); print(m.get_layer('norm1').__class__.__name__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "LocalResponseNormalization"

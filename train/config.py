@@ -41,12 +41,12 @@ class TrainConfig:
     dropout: float = 0.5
     filter_rms_clip: float = 0.1
     # recipe
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 0.01
     momentum: float = 0.9
     anneal_factor: float = 0.1
-    anneal_patience: int = 1
+    anneal_patience: int = 2
     min_learning_rate: float = 1e-5
     seed: int = 0
     # devices
@@ -124,7 +124,7 @@ class TrainConfig:
 
 
 # Fields that may differ when a run is resumed (they do not change results).
-RESUMABLE_DIFFERENCES = ("devices", "run_dir")
+RESUMABLE_DIFFERENCES = ("devices", "run_dir", "data_dir", "manual_dir")
 
 
 def write_json_atomic(path, data):

@@ -54,7 +54,19 @@ def prepare_run_dir(config, overwrite=False):
 def run(config, overwrite=False, verbose=None):
     """Trains, evaluates and writes the run folder. Returns the metrics dict."""
     config.validate()
-    # Devices first: splitting the CPU must happen before any TF op runs.
+    # The run folder is checked before TensorFlow loads, so a conflict is
+    # reported at once.
+    existed = prepare_run_dir(config, overwrite)
+    metrics_path = os.path.join(config.run_dir, "metrics.json")
+    if existed and os.path.exists(metrics_path):
+        import json
+
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+        print(f"Run {config.run_dir} is already complete (test accuracy "
+              f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
+        return metrics
+    # Devices next: splitting the CPU must happen before any TF op runs.
     from train.devices import configure_devices, make_strategy, replica_weight_spread
 
     configure_devices(config.devices)
@@ -66,17 +78,6 @@ def run(config, overwrite=False, verbose=None):
     from train.data import load_training_data
     from train.evolution import FeatureEvolution
     from train.filters import FilterImages
-
-    existed = prepare_run_dir(config, overwrite)
-    metrics_path = os.path.join(config.run_dir, "metrics.json")
-    if existed and os.path.exists(metrics_path):
-        import json
-
-        with open(metrics_path) as f:
-            metrics = json.load(f)
-        print(f"Run {config.run_dir} is already complete (test accuracy "
-              f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
-        return metrics
 
     strategy, strategy_desc = make_strategy(config.devices)
     print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")

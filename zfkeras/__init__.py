@@ -23,6 +23,7 @@ _EXPORTS = {
     "ABLATIONS": "zfkeras.ablations",
     "paper_initializer": "zfkeras.models",
     "Deconvnet": "zfkeras.deconv",
+    "load_model": "zfkeras.saving",
     "unpool_like": "zfkeras.layers",
     # data
     "FASHION_MNIST_CLASSES": "zfkeras.data",
