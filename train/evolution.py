@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
-from zfkeras.deconv import Deconvnet
+from zfkeras import Deconvnet
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")

@@ -9,6 +9,8 @@ kernels are read from the forward model on every call (tied weights), so
 training the model changes the projections.
 """
 
+import functools
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -348,26 +350,32 @@ class Deconvnet:
 
     def _function(self, index):
         if index not in self._fns:
-            steps = self._steps[: index + 1]
-
-            @tf.function(reduce_retracing=True, jit_compile=False)
-            def project(images, channels, positions, use_max):
-                x, saved = images, []
-                for step in steps:
-                    x, aux = step.up(x)
-                    saved.append(aux)
-                n = tf.shape(x)[0]
-                batch = tf.range(n, dtype=tf.int32)
-                maps = tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)
-                width = tf.shape(x)[2]
-                flat = tf.argmax(tf.reshape(maps, [n, -1]), axis=1, output_type=tf.int32)
-                strongest = tf.stack([flat // width, flat % width], axis=1)
-                pos = tf.where(use_max, strongest, positions)
-                idx = tf.stack([batch, pos[:, 0], pos[:, 1], channels], axis=1)
-                signal = tf.scatter_nd(idx, tf.gather_nd(x, idx), tf.shape(x))
-                for step, aux in zip(reversed(steps), reversed(saved)):
-                    signal = step.down(signal, aux)
-                return signal
-
-            self._fns[index] = project
+            # A partial per layer: TensorFlow keys its retracing warning on
+            # the Python function, and each layer's graph is traced once.
+            self._fns[index] = tf.function(
+                functools.partial(_project_graph, self._steps[: index + 1]),
+                reduce_retracing=True,
+                jit_compile=False,
+            )
         return self._fns[index]
+
+
+def _project_graph(steps, images, channels, positions, use_max):
+    """Up through `steps` recording switches, select, then down to pixels."""
+    x, saved = images, []
+    for step in steps:
+        x, aux = step.up(x)
+        saved.append(aux)
+    n = tf.shape(x)[0]
+    batch = tf.range(n, dtype=tf.int32)
+    maps = tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)
+    width = tf.shape(x)[2]
+    flat = tf.argmax(tf.reshape(maps, [n, -1]), axis=1, output_type=tf.int32)
+    strongest = tf.stack([flat // width, flat % width], axis=1)
+    pos = tf.where(use_max, strongest, positions)
+    idx = tf.stack([batch, pos[:, 0], pos[:, 1], channels], axis=1)
+    # every other activation of the layer is zero; the chosen one keeps its value
+    signal = tf.scatter_nd(idx, tf.gather_nd(x, idx), tf.shape(x))
+    for step, aux in zip(reversed(steps), reversed(saved)):
+        signal = step.down(signal, aux)
+    return signal
