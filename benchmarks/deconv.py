@@ -4,7 +4,7 @@ For K activations (one per image, strongest activation of a random channel
 of the chosen layer), times
 
 * ``Deconvnet.project`` (forward with switches, unpool/rectify/transposed
-  filtering down to pixels), and
+  filtering down to pixels), with both unpooling modes, and
 * the oracle: one forward pass under a GradientTape with every ReLU's
   backward replaced by relu(signal), selection of the same activations, and
   one ``tape.gradient`` with them as output gradients -- the cheapest way to
@@ -58,11 +58,11 @@ def _median_time(fn, repeats):
     return statistics.median(times)
 
 
-def measure(name, model, layer, k, batch, repeats, seed=0):
+def measure(name, model, layer, k, batch, repeats, seed=0, unpooling="switches"):
     rng = np.random.RandomState(seed)
     shape = model.input_shape[1:]
     images = (rng.rand(k, *shape).astype("float32") - 0.5) * 255
-    deconv = zfkeras.Deconvnet(model)
+    deconv = zfkeras.Deconvnet(model, unpooling=unpooling)
     channels = rng.randint(0, deconv.output_shape(layer)[-1], size=k).astype("int32")
     run_oracle = _oracle_fn(model, layer)
 
@@ -79,7 +79,7 @@ def measure(name, model, layer, k, batch, repeats, seed=0):
     err = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
     t_ours = _median_time(ours, repeats)
     t_ref = _median_time(reference, repeats)
-    row = dict(model=name, layer=layer, K=k, batch=batch, deconv_s=round(t_ours, 4),
+    row = dict(model=name, unpooling=unpooling, layer=layer, K=k, batch=batch, deconv_s=round(t_ours, 4),
                oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3), rel_err=err)
     print(json.dumps(row), flush=True)
     return row
@@ -94,12 +94,14 @@ def main(argv=None):
     keras.utils.set_random_seed(0)
     rows = []
     small = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
-    for k in (64, 256):
-        rows.append(measure("zfnet_small 28px", small, "conv5", k, k, args.repeats))
+    for unpooling in ("switches", "max_pool_grad"):
+        for k in (64, 256):
+            rows.append(measure("zfnet_small 28px", small, "conv5", k, k, args.repeats, unpooling=unpooling))
     if not args.quick:
         full = zfkeras.zfnet(seed=0)
-        for k in (64, 256):
-            rows.append(measure("zfnet 224px", full, "conv5", k, 64, args.repeats))
+        for unpooling in ("switches", "max_pool_grad"):
+            for k in (64, 256):
+                rows.append(measure("zfnet 224px", full, "conv5", k, 64, args.repeats, unpooling=unpooling))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=1)

@@ -51,10 +51,11 @@ def test_zfnet_small_matches_oracle(small_model, small_deconv, layer):
     assert _rel_err(ours, ref).max() < 1e-4
 
 
-def test_full_zfnet_matches_oracle():
+@pytest.mark.parametrize("unpooling", ["switches", "max_pool_grad"])
+def test_full_zfnet_matches_oracle(unpooling):
     keras.utils.set_random_seed(2)
     model = zfkeras.zfnet()
-    deconv = Deconvnet(model)
+    deconv = Deconvnet(model, unpooling=unpooling)
     rng = np.random.RandomState(1)
     images = (rng.rand(2, 224, 224, 3).astype("float32") - 0.5) * 255
     for layer in ("conv2", "pool5"):
@@ -84,10 +85,11 @@ def _sequential():
     )
 
 
+@pytest.mark.parametrize("unpooling", ["switches", "max_pool_grad"])
 @pytest.mark.parametrize("layer", ["c1", "p1", "c2", "r2", "c3", "p3"])
-def test_sequential_matches_oracle(layer):
+def test_sequential_matches_oracle(layer, unpooling):
     model = _sequential()
-    deconv = Deconvnet(model)
+    deconv = Deconvnet(model, unpooling=unpooling)
     images = np.random.RandomState(5).randint(0, 256, (5, 20, 20, 3)).astype("float32")
     c = deconv.output_shape(layer)[-1]
     channels = np.arange(5) % c
@@ -180,6 +182,16 @@ def test_wrong_image_rank_and_channels(small_deconv):
         small_deconv.project(np.zeros((1, 32, 28, 1), "float32"), "conv1", 0)
     with pytest.raises(ValueError, match="NaN"):
         small_deconv.project(np.full((1, 28, 28, 1), np.nan, "float32"), "conv1", 0)
+
+
+def test_unpooling_modes_agree_on_zfnet_small(small_model, small_deconv):
+    fused = Deconvnet(small_model, unpooling="max_pool_grad")
+    images = _digits(5, seed=6)
+    for layer in ("pool1", "conv3", "pool5"):
+        np.testing.assert_allclose(fused.project(images, layer, 2), small_deconv.project(images, layer, 2),
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="unpooling must be"):
+        Deconvnet(small_model, unpooling="nearest")
 
 
 def test_unsupported_layer_is_named():
