@@ -55,3 +55,23 @@ def test_bad_config_files(tmp_path):
         TrainConfig.from_file(unknown)
     with pytest.raises(ValueError, match="does not exist"):
         TrainConfig.from_file(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("tf_config,expected", [
+    ("", (True, "chief")),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}', (True, "worker-0")),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}', (False, "worker-1")),
+    ('{"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}', (False, "worker-0")),
+    ('{"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', (True, "chief-0")),
+])
+def test_worker_role(tf_config, expected):
+    from train.devices import worker_role
+
+    assert worker_role(tf_config) == expected
+
+
+def test_worker_role_bad_tf_config():
+    from train.devices import worker_role
+
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        worker_role("{not json")

@@ -3,7 +3,26 @@
 import json
 import os
 
-import tensorflow as tf
+
+def worker_role(tf_config=None):
+    """``(is_chief, name)`` of this process in a multi-worker cluster.
+
+    Reads ``TF_CONFIG`` (or the given JSON string) without TensorFlow. The
+    chief is the task of type ``chief``, or worker 0 when the cluster has no
+    chief; a process without ``TF_CONFIG`` is its own chief.
+    """
+    raw = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not raw:
+        return True, "chief"
+    try:
+        config = json.loads(raw)
+        task = config.get("task", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON with a task type and index: {e}") from None
+    has_chief = bool(config.get("cluster", {}).get("chief"))
+    is_chief = kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+    return is_chief, f"{kind}-{index}"
 
 
 def configure_devices(num_logical_cpus=0):
@@ -19,6 +38,8 @@ def configure_devices(num_logical_cpus=0):
     """
     if num_logical_cpus <= 0:
         return
+    import tensorflow as tf
+
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
@@ -42,6 +63,8 @@ def make_strategy(num_logical_cpus=0):
     Returns:
         ``(strategy, description)``.
     """
+    import tensorflow as tf
+
     if os.environ.get("TF_CONFIG"):
         cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
         workers = len(cluster.get("worker", []))

@@ -11,6 +11,7 @@
     metrics.json         test metrics, history, timings, checks
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -54,6 +55,14 @@ def prepare_run_dir(config, overwrite=False):
 def run(config, overwrite=False, verbose=None):
     """Trains, evaluates and writes the run folder. Returns the metrics dict."""
     config.validate()
+    from train.devices import worker_role
+
+    is_chief, role = worker_role()
+    if not is_chief:
+        # Every worker of a multi-worker run must save (saving runs
+        # collectives), but only the chief writes the run folder; the others
+        # keep their own files beside it.
+        config = dataclasses.replace(config, run_dir=os.path.join(config.run_dir, "workers", role))
     # The run folder is checked before TensorFlow loads, so a conflict is
     # reported at once.
     existed = prepare_run_dir(config, overwrite)
@@ -71,7 +80,6 @@ def run(config, overwrite=False, verbose=None):
 
     configure_devices(config.devices)
     import keras
-    import tensorflow as tf
 
     from train import checkpoints as ckpt
     from train.annealing import PlateauAnnealer
