@@ -84,12 +84,8 @@ def main(argv=None):
     except ValueError as e:
         parser.error(str(e))
     import os
-    import warnings
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
-    # Keras warns that fit's default shuffle=True is ignored for a tf.data
-    # dataset; ours are shuffled by the pipeline, so the warning is noise.
-    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     from train.runner import RunFolderConflict, run
 
     try:

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -157,6 +158,9 @@ def run(config, overwrite=False, verbose=None):
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     if initial_epoch < config.epochs:
+        # Keras warns that fit's default shuffle=True is ignored for a
+        # tf.data dataset; ours are shuffled by the pipeline.
+        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
         model.fit(
             data.train, validation_data=data.validation, epochs=config.epochs,
             initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,

@@ -1,0 +1,57 @@
+"""``zfkeras train --dataset tfds``: a TFDS builder prepared from manual_dir."""
+
+import json
+
+import numpy as np
+
+from tests.test_data_images import photos, small, write_folder
+from train.config import TrainConfig
+
+
+def test_trains_from_a_tfds_builder_prepared_from_manual_dir(tmp_path):
+    import tensorflow_datasets as tfds
+
+    class ZfkerasTinyTrainPhotos(tfds.core.GeneratorBasedBuilder):
+        """Two classes of photos from manual_dir/<split>/<class>/*.png."""
+
+        VERSION = tfds.core.Version("1.0.0")
+        MANUAL_DOWNLOAD_INSTRUCTIONS = "Put <split>/<class>/<image>.png folders in manual_dir."
+
+        def _info(self):
+            return self.dataset_info_from_configs(
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(None, None, 3)),
+                    "label": tfds.features.ClassLabel(names=["cats", "dogs"]),
+                }),
+                supervised_keys=("image", "label"),
+            )
+
+        def _split_generators(self, dl_manager):
+            root = dl_manager.manual_dir
+            return {"train": self._generate_examples(root / "train"),
+                    "test": self._generate_examples(root / "test")}
+
+        def _generate_examples(self, root):
+            for label in ["cats", "dogs"]:
+                for path in sorted((root / label).glob("*.png")):
+                    yield str(path), {"image": str(path), "label": label}
+
+    sources = {name: small(image, 40, 44) for name, image in photos().items()}
+    layout = {"cats": ["coffee", "rocket", "china"], "dogs": ["chelsea", "astronaut", "flower"]}
+    write_folder(tmp_path / "manual" / "train", sources, layout=layout)
+    write_folder(tmp_path / "manual" / "test", sources, layout=layout)
+
+    from train.runner import run
+
+    config = TrainConfig(
+        dataset="tfds", tfds_name="zfkeras_tiny_train_photos", data_dir=str(tmp_path / "tfds"),
+        manual_dir=str(tmp_path / "manual"), image_size=36, crop_size=32, epochs=1, batch_size=3,
+        evolution_sample=4, evolution_maps=2, run_dir=str(tmp_path / "run"),
+    )
+    metrics = run(config, verbose=0)
+    assert metrics["train_examples"] == 6 and metrics["test_examples"] == 6
+    assert 0.0 <= metrics["test_ten_crop_accuracy"] <= 1.0
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    mean = np.load(tmp_path / "run" / "mean_image.npy")
+    assert mean.shape == (36, 36, 3) and mean.std() > 1
