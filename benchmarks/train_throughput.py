@@ -19,7 +19,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 import keras
 import tensorflow as tf
 

@@ -3,7 +3,6 @@ import pytest
 import tensorflow as tf
 
 from zfkeras.layers import MaxPoolWithArgmax, MaxUnpool2D
-from tests.test_max_pool_with_argmax import brute_force_pool
 
 
 def brute_force_unpool(signal, switches, shape):

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from tests.test_data_images import LAYOUT, photos, small, write_corrupt_files, write_folder
+from tests.test_data_images import photos, small, write_corrupt_files, write_folder
 from tests.test_train_run import _env
 
 

@@ -8,7 +8,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 TINY = [
     "--max-train-examples", "2560", "--validation-size", "512", "--evolution-sample", "256",
@@ -84,7 +83,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
 
     again = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-4000:]
-    assert f"Resuming from" in again.stdout and f"{killed_at} complete epochs" in again.stdout
+    assert "Resuming from" in again.stdout and f"{killed_at} complete epochs" in again.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["history"]["loss"]) == 3
     assert metrics["history"]["loss"][:killed_at] == state["history"]["loss"]

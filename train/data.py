@@ -181,9 +181,9 @@ def _tfds(config):
 
     train_raw = load("train")
     try:
-        val_raw, val_split = load("validation"), "validation"
+        val_raw = load("validation")
     except ValueError:
-        val_raw, val_split = load("test"), "test"
+        val_raw = load("test")
     size, crop, bs, seed = config.image_size, config.crop_size, config.batch_size, config.seed
     mean = zfkeras.mean_image_for_run(config.run_dir, train_raw, size)
     names = train_raw.class_names
