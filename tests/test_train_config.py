@@ -20,8 +20,8 @@ def test_defaults_are_the_paper_recipe():
 def test_flags_override_config_file(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"epochs": 7, "learning_rate": 0.05, "run_dir": str(tmp_path / "r")}))
-    c = _config("--config", str(path), "--epochs", "3", "--no-augment-flip", "--evolution-epochs", "1", "3")
-    assert c.epochs == 3 and c.learning_rate == 0.05 and c.augment_flip is False
+    c = _config("--config", str(path), "--epochs", "3", "--augment-flip", "--evolution-epochs", "1", "3")
+    assert c.epochs == 3 and c.learning_rate == 0.05 and c.augment_flip is True
     assert c.evolution_epochs == (1, 3)
     assert c.run_dir == str(tmp_path / "r")
 

@@ -42,7 +42,7 @@ def _events(log_dir):
 
 def test_two_logical_cpus_train_in_sync(tmp_path):
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_cmd(run_dir, "--devices", "2", "--epochs", "1"), capture_output=True,
+    proc = subprocess.run(_cmd(run_dir, "--devices", "2", "--epochs", "1", "--augment-flip"), capture_output=True,
                           text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "MirroredStrategy over 2 logical CPUs" in proc.stdout

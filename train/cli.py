@@ -15,7 +15,7 @@ _HELP = {
     "crop_size": "folder/tfds: training crop, one of ten (paper: 224)",
     "validation_size": "examples held out of the training split for validation",
     "max_train_examples": "use at most this many training examples (0: all)",
-    "augment_flip": "random horizontal flips during training",
+    "augment_flip": "Fashion-MNIST: random horizontal flips during training (image folders and TFDS always use the paper's ten crops with flips)",
     "model": f"architecture: {', '.join(MODELS)}",
     "ablation": "Table 2 variant (zf, remove_conv3_conv4, remove_fc7, ...)",
     "fc_units": "width of fc6/fc7 (0: the model's default)",

@@ -33,7 +33,7 @@ class TrainConfig:
     crop_size: int = 224         # folder/tfds: training crop (one of ten)
     validation_size: int = 5000  # held out from the training split
     max_train_examples: int = 0  # 0 = all (small values for tests and smoke runs)
-    augment_flip: bool = True    # random horizontal flip (the paper's +- flip)
+    augment_flip: bool = False   # Fashion-MNIST: random horizontal flips (image data always uses the ten crops +- flip)
     # model
     model: str = "zfnet_small"
     ablation: str = "zf"
