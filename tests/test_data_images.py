@@ -344,6 +344,26 @@ def write_corrupt_files(root, sources):
     return sorted([str(jpeg), str(text), str(empty)])
 
 
+def test_a_report_is_reused_without_decoding_again(tmp_path, sources, monkeypatch):
+    write_folder(tmp_path, sources)
+    bad = write_corrupt_files(tmp_path, sources)
+    with pytest.warns(UserWarning):
+        first = zd.image_folder_dataset(tmp_path, mode="center", image_size=IMAGE_SIZE, crop_size=CROP_SIZE)
+    import zfkeras.data.images as images_module
+
+    def no_second_check(paths):
+        raise AssertionError("files decoded again")
+
+    monkeypatch.setattr(images_module, "check_image_files", no_second_check)
+    again = zd.image_folder_dataset(
+        tmp_path, mode="full", image_size=IMAGE_SIZE, crop_size=CROP_SIZE, validate=first.report
+    )
+    assert again.report is first.report
+    assert sorted(again.file_paths) == sorted(first.file_paths)
+    assert not set(bad) & set(again.file_paths)
+    assert sum(int(x.shape[0]) for x, _ in again) == 6
+
+
 def test_corrupt_files_are_reported_by_name_and_left_out(tmp_path, sources):
     written = write_folder(tmp_path, sources)
     bad = write_corrupt_files(tmp_path, sources)

@@ -142,11 +142,13 @@ def _image_folder(config):
     mean = zfkeras.mean_image_for_run(config.run_dir, train_dir, size)
     train = zfkeras.image_folder_dataset(train_dir, "train", size, crop, mean, bs, seed=seed)
     names = train.class_names
-    common = dict(image_size=size, crop_size=crop, mean_image=mean, class_names=names)
-    validation = zfkeras.image_folder_dataset(val_dir, "center", batch_size=bs, **common)
-    test = zfkeras.image_folder_dataset(test_dir, "center", batch_size=bs, **common)
-    ten_crop = zfkeras.image_folder_dataset(test_dir, "full", batch_size=bs, **common)
-    centre = zfkeras.image_folder_dataset(train_dir, "center", batch_size=bs, shuffle=False, **common)
+    common = dict(image_size=size, crop_size=crop, mean_image=mean, class_names=names, batch_size=bs)
+    validation = zfkeras.image_folder_dataset(val_dir, "center", **common)
+    # Every folder's files are decoded once; later pipelines reuse its report.
+    test = (validation if test_dir == val_dir
+            else zfkeras.image_folder_dataset(test_dir, "center", **common))
+    ten_crop = zfkeras.image_folder_dataset(test_dir, "full", validate=test.report, **common)
+    centre = zfkeras.image_folder_dataset(train_dir, "center", shuffle=False, validate=train.report, **common)
     bad = [
         {"path": path, "reason": reason}
         for ds in (train, validation, test) if ds.report is not None

@@ -646,7 +646,9 @@ def image_folder_dataset(
         class_names: optional label order, see `list_image_files`.
         validate: decode every file once first and leave out the ones that
             fail (see `check_image_files`). With False a broken file stops
-            iteration with a TensorFlow error.
+            iteration with a TensorFlow error. A `BadFileReport` from an
+            earlier call over the same ``root`` is reused instead of
+            decoding every file again.
 
     Returns:
         `tf.data.Dataset` of ``(images, labels)`` (float32, int64), with the
@@ -662,9 +664,12 @@ def image_folder_dataset(
     _check_sizes(image_size, crop_size, batch_size)
     paths, labels, class_names = list_image_files(root, class_names)
     report = None
-    if validate:
+    if isinstance(validate, BadFileReport):
+        report = validate  # already checked (and warned about) once
+    elif validate:
         report = check_image_files(paths)
         _warn_bad_files(report)
+    if report is not None:
         if report.bad_files:
             bad = set(report.paths)
             keep = [i for i, path in enumerate(paths) if path not in bad]
