@@ -149,9 +149,10 @@ def _image_folder(config):
             else zfkeras.image_folder_dataset(test_dir, "center", **common))
     ten_crop = zfkeras.image_folder_dataset(test_dir, "full", validate=test.report, **common)
     centre = zfkeras.image_folder_dataset(train_dir, "center", shuffle=False, validate=train.report, **common)
+    checked = (train, validation) if test is validation else (train, validation, test)
     bad = [
         {"path": path, "reason": reason}
-        for ds in (train, validation, test) if ds.report is not None
+        for ds in checked if ds.report is not None
         for path, reason in ds.report.bad_files
     ]
     probe = centre.take(max(1, PROBE_SIZE // bs))
@@ -162,18 +163,9 @@ def _image_folder(config):
         evolution_images=evolution_images, evolution_ids=np.arange(n_evo),
         input_shape=(crop, crop, 3), num_classes=len(names), class_names=list(names),
         num_train=len(train.file_paths), num_validation=len(validation.file_paths),
-        num_test=len(test.file_paths), bad_files=_unique(bad),
+        num_test=len(test.file_paths), bad_files=bad,
         ten_crop_test=ten_crop, crop_size=crop,
     )
-
-
-def _unique(bad):
-    seen, out = set(), []
-    for entry in bad:
-        if entry["path"] not in seen:
-            seen.add(entry["path"])
-            out.append(entry)
-    return out
 
 
 def _tfds(config):

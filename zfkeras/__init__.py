@@ -5,7 +5,7 @@ The public API is re-exported here and imported lazily, so that
 for importing TensorFlow until a name is used.
 """
 
-import importlib
+from zfkeras._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -53,13 +53,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zfkeras' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -5,7 +5,7 @@ helpers need TensorFlow, which is imported the first time one of their names
 is used, so that ``from zfkeras.data import load_fashion_mnist`` stays cheap.
 """
 
-import importlib
+from zfkeras._lazy import lazy_exports
 
 from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
 from zfkeras.data.fashion_mnist import load_fashion_mnist
@@ -37,13 +37,4 @@ _LAZY_EXPORTS = {
 __all__ = sorted(["FASHION_MNIST_CLASSES", "load_fashion_mnist", *_LAZY_EXPORTS])
 
 
-def __getattr__(name):
-    if name in _LAZY_EXPORTS:
-        value = getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zfkeras.data' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_EXPORTS)
