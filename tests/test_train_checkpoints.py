@@ -4,8 +4,8 @@ import os
 import numpy as np
 import keras
 
-from train import checkpoints as ckpt
-from train.annealing import PlateauAnnealer
+from zfkeras.train import checkpoints as ckpt
+from zfkeras.train.annealing import PlateauAnnealer
 
 
 def _model():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from train.cli import build_parser, config_from_args
-from train.config import TrainConfig
+from zfkeras.train.cli import build_parser, config_from_args
+from zfkeras.train.config import TrainConfig
 
 
 def _config(*argv):
@@ -65,13 +65,13 @@ def test_bad_config_files(tmp_path):
     ('{"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', (True, "chief-0")),
 ])
 def test_worker_role(tf_config, expected):
-    from train.devices import worker_role
+    from zfkeras.train.devices import worker_role
 
     assert worker_role(tf_config) == expected
 
 
 def test_worker_role_bad_tf_config():
-    from train.devices import worker_role
+    from zfkeras.train.devices import worker_role
 
     with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
         worker_role("{not json")

@@ -11,8 +11,8 @@ from sklearn.datasets import load_digits
 
 import zfkeras
 from tests import oracle
-from train.evolution import FeatureEvolution
-from train.filters import FilterImages, filter_grid, normalize_each
+from zfkeras.train.evolution import FeatureEvolution
+from zfkeras.train.filters import FilterImages, filter_grid, normalize_each
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 

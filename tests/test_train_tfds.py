@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from tests.test_data_images import photos, small, write_folder
-from train.config import TrainConfig
+from zfkeras.train.config import TrainConfig
 
 
 def test_trains_from_a_tfds_builder_prepared_from_manual_dir(tmp_path):
@@ -41,7 +41,7 @@ def test_trains_from_a_tfds_builder_prepared_from_manual_dir(tmp_path):
     write_folder(tmp_path / "manual" / "train", sources, layout=layout)
     write_folder(tmp_path / "manual" / "test", sources, layout=layout)
 
-    from train.runner import run
+    from zfkeras.train.runner import run
 
     config = TrainConfig(
         dataset="tfds", tfds_name="zfkeras_tiny_train_photos", data_dir=str(tmp_path / "tfds"),

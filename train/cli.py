@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import sys
 
-from train.config import DATASETS, MODELS, TrainConfig
+from zfkeras.train.config import DATASETS, MODELS, TrainConfig
 
 _HELP = {
     "dataset": f"data source: {', '.join(DATASETS)}",
@@ -86,7 +86,7 @@ def main(argv=None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
-    from train.runner import RunFolderConflict, run
+    from zfkeras.train.runner import RunFolderConflict, run
 
     try:
         run(config, overwrite=args.overwrite)

@@ -16,7 +16,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
+from zfkeras.train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
 from zfkeras import Deconvnet
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)

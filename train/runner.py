@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from train.config import RESUMABLE_DIFFERENCES, TrainConfig, write_json_atomic
+from zfkeras.train.config import RESUMABLE_DIFFERENCES, TrainConfig, write_json_atomic
 
 
 class RunFolderConflict(ValueError):
@@ -56,7 +56,7 @@ def prepare_run_dir(config, overwrite=False):
 def run(config, overwrite=False, verbose=None):
     """Trains, evaluates and writes the run folder. Returns the metrics dict."""
     config.validate()
-    from train.devices import worker_role
+    from zfkeras.train.devices import worker_role
 
     is_chief, role = worker_role()
     if not is_chief:
@@ -77,16 +77,16 @@ def run(config, overwrite=False, verbose=None):
               f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
         return metrics
     # Devices next: splitting the CPU must happen before any TF op runs.
-    from train.devices import configure_devices, make_strategy, replica_weight_spread
+    from zfkeras.train.devices import configure_devices, make_strategy, replica_weight_spread
 
     configure_devices(config.devices)
     import keras
 
-    from train import checkpoints as ckpt
-    from train.annealing import PlateauAnnealer
-    from train.data import load_training_data
-    from train.evolution import FeatureEvolution
-    from train.filters import FilterImages
+    from zfkeras.train import checkpoints as ckpt
+    from zfkeras.train.annealing import PlateauAnnealer
+    from zfkeras.train.data import load_training_data
+    from zfkeras.train.evolution import FeatureEvolution
+    from zfkeras.train.filters import FilterImages
 
     strategy, strategy_desc = make_strategy(config.devices)
     print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")
@@ -169,7 +169,7 @@ def run(config, overwrite=False, verbose=None):
     print("Evaluating on the test split ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
     if data.ten_crop_test is not None:
-        from train.data import ten_crop_metrics
+        from zfkeras.train.data import ten_crop_metrics
 
         test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
     epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None

@@ -11,7 +11,7 @@ import sys
 
 # verb -> (module with `main(argv)` and `build_parser()`, one-line help)
 VERBS = {
-    "train": ("train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
+    "train": ("zfkeras.train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
 }
 
 
