@@ -13,7 +13,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[bootstrap] creating virtualenv $VENV"
   "$PY" -m venv "$VENV"
 fi
-stamp="$VENV/.zfkeras-installed-$FLAVOUR-$(cat setup.cfg | cksum | cut -d' ' -f1)"
+stamp="$VENV/.zfkeras-installed-$FLAVOUR-$(cat setup.cfg setup.py | cksum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ]; then
   echo "[bootstrap] installing zfkeras[$FLAVOUR,test] into $VENV (about 1-2 minutes the first time)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
@@ -21,16 +21,22 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The embedded default dataset: Fashion-MNIST from Debian's package.
-if [ "${ZFKERAS_SKIP_APT:-0}" != 1 ] && [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+# Debian packages: the embedded default dataset (Fashion-MNIST) and the
+# browser the report's tests open pages in. apt runs only when one is missing.
+apt_install() {  # apt_install PACKAGE TEST_PATH WHY
+  local package=$1 test_path=$2 why=$3
+  [ "${ZFKERAS_SKIP_APT:-0}" != 1 ] || return 0
+  [ -e "$test_path" ] && return 0
   if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO="sudo"
-    echo "[bootstrap] installing Debian package dataset-fashion-mnist"
-    $SUDO apt-get update -qq || true
-    $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null || \
-      echo "[bootstrap] could not install dataset-fashion-mnist; run: sudo apt-get install dataset-fashion-mnist" >&2
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "[bootstrap] installing Debian package $package ($why)"
+    [ -n "${APT_UPDATED:-}" ] || { $sudo apt-get update -qq || true; APT_UPDATED=1; }
+    $sudo apt-get install -y -qq "$package" >/dev/null || \
+      echo "[bootstrap] could not install $package; run: sudo apt-get install $package" >&2
   else
-    echo "[bootstrap] no apt-get: put the four Fashion-MNIST .gz files in /usr/share/datasets/fashion-mnist/ or ~/.keras/datasets/fashion-mnist/" >&2
+    echo "[bootstrap] no apt-get: install $package yourself ($why)" >&2
   fi
-fi
+}
+apt_install dataset-fashion-mnist /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz "the default dataset"
+apt_install chromium /usr/bin/chromium "headless browser for the report tests"

@@ -3,7 +3,8 @@
 A small dispatcher: it knows the verbs and their one-line help, and imports
 a verb's package only when that verb runs, so ``zfkeras --help`` and
 argument errors answer at once, without importing TensorFlow. This is the
-one place where zfkeras refers to train/, analysis/ and export/.
+one place where the zfkeras core refers to zfkeras.train, zfkeras.analysis
+and zfkeras.export.
 """
 
 import importlib
@@ -12,6 +13,12 @@ import sys
 # verb -> (module with `main(argv)` and `build_parser()`, one-line help)
 VERBS = {
     "train": ("zfkeras.train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
+    "report": ("zfkeras.analysis.report_cli", "write a run's HTML report: the paper's figures and tables"),
+    "occlude": ("zfkeras.analysis.occlude_cli", "occlusion panels (Fig. 7) for your own image files"),
+    "probe": ("zfkeras.analysis.probe_cli", "per-layer linear SVM / softmax probes (Table 6)"),
+    "transfer": ("zfkeras.analysis.transfer_cli", "few-shot transfer of the trained layers (Tables 3-4)"),
+    "ablate": ("zfkeras.analysis.ablate_cli", "train every Table 2 variant and tabulate their errors"),
+    "export": ("zfkeras.export.cli", "write a SavedModel that classifies, returns features and serves projections"),
 }
 
 

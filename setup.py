@@ -1,0 +1,16 @@
+"""Packaging: the top-level folders train/, analysis/ and export/ install as
+zfkeras.train, zfkeras.analysis and zfkeras.export, so that site-packages
+holds one package, ``zfkeras`` (metadata and dependencies are in setup.cfg).
+"""
+
+from setuptools import find_packages, setup
+
+SUBPACKAGES = ("train", "analysis", "export")
+
+package_dir = {"zfkeras": "zfkeras"}
+packages = find_packages(include=["zfkeras", "zfkeras.*"])
+for folder in SUBPACKAGES:
+    package_dir[f"zfkeras.{folder}"] = folder
+    packages += [f"zfkeras.{name}" for name in find_packages(include=[folder, f"{folder}.*"])]
+
+setup(package_dir=package_dir, packages=packages)
