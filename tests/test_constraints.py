@@ -42,6 +42,8 @@ def test_applied_after_each_update_in_training():
 
 
 def test_bad_radius_and_config():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="radius must be > 0, got 0"):
         FilterRMSClip(0)
+    with pytest.raises(TypeError, match="radius must be a number, got '0.1'"):
+        FilterRMSClip("0.1")
     assert FilterRMSClip.from_config(FilterRMSClip(0.3).get_config()).radius == 0.3

@@ -34,3 +34,25 @@ def test_config():
     layer = LocalResponseNormalization(3, 1.5, 2e-4, 0.5, name="n")
     clone = LocalResponseNormalization.from_config(layer.get_config())
     assert (clone.size, clone.k, clone.alpha, clone.beta, clone.name) == (3, 1.5, 2e-4, 0.5, "n")
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"k": 0.0}, ValueError, "k must be > 0, got 0.0"),
+        ({"k": -1}, ValueError, "k must be > 0, got -1"),
+        ({"alpha": -1e-4}, ValueError, r"alpha must be in \[0.0, inf\), got -0.0001"),
+        ({"beta": 0}, ValueError, "beta must be > 0, got 0"),
+        ({"size": 4}, ValueError, "size must be a positive odd integer, got 4"),
+        ({"size": "5"}, TypeError, "size must be a positive integer, got '5'"),
+    ],
+)
+def test_bad_parameters_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        LocalResponseNormalization(**kwargs)
+
+
+def test_all_zero_input_stays_finite():
+    # the case k <= 0 used to turn into NaN / inf
+    out = LocalResponseNormalization(k=1e-3)(np.zeros((1, 2, 2, 5), "float32")).numpy()
+    assert np.isfinite(out).all() and not out.any()

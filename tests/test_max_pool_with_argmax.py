@@ -76,7 +76,31 @@ def test_config_round_trip_and_errors():
     layer = MaxPoolWithArgmax((3, 2), strides=(2, 1), padding="SAME", name="p")
     clone = MaxPoolWithArgmax.from_config(layer.get_config())
     assert (clone.pool_size, clone.strides, clone.padding) == ((3, 2), (2, 1), "same")
-    with pytest.raises(ValueError, match="padding must be 'valid' or 'same'"):
+    with pytest.raises(ValueError, match="padding must be one of 'valid', 'same'; got 'full'"):
         MaxPoolWithArgmax(2, padding="full")
-    with pytest.raises(ValueError, match="pool_size must be an int or a pair"):
+    with pytest.raises(ValueError, match=r"pool_size must be a positive integer or a pair of them, got \(2, 2, 2\)"):
         MaxPoolWithArgmax((2, 2, 2))
+
+
+def test_numpy_ints_accepted_strings_refused():
+    layer = MaxPoolWithArgmax(np.int64(2), strides=np.int32(1))
+    assert (layer.pool_size, layer.strides) == ((2, 2), (1, 1))
+    assert all(type(v) is int for v in layer.pool_size + layer.strides)
+    with pytest.raises(TypeError, match="got the string '22'"):
+        MaxPoolWithArgmax("22")
+    with pytest.raises(ValueError, match="strides must be a positive integer, got 0"):
+        MaxPoolWithArgmax(2, strides=0)
+    with pytest.raises(TypeError, match="padding must be 'valid' or 'same', got 2"):
+        MaxPoolWithArgmax(2, padding=2)
+
+
+def test_functional_form_takes_ints_like_the_layer():
+    from zfkeras.layers import max_pool_with_argmax
+
+    x = np.random.RandomState(4).randn(2, 6, 7, 3).astype("float32")
+    pooled, switches = max_pool_with_argmax(x, 2, 2, "valid")
+    vals, idx = brute_force_pool(x, 2, 2, "valid")
+    np.testing.assert_array_equal(pooled.numpy(), vals)
+    np.testing.assert_array_equal(switches.numpy(), idx)
+    pooled_default, _ = max_pool_with_argmax(x, 2)  # strides default to pool_size
+    np.testing.assert_array_equal(pooled_default.numpy(), vals)

@@ -76,3 +76,10 @@ def test_fused_unpool_equals_scatter_unpool(shape, k, s, padding):
     fused = unpool_like(signal, switches, x, (k, k), (s, s), padding).numpy()
     np.testing.assert_allclose(fused, unpool(signal, switches, shape[1:3]).numpy(), rtol=1e-6)
     np.testing.assert_allclose(fused, brute_force_unpool(signal, switches.numpy(), shape), rtol=1e-6)
+
+
+def test_output_size_as_int_or_pair():
+    assert MaxUnpool2D(output_size=5).output_size == (5, 5)
+    assert MaxUnpool2D(output_size=(np.int64(4), 6)).output_size == (4, 6)
+    with pytest.raises(ValueError, match="output_size must be a positive integer, got 0"):
+        MaxUnpool2D(output_size=(0, 3))

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zfkeras.validation import positive_float
+
 
 @keras.saving.register_keras_serializable(package="zfkeras")
 class FilterRMSClip(keras.constraints.Constraint):
@@ -19,10 +21,7 @@ class FilterRMSClip(keras.constraints.Constraint):
     """
 
     def __init__(self, radius=0.1):
-        radius = float(radius)
-        if not radius > 0:
-            raise ValueError(f"radius must be positive, got {radius}")
-        self.radius = radius
+        self.radius = positive_float(radius, "radius")
 
     def __call__(self, w):
         axes = tuple(range(len(w.shape) - 1))

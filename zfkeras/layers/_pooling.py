@@ -2,25 +2,20 @@
 
 import math
 
-
-def _pair(value, name):
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(int(v) for v in value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return value
+from zfkeras.validation import int_pair, one_of
 
 
 def normalize_pool_args(pool_size, strides, padding):
-    """Returns ``(pool_size, strides, padding)`` as two pairs and a lowercase string."""
-    pool_size = _pair(pool_size, "pool_size")
-    strides = pool_size if strides is None else _pair(strides, "strides")
-    padding = str(padding).lower()
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-    if min(pool_size + strides) < 1:
-        raise ValueError(f"pool_size and strides must be positive, got {pool_size}, {strides}")
+    """Returns ``(pool_size, strides, padding)`` as two pairs and a lowercase string.
+
+    Raises:
+        TypeError / ValueError: naming the argument and quoting its value.
+    """
+    pool_size = int_pair(pool_size, "pool_size")
+    strides = pool_size if strides is None else int_pair(strides, "strides")
+    if not isinstance(padding, str):
+        raise TypeError(f"padding must be 'valid' or 'same', got {padding!r}")
+    padding = one_of(padding.lower(), "padding", ("valid", "same"))
     return pool_size, strides, padding
 
 

@@ -4,6 +4,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from zfkeras.validation import float_in_range, positive_float, positive_int
+
 
 @keras.saving.register_keras_serializable(package="zfkeras")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -26,17 +28,22 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     Args:
         size: odd number of maps in the window (``n``).
-        k: additive constant.
-        alpha: scale of the squared sum.
-        beta: exponent.
+        k: additive constant, > 0.
+        alpha: scale of the squared sum, >= 0.
+        beta: exponent, > 0.
     """
 
     def __init__(self, size=5, k=2.0, alpha=1e-4, beta=0.75, **kwargs):
         super().__init__(**kwargs)
-        size = int(size)
-        if size < 1 or size % 2 == 0:
-            raise ValueError(f"size must be a positive odd integer, got {size}")
-        self.size, self.k, self.alpha, self.beta = size, float(k), float(alpha), float(beta)
+        size = positive_int(size, "size")
+        if size % 2 == 0:
+            raise ValueError(f"size must be a positive odd integer, got {size!r}")
+        # k > 0 keeps the denominator positive: k <= 0 gives 0 ** -beta
+        # (inf) or a negative base (NaN) wherever a window is all zeros.
+        self.size = size
+        self.k = positive_float(k, "k")
+        self.alpha = float_in_range(alpha, "alpha", 0.0, None)
+        self.beta = positive_float(beta, "beta")
 
     def build(self, input_shape):
         channels = input_shape[-1]

@@ -69,8 +69,17 @@ class MaxPoolWithArgmax(keras.layers.Layer):
         return config
 
 
-def max_pool_with_argmax(x, pool_size, strides, padding):
-    """Functional form of `MaxPoolWithArgmax` (same arguments, NHWC input)."""
+def max_pool_with_argmax(x, pool_size, strides=None, padding="valid"):
+    """Functional form of `MaxPoolWithArgmax`.
+
+    Args:
+        x: NHWC tensor.
+        pool_size, strides, padding: as for the layer (ints or pairs).
+
+    Returns:
+        ``(pooled, switches)``.
+    """
+    pool_size, strides, padding = normalize_pool_args(pool_size, strides, padding)
     return tf.nn.max_pool_with_argmax(
         x,
         [1, pool_size[0], pool_size[1], 1],

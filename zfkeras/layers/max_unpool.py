@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from zfkeras.validation import int_pair
+
 
 @keras.saving.register_keras_serializable(package="zfkeras")
 class MaxUnpool2D(keras.layers.Layer):
@@ -32,7 +34,7 @@ class MaxUnpool2D(keras.layers.Layer):
 
     def __init__(self, output_size=None, **kwargs):
         super().__init__(**kwargs)
-        self.output_size = None if output_size is None else tuple(int(v) for v in output_size)
+        self.output_size = None if output_size is None else int_pair(output_size, "output_size")
 
     def call(self, signal, switches, output_size=None):
         size = output_size if output_size is not None else self.output_size
