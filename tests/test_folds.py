@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.neighbors import KNeighborsClassifier
+
+from zfkeras.analysis.folds import fold_scores, mean_per_class_accuracy, stratified_folds
+
+# Hand-made labels: class 0 has 5 examples, class 1 has 8, class 2 has 3.
+LABELS = np.array([0, 1, 1, 0, 2, 1, 0, 1, 2, 1, 0, 1, 1, 2, 0, 1])
+
+
+def test_folds_class_balance_and_no_overlap():
+    splits = stratified_folds(LABELS, train_per_class=2, test_per_class=3, folds=5, seed=7)
+    assert len(splits) == 5
+    for train, test in splits:
+        assert np.bincount(LABELS[train]).tolist() == [2, 2, 2]
+        # up to 3 test examples per class: class 2 has only 3 - 2 = 1 left
+        assert np.bincount(LABELS[test]).tolist() == [3, 3, 1]
+        assert not set(train) & set(test)
+    # the folds are random draws, not five copies of one split
+    assert len({tuple(train) for train, _ in splits}) > 1
+
+
+def test_folds_all_remaining_and_seeded():
+    a = stratified_folds(LABELS, 1, test_per_class=None, folds=3, seed=1)
+    b = stratified_folds(LABELS, 1, test_per_class=None, folds=3, seed=1)
+    for (tr, te), (tr2, te2) in zip(a, b):
+        np.testing.assert_array_equal(tr, tr2)
+        np.testing.assert_array_equal(te, te2)
+        # every example is either trained on or tested
+        assert sorted(np.concatenate([tr, te]).tolist()) == list(range(len(LABELS)))
+
+
+def test_mean_per_class_accuracy_averages_classes_not_examples():
+    y_true = np.array([0, 0, 0, 0, 1])
+    y_pred = np.array([0, 0, 0, 0, 0])
+    # plain accuracy would be 0.8; the per-class mean is (1 + 0) / 2
+    assert mean_per_class_accuracy(y_true, y_pred) == pytest.approx(0.5)
+    y_pred = np.array([0, 1, 0, 0, 1])
+    assert mean_per_class_accuracy(y_true, y_pred) == pytest.approx((3 / 4 + 1) / 2)
+
+
+def test_fold_scores_per_class_mean_against_hand_count():
+    # A constant "most frequent" classifier is right on exactly one class of
+    # three, so its mean per-class accuracy is 1/3 on every fold, whatever
+    # the class sizes of the test part.
+    x = np.zeros((len(LABELS), 1))
+    splits = stratified_folds(LABELS, 2, test_per_class=3, folds=4, seed=0)
+    result = fold_scores(DummyClassifier(strategy="most_frequent"), x, LABELS, splits, seed=0)
+    assert result.scores == pytest.approx([1 / 3] * 4)
+    assert result.std == pytest.approx(0.0)
+    # Features equal to the label: 1-NN is always right.
+    perfect = fold_scores(KNeighborsClassifier(1), LABELS[:, None].astype(float), LABELS, splits)
+    assert perfect.mean == 1.0 and perfect.as_percent() == "100.0 ± 0.0"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(labels=LABELS, train_per_class=3), "at least 4 examples in every class"),
+        (dict(labels=np.zeros(10, int), train_per_class=2), "at least 2 classes"),
+        (dict(labels=LABELS, train_per_class=1, folds=1), "folds must be at least 2"),
+        (dict(labels=LABELS, train_per_class=0), "train_per_class must be a positive integer"),
+        (dict(labels=np.zeros((2, 2)), train_per_class=1), "1-D"),
+    ],
+)
+def test_folds_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        stratified_folds(**kwargs)
+
+
+def test_fold_scores_length_mismatch():
+    splits = stratified_folds(LABELS, 1, folds=2)
+    with pytest.raises(ValueError, match="one label per row"):
+        fold_scores(DummyClassifier(), np.zeros((3, 1)), LABELS, splits)
