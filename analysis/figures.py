@@ -1,0 +1,174 @@
+"""Shared helpers for the report's figures, tables and captions.
+
+Plain numpy and matplotlib (Agg backend); no TensorFlow. Every writer is
+atomic (the file appears complete or not at all), so an interrupted report
+never leaves a half-written PNG that a rerun would take for a finished one.
+"""
+
+import csv
+import datetime
+import html
+import io
+import os
+import platform
+
+import numpy as np
+
+from zfkeras.atomic import atomic_path
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (falls back to `platform`)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    return f"{name}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def today():
+    """UTC date and time, e.g. ``2026-11-23 09:30 UTC``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def measured_on():
+    """One caption line: where and when the figure was computed."""
+    return f"Computed on {html.escape(cpu_model())}, {today()}."
+
+
+def contrast_normalize(panel):
+    """Scales one panel so that zero is mid-grey and its extreme is black/white.
+
+    ``0.5 + x / (2 max|x|)``: the sign of the projection stays readable
+    (positive brighter than the grey background, negative darker), and
+    every panel uses its full range whatever its magnitude. A panel of
+    zeros stays uniformly grey.
+
+    Args:
+        panel: ``(H, W)`` or ``(H, W, C)`` float array.
+
+    Returns:
+        float32 array of the same shape in [0, 1].
+    """
+    panel = np.asarray(panel, np.float32)
+    peak = float(np.max(np.abs(panel))) if panel.size else 0.0
+    if not np.isfinite(peak) or peak == 0.0:
+        return np.full_like(panel, 0.5)
+    return np.clip(0.5 + panel / (2.0 * peak), 0.0, 1.0)
+
+
+def to_rgb(image):
+    """``(H, W, 1|3)`` or ``(H, W)`` in [0, 1] -> ``(H, W, 3)`` float32.
+
+    Grey images become three equal channels (shown grey, not false colour).
+    """
+    image = np.asarray(image, np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return image[..., :3]
+
+
+def place(patch, box, full_size, fill=np.nan):
+    """Puts a clipped receptive-field crop on a canvas of the full field's size.
+
+    A unit near the border sees a field cut by the image edge; the crop is
+    placed against the side that was not cut, so every panel of a layer has
+    the same size and scale. The rest of the canvas is `fill`.
+
+    Args:
+        patch: ``(h, w, C)`` crop.
+        box: its ``(top, left, bottom, right)`` in the image.
+        full_size: ``(H, W)`` of the unclipped field (at least the crop's).
+        fill: value of the uncovered canvas.
+
+    Returns:
+        ``(H, W, C)`` float32 canvas.
+    """
+    patch = np.asarray(patch, np.float32)
+    h, w = patch.shape[:2]
+    height, width = max(full_size[0], h), max(full_size[1], w)
+    canvas = np.full((height, width, patch.shape[-1]), fill, np.float32)
+    top, left = box[0], box[1]
+    y = height - h if top == 0 and h < height else 0  # cut at the top: align to the bottom
+    x = width - w if left == 0 and w < width else 0
+    canvas[y:y + h, x:x + w] = patch
+    return canvas
+
+
+def montage(panels, columns, gap=1, fill=1.0):
+    """Tiles equal-sized ``(H, W, 3)`` panels in rows of `columns`.
+
+    NaN pixels (uncovered canvas) become `fill`.
+
+    Returns:
+        ``(rows*(H+gap)-gap, columns*(W+gap)-gap, 3)`` float32.
+    """
+    panels = np.asarray(panels, np.float32)
+    n, h, w, c = panels.shape
+    rows = -(-n // columns)
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, c), fill, np.float32)
+    for i, panel in enumerate(panels):
+        r, k = divmod(i, columns)
+        out[r * (h + gap):r * (h + gap) + h, k * (w + gap):k * (w + gap) + w] = panel
+    return np.where(np.isnan(out), fill, out)
+
+
+def save_png(figure, path, dpi=100):
+    """Saves a matplotlib figure atomically and closes it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
+    plt.close(figure)
+
+
+def save_image_array(image, path):
+    """Saves an ``(H, W, 3)`` array in [0, 1] as a PNG at its own pixel size."""
+    import matplotlib.image
+
+    image = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    with atomic_path(path) as tmp:
+        matplotlib.image.imsave(tmp, image, format="png")
+
+
+def write_csv(path, header, rows):
+    """Writes a CSV file atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(buffer.getvalue())
+
+
+def html_table(header, rows, float_format="{:.3g}"):
+    """A small HTML table; floats formatted with `float_format`."""
+
+    def cell(value):
+        if isinstance(value, (float, np.floating)):
+            return float_format.format(float(value))
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table class="numbers"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def img_html(path, alt, css_class="figure"):
+    """An ``<img>`` tag for a file of the report folder (relative path)."""
+    return f'<img class="{css_class}" src="{html.escape(path)}" alt="{html.escape(alt)}">'
+
+
+def run_description(run):
+    """One caption phrase naming the run's model, data and folder."""
+    config = getattr(run, "config", {}) or {}
+    model = config.get("model", "model")
+    dataset = config.get("dataset", "data")
+    return f"{html.escape(str(model))} trained on {html.escape(str(dataset))} (run folder <code>{html.escape(str(run.path))}</code>)"
