@@ -5,7 +5,7 @@ The twin has the same layers built only from Keras' own classes:
 in a `Lambda` for the contrast normalisation, and no kernel constraint. So
 the ratio prices everything zfkeras adds to a training step (our LRN layer
 and feature-scale clipping after every update). Same data pipeline
-(`zfkeras.array_dataset` on Fashion-MNIST), same batch size and optimizer,
+(`zfkeras.data.array_dataset` on Fashion-MNIST), same batch size and optimizer,
 measured alternately in one process; medians over rounds.
 
     .venv/bin/python -m benchmarks.train_throughput [--examples 12800] [--rounds 3]
@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
+from zfkeras.data import array_dataset, load_fashion_mnist
 
 
 def plain_twin(model):
@@ -50,14 +51,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args(argv)
 
-    (x, y), _ = zfkeras.load_fashion_mnist()
+    (x, y), _ = load_fashion_mnist()
     x, y = x[: args.examples], y[: args.examples]
     mean = x.astype("float32").mean(0)
 
     def pre(a, b):
         return (tf.cast(a, tf.float32) - mean) / 90.0, b
 
-    data = zfkeras.array_dataset(x, y, args.batch_size, shuffle=True, seed=0, preprocess=pre)
+    data = array_dataset(x, y, args.batch_size, shuffle=True, seed=0, preprocess=pre)
     ours = zfkeras.zfnet_small(seed=0)
     twin = plain_twin(ours)
     assert len(ours.layers) == len(twin.layers) + 1  # Sequential has no InputLayer entry

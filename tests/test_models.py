@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras import ABLATIONS, MaxPoolWithArgmax, alexnet_dense, zfnet, zfnet_ablation, zfnet_small
+from zfkeras import MaxPoolWithArgmax, alexnet_dense, zfnet, zfnet_small
+from zfkeras.models import ABLATIONS, ablation_kwargs, zfnet_ablation
 
 
 def _shapes(model):
@@ -74,6 +75,31 @@ def test_table2_ablations(variant, params):
         assert removed not in names
     assert model.output.shape[1:] == (1000,)
     keras.backend.clear_session()
+
+
+def test_ablation_widths_are_relative_to_the_builder():
+    # the paper's absolute widths for zfnet, the same ratios for zfnet_small
+    assert ablation_kwargs("conv345_512_1024_512")["conv_filters"] == (96, 256, 512, 1024, 512)
+    assert ablation_kwargs("fc_8192")["fc_units"] == 8192
+    assert ablation_kwargs("conv345_512_1024_512", zfnet_small)["conv_filters"] == (32, 64, 171, 341, 128)
+    assert ablation_kwargs("fc_2048", zfnet_small)["fc_units"] == 256
+    assert ablation_kwargs("fc_2048", zfnet_small, fc_units=100)["fc_units"] == 50
+    small = zfnet_ablation("conv345_512_1024_512", zfnet_small)
+    assert [small.get_layer(f"conv{i}").filters for i in range(1, 6)] == [32, 64, 171, 341, 128]
+    assert small.name == "zfnet_small_conv345_512_1024_512"
+    with pytest.raises(ValueError, match="unknown ablation 'fc_9'"):
+        ablation_kwargs("fc_9")
+
+
+def test_models_package_is_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom zfkeras.models import ABLATIONS\n"
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\nprint(len(ABLATIONS))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "8"
 
 
 def test_remove_all_four():

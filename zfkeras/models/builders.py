@@ -1,9 +1,11 @@
 """The ZFNet model family: paper Fig. 3, the dense Krizhevsky baseline,
 the Table 2 ablations and small-input variants for CPU work."""
 
+import inspect
+
 import keras
 
-from zfkeras.ablations import ABLATIONS
+from zfkeras.models.ablations import ABLATIONS
 from zfkeras.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 
@@ -129,17 +131,51 @@ def zfnet_small(
     )
 
 
+def ablation_kwargs(variant, builder=zfnet, **kwargs):
+    """The builder keyword arguments of one Table 2 variant.
+
+    Relative widths (see `ABLATIONS`) are applied to ``kwargs``' values when
+    given, else to the builder's defaults.
+
+    Args:
+        variant: a key of `ABLATIONS`.
+        builder: `zfnet`, `alexnet_dense` or `zfnet_small`.
+        **kwargs: the builder arguments the variant changes or adds to.
+
+    Returns:
+        A dict to pass to ``builder``.
+    """
+    if variant not in ABLATIONS:
+        raise ValueError(f"unknown ablation {variant!r}; choose one of {sorted(ABLATIONS)}")
+    defaults = inspect.signature(builder).parameters
+    spec = dict(ABLATIONS[variant])
+    out = dict(kwargs)
+    if "remove" in spec:
+        out["remove"] = tuple(spec["remove"])
+    if "fc_units_scale" in spec:
+        base = kwargs.get("fc_units", defaults["fc_units"].default)
+        out["fc_units"] = int(round(base * spec["fc_units_scale"]))
+    if "conv_filters_scale" in spec:
+        base = kwargs.get("conv_filters", defaults["conv_filters"].default)
+        out["conv_filters"] = tuple(int(round(b * f)) for b, f in zip(base, spec["conv_filters_scale"]))
+    return out
+
+
 def zfnet_ablation(variant, builder=zfnet, **kwargs):
     """Builds one Table 2 variant by name (see `ABLATIONS`).
 
     Args:
         variant: a key of `ABLATIONS`.
         builder: `zfnet`, `alexnet_dense` or `zfnet_small`.
-        **kwargs: passed on to the builder (they override the variant's).
+        **kwargs: passed on to the builder; widths given here are the base
+            the variant's relative widths apply to.
+
+    Returns:
+        The uncompiled model, named ``<builder>_<variant>`` unless ``name``
+        is given.
     """
-    if variant not in ABLATIONS:
-        raise ValueError(f"unknown ablation {variant!r}; choose one of {sorted(ABLATIONS)}")
-    return builder(**{**ABLATIONS[variant], **kwargs, "name": kwargs.get("name", f"{builder.__name__}_{variant}")})
+    kwargs.setdefault("name", f"{builder.__name__}_{variant}")
+    return builder(**ablation_kwargs(variant, builder, **kwargs))
 
 
 def _build(
