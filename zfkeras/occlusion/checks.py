@@ -1,0 +1,144 @@
+"""Argument checks of `occlusion`: one clear error per bad input."""
+
+import numbers
+
+import numpy as np
+
+# How far a probability row may be from summing to 1 (float32 softmax is
+# within ~1e-6; anything this far off is not a probability output).
+_SUM_TOLERANCE = 1e-3
+
+
+def check_images(images, model):
+    """``images`` as float32 ``(N, H, W, C)`` matching the model's input.
+
+    Raises:
+        ValueError: not 4-D, empty, or a shape the model does not take.
+    """
+    try:
+        array = np.asarray(images, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"images must be a numeric array (N, H, W, C), got {type(images).__name__}: {error}") from None
+    if array.ndim != 4:
+        raise ValueError(
+            f"images must be 4-D (N, H, W, C), got shape {array.shape}; "
+            "pass images[None] for a single image"
+        )
+    if array.shape[0] == 0:
+        raise ValueError("images is empty (N = 0); pass at least one image")
+    expected = _model_input_shape(model)
+    for got, want in zip(array.shape[1:], expected):
+        if want is not None and got != want:
+            raise ValueError(
+                f"images have shape {array.shape[1:]} but model {model.name!r} takes "
+                f"{tuple(expected)}; resize them to the model's input size"
+            )
+    if not np.all(np.isfinite(array)):
+        raise ValueError("images contain NaN or infinite values")
+    return array
+
+
+def _model_input_shape(model):
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, list):
+        raise ValueError(f"occlusion needs a single-input model; model {model.name!r} has {len(shape)} inputs")
+    if shape is None or len(shape) != 4:
+        raise ValueError(
+            f"occlusion needs a model taking images (N, H, W, C); model {getattr(model, 'name', model)!r} "
+            f"takes {shape}"
+        )
+    return shape[1:]
+
+
+def check_square(size, image_size):
+    """Raises when the square does not fit the image."""
+    if size > min(image_size):
+        raise ValueError(
+            f"the occluding square (size={size}) is larger than the image {tuple(image_size)}; "
+            f"use size <= {min(image_size)}"
+        )
+
+
+def check_fill(fill, images):
+    """The fill value as float32 ``(C,)``; default: per-channel mean of ``images``."""
+    channels = images.shape[-1]
+    if fill is None:
+        return images.mean(axis=(0, 1, 2), dtype="float64").astype("float32")
+    if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
+        return np.full((channels,), fill, dtype="float32")
+    try:
+        value = np.asarray(fill, dtype="float32").reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"fill must be a number or one value per channel, got {fill!r}") from None
+    if value.size == 1:
+        value = np.repeat(value, channels)
+    if value.size != channels or not np.all(np.isfinite(value)):
+        raise ValueError(
+            f"fill must be a finite number or {channels} values (one per channel), got {fill!r}"
+        )
+    return value
+
+
+def class_probabilities(outputs, from_logits, model_name):
+    """Model outputs as probabilities ``(N, classes)``.
+
+    Raises:
+        ValueError: the output is not ``(N, classes)`` or, unless
+            ``from_logits``, its rows are not probabilities.
+    """
+    outputs = np.asarray(outputs, dtype="float64")
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        raise ValueError(
+            f"occlusion needs a classifier whose output is (N, classes); model {model_name!r} "
+            f"outputs shape {outputs.shape}"
+        )
+    if from_logits:
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return (exp / exp.sum(axis=1, keepdims=True)).astype("float32")
+    sums = outputs.sum(axis=1)
+    if outputs.min() < -1e-6 or outputs.max() > 1 + 1e-6 or np.abs(sums - 1).max() > _SUM_TOLERANCE:
+        raise ValueError(
+            f"the output of model {model_name!r} is not probabilities (values in "
+            f"[{outputs.min():.3g}, {outputs.max():.3g}], rows sum to {sums.min():.3g}..{sums.max():.3g}); "
+            "pass from_logits=True if it outputs logits"
+        )
+    return outputs.astype("float32")
+
+
+def check_labels(labels, count, classes):
+    """``labels`` as int64 ``(N,)`` within ``[0, classes)``."""
+    array = np.asarray(labels)
+    if array.ndim != 1 or array.shape[0] != count:
+        raise ValueError(f"labels must have one class index per image ({count}), got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        if not (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
+            raise TypeError(f"labels must be integer class indices, got dtype {array.dtype}")
+    array = array.astype("int64")
+    bad = (array < 0) | (array >= classes)
+    if bad.any():
+        raise ValueError(
+            f"labels must be in [0, {classes}) for a model with {classes} classes; "
+            f"got {array[bad][0]} at index {int(np.flatnonzero(bad)[0])}"
+        )
+    return array
+
+
+def check_layer(model, layer):
+    """Raises unless ``layer`` is a feature map the `Deconvnet` can mirror."""
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (str), got {layer!r}")
+    import zfkeras  # lazily: zfkeras.Deconvnet lives in the (being refactored) deconv package
+
+    try:
+        names = zfkeras.Deconvnet(model).layer_names
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"layer_activity needs a model the Deconvnet can mirror: {error}") from None
+    if layer not in names:
+        raise ValueError(
+            f"layer {layer!r} is not a convolutional feature map of model {model.name!r}; "
+            f"choose one of {names}"
+        )
+    shape = model.get_layer(layer).output.shape
+    if len(shape) != 4:
+        raise ValueError(f"layer {layer!r} outputs shape {tuple(shape)}, not a feature map (N, H, W, C)")

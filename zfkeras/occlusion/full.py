@@ -1,0 +1,85 @@
+"""Plain occlusion: every occluded copy through the whole model, in batches."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class FullInference:
+    """Runs occluded copies of an image through ``model`` (and ``layer``).
+
+    One traced function returns the model output and, when ``layer`` is
+    given, the per-channel spatial totals of that layer's output, from the
+    same forward pass (a two-output sub-model).
+
+    Args:
+        model: the classifier.
+        layer: name of a feature-map layer, or None.
+    """
+
+    def __init__(self, model, layer=None):
+        self.model = model
+        if layer is None:
+            net = model
+        else:
+            try:
+                feature_map = model.get_layer(layer).output
+            except ValueError:
+                raise ValueError(
+                    f"layer_activity cannot reach layer {layer!r} of model {model.name!r} "
+                    "(layers of nested models are not supported); pass a top-level layer"
+                ) from None
+            net = keras.Model(model.input, [model.outputs[0], feature_map])
+        self._layer = layer
+        self._net = net
+
+        @tf.function(reduce_retracing=True)
+        def forward(x):
+            if layer is None:
+                return net(x, training=False), tf.zeros((tf.shape(x)[0], 0))
+            out, fmap = net(x, training=False)
+            return out, tf.reduce_sum(fmap, axis=[1, 2])
+
+        self._forward = forward
+
+    def unoccluded(self, images, batch_size):
+        """Model outputs ``(N, K)`` and the layer's maps' maxima ``(N, C)`` (or None)."""
+        outputs, maxima = [], []
+        for start in range(0, len(images), batch_size):
+            result = self._net(images[start:start + batch_size], training=False)
+            if self._layer is None:
+                outputs.append(np.asarray(result))
+            else:
+                outputs.append(np.asarray(result[0]))
+                maxima.append(np.asarray(tf.reduce_max(result[1], axis=[1, 2])))
+        return np.concatenate(outputs), (np.concatenate(maxima) if maxima else None)
+
+    def run(self, image, corners, size, fill, batch_size, channel=None, progbar=None):
+        """Occludes ``image`` at every corner and runs the model.
+
+        Args:
+            image: ``(H, W, C)`` float32.
+            corners: ``(P, 2)`` top-left corners.
+            size: side of the square.
+            fill: ``(C,)`` fill value.
+            batch_size: occluded copies per model call.
+            channel: the layer's channel whose total to return, or None.
+            progbar: a keras Progbar to advance, or None.
+
+        Returns:
+            ``(outputs (P, K), activity (P,) or None)``: model outputs and
+            the total of ``channel`` of the layer's output.
+        """
+        outputs, totals = [], []
+        for start in range(0, len(corners), batch_size):
+            chunk = corners[start:start + batch_size]
+            copies = np.repeat(image[None], len(chunk), axis=0)
+            for k, (top, left) in enumerate(chunk):
+                copies[k, top:top + size, left:left + size] = fill
+            out, total = self._forward(tf.constant(copies))
+            outputs.append(out.numpy())
+            totals.append(total.numpy())
+            if progbar is not None:
+                progbar.add(len(chunk))
+        activity = None if channel is None else np.concatenate(totals)[:, channel]
+        return np.concatenate(outputs), activity

@@ -1,0 +1,147 @@
+"""Window geometry of occlusion: which part of each layer a square can change.
+
+Plain numpy, no TensorFlow. Every spatial layer of a chain is described as
+explicit padding followed by a VALID window operation (kernel, stride); a
+"patch" is the part of a map that differs from the unoccluded map, one
+rectangle per square position. All positions share one patch extent (the
+largest), so that a batch of positions has one static shape; a patch that
+would cross the far border is shifted back inside the map, which only
+recomputes a few unchanged values (exactly).
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowOp:
+    """A spatial layer as padding + VALID window op.
+
+    Attributes:
+        kernel: ``(kh, kw)``.
+        stride: ``(sh, sw)``.
+        pad: ``(top, bottom, left, right)`` added before the window op.
+        in_size: ``(H, W)`` of the unpadded input.
+        out_size: ``(Ho, Wo)`` of the output.
+    """
+
+    kernel: tuple
+    stride: tuple
+    pad: tuple
+    in_size: tuple
+    out_size: tuple
+
+
+def _same_padding(size, kernel, stride):
+    """TensorFlow's SAME padding of one axis: ``(before, after, out)``."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2, out
+
+
+def window_op(in_size, kernel, stride, padding):
+    """The `WindowOp` of a conv/pool layer.
+
+    Args:
+        in_size: ``(H, W)`` of the layer's input.
+        kernel: ``(kh, kw)``.
+        stride: ``(sh, sw)``.
+        padding: ``"valid"`` or ``"same"`` (any case).
+
+    Returns:
+        A `WindowOp`.
+    """
+    pads, out = [], []
+    for size, k, s in zip(in_size, kernel, stride):
+        if padding.lower() == "same":
+            before, after, o = _same_padding(size, k, s)
+        else:
+            before, after, o = 0, 0, (size - k) // s + 1
+        pads += [before, after]
+        out.append(o)
+    return WindowOp(tuple(int(k) for k in kernel), tuple(int(s) for s in stride),
+                    tuple(pads), tuple(int(v) for v in in_size), tuple(out))
+
+
+def _affected_axis(starts, extent, kernel, stride, pad_before, out_size):
+    """Output indices of one axis that a patch ``[start, start + extent)`` reaches.
+
+    Output ``o`` reads padded input ``[o*s, o*s + k)``, i.e. unpadded
+    ``[o*s - pad, o*s - pad + k)``; it is affected when that meets the patch.
+
+    Returns:
+        ``(out_starts (P,), out_extent)`` with one shared extent.
+    """
+    lo = -((-(starts + pad_before - kernel + 1)) // stride)  # ceil division
+    hi = -((-(starts + extent + pad_before)) // stride)
+    lo = np.clip(lo, 0, out_size)
+    hi = np.clip(hi, 0, out_size)
+    out_extent = int(max(1, (hi - lo).max()))
+    return np.minimum(lo, out_size - out_extent), out_extent
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """Per-position rectangles: ``starts (P, 2)`` (row, col) and one ``extent (h, w)``."""
+
+    starts: np.ndarray
+    extent: tuple
+
+    def fraction_of(self, size):
+        """Share of a ``(H, W)`` map that one window covers."""
+        return self.extent[0] * self.extent[1] / float(size[0] * size[1])
+
+
+def affected_output(op, patch):
+    """The output `Window` of `op` that the input `patch` can change."""
+    rows, h = _affected_axis(patch.starts[:, 0], patch.extent[0], op.kernel[0],
+                             op.stride[0], op.pad[0], op.out_size[0])
+    cols, w = _affected_axis(patch.starts[:, 1], patch.extent[1], op.kernel[1],
+                             op.stride[1], op.pad[2], op.out_size[1])
+    return Window(np.stack([rows, cols], axis=1), (h, w))
+
+
+def input_region(op, out_window):
+    """The padded-input `Window` that computing ``out_window`` reads."""
+    starts = out_window.starts * np.asarray(op.stride)
+    extent = tuple((e - 1) * s + k for e, s, k in zip(out_window.extent, op.stride, op.kernel))
+    return Window(starts, extent)
+
+
+def region_indices(region, patch, patch_offset=(0, 0)):
+    """Gather indices that assemble ``region`` from a cached map and a patch.
+
+    Args:
+        region: `Window` to assemble (coordinates of the cached map).
+        patch: `Window` of the patch, in unpadded coordinates.
+        patch_offset: ``(top, left)`` padding between the two frames.
+
+    Returns:
+        dict of int32/bool arrays: ``rows``/``cols`` (P, R)/(P, Q) into the
+        cached map, ``patch_rows``/``patch_cols`` into the patch (clipped),
+        ``inside`` (P, R, Q) true where the patch supplies the value.
+    """
+    grids, inside = {}, []
+    for axis, name in ((0, "rows"), (1, "cols")):
+        absolute = region.starts[:, axis, None] + np.arange(region.extent[axis])
+        relative = absolute - (patch.starts[:, axis, None] + patch_offset[axis])
+        grids[name] = absolute.astype("int32")
+        grids["patch_" + name] = np.clip(relative, 0, patch.extent[axis] - 1).astype("int32")
+        inside.append((relative >= 0) & (relative < patch.extent[axis]))
+    grids["inside"] = inside[0][:, :, None] & inside[1][:, None, :]
+    return grids
+
+
+def square_corners(image_size, size, stride):
+    """Top-left corners ``(rows, cols, 2)`` of every square inside the image.
+
+    Args:
+        image_size: ``(H, W)``.
+        size: side of the square.
+        stride: step between corners.
+    """
+    rows = np.arange(0, image_size[0] - size + 1, stride)
+    cols = np.arange(0, image_size[1] - size + 1, stride)
+    grid = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    return grid.astype("int64")
