@@ -23,7 +23,9 @@ def test_no_tensorflow_for_help_or_argument_errors():
     code = (
         "import sys\n"
         "from zfkeras import cli\n"
-        "for argv in (['--help'], ['train', '--help'], ['train', '--epochs', 'x'], ['train', '--model', 'vgg']):\n"
+        "argvs = [['--help'], ['train', '--epochs', 'x'], ['train', '--model', 'vgg']]\n"
+        "argvs += [[verb, '--help'] for verb in cli.VERBS] + [[verb, '--no-such-option'] for verb in cli.VERBS]\n"
+        "for argv in argvs:\n"
         "    try:\n"
         "        cli.main(argv)\n"
         "    except SystemExit:\n"
@@ -49,7 +51,7 @@ def test_train_argument_errors_are_clear():
     assert "model must be one of" in proc.stderr and "vgg16" in proc.stderr
     assert seconds < 3.0
     proc, _ = _run("train", "--learning-rate", "-1")
-    assert proc.returncode == 2 and "learning_rate must be positive" in proc.stderr
+    assert proc.returncode == 2 and "learning_rate must be > 0, got -1" in proc.stderr
     proc, _ = _run("train", "--dataset", "folder")
     assert proc.returncode == 2 and "needs --data-dir" in proc.stderr
 
