@@ -26,10 +26,13 @@ class FoldScores:
     Attributes:
         scores: per-fold mean per-class accuracy, in [0, 1].
         seed: the seed the folds were drawn with.
+        details: per-fold values returned by the ``describe`` callable of
+            `fold_scores` (e.g. the C a grid search chose), or empty.
     """
 
     scores: list
     seed: int
+    details: list = dataclasses.field(default_factory=list)
 
     @property
     def mean(self):
@@ -108,7 +111,7 @@ def mean_per_class_accuracy(y_true, y_pred):
     return float(balanced_accuracy_score(y_true, y_pred))
 
 
-def fold_scores(classifier, features, labels, splits, seed=0, progress=None):
+def fold_scores(classifier, features, labels, splits, seed=0, progress=None, describe=None):
     """Fits a fresh copy of ``classifier`` on each fold and scores it.
 
     Args:
@@ -119,6 +122,8 @@ def fold_scores(classifier, features, labels, splits, seed=0, progress=None):
         seed: recorded in the result (the seed the splits were drawn with).
         progress: optional callable run after each fold (e.g. a Progbar
             step).
+        describe: optional callable ``fitted_classifier -> value`` recorded
+            per fold in ``FoldScores.details``.
 
     Returns:
         `FoldScores`.
@@ -127,10 +132,12 @@ def fold_scores(classifier, features, labels, splits, seed=0, progress=None):
     labels = np.asarray(labels)
     if len(features) != len(labels):
         raise ValueError(f"features has {len(features)} rows but labels has {len(labels)}; pass one label per row")
-    scores = []
+    scores, details = [], []
     for train, test in splits:
         model = clone(classifier).fit(features[train], labels[train])
         scores.append(mean_per_class_accuracy(labels[test], model.predict(features[test])))
+        if describe is not None:
+            details.append(describe(model))
         if progress is not None:
             progress()
-    return FoldScores(scores=scores, seed=int(seed))
+    return FoldScores(scores=scores, seed=int(seed), details=details)
