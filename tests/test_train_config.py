@@ -34,7 +34,11 @@ def test_config_round_trip(tmp_path):
 
 @pytest.mark.parametrize("field,value,message", [
     ("momentum", 1.0, "momentum must be in"),
-    ("epochs", 0, "epochs must be at least 1"),
+    ("epochs", 0, "epochs must be a positive integer, got 0"),
+    ("anneal_patience", 0, "anneal_patience must be a positive integer"),
+    ("anneal_factor", 1.0, r"anneal_factor must be in \(0, 1\), got 1.0"),
+    ("anneal_factor", 0, r"anneal_factor must be in \(0, 1\)"),
+    ("learning_rate", -1.0, "learning_rate must be > 0"),
     ("ablation", "remove_all", "ablation must be one of"),
     ("crop_size", 300, "crop_size 300 exceeds image_size 256"),
     ("evolution_epochs", (0, 2), "evolution_epochs must be positive"),
@@ -42,6 +46,20 @@ def test_config_round_trip(tmp_path):
 def test_validation_names_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value}).validate()
+
+
+def test_a_string_where_a_number_belongs_is_a_type_error():
+    with pytest.raises(TypeError, match="epochs must be a positive integer, got '3'"):
+        TrainConfig(epochs="3").validate()
+
+
+def test_resume_differences_treat_missing_fields_as_defaults():
+    from zfkeras.train.config import config_differences
+
+    new = TrainConfig(epochs=3).to_dict()
+    older = {k: v for k, v in new.items() if k != "augment_flip"}  # a run from before that field
+    assert config_differences(older, new) == []
+    assert config_differences({**older, "epochs": 2, "devices": 4}, new) == [("epochs", 2, 3)]
 
 
 def test_bad_config_files(tmp_path):

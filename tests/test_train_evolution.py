@@ -180,13 +180,15 @@ def test_record_outside_fit_and_bad_layer(tmp_path):
     (dict(epochs=5), "sequence"),
     (dict(total_epochs=0), "total_epochs"),
     (dict(maps_per_layer=0), "maps_per_layer"),
+    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
+    (dict(total_epochs=2.5), "total_epochs"),
     (dict(layers=()), "layers"),
     (dict(image_ids=np.arange(3)), "image_ids"),
 ])
 def test_bad_arguments(tmp_path, kwargs, match):
     args = dict(images=np.zeros((4, 28, 28, 1), "float32"), log_dir=tmp_path, out_dir=tmp_path)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         FeatureEvolution(**args)
 
 

@@ -2,6 +2,8 @@
 
 import keras
 
+from zfkeras.validation import float_in_range, one_of, positive_int
+
 
 class PlateauAnnealer(keras.callbacks.Callback):
     """Divides the learning rate when validation error stops improving.
@@ -17,18 +19,25 @@ class PlateauAnnealer(keras.callbacks.Callback):
     Args:
         monitor: a validation metric where lower is better
             (e.g. ``"val_error"``), or higher-is-better with ``mode="max"``.
-        factor: multiplier applied at a plateau.
-        patience: epochs without improvement before annealing.
-        min_lr: floor of the learning rate.
+        factor: multiplier applied at a plateau, in (0, 1).
+        patience: epochs without improvement before annealing (int >= 1).
+        min_lr: floor of the learning rate (>= 0).
         mode: ``"min"`` or ``"max"``.
+
+    Raises:
+        ValueError, TypeError: an argument out of range or of the wrong type.
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=1, min_lr=1e-5, mode="min"):
         super().__init__()
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_lr, self.mode = float(min_lr), mode
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
+        self.monitor = monitor
+        # factor >= 1 would raise the rate at every plateau, 0 would stop training.
+        self.factor = float_in_range(factor, "factor", 0, 1, low_inclusive=False, high_inclusive=False)
+        self.patience = positive_int(patience, "patience")
+        self.min_lr = float_in_range(min_lr, "min_lr", 0, None)
+        self.mode = one_of(mode, "mode", ("min", "max"))
         self.best = None
         self.wait = 0
         self.events = []  # [[epoch, new_lr], ...] (JSON-friendly)

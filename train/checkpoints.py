@@ -2,10 +2,11 @@
 
 A checkpoint is a folder ``checkpoints/epoch_NNNN/`` holding ``model.keras``
 (weights and optimizer state, learning rate included) and ``state.json``
-(epoch, history, annealing state). It is written under a temporary name
-and renamed into place only when complete, so a process killed at any
-moment leaves either the previous checkpoint or the new one, never a
-partial one. Temporary leftovers are removed on the next start.
+(epoch, history, annealing state). It is written with
+`zfkeras.atomic.atomic_directory`: under a temporary name, renamed into
+place only when complete, so a process killed at any moment leaves either
+the previous checkpoint or the new one, never a partial one. Temporary
+leftovers are removed on the next start.
 """
 
 import json
@@ -14,6 +15,9 @@ import re
 import shutil
 
 import keras
+
+from zfkeras.atomic import atomic_directory, remove_temporaries
+from zfkeras.validation import positive_int
 
 _NAME = re.compile(r"^epoch_(\d{4})$")
 
@@ -32,15 +36,12 @@ def list_checkpoints(checkpoint_dir):
 
 
 def remove_partial_checkpoints(checkpoint_dir):
-    """Deletes temporary folders left by a process killed while saving."""
-    if not os.path.isdir(checkpoint_dir):
-        return []
-    removed = []
-    for name in os.listdir(checkpoint_dir):
-        if name.startswith(".tmp-"):
-            shutil.rmtree(os.path.join(checkpoint_dir, name), ignore_errors=True)
-            removed.append(name)
-    return removed
+    """Deletes temporary folders left by a process killed while saving.
+
+    Returns:
+        Sorted names removed.
+    """
+    return remove_temporaries(checkpoint_dir)
 
 
 def save_checkpoint(model, checkpoint_dir, epoch, state, keep=2):
@@ -51,25 +52,17 @@ def save_checkpoint(model, checkpoint_dir, epoch, state, keep=2):
         checkpoint_dir: the run's checkpoint folder.
         epoch: number of completed epochs.
         state: JSON-serialisable dict saved as ``state.json``.
-        keep: how many of the newest checkpoints to keep.
+        keep: how many of the newest checkpoints to keep (>= 1).
 
     Returns:
         The checkpoint's path.
     """
-    os.makedirs(checkpoint_dir, exist_ok=True)
+    keep = positive_int(keep, "keep")
     final = os.path.join(checkpoint_dir, f"epoch_{epoch:04d}")
-    tmp = os.path.join(checkpoint_dir, f".tmp-epoch_{epoch:04d}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    model.save(os.path.join(tmp, "model.keras"))
-    # state.json is written last: its presence marks a complete checkpoint.
-    with open(os.path.join(tmp, "state.json"), "w") as f:
-        json.dump({**state, "epoch": epoch}, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    if os.path.exists(final):
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_directory(final, replace=True) as tmp:
+        model.save(os.path.join(tmp, "model.keras"))
+        with open(os.path.join(tmp, "state.json"), "w") as f:
+            json.dump({**state, "epoch": epoch}, f, indent=1)
     for _, old in list_checkpoints(checkpoint_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -94,12 +87,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
         checkpoint_dir: the run's checkpoint folder.
         state_fn: called with the 1-based epoch; returns the extra state to
             save (history, annealing state, ...).
+        keep: how many of the newest checkpoints to keep (>= 1).
     """
 
-    def __init__(self, checkpoint_dir, state_fn):
+    def __init__(self, checkpoint_dir, state_fn, keep=2):
         super().__init__()
-        self.checkpoint_dir = checkpoint_dir
+        if not isinstance(checkpoint_dir, (str, os.PathLike)) or not os.fspath(checkpoint_dir):
+            raise TypeError(f"checkpoint_dir must be a folder path, got {checkpoint_dir!r}")
+        if not callable(state_fn):
+            raise TypeError(f"state_fn must be callable (epoch -> dict), got {state_fn!r}")
+        self.checkpoint_dir = os.fspath(checkpoint_dir)
         self.state_fn = state_fn
+        self.keep = positive_int(keep, "keep")
 
     def on_epoch_end(self, epoch, logs=None):
-        save_checkpoint(self.model, self.checkpoint_dir, epoch + 1, self.state_fn(epoch + 1))
+        save_checkpoint(self.model, self.checkpoint_dir, epoch + 1, self.state_fn(epoch + 1), self.keep)

@@ -13,7 +13,7 @@ _HELP = {
     "manual_dir": "TFDS manual_dir holding the dataset's archives",
     "image_size": "folder/tfds: shortest side and centre crop (paper: 256)",
     "crop_size": "folder/tfds: training crop, one of ten (paper: 224)",
-    "validation_size": "examples held out of the training split for validation",
+    "validation_size": "examples held out of the training split for validation (and for test when the data has no test split)",
     "max_train_examples": "use at most this many training examples (0: all)",
     "augment_flip": "Fashion-MNIST: random horizontal flips during training (image folders and TFDS always use the paper's ten crops with flips)",
     "model": f"architecture: {', '.join(MODELS)}",
@@ -81,7 +81,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         parser.error(str(e))
     import os
 

@@ -5,9 +5,10 @@ Importing this module does not import TensorFlow.
 
 import dataclasses
 import json
-import os
 
-from zfkeras import ABLATIONS
+from zfkeras.atomic import write_json_atomic
+from zfkeras.models import ABLATIONS
+from zfkeras.validation import float_in_range, non_negative_int, one_of, positive_float, positive_int
 
 MODELS = ("zfnet_small", "zfnet", "alexnet_dense")
 DATASETS = ("fashion_mnist", "folder", "tfds")
@@ -31,7 +32,7 @@ class TrainConfig:
     manual_dir: str = ""         # TFDS manual_dir holding the downloaded archives
     image_size: int = 256        # folder/tfds: shortest side and centre crop
     crop_size: int = 224         # folder/tfds: training crop (one of ten)
-    validation_size: int = 5000  # held out from the training split
+    validation_size: int = 5000  # held out of the training split (see zfkeras.run_splits)
     max_train_examples: int = 0  # 0 = all (small values for tests and smoke runs)
     augment_flip: bool = False   # Fashion-MNIST: random horizontal flips (image data always uses the ten crops +- flip)
     # model
@@ -59,35 +60,34 @@ class TrainConfig:
     run_dir: str = "runs/zfnet_small-fashion_mnist"
 
     def validate(self):
-        """Raises ValueError naming the first bad field."""
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        """Checks every field; returns self.
+
+        Raises:
+            ValueError, TypeError: naming the first bad field and its value.
+        """
+        one_of(self.model, "model", MODELS)
+        one_of(self.dataset, "dataset", DATASETS)
         if self.dataset == "folder" and not self.data_dir:
-            raise ValueError("dataset 'folder' needs --data-dir (a folder of class sub-folders)")
+            raise ValueError("dataset 'folder' needs --data-dir (a folder with a train/ sub-folder)")
         if self.dataset == "tfds" and not self.tfds_name:
             raise ValueError("dataset 'tfds' needs --tfds-name (e.g. imagenet2012)")
-        for name in ("epochs", "batch_size", "evolution_maps", "evolution_sample", "image_size", "crop_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("validation_size", "max_train_examples", "devices", "anneal_patience", "fc_units"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 < self.anneal_factor < 1:
-            raise ValueError(f"anneal_factor must be in (0, 1), got {self.anneal_factor}")
+        for name in ("epochs", "batch_size", "evolution_maps", "evolution_sample", "image_size",
+                     "crop_size", "anneal_patience"):
+            positive_int(getattr(self, name), name)
+        for name in ("validation_size", "max_train_examples", "devices", "fc_units", "seed"):
+            non_negative_int(getattr(self, name), name)
+        positive_float(self.learning_rate, "learning_rate")
+        float_in_range(self.momentum, "momentum", 0, 1, high_inclusive=False)
+        float_in_range(self.dropout, "dropout", 0, 1, high_inclusive=False)
+        float_in_range(self.filter_rms_clip, "filter_rms_clip", 0, None)
+        float_in_range(self.anneal_factor, "anneal_factor", 0, 1, low_inclusive=False, high_inclusive=False)
+        float_in_range(self.min_learning_rate, "min_learning_rate", 0, None)
         if self.crop_size > self.image_size:
             raise ValueError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
-        if any(int(e) < 1 for e in self.evolution_epochs):
-            raise ValueError(f"evolution_epochs must be positive, got {self.evolution_epochs}")
-        if self.ablation not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {sorted(ABLATIONS)}, got {self.ablation!r}")
+        if isinstance(self.evolution_epochs, (str, bytes)) or not all(
+                isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.evolution_epochs):
+            raise ValueError(f"evolution_epochs must be positive ints, got {self.evolution_epochs!r}")
+        one_of(self.ablation, "ablation", sorted(ABLATIONS))
         return self
 
     def to_dict(self):
@@ -127,11 +127,18 @@ class TrainConfig:
 RESUMABLE_DIFFERENCES = ("devices", "run_dir", "data_dir", "manual_dir")
 
 
-def write_json_atomic(path, data):
-    """Writes JSON to a temporary file beside `path`, then renames it over."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def config_differences(saved, new):
+    """Fields of two config dicts that differ and make them different runs.
+
+    A field missing from `saved` (a run from an older zfkeras) counts as
+    its default.
+
+    Returns:
+        Sorted list of ``(field, saved value, new value)``.
+    """
+    defaults = TrainConfig().to_dict()
+    return sorted(
+        (key, saved.get(key, defaults.get(key)), value)
+        for key, value in new.items()
+        if key not in RESUMABLE_DIFFERENCES and saved.get(key, defaults.get(key)) != value
+    )

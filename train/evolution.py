@@ -7,27 +7,20 @@ epochs, the projections show lower layers settling within a few epochs and
 upper layers only much later.
 """
 
-import numbers
 import os
-import tempfile
 import time
 
 import numpy as np
 import keras
 import tensorflow as tf
 
+from zfkeras.atomic import atomic_path
+from zfkeras.deconv import Deconvnet
 from zfkeras.train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
-from zfkeras import Deconvnet
+from zfkeras.validation import non_negative_int, positive_int
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
-
-
-def _positive_int(value, what):
-    # bool is an int subclass; `epochs=(True,)` is a mistake, not epoch 1.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class FeatureEvolution(keras.callbacks.Callback):
@@ -105,8 +98,8 @@ class FeatureEvolution(keras.callbacks.Callback):
 
         if isinstance(epochs, (str, bytes)) or not hasattr(epochs, "__iter__"):
             raise ValueError(f"epochs must be a sequence of positive ints, got {epochs!r}")
-        self.epochs = tuple(sorted({_positive_int(e, "every entry of epochs") for e in epochs}))
-        self.total_epochs = None if total_epochs is None else _positive_int(total_epochs, "total_epochs")
+        self.epochs = tuple(sorted({positive_int(e, "every entry of epochs") for e in epochs}))
+        self.total_epochs = None if total_epochs is None else positive_int(total_epochs, "total_epochs")
 
         if isinstance(layers, str):
             layers = (layers,)  # one name, not its characters
@@ -116,8 +109,8 @@ class FeatureEvolution(keras.callbacks.Callback):
         if len(set(layers)) != len(layers):
             raise ValueError(f"layers has duplicates: {layers!r}")
         self.layers = layers
-        self.maps_per_layer = _positive_int(maps_per_layer, "maps_per_layer")
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.maps_per_layer = positive_int(maps_per_layer, "maps_per_layer")
+        self.batch_size = positive_int(batch_size, "batch_size")
         self.seed = seed
 
         n = images.shape[0]
@@ -177,9 +170,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         Returns:
             Dict of the arrays written to the ``.npz`` file.
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-        epoch = int(epoch)
+        epoch = non_negative_int(epoch, "epoch")
         start = time.perf_counter()
         self._prepare()
         values, image_index, positions = self._strongest()
@@ -221,17 +212,18 @@ class FeatureEvolution(keras.callbacks.Callback):
             raise ValueError(
                 f"images are {got} but model {model.name!r} expects inputs of shape {expected}"
             )
-        rng = np.random.RandomState(self.seed)
-        channels = {}
-        for layer in self.layers:
-            count = int(deconv.output_shape(layer, got)[-1])
-            chosen = rng.choice(count, min(self.maps_per_layer, count), replace=False)
-            channels[layer] = np.sort(chosen).astype(np.int32)
         # One sub-model for all layers: one forward pass per batch.
         outputs = []
         for layer in self.layers:
             out = model.get_layer(layer).output
             outputs.append(out[0] if isinstance(out, (list, tuple)) else out)  # argmax pools
+        rng = np.random.RandomState(self.seed)
+        channels = {}
+        for layer, out in zip(self.layers, outputs):
+            count = int(out.shape[-1])
+            chosen = rng.choice(count, min(self.maps_per_layer, count), replace=False)
+            channels[layer] = np.sort(chosen).astype(np.int32)
+        self._map_widths = {layer: int(out.shape[2]) for layer, out in zip(self.layers, outputs)}
         activation_model = keras.Model(model.inputs, outputs)
         gather = [tf.constant(channels[l]) for l in self.layers]
 
@@ -269,7 +261,7 @@ class FeatureEvolution(keras.callbacks.Callback):
                 flat_at[layer] = np.where(better, argmax[top, np.arange(maxima.shape[1])], flat_at[layer])
         positions = {}
         for layer in self.layers:
-            width = self._deconv.output_shape(layer, self.images.shape[1:])[1]
+            width = self._map_widths[layer]
             positions[layer] = np.stack([flat_at[layer] // width, flat_at[layer] % width], axis=1).astype(np.int32)
         return best, where, positions
 
@@ -284,18 +276,8 @@ class FeatureEvolution(keras.callbacks.Callback):
         self._writer.flush()
 
     def _save(self, epoch, results):
-        os.makedirs(self.out_dir, exist_ok=True)
         final = os.path.join(self.out_dir, f"evolution_epoch_{epoch:03d}.npz")
-        # Same folder as the final file, so os.replace is an atomic rename.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-evolution_", suffix=".npz", dir=self.out_dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with atomic_path(final) as tmp:
+            with open(tmp, "wb") as f:
                 np.savez(f, **results)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
         return final

@@ -139,6 +139,8 @@ class FilterImages(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(layer, str) or not layer:
             raise ValueError(f"layer must be a layer name (non-empty str), got {layer!r}")
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+            raise TypeError(f"log_dir must be a folder path, got {log_dir!r}")
         self.log_dir = os.fspath(log_dir)
         self.layer = layer
         self._writer = None

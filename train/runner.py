@@ -1,25 +1,34 @@
 """One training run: data, model, recipe, devices, checkpoints, TensorBoard.
 
-`run(config)` is what ``zfkeras train`` calls. The run folder holds::
+`run(config)` is what ``zfkeras train`` calls. The run folder (read it
+with `zfkeras.run_folder.RunFolder`) holds::
 
     config.json          the configuration (compared on resume)
-    mean_image.npy       per-pixel mean of the training split
+    splits.json          where train / validation / test examples come from
+    class_names.json     the label names, in label order
+    normalization.npz    Fashion-MNIST: mean image and pixel std of the training split
+    mean_image.npy       image folders / TFDS: per-pixel mean of the training split
     checkpoints/         one complete checkpoint per epoch (newest two)
     logs/                TensorBoard: scalars, conv1 filters, feature evolution
-    evolution/           raw Fig. 4 projections and image ids per epoch
+    evolution/           raw Fig. 4 projections and image ids per recorded epoch
     model.keras          the final model
     metrics.json         test metrics, history, timings, checks
+
+Every file is written atomically (`zfkeras.atomic`). The run folder is
+checked before TensorFlow is imported: this module and the configuration
+import neither TensorFlow nor Keras, so a conflicting or unreadable run
+folder is reported at once.
 """
 
 import dataclasses
 import os
 import sys
-import time
 import warnings
 
-import numpy as np
-
-from zfkeras.train.config import RESUMABLE_DIFFERENCES, TrainConfig, write_json_atomic
+from zfkeras.atomic import atomic_path, write_json_atomic
+from zfkeras.run_folder import RunFolder
+from zfkeras.run_splits import SPLITS_FILENAME
+from zfkeras.train.config import TrainConfig, config_differences
 
 
 class RunFolderConflict(ValueError):
@@ -31,18 +40,29 @@ def prepare_run_dir(config, overwrite=False):
 
     Returns:
         True when the folder already held this run (resume or finished).
+
+    Raises:
+        RunFolderConflict: the folder holds another run, an unreadable
+            configuration, or is a file.
     """
     import shutil
 
     path = os.path.join(config.run_dir, "config.json")
+    if os.path.exists(config.run_dir) and not os.path.isdir(config.run_dir):
+        raise RunFolderConflict(f"run folder {config.run_dir} is a file; choose another --run-dir")
     if overwrite and os.path.isdir(config.run_dir):
         shutil.rmtree(config.run_dir)
     if os.path.exists(path):
-        saved = TrainConfig.from_file(path).to_dict()
-        new = config.to_dict()
-        diff = sorted(k for k in new if k not in RESUMABLE_DIFFERENCES and saved.get(k) != new[k])
+        try:
+            saved = TrainConfig.from_file(path).to_dict()
+        except (ValueError, TypeError) as e:
+            raise RunFolderConflict(
+                f"run folder {config.run_dir} has an unreadable config.json ({e}); choose another "
+                "--run-dir, or pass --overwrite to start over"
+            ) from None
+        diff = config_differences(saved, config.to_dict())
         if diff:
-            details = ", ".join(f"{k}: {saved.get(k)!r} -> {new[k]!r}" for k in diff)
+            details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, old, new in diff)
             raise RunFolderConflict(
                 f"run folder {config.run_dir} holds a run with a different configuration "
                 f"({details}); choose another --run-dir, or pass --overwrite to start over"
@@ -64,15 +84,12 @@ def run(config, overwrite=False, verbose=None):
         # collectives), but only the chief writes the run folder; the others
         # keep their own files beside it.
         config = dataclasses.replace(config, run_dir=os.path.join(config.run_dir, "workers", role))
-    # The run folder is checked before TensorFlow loads, so a conflict is
-    # reported at once.
+    # The run folder is checked before TensorFlow loads (nothing above
+    # imports it), so a conflict is reported at once.
     existed = prepare_run_dir(config, overwrite)
-    metrics_path = os.path.join(config.run_dir, "metrics.json")
-    if existed and os.path.exists(metrics_path):
-        import json
-
-        with open(metrics_path) as f:
-            metrics = json.load(f)
+    folder = RunFolder(config.run_dir)
+    if existed and folder.is_complete:
+        metrics = folder.metrics
         print(f"Run {config.run_dir} is already complete (test accuracy "
               f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
         return metrics
@@ -81,9 +98,11 @@ def run(config, overwrite=False, verbose=None):
 
     configure_devices(config.devices)
     import keras
+    import numpy as np
 
     from zfkeras.train import checkpoints as ckpt
     from zfkeras.train.annealing import PlateauAnnealer
+    from zfkeras.train.callbacks import EpochTimer, HistoryRecorder
     from zfkeras.train.data import load_training_data
     from zfkeras.train.evolution import FeatureEvolution
     from zfkeras.train.filters import FilterImages
@@ -92,6 +111,8 @@ def run(config, overwrite=False, verbose=None):
     print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")
     keras.utils.set_random_seed(config.seed)
     data = load_training_data(config)
+    write_json_atomic(os.path.join(config.run_dir, "class_names.json"), data.class_names)
+    write_json_atomic(os.path.join(config.run_dir, SPLITS_FILENAME), data.splits)
 
     with strategy.scope():
         model = build_model(config, data.input_shape, data.num_classes)
@@ -111,7 +132,6 @@ def run(config, overwrite=False, verbose=None):
         "val_accuracy", config.anneal_factor, config.anneal_patience,
         config.min_learning_rate, mode="max",
     )
-    timer = EpochTimer()
     state = {"history": {}, "epoch_seconds": [], "evolution": [], "initial_train_loss": None}
     initial_epoch = 0
     found = ckpt.list_checkpoints(checkpoint_dir)
@@ -125,7 +145,7 @@ def run(config, overwrite=False, verbose=None):
               f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.2e}")
     else:
         state["initial_train_loss"] = float(model.evaluate(data.train_probe, verbose=0)[0])
-    timer.seconds = list(state["epoch_seconds"])
+    timer = EpochTimer(state["epoch_seconds"])  # carried across a resume
 
     log_dir = os.path.join(config.run_dir, "logs")
     evolution = FeatureEvolution(
@@ -166,10 +186,10 @@ def run(config, overwrite=False, verbose=None):
             initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
         )
 
-    print("Evaluating on the test split ...")
+    print(f"Evaluating on the test split ({data.splits['description']}) ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
     if data.ten_crop_test is not None:
-        from zfkeras.train.data import ten_crop_metrics
+        from zfkeras.evaluation import ten_crop_metrics
 
         test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
     epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None
@@ -181,6 +201,9 @@ def run(config, overwrite=False, verbose=None):
         "test_ten_crop_accuracy": test.get("ten_crop_accuracy"),
         "test_ten_crop_top5": test.get("ten_crop_top5"),
         "test_examples": data.num_test,
+        # The test examples were never trained or annealed on (splits.json).
+        "test_split": data.splits["description"],
+        "test_split_independent": True,
         "train_examples": data.num_train,
         "validation_examples": data.num_validation,
         "epochs": config.epochs,
@@ -198,11 +221,10 @@ def run(config, overwrite=False, verbose=None):
         "replica_weight_max_abs_diff": replica_weight_spread(model, strategy),
         "bad_files": data.bad_files,
     }
-    final = os.path.join(config.run_dir, "model.keras")
-    tmp = os.path.join(config.run_dir, f".tmp-model-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, final)
-    write_json_atomic(metrics_path, metrics)
+    with atomic_path(folder.model_path) as tmp:
+        model.save(tmp)
+    # metrics.json last: with it the run counts as complete.
+    write_json_atomic(os.path.join(config.run_dir, "metrics.json"), metrics)
     print(f"Test accuracy {metrics['test_accuracy']:.4f}"
           + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
     print(f"Run folder: {os.path.abspath(config.run_dir)}")
@@ -211,47 +233,12 @@ def run(config, overwrite=False, verbose=None):
 
 
 def build_model(config, input_shape, num_classes):
-    """The configured ZFNet-family model (uncompiled)."""
-    import zfkeras
+    """The configured ZFNet-family model and Table 2 variant (uncompiled)."""
+    from zfkeras import models
 
-    builder = getattr(zfkeras, config.model)
-    kwargs = dict(zfkeras.ABLATIONS[config.ablation])
-    if config.fc_units:
-        kwargs["fc_units"] = config.fc_units
-    return builder(
-        input_shape, num_classes, dropout=config.dropout,
-        filter_rms_clip=config.filter_rms_clip or None, seed=config.seed, **kwargs,
+    kwargs = {"fc_units": config.fc_units} if config.fc_units else {}
+    return models.zfnet_ablation(
+        config.ablation, getattr(models, config.model), input_shape=input_shape,
+        num_classes=num_classes, dropout=config.dropout,
+        filter_rms_clip=config.filter_rms_clip or None, seed=config.seed, name=config.model, **kwargs,
     )
-
-
-def _callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class EpochTimer(_callback_base()):
-    """Wall time of each epoch's training and validation (not the work of
-    later callbacks such as feature evolution)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
-class HistoryRecorder(_callback_base()):
-    """Per-epoch logs as lists, carried across resumes."""
-
-    def __init__(self, history=None):
-        super().__init__()
-        self.history = {k: list(v) for k, v in (history or {}).items()}
-
-    def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))

@@ -158,7 +158,7 @@ class RunFolder:
             return plan_splits(["train", "test"], self.config["validation_size"], self.config["seed"])
         raise self._incomplete(SPLITS_FILENAME, "training has not started")
 
-    def _normalization(self):
+    def normalization(self):
         """``(mean_image, scale)`` the model's inputs are normalised with."""
         import numpy as np
 
@@ -172,7 +172,7 @@ class RunFolder:
     @property
     def input_shape(self):
         """``(H, W, C)`` of the model's input."""
-        mean, _ = self._normalization()
+        mean, _ = self.normalization()
         if self.dataset == "fashion_mnist":
             return tuple(int(d) for d in mean.shape)
         crop = int(self.config["crop_size"])
@@ -192,7 +192,7 @@ class RunFolder:
         """
         from zfkeras.run_preprocessing import preprocess_images
 
-        mean, scale = self._normalization()
+        mean, scale = self.normalization()
         return preprocess_images(images, mean, scale, self.input_shape[:2])
 
     def preprocessing_layer(self, name="run_preprocessing"):
@@ -203,7 +203,7 @@ class RunFolder:
         """
         from zfkeras.run_preprocessing import RunPreprocessing, preprocess_images
 
-        mean, scale = self._normalization()
+        mean, scale = self.normalization()
         h, w, c = self.input_shape
         # The mean at the input size, cut exactly as preprocess() cuts it.
         mean_crop = preprocess_images(mean[None], mean * 0, 1.0, (h, w))[0]

@@ -63,12 +63,18 @@ def to_model_size(image, image_size, crop_size):
 
 
 def folder_files(config, plan, split):
-    """``(paths, labels, class_names)`` of a folder run's train or test split."""
+    """``(paths, labels, class_names)`` of a folder run's split.
+
+    Args:
+        config: the run's configuration (dict).
+        plan: its split plan.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+    """
     from zfkeras.data import list_image_files
 
     root = config["data_dir"]
     paths, labels, names = list_image_files(os.path.join(root, "train"))
-    source = plan["test"] if split == "test" else None
+    source = plan[split] if split != "train" else None
     if source is not None:
         paths, labels, _ = list_image_files(os.path.join(root, source), class_names=names)
         return paths, labels, names
@@ -98,17 +104,21 @@ def _folder(config, plan, split, max_examples, seed):
 
 
 def tfds_split(config, plan, split):
-    """The unbatched ``(image, label)`` dataset of a TFDS run's split."""
+    """The unbatched ``(image, label)`` dataset of a TFDS run's split
+    (``"train"``, ``"validation"`` or ``"test"``)."""
     from zfkeras.data import tfds_dataset
 
     def load(name):
         return tfds_dataset(config["tfds_name"], name, config.get("data_dir") or None,
                             config.get("manual_dir") or None)
 
-    if split == "test" and plan["test"] is not None:
-        return load(plan["test"])
+    if split != "train" and plan[split] is not None:
+        return load(plan[split])
     skip, take = stream_ranges(plan, config.get("max_train_examples", 0))[split]
-    return load("train").skip(skip).take(take)
+    train = load("train")
+    sliced = train.skip(skip).take(take)
+    sliced.class_names = train.class_names
+    return sliced
 
 
 def _tfds(config, plan, split, max_examples, seed):
