@@ -1,0 +1,151 @@
+"""Correspondence analysis (Zeiler & Fergus, Sec. 4.3, Table 1 of the
+arXiv version): does masking the same part of different images change a
+layer's features in the same way?
+
+For images ``x_i`` with the part masked, ``x~_i``, and a layer ``l``:
+``eps_i = f_l(x_i) - f_l(x~_i)`` and::
+
+    Delta_l = sum_{i != j} Hamming(sign(eps_i), sign(eps_j))
+
+over ordered pairs, as in the paper. Lower = more consistent = tighter
+correspondence. The paper's table reports it per feature and pair, "mean
+feature sign change": the Hamming distance divided by the feature count,
+averaged (± standard deviation) over the unordered pairs; that is what
+`CorrespondenceResult.mean` / `.std` hold. Random-box controls mask a box
+of the same size at a random place in each image.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from zfkeras.validation import non_negative_int, positive_int
+
+
+@dataclasses.dataclass(frozen=True)
+class CorrespondenceResult:
+    """Sign-change consistency of one part at one layer.
+
+    Attributes:
+        delta: the paper's Delta_l (sum over ordered pairs, in features).
+        pair_fractions: ``(P,)`` Hamming distance / feature count for every
+            unordered pair (i < j).
+        mean, std: of ``pair_fractions``.
+        features: feature count of the layer.
+    """
+
+    delta: float
+    pair_fractions: np.ndarray
+    mean: float
+    std: float
+    features: int
+
+
+def sign_consistency(eps):
+    """Delta and per-pair fractions from difference vectors ``(N, D)``.
+
+    Args:
+        eps: ``(N, D)`` array, ``N >= 2``.
+
+    Returns:
+        `CorrespondenceResult`.
+    """
+    eps = np.asarray(eps)
+    if eps.ndim != 2 or eps.shape[0] < 2:
+        raise ValueError(f"eps must be (N, D) with N >= 2 images; got shape {eps.shape}")
+    signs = np.sign(eps).astype(np.int8)
+    n, d = signs.shape
+    i, j = np.triu_indices(n, k=1)
+    hamming = np.array([(signs[a] != signs[b]).sum() for a, b in zip(i, j)], np.float64)
+    fractions = hamming / d
+    return CorrespondenceResult(
+        delta=float(2 * hamming.sum()), pair_fractions=fractions,
+        mean=float(fractions.mean()), std=float(fractions.std()), features=d,
+    )
+
+
+def mask_boxes(images, boxes, fill):
+    """Copies of ``images`` with ``boxes[i]`` = (top, left, bottom, right) filled."""
+    out = np.array(images, np.float32, copy=True)
+    for img, (t, l, b, r) in zip(out, boxes):
+        img[t:b, l:r, :] = fill
+    return out
+
+
+def check_boxes(boxes, n, height, width):
+    """``boxes`` as an ``(N, 4)`` int array inside ``height x width``.
+
+    Args:
+        boxes: one ``(top, left, bottom, right)`` box (end-exclusive) for
+            every image, or an ``(N, 4)`` array with one box per image.
+    """
+    boxes = np.asarray(boxes)
+    if boxes.shape == (4,):
+        boxes = np.tile(boxes, (n, 1))
+    if boxes.shape != (n, 4) or not np.issubdtype(boxes.dtype, np.integer):
+        raise ValueError(
+            f"boxes must be one integer (top, left, bottom, right) box or an (N, 4) integer array "
+            f"with N={n}; got shape {boxes.shape}"
+        )
+    t, l, b, r = boxes.T
+    bad = (t < 0) | (l < 0) | (b > height) | (r > width) | (b <= t) | (r <= l)
+    if bad.any():
+        raise ValueError(
+            f"box {tuple(int(v) for v in boxes[bad][0])} is empty or outside the "
+            f"{height}x{width} image (top < bottom <= {height}, left < right <= {width})"
+        )
+    return boxes.astype(np.int64)
+
+
+def random_boxes(n, height, width, box_height, box_width, seed=0):
+    """One random box of the given size per image (the paper's control)."""
+    rng = np.random.RandomState(non_negative_int(seed, "seed"))
+    top = rng.randint(0, height - box_height + 1, size=n)
+    left = rng.randint(0, width - box_width + 1, size=n)
+    return np.stack([top, left, top + box_height, left + box_width], axis=1)
+
+
+def correspondence(model, images, boxes, layers, fill=None, preprocess=None, batch_size=64):
+    """The sign-change consistency of masking ``boxes`` at each layer.
+
+    Args:
+        model: a Keras model.
+        images: ``(N, H, W, C)`` images (as stored; masking happens before
+            ``preprocess``), N >= 2, ideally aligned so that the boxes cover
+            the same part in each.
+        boxes: one (top, left, bottom, right) box for all images or an
+            ``(N, 4)`` array of boxes (end-exclusive pixel coordinates).
+        layers: layer names whose (flattened) outputs are compared.
+        fill: value of the mask; default the per-channel mean of ``images``.
+        preprocess: callable mapping images to model inputs, or None.
+        batch_size: images per model call.
+
+    Returns:
+        dict layer name -> `CorrespondenceResult`.
+    """
+    import keras
+
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4 or images.shape[0] < 2:
+        raise ValueError(f"images must be a batch (N, H, W, C) with N >= 2; got shape {images.shape}")
+    batch_size = positive_int(batch_size, "batch_size")
+    n, h, w, _ = images.shape
+    boxes = check_boxes(boxes, n, h, w)
+    if isinstance(layers, str):
+        layers = [layers]
+    names = [layer.name for layer in model.layers]
+    for name in layers:
+        if name not in names:
+            raise ValueError(f"unknown layer {name!r}; model {model.name!r} has {names}")
+    if fill is None:
+        fill = images.mean(axis=(0, 1, 2))
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    prep = preprocess or (lambda x: x)
+
+    def feats(batch):
+        outs = [probe.predict_on_batch(prep(batch[i:i + batch_size])) for i in range(0, n, batch_size)]
+        outs = [o if isinstance(o, (list, tuple)) else [o] for o in outs]
+        return [np.concatenate([o[k] for o in outs]).reshape(n, -1) for k in range(len(layers))]
+
+    original, masked = feats(images), feats(mask_boxes(images, boxes, fill))
+    return {name: sign_consistency(a - b) for name, a, b in zip(layers, original, masked)}

@@ -1,0 +1,160 @@
+"""How features and the prediction change as images are transformed.
+
+Zeiler & Fergus, Fig. 5: images translated vertically, scaled and rotated by
+growing amounts; for each amount, the distance between the feature vector
+of the transformed image and that of the original, at a low and a high
+layer, and the probability of the true class.
+
+Transformations are `keras.ops.image.affine_transform` (TensorFlow's
+projective-transform kernel): the output has the input's size, points that
+come from outside the image take ``fill_value``, bilinear interpolation.
+Scaling and rotation are about the image centre.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from zfkeras.validation import one_of, positive_int
+
+TRANSFORMS = ("translate", "scale", "rotate")
+
+# The amounts of the paper's sweeps, in the units of each transform, as
+# fractions of the image height for translation: -0.27..0.27 of 224 px is
+# about the +-60 px of Fig. 5.
+DEFAULT_AMOUNTS = {
+    "translate": tuple(np.round(np.linspace(-0.27, 0.27, 13), 4)),  # x image height
+    "scale": tuple(np.round(np.linspace(0.6, 1.8, 13), 4)),  # zoom factor
+    "rotate": tuple(range(0, 361, 30)),  # degrees, counter-clockwise
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InvarianceResult:
+    """Curves of one transform over N images and A amounts.
+
+    Attributes:
+        transform: ``"translate"``, ``"scale"`` or ``"rotate"``.
+        amounts: ``(A,)`` the transformation amounts.
+        distance: dict layer name -> ``(N, A)`` Euclidean distance between
+            the layer's feature vector of the transformed and of the original
+            image, divided by the norm of the original's (so layers of
+            different sizes compare; 0 = unchanged, 1 = as far as the
+            vector's own length).
+        probability: ``(N, A)`` probability of the true class.
+        predicted: ``(N, A)`` most probable class.
+    """
+
+    transform: str
+    amounts: np.ndarray
+    distance: dict
+    probability: np.ndarray
+    predicted: np.ndarray
+
+
+def transform_matrix(transform, amount, height, width):
+    """The 8-vector of `keras.ops.image.affine_transform` for one transform.
+
+    It maps each output pixel to the input point it samples.
+
+    Args:
+        transform: one of `TRANSFORMS`.
+        amount: translation as a fraction of the height (positive = down),
+            zoom factor (> 0; 2 = twice as large), or degrees
+            (counter-clockwise as displayed).
+        height, width: image size.
+
+    Returns:
+        float32 array ``(8,)``.
+    """
+    one_of(transform, "transform", TRANSFORMS)
+    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
+    if transform == "translate":
+        return np.array([1, 0, 0, 0, 1, -amount * height, 0, 0], np.float32)
+    if transform == "scale":
+        if not amount > 0:
+            raise ValueError(f"a scale factor must be > 0, got {amount!r}")
+        s = 1.0 / amount
+        return np.array([s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0], np.float32)
+    # Rows grow downwards, so a counter-clockwise turn on screen samples the
+    # input at the output point turned clockwise in (x, y) coordinates.
+    t = np.deg2rad(amount)
+    c, s = np.cos(t), np.sin(t)
+    return np.array([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0], np.float32)
+
+
+def transform_images(images, transform, amount, fill_value=0.0):
+    """Applies one transform to a batch of NHWC images (same size out)."""
+    import keras
+
+    images = np.asarray(images, np.float32)
+    matrix = transform_matrix(transform, float(amount), images.shape[1], images.shape[2])
+    out = keras.ops.image.affine_transform(
+        images, np.tile(matrix, (images.shape[0], 1)), interpolation="bilinear",
+        fill_mode="constant", fill_value=fill_value,
+    )
+    return np.asarray(out)
+
+
+def invariance(model, images, labels, transform, amounts=None, layers=("conv1", "fc7"),
+               preprocess=None, fill_value=0.0, batch_size=64):
+    """Feature distances and true-class probability along a transform sweep.
+
+    Args:
+        model: a Keras classifier whose output is class probabilities.
+        images: ``(N, H, W, C)`` images, as stored (transformations happen
+            before ``preprocess``, so the fill is an image value such as the
+            black background).
+        labels: ``(N,)`` true classes.
+        transform: one of `TRANSFORMS`.
+        amounts: the sweep (default `DEFAULT_AMOUNTS[transform]`); include
+            the identity (0, 1 or 0 degrees) to see the curve start at 0.
+        layers: layer names whose outputs are the feature vectors.
+        preprocess: callable mapping images to model inputs, or None.
+        fill_value: value of pixels brought in from outside the image.
+        batch_size: images per model call.
+
+    Returns:
+        `InvarianceResult`.
+    """
+    import keras
+
+    one_of(transform, "transform", TRANSFORMS)
+    batch_size = positive_int(batch_size, "batch_size")
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty batch (N, H, W, C); got shape {images.shape}")
+    labels = np.asarray(labels)
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"labels must have one entry per image ({images.shape[0]}); got shape {labels.shape}")
+    amounts = np.asarray(DEFAULT_AMOUNTS[transform] if amounts is None else amounts, np.float32)
+    if amounts.ndim != 1 or amounts.size == 0:
+        raise ValueError(f"amounts must be a non-empty 1-D sequence; got {amounts!r}")
+    names = [layer.name for layer in model.layers]
+    for name in layers:
+        if name not in names:
+            raise ValueError(f"unknown layer {name!r}; model {model.name!r} has {names}")
+    classes = model.output.shape[-1]
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"labels must be in 0..{classes - 1}; got values {labels.min()}..{labels.max()}")
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in layers] + list(model.outputs))
+    prep = preprocess or (lambda x: x)
+
+    def run(batch):
+        outs = [probe.predict_on_batch(prep(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)]
+        feats = [np.concatenate([o[k] for o in outs]).reshape(len(batch), -1) for k in range(len(layers))]
+        return feats, np.concatenate([o[-1] for o in outs])
+
+    base, _ = run(images)
+    norms = [np.maximum(np.linalg.norm(f, axis=1), 1e-12) for f in base]
+    n, a = images.shape[0], amounts.size
+    distance = {name: np.zeros((n, a), np.float32) for name in layers}
+    probability = np.zeros((n, a), np.float32)
+    predicted = np.zeros((n, a), np.int64)
+    for j, amount in enumerate(amounts):
+        feats, probs = run(transform_images(images, transform, amount, fill_value))
+        for name, f, f0, norm in zip(layers, feats, base, norms):
+            distance[name][:, j] = np.linalg.norm(f - f0, axis=1) / norm
+        probability[:, j] = probs[np.arange(n), labels]
+        predicted[:, j] = probs.argmax(axis=1)
+    return InvarianceResult(transform, amounts, distance, probability, predicted)
