@@ -1,0 +1,282 @@
+"""Streaming images through a model for the outputs of several layers.
+
+Shared by `zfkeras.features` and `zfkeras.mining`: it turns what a user
+passes as ``data`` into a `tf.data.Dataset` of image batches checked against
+the model's input, and builds the one multi-output sub-model that gives
+every requested layer's output in a single forward pass.
+
+Accepted ``data``:
+
+* an image array ``(N, H, W, C)`` (numpy, a `tf.Tensor`, or anything
+  `np.asarray` takes), cut into batches of ``batch_size`` without a copy;
+* a `tf.data.Dataset` whose elements are images, ``(images, labels, ...)``
+  tuples (the first item is used) or dicts with an ``"image"`` key (TFDS).
+  Elements of rank 3 ``(H, W, C)`` are unbatched and get batched here;
+  elements of rank 4 ``(B, H, W, C)`` are batches, used as they come
+  (``batch_size`` is then ignored).
+"""
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from zfkeras.validation import positive_int
+
+
+class ImageStream(NamedTuple):
+    """A dataset of image batches and what is known of its size.
+
+    Attributes:
+        dataset: yields ``images`` batches, or ``(images, image_ids)`` when
+            asked for ids (int64 indices in the order ``data`` yields).
+        num_images: the number of images, or None when unknown in advance.
+        num_batches: the number of batches, or None when unknown.
+    """
+
+    dataset: tf.data.Dataset
+    num_images: Optional[int]
+    num_batches: Optional[int]
+
+
+def model_input_shape(model):
+    """``(H, W, C)`` of a single-input model (entries may be None)."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"model {model.name!r} has no defined input; build it with keras.Input(...) "
+            "or call it once on a batch of images"
+        )
+    if len(inputs) != 1:
+        raise ValueError(f"model {model.name!r} has {len(inputs)} inputs; only single-input image models are supported")
+    shape = tuple(inputs[0].shape[1:])
+    if len(shape) != 3:
+        raise ValueError(
+            f"model {model.name!r} takes inputs of shape {tuple(inputs[0].shape)}; "
+            "expected images (batch, height, width, channels)"
+        )
+    return shape
+
+
+def resolve_layers(model, layers, purpose, maps_only=False):
+    """Checks requested layer names against the model.
+
+    Args:
+        model: a `keras.Model`.
+        layers: a layer name or a list of names (plain Keras names, as
+            `model.get_layer` takes them).
+        purpose: what the layers are for, for messages ("features").
+        maps_only: require 4-D outputs (convolutional feature maps).
+
+    Returns:
+        ``(names, single)``: the list of distinct names, in order, and
+        whether ``layers`` was one name.
+    """
+    single = isinstance(layers, str)
+    if single:
+        names = [layers]
+    else:
+        try:
+            names = list(layers)
+        except TypeError:
+            raise TypeError(f"layers must be a layer name or a list of names, got {layers!r}") from None
+        if not names:
+            raise ValueError(f"layers is empty; give at least one layer name, e.g. {_candidates(model, maps_only)[:3]}")
+        bad = [n for n in names if not isinstance(n, str)]
+        if bad:
+            raise TypeError(f"layer names must be strings, got {bad[0]!r} of type {type(bad[0]).__name__}")
+        names = list(dict.fromkeys(names))
+    for name in names:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            raise ValueError(
+                f"unknown layer {name!r} for {purpose}; model {model.name!r} has "
+                f"{_candidates(model, maps_only)}"
+            ) from None
+        shape = _output_shape(model, layer)
+        if maps_only and len(shape) != 4:
+            raise ValueError(
+                f"layer {name!r} ({type(layer).__name__}, output shape {shape}) is not a "
+                f"convolutional feature map; {purpose} needs a 4-D (batch, height, width, "
+                f"channels) output: choose one of {_candidates(model, True)}"
+            )
+    return names, single
+
+
+def _output_shape(model, layer):
+    if isinstance(layer, keras.layers.InputLayer):
+        raise ValueError(f"layer {layer.name!r} is the model's input, not a computed layer; give the images themselves")
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError) as e:
+        raise ValueError(
+            f"layer {layer.name!r} of model {model.name!r} has no single output tensor "
+            f"(is it used at several places, or never called?): {e}"
+        ) from None
+
+
+def _candidates(model, maps_only):
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            rank = len(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        if rank == 4 or not maps_only:
+            names.append(layer.name)
+    return names
+
+
+def layer_output_model(model, names):
+    """One `keras.Model` from the model's input to the layers' outputs.
+
+    A single forward pass then gives every requested layer (the graph up to
+    the deepest one is shared, nothing beyond it is computed).
+    """
+    outputs = [model.get_layer(name).output for name in names]
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_layer_outputs")
+
+
+def image_stream(model, data, batch_size=128, with_ids=False):
+    """Turns ``data`` into an `ImageStream` checked against ``model``'s input.
+
+    Args:
+        model: single-input image model.
+        data: see the module docstring.
+        batch_size: images per batch for arrays and unbatched datasets.
+        with_ids: also yield each image's int64 index in data order.
+
+    Returns:
+        An `ImageStream`.
+
+    Raises:
+        ValueError: wrong image shape, empty data; TypeError: unsupported
+        ``data``.
+    """
+    batch_size = positive_int(batch_size, "batch_size")
+    expected = model_input_shape(model)
+    if isinstance(data, tf.data.Dataset):
+        return _dataset_stream(data, expected, batch_size, with_ids)
+    return _array_stream(data, expected, batch_size, with_ids)
+
+
+def _array_stream(data, expected, batch_size, with_ids):
+    if isinstance(data, tf.Tensor):
+        data = data.numpy()
+    try:
+        images = np.asarray(data)
+    except Exception as e:  # ragged lists and such
+        raise TypeError(f"data must be an image array (N, H, W, C) or a tf.data.Dataset; could not read it: {e}") from None
+    if images.dtype == object or not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+        raise TypeError(f"data must be a numeric image array or a tf.data.Dataset, got dtype {images.dtype}")
+    if images.ndim != 4:
+        hint = " (one image? add a batch axis: images[None])" if images.ndim == 3 else ""
+        raise ValueError(f"images must be shaped (N, H, W, C) = (N, *{expected}); got shape {images.shape}{hint}")
+    check_image_shape(images.shape[1:], expected)
+    n = len(images)
+    if n == 0:
+        raise ValueError("data is empty (0 images); give at least one image")
+
+    def batches():
+        for start in range(0, n, batch_size):
+            # Slices are views: the array is never copied as a whole.
+            yield images[start : start + batch_size]
+
+    spec = tf.TensorSpec((None, *images.shape[1:]), tf.as_dtype(images.dtype))
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    num_batches = -(-n // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    if with_ids:
+        dataset = _attach_ids(dataset)
+    return ImageStream(dataset.prefetch(2), n, num_batches)
+
+
+def _dataset_stream(data, expected, batch_size, with_ids):
+    pick = _images_of(data.element_spec)
+    dataset = data if pick is None else data.map(pick)
+    spec = dataset.element_spec
+    rank = spec.shape.rank
+    if rank not in (3, 4):
+        raise ValueError(
+            f"dataset images must be (H, W, C) or batches (B, H, W, C); got element shape {spec.shape}"
+            + (" (set shapes with tf.ensure_shape in a map)" if rank is None else "")
+        )
+    check_image_shape(tuple(spec.shape[-3:]), expected)
+    if any(g is None and w is not None for g, w in zip(spec.shape[-3:], expected)):
+        # Shapes only known at run time: check each element against the
+        # model's input (a mismatch raises InvalidArgumentError, which
+        # `run_checked` turns into a ValueError).
+        dataset = dataset.map(lambda x: tf.ensure_shape(x, [None] * (rank - 3) + list(expected)))
+    cardinality = int(data.cardinality())
+    if cardinality == 0:
+        raise ValueError("data is an empty dataset (0 elements); give at least one image")
+    known = cardinality if cardinality > 0 else None
+    if rank == 3:
+        num_images, num_batches = known, None if known is None else -(-known // batch_size)
+        dataset = dataset.batch(batch_size)
+    else:
+        num_images, num_batches = None, known
+    if with_ids:
+        dataset = _attach_ids(dataset)
+    return ImageStream(dataset.prefetch(2), num_images, num_batches)
+
+
+def _images_of(spec):
+    if isinstance(spec, tf.TensorSpec):
+        return None  # the elements are the images
+    if isinstance(spec, (tuple, list)) and spec and isinstance(spec[0], tf.TensorSpec):
+        return lambda *x: x[0]
+    if isinstance(spec, dict) and isinstance(spec.get("image"), tf.TensorSpec):
+        return lambda x: x["image"]
+    raise TypeError(
+        "a dataset must yield images, (images, labels) tuples or {'image': ...} dicts; "
+        f"got elements {spec}"
+    )
+
+
+def _attach_ids(dataset):
+    def step(offset, images):
+        count = tf.cast(tf.shape(images)[0], tf.int64)
+        return offset + count, (images, offset + tf.range(count, dtype=tf.int64))
+
+    return dataset.scan(tf.constant(0, tf.int64), step)
+
+
+def check_image_shape(got, expected):
+    """Raises ValueError when an image shape differs from the model's."""
+    for axis, (g, w) in enumerate(zip(got, expected)):
+        if g is not None and w is not None and int(g) != int(w):
+            what = ("height", "width", "channel count")[axis]
+            raise ValueError(
+                f"images have {what} {g} but the model expects {w} (images {tuple(got)}, model "
+                f"input {tuple(expected)}); resize or convert the images to {tuple(expected)}"
+            )
+
+
+def run_checked(iterator_fn, expected):
+    """Runs ``iterator_fn()`` turning a shape mismatch found by TensorFlow
+    at run time into a one-line ValueError."""
+    try:
+        return iterator_fn()
+    except tf.errors.InvalidArgumentError as e:
+        message = e.message.splitlines()[0] if getattr(e, "message", "") else str(e).splitlines()[0]
+        raise ValueError(
+            f"an image batch from data does not fit the model input {tuple(expected)}: {message}; "
+            "resize or convert the images"
+        ) from None
+
+
+def progress_bar(num_batches, enabled):
+    """A Keras Progbar over batches, or None."""
+    if not enabled:
+        return None
+    return keras.utils.Progbar(num_batches, unit_name="batch")
