@@ -101,10 +101,15 @@ def place(patch, box, full_size, fill=np.nan):
     return canvas
 
 
-def montage(panels, columns, gap=1, fill=1.0):
+# Colour of receptive-field canvas the image border cut off: pale blue, so
+# that it is told apart from white or black image content.
+UNCOVERED = (0.80, 0.86, 0.95)
+
+
+def montage(panels, columns, gap=1, fill=1.0, uncovered=UNCOVERED):
     """Tiles equal-sized ``(H, W, 3)`` panels in rows of `columns`.
 
-    NaN pixels (uncovered canvas) become `fill`.
+    Gaps are `fill`; NaN pixels (uncovered canvas) become `uncovered`.
 
     Returns:
         ``(rows*(H+gap)-gap, columns*(W+gap)-gap, 3)`` float32.
@@ -112,16 +117,27 @@ def montage(panels, columns, gap=1, fill=1.0):
     panels = np.asarray(panels, np.float32)
     n, h, w, c = panels.shape
     rows = -(-n // columns)
+    panels = np.where(np.isnan(panels), np.asarray(uncovered, np.float32)[:c], panels)
     out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, c), fill, np.float32)
     for i, panel in enumerate(panels):
         r, k = divmod(i, columns)
         out[r * (h + gap):r * (h + gap) + h, k * (w + gap):k * (w + gap) + w] = panel
-    return np.where(np.isnan(out), fill, out)
+    return out
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_png(figure, path, dpi=100):
     """Saves a matplotlib figure atomically and closes it."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
