@@ -1,0 +1,312 @@
+"""`Deconvnet`: the switch-based deconvnet of Zeiler & Fergus (2014), Sec. 2.1.
+
+To project one activation the image runs up through the model's
+convolutional trunk (recording every max pool's switches), every other
+activation of the chosen layer is set to zero, and the signal goes down the
+mirror network to pixels: unpool with the switches, rectify, filter with
+the forward kernels transposed, and each other layer's mirror rule
+(`zfkeras.deconv.rules`). On graphs the way down runs in reverse
+topological order; a tensor used by several layers receives the sum of
+their signals. Kernels are read from the model's variables on every call
+(tied weights), so training the model changes the projections.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.deconv import geometry
+from zfkeras.deconv.graph import INPUT_ID, build_plan
+from zfkeras.deconv.rules_conv import _ConvRule
+from zfkeras.validation import one_of, positive_int
+
+UNPOOLING_MODES = ("switches", "max_pool_grad")
+
+
+class Deconvnet:
+    """The paper's deconvnet attached to every layer of a Keras convnet.
+
+    Args:
+        model: a built single-input, single-output Keras model (Sequential
+            or Functional, with branches and nested models) whose
+            convolutional trunk is made of the layers in `SUPPORTED_LAYERS`,
+            optionally followed by a classifier head (Flatten, Dense, global
+            pooling and everything computed from them), which is not mirrored.
+        unpooling: ``"switches"`` (default) records every max pool's
+            switches with `tf.nn.max_pool_with_argmax` and unpools with
+            them; ``"max_pool_grad"`` unpools with TensorFlow's max-pool
+            gradient kernel, which keeps the same switches internally. Both
+            give the same projections (tested); the second is faster on CPUs
+            where the argmax pooling kernel is slow (docs/BENCHMARKS.md).
+
+    Raises:
+        ValueError: a layer of the trunk has no mirror rule (the message
+            names it, its type and the supported layers), or the model is
+            not built or has several inputs or outputs.
+    """
+
+    def __init__(self, model, unpooling="switches"):
+        self.unpooling = one_of(unpooling, "unpooling", UNPOOLING_MODES)
+        self.model = model
+        plan = build_plan(model, unpooling)
+        if not any(isinstance(step.rule, _ConvRule) for step in plan.steps):
+            raise ValueError(
+                f"model {model.name!r} has no convolution before its head; nothing to project"
+            )
+        self._plan = plan
+        self._steps = plan.steps
+        self._index = {step.name: i for i, step in enumerate(self._steps)}
+        self._producer = {step.output: i for i, step in enumerate(self._steps)}
+        self._ancestor_cache = {}
+        self._fns = {}
+        self._sizes_cache = {}
+
+    @property
+    def input_shape(self):
+        """``(H, W, C)`` of the model's input (entries may be None)."""
+        return self._plan.input_shape
+
+    @property
+    def layer_names(self):
+        """Names of the layers whose activations can be projected
+        (``outer/inner/layer`` inside nested models), inputs first."""
+        return [step.name for step in self._steps]
+
+    def layer_output_shape(self, layer, image_shape=None):
+        """``(H, W, C)`` of `layer`'s output for images of ``image_shape``.
+
+        Args:
+            layer: a name in `layer_names`.
+            image_shape: ``(H, W)`` or ``(H, W, C)``; default the model's.
+        """
+        step = self._steps[self._layer_index(layer)]
+        height, width = self._sizes(image_shape)[step.output]
+        return (height, width, self._plan.channels[step.output])
+
+    def output_shape(self, layer, image_shape=None):
+        """Deprecated name of `layer_output_shape`."""
+        warnings.warn("Deconvnet.output_shape is deprecated: use layer_output_shape",
+                      DeprecationWarning, stacklevel=2)
+        return self.layer_output_shape(layer, image_shape)
+
+    def receptive_field(self, layer, position, image_shape=None):
+        """The input-pixel box that can influence a unit of `layer`.
+
+        Computed from the layers' kernels, strides and paddings (SAME and
+        ZeroPadding2D included). After branches it is the union (bounding
+        box) of the boxes along every path down to the image.
+
+        Args:
+            layer: a name in `layer_names`.
+            position: ``(y, x)``, or an ``(N, 2)`` integer array.
+            image_shape: ``(H, W)`` or ``(H, W, C)``; default the model's.
+
+        Returns:
+            ``(top, left, bottom, right)`` ints, end-exclusive, clipped to
+            the image, or an ``(N, 4)`` int array for ``(N, 2)`` positions.
+            A unit that sees only padding gets ``(0, 0, 0, 0)``.
+        """
+        index = self._layer_index(layer)
+        height, width, _ = self.layer_output_shape(layer, image_shape)
+        positions = np.asarray(position)
+        single = positions.shape == (2,)
+        positions = positions.reshape(1, 2) if single else positions
+        self._check_positions(positions, len(positions), layer, height, width)
+        steps = self._ancestors(index)
+        boxes = geometry.receptive_boxes(steps, self._sizes(image_shape),
+                                         self._steps[index].output, positions)
+        return tuple(int(v) for v in boxes[0]) if single else boxes
+
+    def projection_function(self, layer):
+        """A TensorFlow-traceable projection for one layer (for `tf.function`,
+        SavedModel export, or use inside other graphs).
+
+        Args:
+            layer: a name in `layer_names`.
+
+        Returns:
+            ``fn(images, channels, positions=None)`` taking float32 NHWC
+            images, int32 ``(N,)`` channels and int32 ``(N, 2)`` positions
+            (None: each channel's strongest activation), returning
+            ``(projection, positions, values)``: float32 like the images,
+            the int32 ``(N, 2)`` positions used, and the float32 ``(N,)``
+            activations projected. Arguments are not checked: validate
+            first (as `project` does).
+        """
+        index = self._layer_index(layer)
+        return functools.partial(_project_graph, self._ancestors(index), self._steps[index].output)
+
+    def project(self, images, layer, channel, position=None, batch_size=64):
+        """Projects one activation per image of `layer` down to pixel space.
+
+        Args:
+            images: ``(N, H, W, C)`` array, preprocessed as the model expects.
+            layer: name of a layer in `layer_names`.
+            channel: feature map index, an int for all images or a 1-D array
+                with one index per image.
+            position: None for the channel's strongest activation in each
+                image, a ``(y, x)`` pair for all images, or an ``(N, 2)``
+                array with one position per image.
+            batch_size: images projected per graph call (bounds memory).
+
+        Returns:
+            float32 array shaped like `images`.
+        """
+        batch_size = positive_int(batch_size, "batch_size")
+        images = self._check_images(images)
+        n = images.shape[0]
+        height, width, channels_count = self.layer_output_shape(layer, images.shape[1:])
+        channels = self._check_channels(channel, n, layer, channels_count)
+        positions = None
+        if position is not None:
+            positions = np.asarray(position)
+            if positions.shape == (2,):
+                positions = np.tile(positions, (n, 1))
+            self._check_positions(positions, n, layer, height, width)
+        fn = self._function(layer)
+        out = []
+        for start in range(0, n, batch_size):
+            part = slice(start, start + batch_size)
+            args = [tf.constant(images[part]), tf.constant(channels[part], tf.int32)]
+            if positions is not None:
+                args.append(tf.constant(positions[part], tf.int32))
+            out.append(fn(*args)[0].numpy())
+        return np.concatenate(out, axis=0)
+
+    # -- internals ---------------------------------------------------------
+
+    def _layer_index(self, layer):
+        if not isinstance(layer, str):
+            raise TypeError(f"layer must be a layer name (str), got {layer!r} of type "
+                            f"{type(layer).__name__}")
+        if layer in self._index:
+            return self._index[layer]
+        if layer in self._plan.head:
+            raise ValueError(
+                f"layer {layer!r} is in the classifier head, which the deconvnet does not "
+                f"mirror; project from one of {self.layer_names}"
+            )
+        raise ValueError(f"unknown layer {layer!r}; project from one of {self.layer_names}")
+
+    def _ancestors(self, index):
+        """The steps the output of step ``index`` depends on, in topological order."""
+        if index not in self._ancestor_cache:
+            needed, stack = set(), [index]
+            while stack:
+                i = stack.pop()
+                if i in needed:
+                    continue
+                needed.add(i)
+                stack.extend(self._producer[t] for t in self._steps[i].inputs if t != INPUT_ID)
+            self._ancestor_cache[index] = [self._steps[i] for i in sorted(needed)]
+        return self._ancestor_cache[index]
+
+    def _sizes(self, image_shape):
+        """Tensor id -> (H, W) for ``image_shape`` (default: the model's)."""
+        hw = tuple(image_shape or self.input_shape)[:2]
+        if len(hw) != 2 or any(v is None for v in hw):
+            raise ValueError(
+                f"the model's input size is not fixed (input shape {self.input_shape}); "
+                f"pass image_shape=(H, W); got {image_shape!r}"
+            )
+        hw = tuple(int(v) for v in hw)
+        if hw not in self._sizes_cache:
+            self._sizes_cache[hw] = geometry.spatial_sizes(self._steps, hw)
+        return self._sizes_cache[hw]
+
+    def _check_images(self, images):
+        images = np.asarray(images)
+        if images.ndim != 4:
+            raise ValueError(
+                f"images must be a batch shaped (N, H, W, C); got shape {images.shape}"
+                + (" (add a batch axis: images[None])" if images.ndim == 3 else "")
+            )
+        expected = self.input_shape
+        for axis, (got, want) in enumerate(zip(images.shape[1:], expected)):
+            if want is not None and got != want:
+                what = ("height", "width", "channel count")[axis]
+                raise ValueError(
+                    f"images have {what} {got} but model {self.model.name!r} expects "
+                    f"{want} (input shape {expected}); got images of shape {images.shape}"
+                )
+        if images.shape[0] == 0:
+            raise ValueError("images is empty (N = 0)")
+        images = images.astype(np.float32, copy=False)
+        if not np.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        return images
+
+    @staticmethod
+    def _check_channels(channel, n, layer, count):
+        channels = np.asarray(channel)
+        if channels.ndim == 0:
+            channels = np.full(n, channels)
+        if channels.ndim != 1 or channels.shape[0] != n:
+            raise ValueError(
+                f"channel must be an int or a 1-D array with one entry per image ({n}); "
+                f"got shape {channels.shape}"
+            )
+        if not np.issubdtype(channels.dtype, np.integer):
+            raise ValueError(f"channel must be integer, got dtype {channels.dtype}")
+        bad = (channels < 0) | (channels >= count)
+        if bad.any():
+            raise ValueError(
+                f"channel {channels[bad][0]} is out of range for layer {layer!r}, "
+                f"which has {count} channels (0..{count - 1})"
+            )
+        return channels
+
+    @staticmethod
+    def _check_positions(positions, n, layer, height, width):
+        if positions.shape != (n, 2) or not np.issubdtype(positions.dtype, np.integer):
+            raise ValueError(
+                f"position must be None, an integer (y, x) pair or an (N, 2) integer array "
+                f"with N={n}; got shape {positions.shape} and dtype {positions.dtype}"
+            )
+        bad = ((positions[:, 0] < 0) | (positions[:, 0] >= height)
+               | (positions[:, 1] < 0) | (positions[:, 1] >= width))
+        if bad.any():
+            raise ValueError(
+                f"position {tuple(int(v) for v in positions[bad][0])} is out of range for "
+                f"layer {layer!r}, whose maps are {height}x{width} "
+                f"(y in 0..{height - 1}, x in 0..{width - 1})"
+            )
+
+    def _function(self, layer):
+        if layer not in self._fns:
+            self._fns[layer] = tf.function(self.projection_function(layer),
+                                           reduce_retracing=True, jit_compile=False)
+        return self._fns[layer]
+
+
+def _project_graph(steps, target, images, channels, positions=None):
+    """Up through `steps` recording what the way down needs, select, go down."""
+    values, saved = {INPUT_ID: images}, {}
+    for step in steps:
+        values[step.output], saved[step.output] = step.rule.up([values[i] for i in step.inputs])
+    x = values[target]
+    n = tf.shape(x)[0]
+    if positions is None:
+        maps = tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)
+        flat = tf.argmax(tf.reshape(maps, [n, -1]), axis=1, output_type=tf.int32)
+        width = tf.shape(x)[2]
+        positions = tf.stack([flat // width, flat % width], axis=1)
+    positions = tf.cast(positions, tf.int32)
+    index = tf.stack([tf.range(n, dtype=tf.int32), positions[:, 0], positions[:, 1],
+                      tf.cast(channels, tf.int32)], axis=1)
+    chosen = tf.gather_nd(x, index)
+    # every other activation of the layer is zero; the chosen one keeps its value
+    signals = {target: tf.scatter_nd(index, chosen, tf.shape(x))}
+    for step in reversed(steps):
+        signal = signals.pop(step.output, None)
+        if signal is None:
+            continue
+        for tensor_id, down in zip(step.inputs, step.rule.down(signal, saved[step.output])):
+            if down is not None:  # fan-out: a tensor gets the sum of its consumers' signals
+                signals[tensor_id] = signals[tensor_id] + down if tensor_id in signals else down
+    projection = signals.get(INPUT_ID)
+    if projection is None:
+        projection = tf.zeros_like(images)
+    return projection, positions, chosen
