@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import keras
+import pytest
 
 from zfkeras.train import checkpoints as ckpt
 from zfkeras.train.annealing import PlateauAnnealer
@@ -80,3 +81,74 @@ def test_annealer_needs_validation_logs():
         assert "pass validation data" in str(e)
     else:
         raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(factor=10), ValueError, r"factor must be in \(0, 1\), got 10"),
+    (dict(factor=1.0), ValueError, r"factor must be in \(0, 1\)"),
+    (dict(factor=0), ValueError, r"factor must be in \(0, 1\)"),
+    (dict(factor="0.1"), TypeError, "factor must be a number"),
+    (dict(patience=0), ValueError, "patience must be a positive integer, got 0"),
+    (dict(patience=-2), ValueError, "patience must be a positive integer"),
+    (dict(patience=1.5), TypeError, "patience must be a positive integer"),
+    (dict(min_lr=-1e-3), ValueError, "min_lr must be in"),
+    (dict(mode="up"), ValueError, "mode must be one of 'min', 'max'; got 'up'"),
+    (dict(monitor=""), TypeError, "monitor must be a metric name"),
+])
+def test_annealer_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PlateauAnnealer(**kwargs)
+
+
+def test_annealer_accepts_numpy_numbers():
+    annealer = PlateauAnnealer(factor=np.float32(0.5), patience=np.int64(3))
+    assert annealer.patience == 3 and annealer.factor == 0.5
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(checkpoint_dir=None), TypeError, "checkpoint_dir must be a folder path"),
+    (dict(state_fn="history"), TypeError, "state_fn must be callable"),
+    (dict(keep=0), ValueError, "keep must be a positive integer, got 0"),
+])
+def test_epoch_checkpoint_rejects_bad_arguments(tmp_path, kwargs, error, match):
+    args = dict(checkpoint_dir=str(tmp_path), state_fn=lambda epoch: {})
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        ckpt.EpochCheckpoint(**args)
+
+
+def test_callbacks_validate_and_carry_state():
+    from zfkeras.train.callbacks import EpochTimer, HistoryRecorder
+
+    recorder = HistoryRecorder({"loss": [2, 1.5]})
+    recorder.on_epoch_end(2, {"loss": np.float32(1.0), "val_accuracy": 0.5})
+    assert recorder.history == {"loss": [2.0, 1.5, 1.0], "val_accuracy": [0.5]}
+    timer = EpochTimer([3.0])
+    timer.on_epoch_begin(1)
+    timer.on_epoch_end(1)
+    assert len(timer.seconds) == 2 and timer.seconds[0] == 3.0 and timer.seconds[1] >= 0
+    with pytest.raises(TypeError, match="history must be a dict"):
+        HistoryRecorder([1.0])
+    with pytest.raises(TypeError, match=r"history\['loss'\] must be a list of numbers"):
+        HistoryRecorder({"loss": "1.0"})
+    with pytest.raises(TypeError, match="seconds must be a list of numbers"):
+        EpochTimer(["fast"])
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_and_no_temporary(tmp_path):
+    model = _model()
+    ckpt.save_checkpoint(model, str(tmp_path), 1, {"n": 1})
+
+    class DiskFull(OSError):
+        pass
+
+    def failing_save(path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise DiskFull("no space left")
+
+    model.save = failing_save
+    with pytest.raises(DiskFull):
+        ckpt.save_checkpoint(model, str(tmp_path), 2, {"n": 2})
+    assert sorted(os.listdir(tmp_path)) == ["epoch_0001"]
+    assert [e for e, _ in ckpt.list_checkpoints(str(tmp_path))] == [1]

@@ -220,3 +220,15 @@ def test_filter_grid_grey_rgb_and_deep():
 
     with pytest.raises(ValueError, match="kh, kw, cin, cout"):
         filter_grid(np.zeros((3, 3, 8)))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(layer=""), ValueError, "layer must be a layer name"),
+    (dict(layer=3), ValueError, "layer must be a layer name"),
+    (dict(log_dir=None), TypeError, "log_dir must be a folder path"),
+])
+def test_filter_images_bad_arguments(tmp_path, kwargs, error, match):
+    args = dict(log_dir=tmp_path, layer="conv1")
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        FilterImages(**args)
