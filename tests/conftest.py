@@ -1,4 +1,84 @@
+"""Fixtures shared by the test modules.
+
+Helpers that are plain functions live in non-test modules
+(`tests/images_helpers.py`, `tests/oracle.py`, `tests/subprocess_helpers.py`);
+a test module never imports another test module.
+"""
+
 import os
+import socket
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from zfkeras.data import fashion_mnist  # noqa: E402  (numpy only, no TensorFlow)
+
+# The real Fashion-MNIST folder, read before any test patches the module.
+FASHION_MNIST_DIR = fashion_mnist.DEBIAN_DIR
+
+
+@pytest.fixture
+def fashion_mnist_dir():
+    """The Debian package's Fashion-MNIST folder; skips the test without it."""
+    if not all(os.path.isfile(os.path.join(FASHION_MNIST_DIR, f)) for f in fashion_mnist.FILES):
+        pytest.skip(f"Fashion-MNIST is not installed: {fashion_mnist.INSTALL_COMMAND}")
+    return FASHION_MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def small_photos():
+    """Six real photos at shortest side 16 (see `images_helpers.small_photos`)."""
+    from tests.images_helpers import small_photos as make
+
+    return make()
+
+
+@pytest.fixture
+def fresh_file_checks(monkeypatch):
+    """Forgets which image files were decoded before in this process."""
+    from zfkeras.data import files
+
+    monkeypatch.setattr(files, "_CHECKED", {})
+    return files
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fails any socket connection, and records that one was attempted."""
+    attempts = []
+
+    def refuse(self, address, *args):
+        attempts.append(address)
+        raise OSError("network access attempted in a test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A finished one-epoch zfnet_small run on a tiny learnable Fashion-MNIST
+    stand-in, shared by every test that needs a real run folder (the
+    report sections, probes, export). Treat it as read-only: copy it first
+    (``shutil.copytree(run.path, tmp_path / "run")``) to change it.
+
+    Returns:
+        `zfkeras.run_folder.RunFolder`.
+    """
+    from tests.train_helpers import write_learnable_fashion_mnist
+    from zfkeras.run_folder import RunFolder
+    from zfkeras.train.config import TrainConfig
+    from zfkeras.train.runner import run
+
+    root = tmp_path_factory.mktemp("trained_run")
+    write_learnable_fashion_mnist(root / "data", n_train=640, n_test=200, seed=5)
+    config = TrainConfig(
+        data_dir=str(root / "data"), max_train_examples=384, validation_size=128, epochs=1,
+        batch_size=64, evolution_sample=32, evolution_maps=2, evolution_epochs=(1,), seed=4,
+        run_dir=str(root / "run"),
+    )
+    run(config, verbose=0)
+    return RunFolder(root / "run")
