@@ -1,0 +1,261 @@
+"""Writing a model's SavedModel into a numbered version folder, atomically.
+
+TensorFlow Serving watches ``OUT_DIR`` and loads the highest all-digit
+sub-folder. `export_model` writes the SavedModel (through
+`keras.export.ExportArchive`) into a hidden temporary folder beside the
+version folder and renames it only when complete, so a server never sees
+half an export, and an export killed at any point leaves only a
+``.tmp-...`` folder, which servers ignore and the next export deletes.
+"""
+
+import functools
+import importlib
+import inspect
+import os
+import pathlib
+import signal
+
+import keras
+import tensorflow as tf
+
+from zfkeras import atomic
+from zfkeras.deconv import Deconvnet
+from zfkeras.export import signatures
+from zfkeras.validation import positive_int
+
+CLASS_NAMES_FILE = "class_names.txt"
+
+# Layer types whose outputs the ``features`` signature serves.
+_CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+
+# Test hook: name of a stage at which the exporting process kills itself
+# with SIGKILL (as `kill -9` would), to test interrupted exports.
+KILL_AT_ENV = "ZFKERAS_EXPORT_KILL_AT"
+
+
+def _maybe_die(stage):
+    if os.environ.get(KILL_AT_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def next_version(out_dir):
+    """One more than the highest all-digit folder name in `out_dir` (1 if none)."""
+    out_dir = pathlib.Path(out_dir)
+    numbers = [int(p.name) for p in out_dir.iterdir() if p.name.isdigit()] if out_dir.is_dir() else []
+    return max(numbers, default=0) + 1
+
+
+def _remove_dead_temporaries(out_dir):
+    # A temporary is named ".tmp-<pid>-<token>-<name>"; remove those whose
+    # writer is gone (killed exports), keep those of running processes.
+    for path in out_dir.iterdir():
+        if not atomic.is_temporary(path.name):
+            continue
+        pid = path.name[len(atomic.TEMP_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            atomic._remove(str(path))
+        except PermissionError:
+            pass  # alive, another user's
+
+
+def _check_class_names(class_names, num_classes):
+    if isinstance(class_names, (str, bytes)) or not hasattr(class_names, "__len__"):
+        raise TypeError(f"class_names must be a list of strings, got {class_names!r}")
+    names = list(class_names)
+    if len(names) != num_classes:
+        raise ValueError(
+            f"class_names has {len(names)} names but the model has {num_classes} classes; "
+            "give one name per model output"
+        )
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"class_names must be strings, got {name!r} of type {type(name).__name__}")
+        if "\n" in name or "\r" in name:
+            raise ValueError(f"class name {name!r} contains a line break; the asset stores one name per line")
+    return names
+
+
+def _outputs_logits(model):
+    """Whether the model's output needs a softmax to be probabilities."""
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return False
+    activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+    if activation == "softmax":
+        return False
+    if activation == "linear":
+        return True
+    raise ValueError(
+        f"the model's last layer {last.name!r} has activation {activation!r}; the export serves "
+        "class probabilities and needs a softmax or linear (logits) output"
+    )
+
+
+def _feature_layers(model, layers):
+    """Names for the ``features`` signature: the conv layers among `layers`, then fc7.
+
+    Only layers the model itself holds (not inside nested models): those are
+    the ones `zfkeras.features` reads.
+    """
+    own = {layer.name: layer for layer in model.layers}
+    chosen = [name for name in layers if isinstance(own.get(name), _CONV_TYPES)]
+    if isinstance(own.get("fc7"), keras.layers.Dense):
+        chosen.append("fc7")
+    return chosen
+
+
+def _feature_reducer():
+    """`zfkeras.features.reduce_output` with that module's default pooling."""
+    features = importlib.import_module("zfkeras.features")
+    defaults = inspect.signature(features.features).parameters
+    return functools.partial(
+        features.reduce_output, pool=defaults["pool"].default, grid=tuple(defaults["grid"].default)
+    )
+
+
+def _check_preprocessing(preprocessing, input_shape):
+    # One eager call builds an unbuilt layer (the archive needs its weights)
+    # and catches a preprocessing that does not fit the model now.
+    if preprocessing is None:
+        return
+    if not callable(preprocessing):
+        raise TypeError(f"preprocessing must be a Keras layer, a callable or None, got {preprocessing!r}")
+    shape = tuple(int(d) for d in input_shape)
+    out = preprocessing(tf.zeros((1, *shape), tf.float32))
+    if tuple(out.shape) != (1, *shape):
+        raise ValueError(
+            f"preprocessing maps images (1, {', '.join(map(str, shape))}) to shape {tuple(out.shape)}; "
+            "it must keep the model's input shape"
+        )
+
+
+def _check_layers(deconvnet, layers):
+    if layers is None:
+        return list(deconvnet.layer_names)
+    if isinstance(layers, str):
+        layers = [layers]
+    layers = list(layers)
+    unknown = [name for name in layers if name not in deconvnet.layer_names]
+    if unknown or not layers:
+        raise ValueError(
+            f"deconvnet_layers {layers!r} must be a non-empty list of the deconvnet's layers "
+            f"{deconvnet.layer_names}; unknown: {unknown}"
+        )
+    return layers
+
+
+def export_model(
+    model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None
+):
+    """Writes a SavedModel serving `model` into ``out_dir/<version>/``.
+
+    The SavedModel has three signatures, each taking raw uint8 images
+    ``(N, H, W, C)`` at the model's input size (see docs/EXPORT.md):
+    ``serving_default`` (probabilities, top classes, top labels),
+    ``features`` (conv layers and fc7) and ``project`` (deconvnet
+    projections). It needs only TensorFlow to load.
+
+    Args:
+        model: a trained Keras classifier that `zfkeras.Deconvnet` accepts,
+            ending in a softmax (or linear: a softmax is added).
+        out_dir: the model folder a server watches; created if missing.
+        class_names: one name per class, in output order (an asset).
+        preprocessing: None (pixels go to the model as float32), or a Keras
+            layer or traceable callable mapping float32 raw pixels to the
+            model's input (runs inside the graph; its weights are saved).
+        version: positive int, the version folder; default one more than the
+            highest present (1 for a new folder).
+        deconvnet_layers: layer names the ``project`` signature serves
+            (conv layers among them make the ``features`` outputs); default
+            every layer the deconvnet mirrors.
+
+    Returns:
+        `pathlib.Path` of the version folder.
+
+    Raises:
+        ValueError: unsupported model, wrong class names or layers, or the
+            version folder exists already.
+    """
+    deconvnet = Deconvnet(model)
+    if any(d is None for d in deconvnet.input_shape):
+        raise ValueError(
+            f"model {model.name!r} takes images of shape {deconvnet.input_shape}; the export needs a "
+            "fixed (H, W, C): rebuild the model with keras.Input((H, W, C))"
+        )
+    num_classes = int(model.outputs[0].shape[-1])
+    names = _check_class_names(class_names, num_classes)
+    layers = _check_layers(deconvnet, deconvnet_layers)
+    _check_preprocessing(preprocessing, deconvnet.input_shape)
+    softmax = _outputs_logits(model)
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_dead_temporaries(out_dir)
+    version = next_version(out_dir) if version is None else positive_int(version, "version")
+    target = out_dir / str(version)
+    if target.exists():
+        raise ValueError(
+            f"version folder {target} already exists; pass another version or none "
+            f"(the next free one is {next_version(out_dir)})"
+        )
+    with atomic.atomic_directory(target) as tmp:
+        # The asset source must exist while the table is built; the saver
+        # copies it into the SavedModel's assets/ folder.
+        staged = os.path.join(tmp, CLASS_NAMES_FILE)
+        with open(staged, "w", encoding="utf-8") as f:
+            f.write("".join(name + "\n" for name in names))
+        _maybe_die("staged")
+        _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp)
+        os.remove(staged)
+        _maybe_die("written")
+    return target
+
+
+def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax, path):
+    class_table = tf.lookup.StaticHashTable(
+        tf.lookup.TextFileInitializer(
+            class_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+        ),
+        default_value="",
+    )
+    fns = signatures.ServingFunctions(
+        model, deconvnet, preprocessing, class_table, layers,
+        _feature_layers(model, layers), _feature_reducer(), softmax,
+    )
+    images = tf.TensorSpec(None, tf.uint8, name="images")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if isinstance(preprocessing, keras.layers.Layer):
+        archive.track(preprocessing)
+    archive.track(class_table)
+    archive.add_endpoint("serving_default", fns.classify, [images])
+    archive.add_endpoint("features", fns.features, [images])
+    archive.add_endpoint(
+        "project", fns.project,
+        [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],
+    )
+    archive.write_out(path, verbose=False)
+
+
+def export_run(run_dir, out_dir, version=None):
+    """Exports a run folder's trained model with its preprocessing and class names.
+
+    Args:
+        run_dir: a run folder (`zfkeras.run_folder.RunFolder`).
+        out_dir: the model folder a server watches.
+        version: as in `export_model`.
+
+    Returns:
+        `pathlib.Path` of the version folder.
+    """
+    from zfkeras.run_folder import RunFolder
+
+    run = RunFolder(run_dir)
+    return export_model(
+        run.load_model(), out_dir, run.class_names,
+        preprocessing=run.preprocessing_layer(), version=version,
+    )

@@ -1,0 +1,71 @@
+"""``zfkeras export RUN_DIR OUT_DIR``: a run's model as a servable SavedModel.
+
+Parsing and the run-folder checks import neither TensorFlow nor Keras, so
+``--help`` and argument errors answer at once.
+"""
+
+import argparse
+import os
+import sys
+
+
+def _version(text):
+    # argparse type: a positive integer (TF Serving's version folders)
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def build_parser():
+    """The argument parser of ``zfkeras export``."""
+    parser = argparse.ArgumentParser(
+        prog="zfkeras export",
+        description=(
+            "Write OUT_DIR/<version>/: a SavedModel of the run's trained model taking raw uint8 "
+            "images, with signatures serving_default (probabilities, top classes and labels), "
+            "features (conv1..conv5, fc7) and project (deconvnet projections). It loads with "
+            "TensorFlow alone and serves with TensorFlow Serving (docs/EXPORT.md). Prints the "
+            "version folder."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'zfkeras train'")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="model folder a server watches (created if missing)")
+    parser.add_argument(
+        "--version", type=_version, default=None, metavar="N",
+        help="version folder number (default: one more than the highest in OUT_DIR, 1 if none)",
+    )
+    return parser
+
+
+def main(argv=None):
+    """Runs the command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from zfkeras.run_folder import RunFolder  # no TensorFlow
+
+    try:
+        run = RunFolder(args.run_dir)
+    except ValueError as e:
+        parser.error(str(e))
+    if not run.model_path.is_file():
+        parser.error(
+            f"run folder {run.path} has no model.keras (training did not finish); run "
+            f"`zfkeras train --run-dir {run.path}` to resume"
+        )
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        parser.error(f"OUT_DIR {args.out_dir!r} exists and is not a folder; choose a folder")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
+    from zfkeras.export.archive import export_run
+
+    print(f"zfkeras export: exporting {run.path} (tracing the three signatures) ...", file=sys.stderr)
+    try:
+        path = export_run(run.path, args.out_dir, version=args.version)
+    except (ValueError, TypeError) as e:
+        print(f"zfkeras export: error: {e}", file=sys.stderr)
+        return 2
+    print(os.path.abspath(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

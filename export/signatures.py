@@ -1,0 +1,176 @@
+"""The three serving functions of an export: classify, features, project.
+
+Each takes raw images (uint8, ``(N, H, W, C)`` at the model's input size),
+checks them inside the graph, runs the run's preprocessing inside the graph,
+and returns a dict of named tensors (the signature's outputs). The checks
+are `tf.debugging.Assert` ops whose messages name the problem and carry the
+received value, so a bad request fails the same way in Python, in
+TensorFlow Serving and in any other SavedModel client.
+
+The image, layer and channel inputs are declared with unknown shapes on
+purpose: a shape in the signature would make the *caller's* binding reject a
+wrong shape with a generic message (or, in a C++ server, not at all), while
+these in-graph checks say what was expected.
+"""
+
+import re
+
+import tensorflow as tf
+
+from zfkeras.streaming import layer_output_model
+
+# Outputs of `serving_default` name the top classes; at most this many.
+TOP_K = 5
+
+
+def output_key(layer_name):
+    """A signature output name for a layer name (``outer/inner/conv1`` -> ``outer_inner_conv1``)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
+
+
+def _shape_text(shape):
+    return "(N, " + ", ".join(str(int(d)) for d in shape) + ")"
+
+
+def checked_images(images, input_shape):
+    """Asserts that `images` is a non-empty ``(N, H, W, C)`` batch of the model's size.
+
+    One assert covers rank, size and emptiness: TensorFlow runs independent
+    asserts in any order, and a size check written for rank 4 would itself
+    fail on other ranks with an unhelpful message.
+
+    Args:
+        images: uint8 tensor of any shape (the signature's input).
+        input_shape: ``(H, W, C)`` the model takes.
+
+    Returns:
+        `images` with its static shape set to ``(None, H, W, C)``, after the
+        check has run.
+    """
+    shape = tf.shape(images)
+    # the shape padded to rank 4, so the comparison is valid for any rank
+    padded = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[:4]
+    ok = tf.logical_and(
+        tf.equal(tf.size(shape), 4),
+        tf.reduce_all(tf.equal(padded[1:], tf.constant(input_shape, tf.int32))),
+    )
+    ok = tf.logical_and(ok, padded[0] > 0)
+    check = tf.debugging.Assert(
+        ok,
+        [f"images must be uint8 shaped {_shape_text(input_shape)} with N >= 1 "
+         "(the model's input size: resize first); got shape", shape],
+        name="check_images", summarize=8,
+    )
+    with tf.control_dependencies([check]):
+        images = tf.identity(images)
+    return tf.ensure_shape(images, (None, *input_shape))
+
+
+class ServingFunctions:
+    """Builds the three serving functions of one model.
+
+    Args:
+        model: the Keras classifier.
+        deconvnet: a `zfkeras.Deconvnet` of `model`.
+        preprocessing: callable (usually a Keras layer) mapping float32 raw
+            pixels ``(N, H, W, C)`` to the model's input, or None (pixels as
+            float32).
+        class_table: a `tf.lookup` table from class index (int64) to name.
+        layers: the deconvnet layer names `project` serves.
+        feature_layers: names of the model's layers `features` returns.
+        reduce_features: callable mapping one layer output ``(N, ...)`` to
+            features ``(N, D)`` (`zfkeras.features.reduce_output` with its
+            default pooling).
+        softmax: apply a softmax to the model output (it returns logits).
+    """
+
+    def __init__(
+        self, model, deconvnet, preprocessing, class_table, layers, feature_layers, reduce_features, softmax,
+    ):
+        self.model = model
+        self.deconvnet = deconvnet
+        self.preprocessing = preprocessing
+        self.class_table = class_table
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in deconvnet.input_shape)
+        self.num_classes = int(model.outputs[0].shape[-1])
+        self.top_k = min(TOP_K, self.num_classes)
+        self.softmax = softmax
+        self.channel_counts = [int(deconvnet.layer_output_shape(name)[-1]) for name in self.layers]
+        self._projectors = [deconvnet.projection_function(name) for name in self.layers]
+        self._feature_names = list(feature_layers)
+        self._reduce_features = reduce_features
+        self._feature_model = layer_output_model(model, self._feature_names) if feature_layers else None
+
+    def model_inputs(self, images):
+        """Checked raw images -> preprocessed float32 model inputs."""
+        x = tf.cast(checked_images(images, self.input_shape), tf.float32)
+        if self.preprocessing is not None:
+            x = tf.cast(self.preprocessing(x), tf.float32)
+        return x
+
+    def classify(self, images):
+        """``serving_default``: probabilities, top classes and their names."""
+        outputs = self.model(self.model_inputs(images), training=False)
+        probabilities = tf.cast(outputs, tf.float32)
+        if self.softmax:
+            probabilities = tf.nn.softmax(probabilities, axis=-1)
+        top = tf.math.top_k(probabilities, k=self.top_k).indices
+        return {
+            "probabilities": probabilities,
+            "top_classes": tf.cast(top, tf.int32),
+            "top_labels": self.class_table.lookup(tf.cast(top, tf.int64)),
+        }
+
+    def features(self, images):
+        """``features``: one (pooled) output per feature layer."""
+        maps = self._feature_model(self.model_inputs(images), training=False)
+        if not isinstance(maps, (list, tuple)):
+            maps = [maps]
+        return {
+            output_key(name): tf.cast(self._reduce_features(value), tf.float32)
+            for name, value in zip(self._feature_names, maps)
+        }
+
+    def project(self, images, layer, channel):
+        """``project``: the deconvnet projection of one channel per image."""
+        x = self.model_inputs(images)
+        # Each check's condition holds when an earlier problem is already
+        # reported, so exactly one message describes a bad request.
+        names = tf.constant(self.layers)
+        layer_scalar = tf.equal(tf.size(layer), 1)
+        hits = tf.cast(tf.equal(names, tf.reshape(layer, [-1])[:1]), tf.int32)
+        known = tf.logical_and(layer_scalar, tf.reduce_any(hits > 0))
+        index = tf.argmax(hits, output_type=tf.int32)
+        layer_ok = tf.debugging.Assert(
+            known, [f"layer must be one string, one of: {', '.join(self.layers)}; got", layer],
+            name="check_layer",
+        )
+        n = tf.shape(x)[0]
+        channel_shaped = tf.logical_and(tf.equal(tf.rank(channel), 1), tf.equal(tf.size(channel), n))
+        shape_ok = tf.debugging.Assert(
+            tf.logical_or(channel_shaped, tf.logical_not(known)),
+            ["channel must be int32 (N,), one entry per image; images have N =", n,
+             "but channel has shape", tf.shape(channel)],
+            name="check_channel_shape",
+        )
+        count = tf.gather(tf.constant(self.channel_counts, tf.int32), index)
+        in_range = tf.reduce_all((channel >= 0) & (channel < count))
+        range_ok = tf.debugging.Assert(
+            tf.logical_or(in_range, tf.logical_not(tf.logical_and(known, channel_shaped))),
+            ["channel out of range for layer", layer, "which has", count,
+             "channels (0 .. count-1); got channel", channel],
+            name="check_channel_range", summarize=64,
+        )
+        with tf.control_dependencies([layer_ok, shape_ok, range_ok]):
+            index = tf.identity(index)
+            channel = tf.reshape(channel, [-1])
+        branches = [
+            (lambda project=project: project(x, channel)) for project in self._projectors
+        ]
+        projection, position, value = tf.switch_case(index, branches)
+        return {
+            "projection": tf.ensure_shape(projection, (None, *self.input_shape)),
+            "position": tf.cast(position, tf.int32),
+            "value": tf.cast(value, tf.float32),
+        }
