@@ -1,28 +1,39 @@
-"""End-to-end runs of ``zfkeras train`` in subprocesses (tiny budgets)."""
+"""End-to-end runs of ``zfkeras train`` in subprocesses (tiny budgets, on a
+small learnable dataset in the Fashion-MNIST format written by the test)."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
+import pytest
+
+from tests.subprocess_helpers import quiet_env
+from tests.train_helpers import write_learnable_fashion_mnist
 
 TINY = [
-    "--max-train-examples", "2560", "--validation-size", "512", "--evolution-sample", "256",
+    "--max-train-examples", "1280", "--validation-size", "256", "--evolution-sample", "128",
     "--evolution-maps", "2", "--seed", "1",
 ]
+TEST_EXAMPLES = 300
 
 
-def _cmd(run_dir, *extra):
-    return [sys.executable, "-m", "zfkeras", "train", "--run-dir", str(run_dir), *TINY, *extra]
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fashion_format")
+    write_learnable_fashion_mnist(folder, n_train=1536, n_test=TEST_EXAMPLES, seed=0)
+    return folder
+
+
+def _cmd(run_dir, data_dir, *extra):
+    return [sys.executable, "-m", "zfkeras", "train", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+            *TINY, *extra]
 
 
 def _env():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    env.pop("TF_CONFIG", None)
-    return env
+    return quiet_env()
 
 
 def _events(log_dir):
@@ -40,9 +51,9 @@ def _events(log_dir):
     return tags
 
 
-def test_two_logical_cpus_train_in_sync(tmp_path):
+def test_two_logical_cpus_train_in_sync(tmp_path, data_dir):
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_cmd(run_dir, "--devices", "2", "--epochs", "1", "--augment-flip"), capture_output=True,
+    proc = subprocess.run(_cmd(run_dir, data_dir, "--devices", "2", "--epochs", "1", "--augment-flip"), capture_output=True,
                           text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "MirroredStrategy over 2 logical CPUs" in proc.stdout
@@ -50,8 +61,9 @@ def test_two_logical_cpus_train_in_sync(tmp_path):
     assert metrics["num_replicas"] == 2
     assert metrics["replica_weight_max_abs_diff"] == 0.0
     assert metrics["history"]["loss"][0] < metrics["initial_train_loss"]
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == 10000
-    for name in ("config.json", "model.keras", "normalization.npz", "evolution/evolution_epoch_001.npz"):
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == TEST_EXAMPLES
+    for name in ("config.json", "model.keras", "normalization.npz", "class_names.json", "splits.json",
+                 "metrics.json", "evolution/evolution_epoch_001.npz"):
         assert (run_dir / name).exists(), name
     tags = _events(run_dir / "logs")
     assert "epoch_loss" in tags and "epoch_accuracy" in tags and "epoch_top5" in tags
@@ -61,17 +73,19 @@ def test_two_logical_cpus_train_in_sync(tmp_path):
         assert tags[f"evolution/{layer}"] == [1], layer
 
 
-def test_resume_after_sigkill_mid_epoch(tmp_path):
+def test_resume_after_sigkill_mid_epoch(tmp_path, data_dir):
     run_dir = tmp_path / "run"
-    cmd = _cmd(run_dir, "--epochs", "3", "--evolution-epochs", "1")
+    cmd = _cmd(run_dir, data_dir, "--epochs", "3", "--evolution-epochs", "1")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_env(), text=True)
-    first = run_dir / "checkpoints" / "epoch_0001" / "state.json"
-    deadline = time.time() + 300
-    while not first.exists():
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.time() < deadline, "no checkpoint after 300 s"
-        time.sleep(0.1)
-    time.sleep(1.0)  # well inside epoch 2 (an epoch takes several seconds)
+    # Keras prints "Epoch 2/3" when epoch 2 begins, after epoch 1's
+    # checkpoint is written: kill on that line, inside epoch 2 (no timing).
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("Epoch 2/3"):
+            break
+    else:
+        raise AssertionError("training ended before epoch 2:\n" + "".join(seen[-30:]))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
@@ -92,7 +106,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     import zfkeras
 
     model = zfkeras.load_model(run_dir / "model.keras")
-    steps = int(np.ceil(2560 / 128))
+    steps = int(np.ceil(1280 / 128))
     # the optimizer's step counter carried on from the checkpoint
     assert int(model.optimizer.iterations) == 3 * steps
     # the learning rate continued from the checkpoint's (annealing state restored)
@@ -103,7 +117,8 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     # a finished run is not retrained; a different configuration is refused
     rerun = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
     assert rerun.returncode == 0 and "already complete" in rerun.stdout
-    other = subprocess.run(_cmd(run_dir, "--epochs", "4", "--evolution-epochs", "1"), capture_output=True, text=True, env=_env(), timeout=300)
+    other = subprocess.run(_cmd(run_dir, data_dir, "--epochs", "4", "--evolution-epochs", "1"),
+                           capture_output=True, text=True, env=_env(), timeout=300)
     assert other.returncode == 2
     assert "different configuration (epochs: 3 -> 4)" in other.stderr
     assert "Traceback" not in other.stderr
@@ -111,7 +126,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
 
 def test_missing_dataset_names_the_install_command(tmp_path):
     proc = subprocess.run(
-        _cmd(tmp_path / "run", "--data-dir", str(tmp_path / "nowhere")), capture_output=True,
+        _cmd(tmp_path / "run", tmp_path / "nowhere"), capture_output=True,
         text=True, env=_env(), timeout=300,
     )
     assert proc.returncode == 2
@@ -119,7 +134,7 @@ def test_missing_dataset_names_the_install_command(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_tf_config_selects_multi_worker_strategy(tmp_path):
+def test_tf_config_selects_multi_worker_strategy(tmp_path, data_dir):
     # One worker on loopback: the multi-host code path, run for real.
     import socket
 
@@ -130,10 +145,34 @@ def test_tf_config_selects_multi_worker_strategy(tmp_path):
     env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]},
                                    "task": {"type": "worker", "index": 0}})
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_cmd(run_dir, "--epochs", "1", "--max-train-examples", "512"),
+    proc = subprocess.run(_cmd(run_dir, data_dir, "--epochs", "1", "--max-train-examples", "512"),
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "MultiWorkerMirroredStrategy (1 workers)" in proc.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["strategy"].startswith("MultiWorkerMirroredStrategy")
     assert metrics["history"]["loss"][0] < metrics["initial_train_loss"]
+
+
+_REFUSED_WITHOUT_TENSORFLOW = """
+import sys
+from zfkeras.train.cli import main
+code = main(sys.argv[1:])
+print("exit", code, "loaded", sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("config_text, message", [
+    ('{"epochs": 3}', "different configuration (epochs: 3 -> 4)"),
+    ("{not json", "unreadable config.json"),
+])
+def test_a_bad_run_folder_is_refused_before_tensorflow_loads(tmp_path, config_text, message):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(config_text)
+    proc = subprocess.run(
+        [sys.executable, "-c", _REFUSED_WITHOUT_TENSORFLOW, "--run-dir", str(run_dir), "--epochs", "4"],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )
+    assert "exit 2 loaded []" in proc.stdout, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from tests.test_data_images import photos, small, write_folder
+from tests.images_helpers import photos, small, write_folder
+from zfkeras.run_folder import RunFolder
 from zfkeras.train.config import TrainConfig
 
 
@@ -46,12 +47,29 @@ def test_trains_from_a_tfds_builder_prepared_from_manual_dir(tmp_path):
     config = TrainConfig(
         dataset="tfds", tfds_name="zfkeras_tiny_train_photos", data_dir=str(tmp_path / "tfds"),
         manual_dir=str(tmp_path / "manual"), image_size=36, crop_size=32, epochs=1, batch_size=3,
-        evolution_sample=4, evolution_maps=2, run_dir=str(tmp_path / "run"),
+        validation_size=2, evolution_sample=4, evolution_maps=2, run_dir=str(tmp_path / "run"),
     )
     metrics = run(config, verbose=0)
-    assert metrics["train_examples"] == 6 and metrics["test_examples"] == 6
+    # no 'validation' split: the annealer's 2 examples are held out of
+    # 'train', and the test metrics come from 'test', never annealed on
+    assert metrics["train_examples"] == 4 and metrics["validation_examples"] == 2
+    assert metrics["test_examples"] == 6 and metrics["test_split_independent"] is True
+    assert "test: the 'test' split; validation: held out of 'train'" in metrics["test_split"]
     assert 0.0 <= metrics["test_ten_crop_accuracy"] <= 1.0
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["test_accuracy"] == metrics["test_accuracy"]
     mean = np.load(tmp_path / "run" / "mean_image.npy")
     assert mean.shape == (36, 36, 3) and mean.std() > 1
+
+    folder = RunFolder(tmp_path / "run")
+    assert folder.class_names == ["cats", "dogs"] and folder.input_shape == (32, 32, 3)
+    raw, labels = folder.load_split("test")
+    assert raw.shape == (6, 32, 32, 3) and sorted(labels) == [0, 0, 0, 1, 1, 1]
+    train_raw, _ = folder.load_split("train")
+    assert len(train_raw) == 4
+    from zfkeras.train.data import load_training_data
+
+    data = load_training_data(config)
+    fed = np.concatenate([x for x, _ in data.test.as_numpy_iterator()])
+    # raw images are uint8 after the resize: at most half a grey level off
+    assert np.abs(folder.preprocess(raw) - fed).max() <= 0.5 + 1e-4

@@ -86,11 +86,13 @@ def main(argv=None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
-    from zfkeras.train.runner import RunFolderConflict, run
+    from zfkeras.train.runner import run
 
     try:
         run(config, overwrite=args.overwrite)
-    except (RunFolderConflict, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError) as e:
+        # A run folder that holds another run, data that is missing or too
+        # small for the splits: one line saying what to do, no traceback.
         print(f"zfkeras train: error: {e}", file=sys.stderr)
         return 2
     return 0

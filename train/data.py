@@ -181,9 +181,13 @@ def _tfds_available_splits(config):
     available = ["train"]
     for name in ("validation", "test"):
         try:
-            tfds_dataset(config.tfds_name, name, config.data_dir or None, config.manual_dir or None)
+            split = tfds_dataset(config.tfds_name, name, config.data_dir or None, config.manual_dir or None)
         except ValueError:
             continue  # the dataset has no such split
+        # Unlabelled splits (imagenet2012's test: label -1) cannot be scored.
+        if any(int(label) < 0 for _, label in split.take(1).as_numpy_iterator()):
+            print(f"TFDS {config.tfds_name!r}: the {name!r} split has no labels; not used")
+            continue
         available.append(name)
     return available
 
