@@ -32,7 +32,10 @@ def small_photos():
     """Six real photos at shortest side 16 (see `images_helpers.small_photos`)."""
     from tests.images_helpers import small_photos as make
 
-    return make()
+    photos = make()
+    for image in photos.values():
+        image.flags.writeable = False  # shared by every test of the session
+    return photos
 
 
 @pytest.fixture

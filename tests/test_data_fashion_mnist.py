@@ -12,11 +12,6 @@ from zfkeras.data import fashion_mnist
 from zfkeras.data import FASHION_MNIST_CLASSES
 from zfkeras.data import load_fashion_mnist
 
-DEBIAN_FILES_PRESENT = all(
-    os.path.isfile(os.path.join(fashion_mnist.DEBIAN_DIR, f)) for f in fashion_mnist.FILES
-)
-
-
 def idx_bytes(array, magic_ndim=None, dtype_code=0x08):
     """Encodes a uint8 array in the idx format (big-endian dims)."""
     ndim = array.ndim if magic_ndim is None else magic_ndim
@@ -187,9 +182,8 @@ def test_label_out_of_range(tmp_path):
     assert path in str(info.value)
 
 
-@pytest.mark.skipif(not DEBIAN_FILES_PRESENT, reason="dataset-fashion-mnist not installed")
-def test_real_fashion_mnist_from_debian_package(monkeypatch):
-    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", "/usr/share/datasets/fashion-mnist")
+def test_real_fashion_mnist_from_debian_package(monkeypatch, fashion_mnist_dir):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", fashion_mnist_dir)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
     np.testing.assert_array_equal(np.bincount(y_train), np.full(10, 6000))

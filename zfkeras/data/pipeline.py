@@ -4,22 +4,22 @@ On the 2-core machine this project was built on, `fit` on numpy arrays or on
 a default `tf.data` pipeline sometimes ran on one core (2x slower). Turning
 off tf.data autotuning and giving the pipeline a private one-thread pool,
 then prefetching one batch, made every epoch use both cores: the input
-pipeline no longer competes with the model's intra-op threads.
+pipeline no longer competes with the model's intra-op threads
+(docs/BENCHMARKS_data.md).
 """
-
-import numbers
 
 import numpy as np
 import tensorflow as tf
 
-
-def is_positive_int(value):
-    """True for a positive Python or numpy integer (not a bool)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+from zfkeras.validation import positive_int
 
 
-def dataset_options():
+def two_core_options():
     """Returns the `tf.data.Options` used by every zfkeras pipeline.
+
+    Autotuning is off and the pipeline gets a private one-thread pool, so
+    that on a small CPU the input pipeline leaves the cores to the model's
+    own threads instead of competing with them (see the module docstring).
 
     Returns:
         `tf.data.Options` with autotuning disabled and a private thread pool
@@ -46,26 +46,27 @@ def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
 
     Returns:
         `tf.data.Dataset` of ``(x_batch, y_batch)`` (or ``x_batch``) with
-        `dataset_options()` applied and one batch prefetched.
+        `two_core_options()` applied and one batch prefetched.
 
     Raises:
-        ValueError: bad batch size or mismatched array lengths.
+        TypeError, ValueError: bad batch size or mismatched array lengths.
     """
-    if not is_positive_int(batch_size):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch_size")
     x = np.asarray(x)
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"x must be a non-empty array of examples, got shape {x.shape}")
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(x):
-            raise ValueError(f"x has {len(x)} examples but y has shape {y.shape}")
+            raise ValueError(
+                f"x has {len(x)} examples but y has shape {y.shape}; pass one label per example"
+            )
         data = tf.data.Dataset.from_tensor_slices((x, y))
     else:
         data = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(int(batch_size))
+    data = data.batch(batch_size)
     if preprocess is not None:
         data = data.map(preprocess)
-    return data.with_options(dataset_options()).prefetch(1)
+    return data.with_options(two_core_options()).prefetch(1)

@@ -1,0 +1,163 @@
+"""The paper's evaluation: predictions averaged over ten crops, top-k error.
+
+Zeiler & Fergus (Sec. 3, following Krizhevsky et al.) report top-1 and
+top-5 error of the class probabilities averaged over the ten 224x224 crops
+(4 corners and the centre, each also flipped) of each 256x256 image.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.data.transforms import NUM_CROPS
+from zfkeras.data.transforms import ten_crops
+from zfkeras.validation import positive_int
+
+
+def _images_and_labels(element):
+    """Splits a dataset element into (images, labels or None)."""
+    labels = None
+    if isinstance(element, (tuple, list)):
+        images = element[0]
+        labels = element[1] if len(element) > 1 else None
+    else:
+        images = element
+    if isinstance(images, dict):
+        images = images["image"]
+    images = tf.convert_to_tensor(images, tf.float32)
+    if images.shape.rank == 3:
+        images = images[tf.newaxis]
+        labels = None if labels is None else np.reshape(labels, (1,))
+    if images.shape.rank != 4:
+        raise ValueError(
+            f"ten-crop evaluation expects batches of images (B, H, W, C), got shape {images.shape}"
+        )
+    return images, labels
+
+
+def _ten_crop_average(model, images, crop_size, from_logits):
+    crops = ten_crops(images, crop_size)
+    total = 0.0
+    # One crop position per call keeps the batch, and so the memory, at the
+    # dataset's batch size.
+    for k in range(NUM_CROPS):
+        predictions = np.asarray(model.predict_on_batch(crops[:, k]))
+        if predictions.ndim != 2:
+            raise ValueError(
+                f"ten-crop evaluation expects (B, K) model outputs, got shape {predictions.shape}; "
+                "the model must end in a class layer"
+            )
+        if from_logits:
+            predictions = tf.nn.softmax(predictions).numpy()
+        total = total + predictions.astype(np.float64)
+    return (total / NUM_CROPS).astype(np.float32)
+
+
+def _predict(model, dataset, crop_size, from_logits, verbose, need_labels):
+    crop_size = positive_int(crop_size, "crop_size")
+    if isinstance(dataset, np.ndarray):
+        dataset = [dataset]
+    try:
+        num_batches = len(dataset)
+    except TypeError:  # a tf.data.Dataset of unknown length
+        num_batches = None
+    progress = keras.utils.Progbar(num_batches, verbose=verbose, unit_name="batch") if verbose else None
+    outputs, labels = [], []
+    for element in dataset:
+        images, batch_labels = _images_and_labels(element)
+        if need_labels and batch_labels is None:
+            raise ValueError("ten_crop_metrics needs a dataset of (images, labels) batches")
+        outputs.append(_ten_crop_average(model, images, crop_size, from_logits))
+        if need_labels:
+            labels.append(np.asarray(batch_labels).reshape(-1))
+        if progress is not None:
+            progress.add(1)
+    if not outputs:
+        raise ValueError("ten-crop evaluation: the dataset is empty")
+    return np.concatenate(outputs), (np.concatenate(labels) if need_labels else None)
+
+
+def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose=0):
+    """Averages a model's class probabilities over the 10 crops of each image.
+
+    Args:
+        model: Keras model mapping ``(B, crop_size, crop_size, C)`` to
+            ``(B, K)`` softmax probabilities (or logits, see ``from_logits``).
+        dataset: batches of full-size images ``(B, H, W, C)`` (e.g.
+            `zfkeras.data.image_folder_dataset(..., mode="full")`),
+            optionally as ``(images, labels)`` pairs (labels are ignored), or
+            a numpy array.
+        crop_size: side of the crops.
+        from_logits: apply softmax to the model's outputs before averaging.
+        verbose: 1 shows a progress bar over the batches.
+
+    Returns:
+        float32 numpy array ``(N, K)``: mean probabilities, in dataset order.
+
+    Raises:
+        ValueError: images or model outputs of the wrong rank, crops larger
+            than the images, or an empty dataset.
+    """
+    return _predict(model, dataset, crop_size, from_logits, verbose, need_labels=False)[0]
+
+
+def top_k_accuracy(probabilities, labels, k):
+    """The fraction of examples whose label is among the k top classes.
+
+    As in `tf.math.in_top_k`, classes tied with the k-th highest score
+    count as within the top k; with ``k`` at least the number of classes
+    every example counts.
+
+    Args:
+        probabilities: ``(N, K)`` class scores.
+        labels: ``(N,)`` integer labels in ``[0, K)``.
+        k: number of top classes, e.g. 1 or 5.
+
+    Returns:
+        float in ``[0, 1]``.
+
+    Raises:
+        TypeError, ValueError: bad ``k``, shapes or label values.
+    """
+    k = positive_int(k, "k")
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or len(probabilities) == 0:
+        raise ValueError(
+            f"probabilities must be a non-empty (N, K) array, got shape {probabilities.shape}"
+        )
+    if labels.shape != (len(probabilities),):
+        raise ValueError(
+            f"labels must have shape ({len(probabilities)},) to match probabilities "
+            f"{probabilities.shape}, got {labels.shape}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    num_classes = probabilities.shape[1]
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"labels must be in [0, {num_classes}), got values from {labels.min()} to {labels.max()}"
+        )
+    label_scores = probabilities[np.arange(len(labels)), labels]
+    # Rank of the label = the number of classes scoring strictly higher.
+    ranks = (probabilities > label_scores[:, None]).sum(axis=1)
+    return float(np.mean(ranks < k))
+
+
+def ten_crop_metrics(model, dataset, crop_size):
+    """The paper's evaluation: top-1 and top-5 accuracy over 10-crop averages.
+
+    Args:
+        model: Keras model giving ``(B, K)`` class probabilities.
+        dataset: ``(images, labels)`` batches of full-size images (e.g.
+            `zfkeras.data.image_folder_dataset(..., mode="full")`).
+        crop_size: side of the crops the model takes.
+
+    Returns:
+        dict with ``ten_crop_accuracy`` (top-1) and ``ten_crop_top5``.
+    """
+    probabilities, labels = _predict(model, dataset, crop_size, False, 0, need_labels=True)
+    return {
+        "ten_crop_accuracy": top_k_accuracy(probabilities, labels, 1),
+        "ten_crop_top5": top_k_accuracy(probabilities, labels, 5),
+    }
