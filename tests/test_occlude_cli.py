@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from zfkeras.analysis import occlude_cli
+
+
+def _write_images(folder, count=2):
+    rng = np.random.RandomState(0)
+    paths = []
+    for i in range(count):
+        path = folder / f"item{i}.png"
+        Image.fromarray(rng.randint(0, 256, (40, 56, 3)).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_read_image_resizes_shorter_side_and_centre_crops(tmp_path):
+    path = tmp_path / "wide.png"
+    array = np.zeros((20, 40), np.uint8)
+    array[:, 10:30] = 255  # the centre 20x20 square is white
+    Image.fromarray(array).save(path)
+    out = occlude_cli.read_image(str(path), 10, 10, 1)
+    assert out.shape == (10, 10, 1) and out.dtype == np.uint8
+    assert out[:, 1:-1].min() == 255  # the centre square, scaled to 10x10 (edges blend)
+
+
+def test_panels_for_image_files(trained_run, tmp_path):
+    paths = _write_images(tmp_path)
+    out = tmp_path / "panels"
+    status = occlude_cli.main([str(trained_run.path), *paths, "--out", str(out), "--stride", "3"])
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == ["item0_occlusion.png", "item1_occlusion.png", "occlusion.csv"]
+    rows = np.genfromtxt(out / "occlusion.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    model = trained_run.load_model()
+    images = np.stack([occlude_cli.read_image(p, 28, 28, 1) for p in paths])
+    probs = model.predict(trained_run.preprocess(images), verbose=0)
+    np.testing.assert_allclose(rows["p_class_unoccluded"], probs.max(axis=1), rtol=1e-4)
+
+
+def test_unreadable_image_writes_nothing(trained_run, tmp_path, capsys):
+    good = _write_images(tmp_path, 1)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    out = tmp_path / "panels"
+    assert occlude_cli.main([str(trained_run.path), *good, str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image file" in err and "broken.jpg" in err
+    assert not out.exists()
+
+
+def test_argument_errors(trained_run, tmp_path, capsys):
+    good = _write_images(tmp_path, 1)
+    with pytest.raises(SystemExit):
+        occlude_cli.main([str(trained_run.path), *good, "--stride", "0"])
+    assert "--stride must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        occlude_cli.main([str(trained_run.path), str(tmp_path / "missing.png")])
+    assert "does not exist" in capsys.readouterr().err
+    assert occlude_cli.main([str(trained_run.path), *good, "--size", "40", "--out", str(tmp_path / "o")]) == 2
+    assert "larger than the model's 28x28 input" in capsys.readouterr().err
+    assert occlude_cli.main([str(trained_run.path), *good, "--label", "Zebra", "--out", str(tmp_path / "o")]) == 2
+    assert "--label 'Zebra' is neither a class name" in capsys.readouterr().err
