@@ -13,6 +13,7 @@ import importlib
 import inspect
 import os
 import pathlib
+import re
 import signal
 
 import keras
@@ -39,10 +40,13 @@ def _maybe_die(stage):
 
 
 def next_version(out_dir):
-    """One more than the highest all-digit folder name in `out_dir` (1 if none)."""
+    """One more than the highest all-digit name in `out_dir` (1 if none).
+
+    Files count too (a version folder cannot take their name).
+    """
     out_dir = pathlib.Path(out_dir)
-    numbers = [int(p.name) for p in out_dir.iterdir() if p.name.isdigit()] if out_dir.is_dir() else []
-    return max(numbers, default=0) + 1
+    names = [p.name for p in out_dir.iterdir()] if out_dir.is_dir() else []
+    return max((int(name) for name in names if re.fullmatch(r"[0-9]+", name)), default=0) + 1
 
 
 def _remove_dead_temporaries(out_dir):
