@@ -1,0 +1,73 @@
+"""``zfkeras export``: answers --help and argument errors without TensorFlow,
+exports a run folder and prints the version folder."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import export_helpers as helpers
+from zfkeras.export import cli
+
+
+def test_help_and_argument_errors_do_not_import_tensorflow(tmp_path):
+    code = (
+        "import sys\n"
+        "from zfkeras.export import cli\n"
+        "for argv in (['--help'], ['run', 'out', '--version', '0'], [str(sys.argv[1]), 'out']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        print('exit', e.code)\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "print('imported:', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                            cwd=helpers.REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: zfkeras export RUN_DIR OUT_DIR" in result.stdout.replace("[-h] [--version N] ", "")
+    assert result.stdout.count("exit 2") == 2 and "exit 0" in result.stdout
+    assert "imported: []" in result.stdout
+    assert "--version: must be a positive integer, got '0'" in result.stderr
+    assert "not a run folder" in result.stderr
+
+
+def test_argument_errors(tmp_path, capsys):
+    for argv, fragment in [
+        (["run"], "the following arguments are required: OUT_DIR"),
+        (["run", "out", "--version", "x"], "must be a positive integer, got 'x'"),
+        ([str(tmp_path / "nothing"), "out"], "not a run folder"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert fragment in capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"dataset": "fashion_mnist"}')
+    with pytest.raises(SystemExit):
+        cli.main([str(run), str(tmp_path / "out")])
+    assert f"`zfkeras train --run-dir {run}` to resume" in capsys.readouterr().err
+
+
+def test_exports_a_run_folder_and_prints_the_version_folder(tmp_path, capsys):
+    import tensorflow as tf
+    from zfkeras.run_folder import RunFolder
+
+    model = helpers.tiny_model()
+    run = helpers.write_run_folder(tmp_path / "run", model)
+    out = tmp_path / "serving"
+    assert cli.main([str(run), str(out), "--version", "7"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str((out / "7").resolve())
+    raw = helpers.raw_digits(3)
+    loaded = tf.saved_model.load(printed)
+    result = loaded.signatures["serving_default"](images=tf.constant(raw))
+    expected = model.predict(RunFolder(run).preprocess(raw), verbose=0)
+    np.testing.assert_allclose(result["probabilities"].numpy(), expected, atol=1e-5)
+    labels = result["top_labels"].numpy().astype(str)
+    assert labels[0, 0] == helpers.CLASS_NAMES[int(expected[0].argmax())]
+    # the same version again: refused, reported in one line, exit status 2
+    assert cli.main([str(run), str(out), "--version", "7"]) == 2
+    assert "version folder" in capsys.readouterr().err
