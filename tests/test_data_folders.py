@@ -14,6 +14,7 @@ from tests.images_helpers import write_corrupt_files
 from tests.images_helpers import write_folder
 from zfkeras.data import files
 from zfkeras.data.folders import image_folder_dataset
+from zfkeras.data.folders import labelled_files_dataset
 
 SMALL = dict(image_size=IMAGE_SIZE, crop_size=CROP_SIZE)
 
@@ -38,6 +39,9 @@ def test_folder_errors_are_clear(tmp_path):
         image_folder_dataset(root, image_size=8, crop_size=4, mean_image=np.zeros((4, 4, 3)))
     with pytest.raises(TypeError, match="validate must be True or False, got 'yes'"):
         image_folder_dataset(root, validate="yes")
+    # A BadFileReport is no longer accepted: checks are remembered anyway.
+    with pytest.raises(TypeError, match="validate must be True or False, got BadFileReport"):
+        image_folder_dataset(root, validate=files.BadFileReport())
     # Argument errors come before the folder is read.
     with pytest.raises(ValueError, match="mode must be one of"):
         image_folder_dataset(tmp_path / "nope", mode="test")
@@ -140,16 +144,6 @@ def test_validate_false_keeps_every_file(tmp_path, small_photos):
     assert data.report is None and len(data.file_paths) == len(written) + 3
 
 
-def test_a_report_as_validate_is_deprecated_and_means_true(tmp_path, small_photos, fresh_file_checks):
-    write_folder(tmp_path, small_photos)
-    bad = write_corrupt_files(tmp_path)
-    with pytest.warns(UserWarning):
-        first = image_folder_dataset(tmp_path, mode="center", **SMALL)
-    with pytest.warns(DeprecationWarning, match="validate= takes True or False"):
-        again = image_folder_dataset(tmp_path, mode="full", validate=first.report, **SMALL)
-    assert sorted(again.report.paths) == bad
-
-
 def test_all_bad_is_an_error_naming_the_files(tmp_path, small_photos, fresh_file_checks):
     for name in ("cats", "dogs", "birds"):
         (tmp_path / name).mkdir()
@@ -159,3 +153,18 @@ def test_all_bad_is_an_error_naming_the_files(tmp_path, small_photos, fresh_file
         with pytest.raises(ValueError, match=f"No image in {tmp_path} can be decoded") as info:
             image_folder_dataset(tmp_path)
     assert all(path in str(info.value) for path in bad)
+
+
+def test_labelled_files_dataset_over_a_list_of_files(tmp_path, small_photos):
+    written = write_folder(tmp_path, small_photos)
+    paths = sorted(written)[::-1]  # any order: kept as given
+    labels = [1 if written[p][0] == "cats" else 0 for p in paths]
+    data = labelled_files_dataset(paths, labels, ["other", "cats"], "my list", mode="center", **SMALL)
+    assert data.file_paths == paths and data.class_names == ["other", "cats"]
+    x, y = next(iter(data.unbatch().batch(6)))
+    assert y.numpy().tolist() == labels
+    for image, path in zip(x.numpy(), paths):
+        square = numpy_center_crop(small_photos[written[path][1]], IMAGE_SIZE).astype(np.float32)
+        np.testing.assert_allclose(image, numpy_center_crop(square, CROP_SIZE), atol=1e-4)
+    with pytest.raises(ValueError, match="got 6 paths but 5 labels"):
+        labelled_files_dataset(paths, labels[:5], ["other", "cats"], "my list")

@@ -90,7 +90,9 @@ def test_grey_images_keep_their_channel(small_photos):
         (dict(image_size=8, crop_size=9), ValueError, "must not exceed image_size"),
         (dict(shuffle_buffer=0), ValueError, "shuffle_buffer must be a positive integer, got 0"),
         (dict(image_size=8, crop_size=4, mean_image=np.zeros((4, 4, 3))), ValueError,
-         r"mean_image has shape \(4, 4, 3\), expected \(8, 8, 3\)"),
+         r"mean_image has shape \(4, 4, 3\), expected \(8, 8, C\)"),
+        (dict(mean_image=np.zeros((256, 256, 1))), ValueError,
+         "mean_image has 1 channels but the images have 3"),
     ],
 )
 def test_bad_arguments(photo_pairs, kwargs, error, message):

@@ -8,7 +8,7 @@ Modules, one concept each:
 * `files`: listing image files, decode checks, `BadFileReport`.
 * `mean_image`: the training split's per-pixel mean image.
 * `preprocessing`: the paper's pipeline over any labelled image dataset.
-* `folders`: class-folder datasets.
+* `folders`: class-folder datasets, and datasets over lists of files.
 * `tfds`: TensorFlow Datasets sources, never downloading.
 
 `load_fashion_mnist` needs only numpy. The other names need TensorFlow,
@@ -38,6 +38,7 @@ _LAZY_EXPORTS = {
     "save_mean_image": "zfkeras.data.mean_image",
     "preprocess_dataset": "zfkeras.data.preprocessing",
     "image_folder_dataset": "zfkeras.data.folders",
+    "labelled_files_dataset": "zfkeras.data.folders",
     "tfds_dataset": "zfkeras.data.tfds",
     "tfds_image_folder_dataset": "zfkeras.data.tfds",
 }

@@ -8,101 +8,78 @@ the images go through the paper's resize, mean subtraction and crops.
 """
 
 import os
-import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.data.files import BadFileReport
 from zfkeras.data.files import decodable_files
 from zfkeras.data.files import list_image_files
-from zfkeras.data.preprocessing import check_pipeline_args
 from zfkeras.data.preprocessing import paper_pipeline
+from zfkeras.data.preprocessing import pipeline_settings
 from zfkeras.data.transforms import read_image
 
 
 def check_validate_flag(validate):
     """Returns ``validate`` as a bool; TypeError for anything else."""
-    if isinstance(validate, BadFileReport):
-        # Transitional: callers used to pass the report of an earlier check
-        # to skip decoding again. Checks are remembered per process now, so
-        # validate=True costs nothing the second time.
-        warnings.warn(
-            "validate= takes True or False; a BadFileReport is no longer needed "
-            "(files checked before are not decoded again)",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return True
     if not isinstance(validate, (bool, np.bool_)):
         raise TypeError(f"validate must be True or False, got {validate!r}")
     return bool(validate)
 
 
-def labelled_files_dataset(
-    paths,
-    labels,
-    class_names,
-    where,
-    mode,
-    image_size,
-    crop_size,
-    mean_image,
-    batch_size,
-    shuffle,
-    seed,
-    validate,
-    verbose=0,
-):
-    """The paper's pipeline over a list of image files and their labels.
+def files_dataset(paths, labels, class_names, where, settings, validate, verbose=0):
+    """The paper's pipeline over image files, given checked settings.
 
-    Shared by `image_folder_dataset` and
-    `zfkeras.data.tfds.tfds_image_folder_dataset`; the arguments are theirs,
-    ``where`` names the files' folder in messages.
+    Args:
+        paths, labels, class_names, where, validate, verbose: as for
+            `labelled_files_dataset` (``validate`` a bool).
+        settings: `zfkeras.data.preprocessing.PipelineSettings`.
 
     Returns:
-        `tf.data.Dataset` of ``(images, labels)`` with the attributes
-        ``class_names``, ``file_paths`` and ``report``.
+        As `labelled_files_dataset`.
     """
-    mode, image_size, crop_size, batch_size = check_pipeline_args(
-        mode, image_size, crop_size, batch_size
-    )
-    validate = check_validate_flag(validate)
     report = None
     if validate:
         paths, labels, report = decodable_files(paths, labels, where=where, verbose=verbose)
-    examples = tf.data.Dataset.from_tensor_slices((list(paths), labels))
-    data = paper_pipeline(
-        examples,
-        max(1, len(paths)),
-        read_image,
-        mode,
-        image_size,
-        crop_size,
-        mean_image,
-        batch_size,
-        shuffle,
-        seed,
-    )
+    examples = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, np.int64)))
+    data = paper_pipeline(examples, max(1, len(paths)), read_image, settings)
     data.class_names = list(class_names)
     data.file_paths = list(paths)
     data.report = report
     return data
 
 
-def image_folder_dataset(
-    root,
-    mode="train",
-    image_size=256,
-    crop_size=224,
-    mean_image=None,
-    batch_size=32,
-    shuffle=None,
-    seed=None,
-    class_names=None,
-    validate=True,
-    verbose=0,
-):
+def labelled_files_dataset(paths, labels, class_names, where, mode="train", image_size=256,
+                           crop_size=224, mean_image=None, batch_size=32, shuffle=None, seed=None,
+                           validate=True, verbose=0):
+    """The paper's pipeline over a list of image files and their labels.
+
+    Args:
+        paths: list of image file paths.
+        labels: their int labels, indexing ``class_names``.
+        class_names: list of class names.
+        where: what the files are (e.g. their folder), for messages.
+        mode, image_size, crop_size, mean_image, batch_size, shuffle, seed,
+            validate, verbose: as for `image_folder_dataset`.
+
+    Returns:
+        `tf.data.Dataset` of ``(images, labels)`` with the attributes
+        ``class_names``, ``file_paths`` (the files used, in the given
+        order) and ``report`` (a `BadFileReport`, or None when ``validate``
+        is False).
+
+    Raises:
+        TypeError, ValueError: bad arguments, or no file that decodes.
+    """
+    settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
+    validate = check_validate_flag(validate)
+    if len(labels) != len(paths):
+        raise ValueError(f"got {len(paths)} paths but {len(labels)} labels; pass one label per file")
+    return files_dataset(paths, labels, class_names, where, settings, validate, verbose)
+
+
+def image_folder_dataset(root, mode="train", image_size=256, crop_size=224, mean_image=None,
+                         batch_size=32, shuffle=None, seed=None, class_names=None, validate=True,
+                         verbose=0):
     """Builds the paper's pipeline over a ``root/<class>/<image>`` folder.
 
     Args:
@@ -140,23 +117,7 @@ def image_folder_dataset(
             decodes.
     """
     # Bad arguments fail before the folder is listed.
-    mode, image_size, crop_size, batch_size = check_pipeline_args(
-        mode, image_size, crop_size, batch_size
-    )
+    settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
     validate = check_validate_flag(validate)
     paths, labels, class_names = list_image_files(root, class_names)
-    return labelled_files_dataset(
-        paths,
-        labels,
-        class_names,
-        os.fspath(root),
-        mode,
-        image_size,
-        crop_size,
-        mean_image,
-        batch_size,
-        shuffle,
-        seed,
-        validate,
-        verbose,
-    )
+    return files_dataset(paths, labels, class_names, os.fspath(root), settings, validate, verbose)

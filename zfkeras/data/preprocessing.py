@@ -6,6 +6,8 @@ the ten 224x224 crops at random per example, evaluation averages the
 predictions over all ten (`zfkeras.evaluation.predict_ten_crop`).
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -22,12 +24,33 @@ from zfkeras.validation import positive_int
 MODES = ("train", "center", "full")
 
 
-def check_pipeline_args(mode, image_size, crop_size, batch_size):
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    """The checked arguments of the paper's pipeline (see `preprocess_dataset`).
+
+    Made by `pipeline_settings`, so that every dataset function checks its
+    arguments before it reads any file.
+    """
+
+    mode: str
+    image_size: int
+    crop_size: int
+    mean_image: object  # float32 (image_size, image_size, C) array, or None
+    batch_size: object  # int, or None for single examples
+    shuffle: bool
+    seed: object
+
+
+def pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed):
     """Checks the arguments shared by the paper's pipelines.
 
+    Args:
+        mode, image_size, crop_size, mean_image, batch_size, shuffle, seed:
+            as for `preprocess_dataset`.
+
     Returns:
-        ``(mode, image_size, crop_size, batch_size)``, normalised (ints;
-        ``batch_size`` may be None).
+        `PipelineSettings`, with ints normalised and ``shuffle`` resolved
+        (None means True in ``"train"`` mode only).
 
     Raises:
         TypeError, ValueError: naming the argument and the value received.
@@ -36,99 +59,70 @@ def check_pipeline_args(mode, image_size, crop_size, batch_size):
     image_size, crop_size = check_crop_sizes(image_size, crop_size)
     if batch_size is not None:
         batch_size = positive_int(batch_size, "batch_size")
-    return mode, image_size, crop_size, batch_size
+    if mean_image is not None:
+        mean_image = np.asarray(mean_image, np.float32)
+        if mean_image.ndim != 3 or mean_image.shape[:2] != (image_size, image_size):
+            raise ValueError(
+                f"mean_image has shape {mean_image.shape}, expected ({image_size}, {image_size}, C); "
+                f"compute it with compute_mean_image(..., image_size={image_size})"
+            )
+    shuffle = mode == "train" if shuffle is None else bool(shuffle)
+    return PipelineSettings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
 
 
-def _mean_image_constant(mean_image, image_size, channels):
-    if mean_image is None:
-        return None
-    mean_image = np.asarray(mean_image, np.float32)
-    expected = (image_size, image_size, channels)
-    if mean_image.ndim != 3 or mean_image.shape[:2] != expected[:2] or (
-        channels is not None and mean_image.shape[2] != channels
-    ):
-        raise ValueError(
-            f"mean_image has shape {mean_image.shape}, expected {expected} "
-            f"(image_size={image_size}); compute it with compute_mean_image(..., image_size={image_size})"
-        )
-    return tf.constant(mean_image)
-
-
-def paper_pipeline(
-    examples,
-    shuffle_buffer,
-    to_image,
-    mode,
-    image_size,
-    crop_size,
-    mean_image,
-    batch_size,
-    shuffle,
-    seed,
-    channels=CHANNELS,
-):
+def paper_pipeline(examples, shuffle_buffer, to_image, settings, channels=CHANNELS):
     """Shuffles, decodes, normalises, crops and batches ``(x, label)`` pairs.
 
     Args:
         examples: unbatched dataset of ``(x, label)``.
         shuffle_buffer: examples held by the shuffle buffer.
         to_image: maps ``x`` (a path, bytes or an image) to an image tensor.
-        mode, image_size, crop_size, batch_size: checked by
-            `check_pipeline_args`.
-        mean_image, shuffle, seed: as for `preprocess_dataset`.
+        settings: `PipelineSettings`.
         channels: the images' channels (None if unknown).
 
     Returns:
         `tf.data.Dataset` of ``(images, labels)``.
     """
-    mean = _mean_image_constant(mean_image, image_size, channels)
-    if shuffle is None:
-        shuffle = mode == "train"
-    if shuffle:
+    mean = settings.mean_image
+    if mean is not None and channels is not None and mean.shape[2] != channels:
+        raise ValueError(
+            f"mean_image has {mean.shape[2]} channels but the images have {channels}; "
+            "compute the mean image over the same images"
+        )
+    if settings.shuffle:
         # Shuffling before decoding keeps the buffer small (paths or bytes).
-        examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        examples = examples.shuffle(shuffle_buffer, seed=settings.seed, reshuffle_each_iteration=True)
 
     def prepare(x, label):
-        image = resize_and_center_crop(to_image(x), image_size)
-        if mean is not None:
-            image = image - mean
-        return image, label
+        image = resize_and_center_crop(to_image(x), settings.image_size)
+        return (image if mean is None else image - mean), label
 
-    if mode == "train":
+    if settings.mode == "train":
         # One of the 10 crops per example, drawn from a seeded stream that
         # changes every epoch.
-        crop_index = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        crop_index = tf.data.Dataset.random(seed=settings.seed, rerandomize_each_iteration=True)
         examples = tf.data.Dataset.zip((examples, crop_index))
 
         def transform(example, random_value):
             image, label = prepare(*example)
-            return ten_crop_at(image, crop_size, random_value % NUM_CROPS), label
+            return ten_crop_at(image, settings.crop_size, random_value % NUM_CROPS), label
 
-    elif mode == "center":
+    elif settings.mode == "center":
 
         def transform(x, label):
             image, label = prepare(x, label)
-            return center_crop(image, crop_size), label
+            return center_crop(image, settings.crop_size), label
 
     else:
         transform = prepare
     data = examples.map(transform)
-    if batch_size is not None:
-        data = data.batch(batch_size)
+    if settings.batch_size is not None:
+        data = data.batch(settings.batch_size)
     return data.with_options(two_core_options()).prefetch(1)
 
 
-def preprocess_dataset(
-    dataset,
-    mode="train",
-    image_size=256,
-    crop_size=224,
-    mean_image=None,
-    batch_size=32,
-    shuffle=None,
-    seed=None,
-    shuffle_buffer=1024,
-):
+def preprocess_dataset(dataset, mode="train", image_size=256, crop_size=224, mean_image=None,
+                       batch_size=32, shuffle=None, seed=None, shuffle_buffer=1024):
     """Applies the paper's preprocessing to a dataset of decoded images.
 
     Args:
@@ -155,9 +149,7 @@ def preprocess_dataset(
         TypeError, ValueError: bad arguments or elements that are not
             unbatched ``(image, label)`` pairs.
     """
-    mode, image_size, crop_size, batch_size = check_pipeline_args(
-        mode, image_size, crop_size, batch_size
-    )
+    settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
     shuffle_buffer = positive_int(shuffle_buffer, "shuffle_buffer")
     spec = getattr(dataset, "element_spec", None)
     if not isinstance(spec, (tuple, list)) or len(spec) != 2:
@@ -170,16 +162,4 @@ def preprocess_dataset(
             f"preprocess_dataset expects unbatched (H, W, C) images, got {spec[0].shape}; "
             "call .unbatch() first"
         )
-    return paper_pipeline(
-        dataset,
-        shuffle_buffer,
-        lambda image: image,
-        mode,
-        image_size,
-        crop_size,
-        mean_image,
-        batch_size,
-        shuffle,
-        seed,
-        channels=spec[0].shape[-1],
-    )
+    return paper_pipeline(dataset, shuffle_buffer, tf.identity, settings, channels=spec[0].shape[-1])

@@ -13,8 +13,8 @@ import os
 import re
 
 from zfkeras.data.folders import check_validate_flag
-from zfkeras.data.folders import labelled_files_dataset
-from zfkeras.data.preprocessing import check_pipeline_args
+from zfkeras.data.folders import files_dataset
+from zfkeras.data.preprocessing import pipeline_settings
 
 
 def _import_tfds():
@@ -28,19 +28,9 @@ def _import_tfds():
     return tfds
 
 
-def tfds_image_folder_dataset(
-    root,
-    split,
-    mode="train",
-    image_size=256,
-    crop_size=224,
-    mean_image=None,
-    batch_size=32,
-    shuffle=None,
-    seed=None,
-    validate=True,
-    verbose=0,
-):
+def tfds_image_folder_dataset(root, split, mode="train", image_size=256, crop_size=224,
+                              mean_image=None, batch_size=32, shuffle=None, seed=None,
+                              validate=True, verbose=0):
     """The paper's pipeline over a `tfds.folder_dataset.ImageFolder`.
 
     TFDS lists ``root/<split>/<class>/<image>`` (``.jpg``, ``.jpeg``,
@@ -63,9 +53,7 @@ def tfds_image_folder_dataset(
         TypeError, ValueError: bad arguments, an unknown split, or no image
             that decodes.
     """
-    mode, image_size, crop_size, batch_size = check_pipeline_args(
-        mode, image_size, crop_size, batch_size
-    )
+    settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
     validate = check_validate_flag(validate)
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -89,21 +77,9 @@ def tfds_image_folder_dataset(
     ]
     paths = [path for path, _ in pairs]
     labels = [label for _, label in pairs]
-    return labelled_files_dataset(
-        paths,
-        labels,
-        builder.info.features["label"].names,
-        os.path.join(root, split),
-        mode,
-        image_size,
-        crop_size,
-        mean_image,
-        batch_size,
-        shuffle,
-        seed,
-        validate,
-        verbose,
-    )
+    class_names = builder.info.features["label"].names
+    where = os.path.join(root, split)
+    return files_dataset(paths, labels, class_names, where, settings, validate, verbose)
 
 
 def _archive_hint(builder, manual_dir=None):
