@@ -7,7 +7,7 @@ inputs:
 * ``default``: ``from_tensor_slices -> shuffle -> batch -> prefetch(AUTOTUNE)``
   with default `tf.data.Options`,
 * ``options``: `zfkeras.data.array_dataset` (the same pipeline with
-  `dataset_options()`: no autotuning, a private 1-thread pool, prefetch(1)),
+  `two_core_options()`: no autotuning, a private 1-thread pool, prefetch(1)),
 
 and reports, per epoch, wall time and CPU utilisation = process CPU time /
 wall time (2.0 means both cores busy all the time). Every variant runs in a
@@ -47,7 +47,7 @@ def run_variant(variant, epochs, num_examples, batch_size, seed):
     import keras
     import tensorflow as tf
 
-    from zfkeras import array_dataset, load_fashion_mnist
+    from zfkeras.data import array_dataset, load_fashion_mnist
 
     (x_train, y_train), _ = load_fashion_mnist()
     x = x_train[:num_examples].astype("float32") / 255.0
