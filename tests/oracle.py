@@ -76,3 +76,87 @@ def project(model, images, layer, channels, positions=None):
         y, x = positions[i]
         seed[i, y, x, channels[i]] = a[i, y, x, channels[i]]
     return tape.gradient(act, images, output_gradients=tf.constant(seed)).numpy(), positions
+
+
+# -- graphs: gradient_override_map on the model's own ops ---------------------
+
+_RECTIFY = "ZfkerasOracleRectify"
+try:
+    @tf.RegisterGradient(_RECTIFY)
+    def _rectify_gradient(op, grad):
+        return tf.nn.relu(grad)
+except KeyError:  # already registered by an earlier import of this module
+    pass
+
+
+def gradient_function(model, layer):
+    """A tf.function ``(images, channels[, positions]) -> (projection, positions)``.
+
+    Forward pass of ``model`` up to ``layer``'s output in inference mode
+    (BatchNormalization uses its moving statistics), with the backward of
+    every ``Relu`` and ``Relu6`` op replaced by ``relu(grad)``; the seed is
+    the chosen activation's value, zero elsewhere (None positions: each
+    channel's strongest activation). ``layer`` is a layer name of
+    ``model`` or a symbolic tensor of its graph (for layers shared with
+    another model, whose ``.output`` is ambiguous).
+    """
+    end = model.get_layer(layer).output if isinstance(layer, str) else layer
+    sub = keras.Model(model.input, end)
+
+    @tf.function(reduce_retracing=True, autograph=False)
+    def run(images, channels, positions=None):
+        with tf.compat.v1.get_default_graph().gradient_override_map({"Relu": _RECTIFY, "Relu6": _RECTIFY}):
+            act = sub(images, training=False)
+        n = tf.shape(act)[0]
+        if positions is None:
+            maps = tf.gather(tf.transpose(act, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)
+            flat = tf.argmax(tf.reshape(maps, [n, -1]), axis=1, output_type=tf.int32)
+            positions = tf.stack([flat // tf.shape(act)[2], flat % tf.shape(act)[2]], axis=1)
+        idx = tf.stack([tf.range(n), positions[:, 0], positions[:, 1], channels], axis=1)
+        seed = tf.scatter_nd(idx, tf.gather_nd(act, idx), tf.shape(act))
+        return tf.gradients(act, images, grad_ys=seed)[0], positions
+
+    return run
+
+
+def graph_project(model, images, layer, channels, positions=None):
+    """The oracle on any graph model: see `gradient_function`. Returns numpy
+    ``(projection, positions)``."""
+    args = [tf.constant(images, tf.float32), tf.constant(np.asarray(channels), tf.int32)]
+    if positions is not None:
+        args.append(tf.constant(np.asarray(positions), tf.int32))
+    projection, used = gradient_function(model, layer)(*args)
+    return projection.numpy(), used.numpy()
+
+
+def rel_err(a, b):
+    """Per-image relative L2 error; an all-zero reference needs an all-zero match."""
+    num = np.sqrt(((a - b) ** 2).reshape(len(a), -1).sum(1))
+    den = np.sqrt((b**2).reshape(len(b), -1).sum(1))
+    return np.where(den > 0, num / np.where(den > 0, den, 1), np.where(num > 0, np.inf, 0))
+
+
+def randomize_batch_norm(model, seed=0):
+    """Random gamma, beta and moving statistics in every BatchNormalization
+    (fresh ones are the identity, which would test nothing)."""
+    rng = np.random.RandomState(seed)
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            weights = []
+            for w in layer.weights:
+                shape = tuple(w.shape)
+                if "variance" in w.path:
+                    weights.append(rng.uniform(0.5, 2.0, shape).astype("float32"))
+                elif "gamma" in w.path:
+                    weights.append((rng.uniform(0.5, 1.5, shape) * rng.choice([-1, 1], shape)).astype("float32"))
+                else:
+                    weights.append(rng.normal(0, 0.3, shape).astype("float32"))
+            layer.set_weights(weights)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer

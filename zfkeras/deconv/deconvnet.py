@@ -277,7 +277,8 @@ class Deconvnet:
     def _function(self, layer):
         if layer not in self._fns:
             self._fns[layer] = tf.function(self.projection_function(layer),
-                                           reduce_retracing=True, jit_compile=False)
+                                           reduce_retracing=True, jit_compile=False,
+                                           autograph=False)  # plain Python: faster tracing
         return self._fns[layer]
 
 

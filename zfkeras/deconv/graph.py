@@ -18,6 +18,7 @@ import keras
 from zfkeras.deconv.rules import HEAD_TYPES, UnsupportedLayer, rule_for, supported_layer_labels
 
 INPUT_ID = 0  # the id of the model's input tensor in every plan
+HEAD_TYPES_NAMES = [t.__name__ for t in HEAD_TYPES]
 
 
 @dataclasses.dataclass
@@ -119,7 +120,10 @@ class _Walker:
         name = prefix + layer.name
         if isinstance(layer, keras.layers.InputLayer):
             raise ValueError(f"input {name!r} is not an input of its model; cannot mirror it")
-        is_head = isinstance(layer, HEAD_TYPES) or any(i in self.head_ids for i in input_ids)
+        from_head = [i in self.head_ids for i in input_ids]
+        # A layer fed only by the head is head; one mixing head and trunk
+        # tensors (squeeze-and-excitation's Multiply) is trunk and needs a rule.
+        is_head = isinstance(layer, HEAD_TYPES) or (bool(from_head) and all(from_head))
         if isinstance(layer, keras.Model) and not is_head:
             if len(layer.outputs) != 1:
                 raise ValueError(
@@ -148,6 +152,12 @@ class _Walker:
             rule = rule_for(layer, self.unpooling)
         except UnsupportedLayer as error:
             raise ValueError(unsupported_message(layer, name, str(error))) from None
+        if any(from_head):
+            raise ValueError(
+                f"layer {name!r} ({type(layer).__name__}) combines the convolutional trunk with "
+                f"the output of a head layer ({', '.join(HEAD_TYPES_NAMES)}); Deconvnet cannot "
+                "mirror it"
+            )
         self.channels[tensor_id] = tensor.shape[-1]
         self.steps.append(Step(name, rule, tuple(input_ids), tensor_id))
         return tensor_id

@@ -75,6 +75,14 @@ class Conv2DRule(_ConvRule):
         kernel = tf.cast(self.layer.kernel, x.dtype)
         if self.dilated:
             return tf.nn.convolution(x, kernel, self.strides, self.padding, dilations=self.dilation)
+        if self.groups != 1:
+            # One convolution per group: TensorFlow's CPU kernels refuse a
+            # grouped convolution fused with its bias.
+            return tf.concat([
+                tf.nn.conv2d(part, k, self.strides, self.padding)
+                for part, k in zip(tf.split(x, self.groups, axis=-1),
+                                   tf.split(kernel, self.groups, axis=-1))
+            ], axis=-1)
         return tf.nn.conv2d(x, kernel, self.strides, self.padding)
 
     def up(self, inputs):
@@ -107,9 +115,15 @@ class _DepthwiseBase(_ConvRule):
         if self.dilated and self.strides != [1, 1]:
             raise UnsupportedLayer(" with both dilation and strides")
 
+    def _depthwise_kernel(self, dtype):
+        # DepthwiseConv2D calls it `kernel`, SeparableConv2D `depthwise_kernel`.
+        layer = self.layer
+        kernel = layer.kernel if isinstance(layer, keras.layers.DepthwiseConv2D) else layer.depthwise_kernel
+        return tf.cast(kernel, dtype)
+
     def _depthwise_transpose(self, signal, saved):
         """Transpose of the depthwise step, back to the layer's input."""
-        kernel = tf.cast(self.layer.depthwise_kernel, signal.dtype)
+        kernel = self._depthwise_kernel(signal.dtype)
         if self.dilated:
             return _transpose_by_gradient(
                 lambda x: _depthwise(x, kernel, self.strides, self.padding, self.dilation),
@@ -128,7 +142,7 @@ class DepthwiseConv2DRule(_DepthwiseBase):
 
     def up(self, inputs):
         x = inputs[0]
-        kernel = tf.cast(self.layer.depthwise_kernel, x.dtype)
+        kernel = self._depthwise_kernel(x.dtype)
         return self._finish_up(x, _depthwise(x, kernel, self.strides, self.padding, self.dilation))
 
     def down(self, signal, saved):
@@ -145,7 +159,7 @@ class SeparableConv2DRule(_DepthwiseBase):
 
     def up(self, inputs):
         x = inputs[0]
-        depthwise = tf.cast(self.layer.depthwise_kernel, x.dtype)
+        depthwise = self._depthwise_kernel(x.dtype)
         pointwise = tf.cast(self.layer.pointwise_kernel, x.dtype)
         y = tf.nn.separable_conv2d(x, depthwise, pointwise, [1, *self.strides, 1], self.padding,
                                    dilations=self.dilation)
