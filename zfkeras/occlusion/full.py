@@ -29,7 +29,7 @@ class FullInference:
                     f"layer_activity cannot reach layer {layer!r} of model {model.name!r} "
                     "(layers of nested models are not supported); pass a top-level layer"
                 ) from None
-            net = keras.Model(model.input, [model.outputs[0], feature_map])
+            net = keras.Model(model.inputs[0], [model.outputs[0], feature_map])
         self._layer = layer
         self._net = net
 
