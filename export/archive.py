@@ -14,6 +14,7 @@ import inspect
 import os
 import pathlib
 import re
+import shutil
 import signal
 
 import keras
@@ -52,6 +53,7 @@ def next_version(out_dir):
 def _remove_dead_temporaries(out_dir):
     # A temporary is named ".tmp-<pid>-<token>-<name>"; remove those whose
     # writer is gone (killed exports), keep those of running processes.
+    # (Writers on other machines sharing the folder are not told apart.)
     for path in out_dir.iterdir():
         if not atomic.is_temporary(path.name):
             continue
@@ -61,7 +63,10 @@ def _remove_dead_temporaries(out_dir):
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            atomic._remove(str(path))
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         except PermissionError:
             pass  # alive, another user's
 
