@@ -1,7 +1,7 @@
 """zfkeras.data.files: listing, decode checks, the one bad-file filter."""
 
 import os
-import time
+import warnings
 
 import numpy as np
 import pytest
@@ -99,8 +99,6 @@ def test_decodable_files_filters_paths_and_labels_and_warns_once(tmp_path, small
     expected = [(p, l) for p, l in zip(paths, labels) if p not in bad]
     assert list(zip(kept, kept_labels.tolist())) == expected
     # Already reported: a second pipeline over the same files stays quiet.
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again, _, report_again = files.decodable_files(paths, labels)

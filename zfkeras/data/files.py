@@ -255,5 +255,6 @@ def decodable_files(paths, labels=None, where="the given files", verbose=0):
 
 def _warn_bad_files(bad_files, num_checked, max_listed=20):
     if bad_files:
-        # stacklevel 4: the user's call of a dataset function.
-        warnings.warn(BadFileReport(num_checked, bad_files).describe(max_listed), stacklevel=4)
+        # stacklevel 5: the user's call of image_folder_dataset and its
+        # siblings (warn <- here <- decodable_files <- files_dataset <- them).
+        warnings.warn(BadFileReport(num_checked, bad_files).describe(max_listed), stacklevel=5)
