@@ -101,7 +101,7 @@ def gradient_function(model, layer):
     another model, whose ``.output`` is ambiguous).
     """
     end = model.get_layer(layer).output if isinstance(layer, str) else layer
-    sub = keras.Model(model.input, end)
+    sub = keras.Model(model.inputs[0], end)
 
     @tf.function(reduce_retracing=True, autograph=False)
     def run(images, channels, positions=None):

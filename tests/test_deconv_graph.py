@@ -24,7 +24,7 @@ def _check_layers(model, layers, n=3, seed=0, unpooling="switches", deconv=None)
     rng = np.random.RandomState(seed + 1)
     for layer in layers:
         # a random channel among those active in each image (dead ones project to zero)
-        act = keras.Model(model.input, model.get_layer(layer).output)(images, training=False).numpy()
+        act = keras.Model(model.inputs[0], model.get_layer(layer).output)(images, training=False).numpy()
         alive = act.max(axis=(1, 2)) > 0
         channels = np.array([rng.choice(np.flatnonzero(a)) for a in alive])
         ours = deconv.project(images, layer, channels)

@@ -4,7 +4,10 @@ Every rule describes each spatial axis as a window: output position ``i``
 sees input positions ``[i * stride - pad_before, i * stride - pad_before +
 kernel)``. A box on a layer's output maps to the input box spanned by its
 first and last positions' windows, clipped to the input (positions outside
-it are padding, which has no receptive field of its own).
+it are padding, which has no receptive field of its own). A dilated
+window counts as its whole span: at the image border its first or last tap
+may fall on padding, so the box can exceed the pixels that really matter by
+up to ``dilation - 1``.
 
 After branches the receptive field is the **union** (the bounding box) of
 the boxes reached along every path from the layer down to the image: e.g.
