@@ -98,7 +98,7 @@ def resolve_layers(model, layers, purpose, maps_only=False):
         except ValueError:
             raise ValueError(
                 f"unknown layer {name!r} for {purpose}; model {model.name!r} has "
-                f"{_candidates(model, maps_only)}"
+                f"{'feature-map layers' if maps_only else 'layers'} {_candidates(model, maps_only)}"
             ) from None
         shape = _output_shape(model, layer)
         if maps_only and len(shape) != 4:

@@ -1,0 +1,131 @@
+"""Top-9 mining of every map of conv1-conv5 vs one plain ``model.predict``.
+
+Over the same N images, in the same process, alternating the order of the
+two sides in each repeat (the machine is shared, so drift hits both):
+
+* ``zfkeras.top_activations(model, images, ["conv1", ..., "conv5"], k=9)``
+  -- one pass, per-image max/argmax and the running top-9 of every map;
+* ``model.predict(images)`` -- the plain forward pass through the whole
+  model, the cost floor of any mining.
+
+The first mining call of a process traces its graph (like predict's first
+call); it is reported separately ("first call") and the repeats use the
+cached graph, as predict's repeats do. Random weights (the cost does not
+depend on them).
+
+    .venv/bin/python -m benchmarks.mining [--images 10000] [--repeats 5]
+        [--zfnet-images 512] [--out docs/mining_benchmark.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+import zfkeras
+from zfkeras.mining import top_activations
+
+LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (or the platform's)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(name, model, images, repeats, batch_size):
+    """Times mining and predict over ``images``; returns a result row."""
+    mine = lambda: top_activations(model, images, LAYERS, k=9, batch_size=batch_size, progress=False)
+    predict = lambda: model.predict(images, batch_size=batch_size, verbose=0)
+    predict_first = _timed(predict)
+    mine_first = _timed(mine)
+    mining, predicting = [], []
+    for repeat in range(repeats):
+        # Alternate which side goes first: a load change on the shared
+        # machine then biases neither.
+        if repeat % 2:
+            mining.append(_timed(mine))
+            predicting.append(_timed(predict))
+        else:
+            predicting.append(_timed(predict))
+            mining.append(_timed(mine))
+    ratios = [m / p for m, p in zip(mining, predicting)]
+    row = {
+        "model": name,
+        "images": len(images),
+        "input": list(images.shape[1:]),
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "predict_s": predicting,
+        "mining_s": mining,
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios),
+        "first_call_ratio": mine_first / predict_first,
+    }
+    print(
+        f"{name}: N={len(images)} predict median {statistics.median(predicting):.2f} s, "
+        f"mining median {statistics.median(mining):.2f} s, ratio median {row['median_ratio']:.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f}); first calls {row['first_call_ratio']:.3f}",
+        flush=True,
+    )
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=10_000, help="images for zfnet_small (28x28x1)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--zfnet-images", type=int, default=0, help="also full ZFNet at 224 px on this many images")
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    rng = np.random.RandomState(0)
+    keras.utils.set_random_seed(0)
+    rows = []
+    small = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
+    rows.append(measure("zfnet_small 28x28x1", small, rng.rand(args.images, 28, 28, 1).astype("float32"),
+                        args.repeats, args.batch_size))
+    if args.zfnet_images:
+        full = zfkeras.zfnet((224, 224, 3), 1000, seed=0)
+        images = rng.rand(args.zfnet_images, 224, 224, 3).astype("float32")
+        rows.append(measure("ZFNet 224x224x3", full, images, args.repeats, min(args.batch_size, 64)))
+    result = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "load_average_at_end": os.getloadavg(),
+        "rows": rows,
+    }
+    print(f"CPU: {result['cpu']}, load average at end {result['load_average_at_end']}")
+    if args.out:
+        from zfkeras.atomic import write_json_atomic
+
+        write_json_atomic(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

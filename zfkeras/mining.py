@@ -1,0 +1,311 @@
+"""Top-k mining of feature maps over a dataset (paper Fig. 2).
+
+For every feature map (channel) of each requested convolutional layer,
+`top_activations` finds the ``k`` images whose strongest activation of that
+map is largest, each at that strongest position: one entry per image, as
+in the paper's Fig. 2, where each of the 9 patches of a map comes from a
+different image.
+
+Tie rule (deterministic): within an image, the strongest position is the
+first maximum in row-major order (as ``np.argmax`` on the flattened map);
+between images, equal values rank the smaller image id first.
+
+Memory: the running top-k of every map plus one batch of activations;
+the dataset's activations are never held.
+
+How it runs: one multi-output sub-model gives all requested layers in one
+forward pass; inside the same `tf.function`, a full-window
+``max_pool_with_argmax`` reduces each map of each image to its maximum and
+first arg-maximum in one fused pass, and the running top-k is merged with
+the batch's on the device (one stable ``top_k`` per layer). Under a
+`tf.distribute` strategy each replica keeps its own running top-k and the
+replicas' lists are gathered and merged once at the end.
+"""
+
+import dataclasses
+import functools
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.streaming import (
+    image_stream, layer_output_model, model_input_shape, progress_bar, resolve_layers, run_checked,
+)
+from zfkeras.validation import positive_int
+
+# Placeholder of an unfilled slot: ranks after every real entry.
+_NO_IMAGE = np.iinfo(np.int64).max
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TopActivations:
+    """The top-k images of every feature map of one layer.
+
+    Attributes:
+        values: float32 ``(C, k)``, each row descending: the strongest
+            activation of map ``c`` in each of its top images.
+        image_ids: int64 ``(C, k)``: index of the image in the order the
+            data yields them.
+        positions: int64 ``(C, k, 2)``: ``(y, x)`` of that activation in the
+            layer's output.
+    """
+
+    values: np.ndarray
+    image_ids: np.ndarray
+    positions: np.ndarray
+
+    @property
+    def k(self):
+        """Entries per map."""
+        return self.values.shape[1]
+
+    @property
+    def num_maps(self):
+        """Number of feature maps (channels) C."""
+        return self.values.shape[0]
+
+
+def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, progress=True):
+    """The ``k`` images that most strongly activate each feature map.
+
+    Args:
+        model: a single-input `keras.Model` taking ``(N, H, W, C)`` images.
+        data: an image array ``(N, H, W, C)``, or a `tf.data.Dataset` of
+            images, of ``(images, labels)`` tuples or of ``{"image": ...}``
+            dicts, batched (rank-4 elements, used as they come) or not
+            (rank 3, batched here by ``batch_size``).
+        layers: a layer name or a list of names (plain Keras names as
+            `model.get_layer` takes them) whose outputs are 4-D maps.
+        k: images kept per map; at most the number of images.
+        batch_size: global batch size (split over replicas under a
+            strategy); ignored for already batched datasets.
+        strategy: a `tf.distribute.Strategy` to run on (e.g.
+            `MirroredStrategy` over GPUs or logical CPUs), or None for the
+            current device. The model must be usable on its devices (built
+            in ``strategy.scope()`` or mirrored by it).
+        progress: show a Keras progress bar.
+
+    Returns:
+        dict layer name -> `TopActivations`, in the order of ``layers``.
+
+    Raises:
+        ValueError: unknown layer (lists the valid ones), a layer whose
+        output is not a 4-D feature map, ``k`` larger than the number of
+        images, empty data, images of the wrong shape, NaN in the images.
+    """
+    k = positive_int(k, "k")
+    names, _ = resolve_layers(model, layers, "top_activations", maps_only=True)
+    stream = image_stream(model, data, batch_size, with_ids=True)
+    if stream.num_images is not None and k > stream.num_images:
+        raise ValueError(_too_few(k, stream.num_images))
+    shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
+    if any(None in shape for shape in shapes):
+        raise ValueError(
+            f"layer output shapes {dict(zip(names, shapes))} are not fixed; give the model a "
+            "fixed input size (keras.Input((H, W, C)))"
+        )
+    channels = [shape[2] for shape in shapes]
+    step = _cached_step(model, names, k, strategy)
+    run = _run_distributed if strategy is not None else _run_local
+    state = run_checked(
+        lambda: run(step, stream, channels, k, strategy, progress_bar(stream.num_batches, progress)),
+        model_input_shape(model),
+    )
+    count, nan_batches, lists = state
+    if count == 0:
+        raise ValueError("data yielded no images; give at least one image")
+    if nan_batches:
+        raise ValueError(
+            f"data contains NaN or infinite pixels (in {nan_batches} batch(es)); clean or drop those images"
+        )
+    if k > count:
+        raise ValueError(_too_few(k, count))
+    return {
+        name: _as_result(*merge_lists(*lists[i], k), shape[1])
+        for i, (name, shape) in enumerate(zip(names, shapes))
+    }
+
+
+def _too_few(k, count):
+    return f"k={k} is larger than the number of images ({count}); ask for k <= {count} or give more images"
+
+
+def _as_result(values, ids, flat_positions, width):
+    positions = np.stack([flat_positions // width, flat_positions % width], axis=-1).astype(np.int64)
+    return TopActivations(values.astype(np.float32), ids.astype(np.int64), positions)
+
+
+def merge_lists(values, ids, positions, k):
+    """Merges candidate lists ``(C, M)`` into the top ``k`` per row (numpy).
+
+    Order: value descending, then image id ascending (the tie rule).
+    ``positions`` is ``(C, M)`` or ``(C, M, 2)`` and follows its entries.
+    """
+    values, ids, positions = np.asarray(values), np.asarray(ids), np.asarray(positions)
+    order = np.lexsort((ids, -values.astype(np.float64)), axis=-1)[:, :k]
+    position_order = order.reshape(order.shape + (1,) * (positions.ndim - 2))
+    return (
+        np.take_along_axis(values, order, axis=1),
+        np.take_along_axis(ids, order, axis=1),
+        np.take_along_axis(positions, position_order, axis=1),
+    )
+
+
+def merge_top_activations(parts, k=None, offsets=None):
+    """Combines the results of shards mined separately into one result.
+
+    Args:
+        parts: list of dicts layer -> `TopActivations` (or of
+            `TopActivations`), one per shard, same layers.
+        k: entries to keep (default: the largest k of the parts).
+        offsets: per part, the global index of its first image (added to
+            its ``image_ids``); None if the ids are already global.
+
+    Returns:
+        The same structure as one part, as if mined in one pass.
+    """
+    if not parts:
+        raise ValueError("parts is empty; give the results of at least one shard")
+    if offsets is not None and len(offsets) != len(parts):
+        raise ValueError(f"offsets has {len(offsets)} entries for {len(parts)} parts; give one per part")
+    if isinstance(parts[0], TopActivations):
+        return merge_top_activations([{"_": p} for p in parts], k, offsets)["_"]
+    offsets = [0] * len(parts) if offsets is None else [int(o) for o in offsets]
+    merged = {}
+    for name in parts[0]:
+        chunks = [p[name] for p in parts]
+        keep = max(c.k for c in chunks) if k is None else positive_int(k, "k")
+        values = np.concatenate([c.values for c in chunks], axis=1)
+        if keep > values.shape[1]:
+            raise ValueError(_too_few(keep, values.shape[1]))
+        ids = np.concatenate([c.image_ids + o for c, o in zip(chunks, offsets)], axis=1)
+        positions = np.concatenate([c.positions for c in chunks], axis=1)
+        merged[name] = TopActivations(*merge_lists(values, ids, positions, keep))
+    return merged
+
+
+# --- graph side --------------------------------------------------------------
+
+
+def _initial_state(channels, k):
+    """Per layer an empty running list (values, ids, flat positions), plus
+    the image count and the number of batches with non-finite pixels."""
+    lists = tuple(
+        (
+            tf.fill([c, k], tf.constant(-np.inf, tf.float32)),
+            tf.fill([c, k], tf.constant(_NO_IMAGE, tf.int64)),
+            tf.zeros([c, k], tf.int32),
+        )
+        for c in channels
+    )
+    return tf.constant(0, tf.int64), tf.constant(0, tf.int64), lists
+
+
+def _mine_batch(sub, k, batch, state):
+    """One batch: forward pass, per-image max/argmax, merge into ``state``."""
+    images, ids = batch
+    count, nan_batches, lists = state
+    if images.dtype.is_floating:
+        finite = tf.reduce_all(tf.math.is_finite(images))
+        nan_batches += 1 - tf.cast(finite, tf.int64)
+    outputs = sub(tf.cast(images, sub.inputs[0].dtype), training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    # Batch rows in image-id order, so that the stable top_k below ranks
+    # equal values by id (the running list holds only earlier ids).
+    order = tf.argsort(ids, stable=True)
+    ids = tf.gather(ids, order)
+    merged = []
+    for maps, (run_values, run_ids, run_positions) in zip(outputs, lists):
+        values, positions = per_image_max(maps)
+        values, positions = tf.gather(values, order), tf.gather(positions, order)
+        all_values = tf.concat([run_values, tf.transpose(values)], axis=1)
+        all_ids = tf.concat([run_ids, tf.broadcast_to(ids[None, :], [tf.shape(run_ids)[0], tf.size(ids)])], axis=1)
+        all_positions = tf.concat([run_positions, tf.transpose(positions)], axis=1)
+        # top_k is stable: equal values keep their order (running list first,
+        # then the batch by id), which is the id order.
+        top_values, top = tf.math.top_k(all_values, k=k, sorted=True)
+        merged.append((top_values, tf.gather(all_ids, top, batch_dims=1), tf.gather(all_positions, top, batch_dims=1)))
+    return count + tf.cast(tf.size(ids), tf.int64), nan_batches, tuple(merged)
+
+
+def per_image_max(maps):
+    """Per image and channel, the maximum of a ``(B, H, W, C)`` map and the
+    row-major index ``y * W + x`` of its first occurrence.
+
+    One fused full-window ``max_pool_with_argmax`` pass (its CPU and GPU
+    kernels scan rows then columns and replace only on a strictly larger
+    value, so ties keep the first position; the tests check it).
+    """
+    height, width, channels = maps.shape[1], maps.shape[2], maps.shape[3]
+    values, argmax = tf.nn.max_pool_with_argmax(
+        tf.cast(maps, tf.float32), [1, height, width, 1], [1, height, width, 1], "VALID",
+        include_batch_in_index=False,
+    )
+    # Per-image index is (y * W + x) * C + c.
+    positions = tf.cast(tf.reshape(argmax, [-1, channels]) // channels, tf.int32)
+    return tf.reshape(values, [-1, channels]), positions
+
+
+# model -> {(layers, k, strategy id): traced step}: a second call on the same
+# model reuses the graph (as `model.predict` reuses its predict function).
+_STEPS = weakref.WeakKeyDictionary()
+
+
+def _cached_step(model, names, k, strategy):
+    steps = _STEPS.setdefault(model, {})
+    key = (tuple(names), k, id(strategy))
+    if key not in steps:
+        if len(steps) > 8:
+            steps.clear()
+        sub = layer_output_model(model, names)
+        replica_step = functools.partial(_mine_batch, sub, k)
+        if strategy is None:
+            steps[key] = tf.function(replica_step, reduce_retracing=True)
+        else:
+            steps[key] = tf.function(
+                functools.partial(_distributed_step, strategy, replica_step), reduce_retracing=True
+            )
+    return steps[key]
+
+
+def _distributed_step(strategy, replica_step, batch, state):
+    return strategy.run(replica_step, args=(batch, state))
+
+
+def _run_local(step, stream, channels, k, strategy, bar):
+    state = _initial_state(channels, k)
+    for i, batch in enumerate(stream.dataset):
+        state = step(batch, state)
+        if bar is not None:
+            bar.update(i + 1)
+    count, nan_batches, lists = state
+    return int(count), int(nan_batches), [tuple(t.numpy() for t in entry) for entry in lists]
+
+
+def _run_distributed(step, stream, channels, k, strategy, bar):
+    """Each replica merges its share of every batch into its own running
+    list; the lists of all replicas (all workers) are gathered at the end."""
+    with strategy.scope():
+        state = strategy.experimental_distribute_values_from_function(lambda _: _initial_state(channels, k))
+    dataset = strategy.experimental_distribute_dataset(stream.dataset)
+    for i, batch in enumerate(dataset):
+        state = step(batch, state)
+        if bar is not None:
+            bar.update(i + 1)
+    return _gather_replicas(strategy, state)
+
+
+def _gather_replicas(strategy, state):
+    """Sums the counts and concatenates the running lists of all replicas
+    along the k axis: ``(C, k * replicas)`` candidates per layer."""
+
+    @tf.function
+    def gather(state):
+        count, nan_batches, lists = state
+        total = strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None)
+        bad = strategy.reduce(tf.distribute.ReduceOp.SUM, nan_batches, axis=None)
+        return total, bad, tf.nest.map_structure(lambda t: strategy.gather(t, axis=1), lists)
+
+    total, bad, lists = gather(state)
+    return int(total), int(bad), [tuple(t.numpy() for t in entry) for entry in lists]
