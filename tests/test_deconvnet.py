@@ -8,11 +8,7 @@ from zfkeras import Deconvnet
 from tests import oracle
 
 
-def _rel_err(a, b):
-    """Per-image relative L2 error; an all-zero reference needs an all-zero match."""
-    num = np.sqrt(((a - b) ** 2).reshape(len(a), -1).sum(1))
-    den = np.sqrt((b**2).reshape(len(b), -1).sum(1))
-    return np.where(den > 0, num / np.where(den > 0, den, 1), np.where(num > 0, np.inf, 0))
+_rel_err = oracle.rel_err
 
 
 def _digits(n, size=28, seed=0):
@@ -252,3 +248,20 @@ def test_functional_chain_with_argmax_layer():
     ours = deconv.project(images, "c2", [0, 1, 2])
     ref, _ = oracle.project(ref_model, images, "c2", np.array([0, 1, 2]))
     assert _rel_err(ours, ref).max() < 1e-4
+
+
+def test_projection_function_traces_and_returns_positions_and_values(small_model, small_deconv):
+    import tensorflow as tf
+    images = _digits(3, seed=7)
+    fn = tf.function(small_deconv.projection_function("conv3"), autograph=False)
+    channels = tf.constant([1, 4, 9], tf.int32)
+    projection, positions, values = fn(tf.constant(images), channels)
+    acts = keras.Model(small_model.inputs[0], small_model.get_layer("conv3").output)(images).numpy()
+    strongest = acts[np.arange(3), :, :, [1, 4, 9]].reshape(3, -1)
+    np.testing.assert_array_equal(positions.numpy(), np.stack(np.unravel_index(strongest.argmax(1), acts.shape[1:3]), 1))
+    np.testing.assert_allclose(values.numpy(), strongest.max(1), rtol=1e-5)
+    np.testing.assert_allclose(projection.numpy(), small_deconv.project(images, "conv3", [1, 4, 9]), rtol=1e-5, atol=1e-7)
+    given = tf.constant([[0, 0], [2, 3], [6, 6]], tf.int32)
+    _, used, values = fn(tf.constant(images), channels, given)
+    np.testing.assert_array_equal(used.numpy(), given.numpy())
+    np.testing.assert_allclose(values.numpy(), acts[np.arange(3), [0, 2, 6], [0, 3, 6], [1, 4, 9]], rtol=1e-5)
