@@ -112,7 +112,7 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
 
     if len(images) < k:
         raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
-    top = top_activations(model, images, list(layers), k=k)
+    top = top_activations(model, images, list(layers), k=k, progress=progress)
     total = sum(np.asarray(top[l].image_ids).size for l in layers)
     bar = keras.utils.Progbar(total, unit_name="projection") if progress else None
     raw = np.asarray(raw_images, np.float32) / 255.0

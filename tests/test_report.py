@@ -1,0 +1,189 @@
+"""zfkeras.analysis.report: the section pipeline, missing sections, the cache.
+
+Sections here are stand-in modules put into sys.modules, so these tests
+need no TensorFlow; the real sections are tested in their own files and
+the whole page in a browser in test_report_browser.py.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import types
+
+import pytest
+
+from zfkeras.analysis import report
+from zfkeras.analysis.report_types import Section, SectionUnavailable
+
+
+def _run_folder(path, model=True):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps({"dataset": "fashion_mnist", "model": "zfnet_small",
+                                                  "epochs": 1, "seed": 0}))
+    (path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.5, "test_examples": 10}))
+    if model:
+        (path / "model.keras").write_bytes(b"stand-in model bytes")
+    return path
+
+
+def _module(monkeypatch, name, report_section, params=None):
+    module = types.ModuleType(f"zfkeras.analysis.{name}")
+    module.report_section = report_section
+    if params is not None:
+        module.REPORT_PARAMS = params
+    monkeypatch.setitem(sys.modules, f"zfkeras.analysis.{name}", module)
+    return module
+
+
+def _writer(key, calls):
+    def report_section(run, out_dir, progress=True):
+        calls.append(key)
+        (out_dir / f"{key}.csv").write_text("a,b\n1,2\n")
+        return Section(key, f"Fig. {key}", f"caption of {key}", f'<a href="{key}.csv">numbers</a>', [f"{key}.csv"])
+
+    return report_section
+
+
+def test_sections_written_in_order_and_missing_ones_listed_with_why(tmp_path, monkeypatch):
+    calls = []
+    _module(monkeypatch, "stub_first", _writer("first", calls))
+
+    def unavailable(run, out_dir, progress=True):
+        raise SectionUnavailable("run has no evolution files; train it first")
+
+    _module(monkeypatch, "stub_unavailable", unavailable)
+    _module(monkeypatch, "stub_last", _writer("last", calls))
+    run = _run_folder(tmp_path / "run")
+    index = report.write_report(run, ["stub_first", "stub_unavailable", "stub_does_not_exist", "stub_last"],
+                                progress=False)
+    page = index.read_text()
+    assert index == run / "report" / "index.html"
+    assert calls == ["first", "last"]
+    assert page.index('id="first"') < page.index('id="last"') < page.index('id="missing"')
+    missing = page[page.index('id="missing"'):]
+    assert "run has no evolution files; train it first" in missing
+    assert "zfkeras.analysis.stub_does_not_exist does not exist" in missing
+    summary = json.loads((run / "report" / "report.json").read_text())
+    assert [m["module"] for m in summary["missing"]] == ["stub_unavailable", "stub_does_not_exist"]
+    assert summary["cpu"] and summary["metrics"]["test_accuracy"] == 0.5
+
+
+def test_a_failing_section_is_listed_with_its_traceback_and_the_rest_written(tmp_path, monkeypatch):
+    calls = []
+
+    def broken(run, out_dir, progress=True):
+        raise RuntimeError("boom in the section")
+
+    _module(monkeypatch, "stub_broken", broken)
+    _module(monkeypatch, "stub_ok", _writer("ok", calls))
+    run = _run_folder(tmp_path / "run")
+    page = report.write_report(run, ["stub_broken", "stub_ok"], progress=False).read_text()
+    assert calls == ["ok"]
+    assert "failed: RuntimeError: boom in the section" in page
+    log = run / "report" / "errors" / "stub_broken.txt"
+    assert "boom in the section" in log.read_text() and 'href="errors/stub_broken.txt"' in page
+
+
+def test_a_section_returning_the_wrong_type_is_listed_as_failed(tmp_path, monkeypatch):
+    _module(monkeypatch, "stub_wrong", lambda run, out_dir, progress=True: {"not": "a Section"})
+    page = report.write_report(_run_folder(tmp_path / "run"), ["stub_wrong"], progress=False).read_text()
+    assert "returned dict, not a Section" in page
+
+
+def test_rerun_reuses_sections_until_the_model_or_parameters_change(tmp_path, monkeypatch):
+    calls = []
+    module = _module(monkeypatch, "stub_cached", _writer("cached", calls), params={"images": 10})
+    run = _run_folder(tmp_path / "run")
+    report.write_report(run, ["stub_cached"], progress=False)
+    report.write_report(run, ["stub_cached"], progress=False)
+    assert calls == ["cached"]  # reused
+    stat = (run / "model.keras").stat()
+    os.utime(run / "model.keras", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    report.write_report(run, ["stub_cached"], progress=False)
+    assert calls == ["cached"] * 2  # a retrained model invalidates
+    module.REPORT_PARAMS = {"images": 20}
+    report.write_report(run, ["stub_cached"], progress=False)
+    assert calls == ["cached"] * 3  # other parameters invalidate
+    (run / "report" / "cached.csv").unlink()
+    report.write_report(run, ["stub_cached"], progress=False)
+    assert calls == ["cached"] * 4  # a deleted file invalidates
+    report.write_report(run, ["stub_cached"], progress=False, use_cache=False)
+    assert calls == ["cached"] * 5
+
+
+def test_unavailable_sections_are_not_cached(tmp_path, monkeypatch):
+    calls = []
+
+    def sometimes(run, out_dir, progress=True):
+        calls.append(1)
+        raise SectionUnavailable("not yet")
+
+    _module(monkeypatch, "stub_later", sometimes)
+    run = _run_folder(tmp_path / "run")
+    report.write_report(run, ["stub_later"], progress=False)
+    report.write_report(run, ["stub_later"], progress=False)
+    assert len(calls) == 2
+
+
+def test_page_uses_no_external_urls_and_every_link_exists(tmp_path, monkeypatch):
+    _module(monkeypatch, "stub_links", _writer("links", []))
+    run = _run_folder(tmp_path / "run")
+    page = report.write_report(run, ["stub_links", "stub_absent"], progress=False).read_text()
+    targets = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    assert targets and not [t for t in targets if re.match(r"[a-z]+:", t)]
+    assert all((run / "report" / t).exists() for t in targets)
+
+
+def test_progress_lines_name_each_step(tmp_path, monkeypatch, capsys):
+    _module(monkeypatch, "stub_progress", _writer("progress", []))
+    report.write_report(_run_folder(tmp_path / "run"), ["stub_progress"], progress=True)
+    out = capsys.readouterr().out
+    assert "[report] 1/1 stub_progress ..." in out and "stub_progress: done in" in out
+
+
+def test_not_a_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="not a run folder"):
+        report.write_report(tmp_path, ["stub"], progress=False)
+
+
+@pytest.mark.parametrize("sections, match", [
+    ("fig2_top9", "got the string"),
+    ([3], "module name or a \\(module, title\\) pair, got 3"),
+])
+def test_bad_sections_argument(tmp_path, sections, match):
+    with pytest.raises(TypeError, match=match):
+        report.write_report(_run_folder(tmp_path / "run"), sections, progress=False)
+
+
+def test_default_sections_keep_the_agreed_order():
+    assert [name for name, _ in report.SECTIONS] == [
+        "fig2_top9", "fig4_evolution", "fig6_architecture", "fig7_occlusion", "fig5_invariance",
+        "table1_correspondence", "table6_probes", "transfer", "table2_ablations",
+    ]
+
+
+def test_cli_help_and_errors_need_no_tensorflow(tmp_path):
+    code = (
+        "import sys; from zfkeras.analysis import report_cli\n"
+        "try:\n    report_cli.main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        f"status = report_cli.main([{str(tmp_path / 'plain')!r}])\n"
+        "assert 'tensorflow' not in sys.modules\nsys.exit(status)\n"
+    )
+    (tmp_path / "plain").mkdir()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "not a run folder" in done.stderr and "config.json" in done.stderr
+
+
+def test_cli_rejects_a_missing_folder_and_unknown_sections(tmp_path, capsys):
+    from zfkeras.analysis import report_cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_cli.main([str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2 and "is not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        report_cli.main([str(tmp_path), "--sections", "fig99"])
+    assert "invalid choice: 'fig99'" in capsys.readouterr().err
