@@ -1,8 +1,35 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, trains zfnet_small on Fashion-MNIST
-# with the paper's recipe, evaluates it and prints where the run folder and
-# the TensorBoard logs are. Rerunning resumes an interrupted run.
+# with the paper's recipe, evaluates it, writes the run's HTML report (the
+# paper's figures and tables) and prints where the run folder, the
+# TensorBoard logs and the report are. Rerunning resumes an interrupted run
+# and reuses the report sections already computed.
+# Extra arguments go to `zfkeras train` (e.g. --epochs 3, --run-dir DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec "${ZFKERAS_VENV:-.venv}/bin/zfkeras" train "$@"
+VENV="${ZFKERAS_VENV:-.venv}"
+
+case " $* " in
+  *" -h "*|*" --help "*) exec "$VENV/bin/zfkeras" train "$@" ;;
+esac
+
+step() { printf '\n== %s  [%s UTC] ==\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "train (zfkeras train $*)"
+"$VENV/bin/zfkeras" train "$@"
+
+# The run folder the trainer used, resolved from the same arguments
+# (no TensorFlow import: instant).
+RUN_DIR="$("$VENV/bin/python" -c '
+import sys
+from zfkeras.train.cli import build_parser, config_from_args
+print(config_from_args(build_parser().parse_args(sys.argv[1:])).run_dir)
+' "$@")"
+
+step "report (zfkeras report $RUN_DIR)"
+"$VENV/bin/zfkeras" report "$RUN_DIR"
+
+step "done"
+echo "Run folder: $(cd "$RUN_DIR" && pwd)"
+echo "Report:     $(cd "$RUN_DIR" && pwd)/report/index.html"
