@@ -29,8 +29,13 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.atomic import atomic_path
-from zfkeras.data import array_dataset, load_fashion_mnist, mean_image_for_run, preprocess_dataset
-from zfkeras.data.folders import labelled_files_dataset
+from zfkeras.data import (
+    array_dataset,
+    labelled_files_dataset,
+    load_fashion_mnist,
+    mean_image_for_run,
+    preprocess_dataset,
+)
 from zfkeras.run_folder import FASHION_MNIST_NAMES, RunFolder
 from zfkeras.run_sources import folder_files, tfds_split
 from zfkeras.run_splits import VALIDATION_NAMES, held_out_indices, plan_splits

@@ -55,7 +55,7 @@ def to_model_size(image, image_size, crop_size):
     Returns:
         uint8 numpy array ``(crop_size, crop_size, C)``.
     """
-    from zfkeras.data import center_crop, resize_and_center_crop
+    from zfkeras.data.transforms import center_crop, resize_and_center_crop
 
     square = resize_and_center_crop(image, image_size)
     crop = center_crop(square, crop_size).numpy()
@@ -85,7 +85,7 @@ def folder_files(config, plan, split):
 def _folder(config, plan, split, max_examples, seed):
     import tensorflow as tf
 
-    from zfkeras.data import decode_image
+    from zfkeras.data.transforms import decode_image
 
     paths, labels, _ = folder_files(config, plan, split)
     chosen = _choose(len(paths), max_examples, seed)
