@@ -242,7 +242,9 @@ class RunFolder:
         Returns:
             dict layer name -> list (by epoch) of dicts with ``epoch``,
             ``projections`` (M, H, W, C), ``channels`` (M,), ``image_ids``
-            (M,), ``positions`` (M, 2) and ``values`` (M,).
+            (M,), ``positions`` (M, 2) and ``values`` (M,). Image ids are
+            indices into Fashion-MNIST's training array, or positions in
+            the run's (decodable) training files / TFDS training stream.
 
         Raises:
             IncompleteRunError: no epoch has been recorded.
