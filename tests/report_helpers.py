@@ -55,7 +55,7 @@ def make_tiny_run(folder, examples=256, model=True, evolution=True, fit=True):
     net = tiny_model()
     if fit:
         keras.utils.set_random_seed(0)
-        net.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", ["accuracy"],
+        net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
                     jit_compile=False)
         net.fit(images, y, batch_size=64, epochs=1, verbose=0)
     if model:
