@@ -5,13 +5,16 @@ top-5 error of the class probabilities averaged over the ten 224x224 crops
 (4 corners and the centre, each also flipped) of each 256x256 image.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.data.progress import progress_bar
 from zfkeras.data.transforms import NUM_CROPS
 from zfkeras.data.transforms import ten_crops
 from zfkeras.validation import positive_int
+
+# verbose="auto" shows a progress bar above this many batches.
+AUTO_PROGRESS_BATCHES = 20
 
 
 def _images_and_labels(element):
@@ -61,7 +64,7 @@ def _predict(model, dataset, crop_size, from_logits, verbose, need_labels):
         num_batches = len(dataset)
     except TypeError:  # a tf.data.Dataset of unknown length
         num_batches = None
-    progress = keras.utils.Progbar(num_batches, verbose=verbose, unit_name="batch") if verbose else None
+    progress = progress_bar(num_batches, verbose, "batch", AUTO_PROGRESS_BATCHES)
     outputs, labels = [], []
     for element in dataset:
         images, batch_labels = _images_and_labels(element)
@@ -77,7 +80,7 @@ def _predict(model, dataset, crop_size, from_logits, verbose, need_labels):
     return np.concatenate(outputs), (np.concatenate(labels) if need_labels else None)
 
 
-def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose=0):
+def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose="auto"):
     """Averages a model's class probabilities over the 10 crops of each image.
 
     Args:
@@ -89,7 +92,8 @@ def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose=0
             a numpy array.
         crop_size: side of the crops.
         from_logits: apply softmax to the model's outputs before averaging.
-        verbose: 1 shows a progress bar over the batches.
+        verbose: 0, 1 (a progress bar over the batches) or "auto": a bar
+            over more than 20 batches of known number.
 
     Returns:
         float32 numpy array ``(N, K)``: mean probabilities, in dataset order.
@@ -144,7 +148,7 @@ def top_k_accuracy(probabilities, labels, k):
     return float(np.mean(ranks < k))
 
 
-def ten_crop_metrics(model, dataset, crop_size):
+def ten_crop_metrics(model, dataset, crop_size, verbose="auto"):
     """The paper's evaluation: top-1 and top-5 accuracy over 10-crop averages.
 
     Args:
@@ -152,11 +156,12 @@ def ten_crop_metrics(model, dataset, crop_size):
         dataset: ``(images, labels)`` batches of full-size images (e.g.
             `zfkeras.data.image_folder_dataset(..., mode="full")`).
         crop_size: side of the crops the model takes.
+        verbose: as for `predict_ten_crop`.
 
     Returns:
         dict with ``ten_crop_accuracy`` (top-1) and ``ten_crop_top5``.
     """
-    probabilities, labels = _predict(model, dataset, crop_size, False, 0, need_labels=True)
+    probabilities, labels = _predict(model, dataset, crop_size, False, verbose, need_labels=True)
     return {
         "ten_crop_accuracy": top_k_accuracy(probabilities, labels, 1),
         "ten_crop_top5": top_k_accuracy(probabilities, labels, 5),

@@ -16,13 +16,15 @@ import os
 import re
 import warnings
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.data.progress import progress_bar
 from zfkeras.data.transforms import read_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# verbose="auto" shows a progress bar above this many files to decode.
+AUTO_PROGRESS_FILES = 2000
 
 # hash((absolute path, size, mtime_ns)) -> None for a file that decodes,
 # else the reason it does not. Hashes, not the tuples, keep an ImageNet-size
@@ -163,7 +165,7 @@ def _decode_all(paths, verbose):
         .map(lambda path: (path, tf.shape(read_image(path))), num_parallel_calls=2, deterministic=False)
         .ignore_errors()
     )
-    progress = keras.utils.Progbar(len(paths), verbose=verbose, unit_name="file") if verbose else None
+    progress = progress_bar(len(paths), verbose, "file", AUTO_PROGRESS_FILES)
     good = set()
     for path, _ in decoded.as_numpy_iterator():
         good.add(os.fsdecode(path))
@@ -184,7 +186,7 @@ def _decode_all(paths, verbose):
     return results
 
 
-def _check(paths, verbose=0):
+def _check(paths, verbose):
     """Returns the `BadFileReport` of ``paths`` and the paths decoded now."""
     keys, reasons = {}, {}
     for path in paths:
@@ -201,7 +203,7 @@ def _check(paths, verbose=0):
     return report, set(unchecked)
 
 
-def check_image_files(paths, verbose=0):
+def check_image_files(paths, verbose="auto"):
     """Decodes every file once and reports the ones that fail.
 
     The files are decoded with the same decoder the pipelines use, so a file
@@ -210,7 +212,8 @@ def check_image_files(paths, verbose=0):
 
     Args:
         paths: list of image file paths.
-        verbose: 1 shows a progress bar while files are decoded.
+        verbose: 0, 1 (a progress bar while files are decoded) or "auto":
+            a bar when more than 2,000 files are to be decoded.
 
     Returns:
         `BadFileReport` listing the files that cannot be read or decoded.
@@ -218,7 +221,7 @@ def check_image_files(paths, verbose=0):
     return _check([os.fspath(p) for p in paths], verbose)[0]
 
 
-def decodable_files(paths, labels=None, where="the given files", verbose=0):
+def decodable_files(paths, labels=None, where="the given files", verbose="auto"):
     """Leaves out the files that do not decode, naming them in a warning.
 
     The one place where bad files are filtered out: every folder pipeline
@@ -228,7 +231,7 @@ def decodable_files(paths, labels=None, where="the given files", verbose=0):
         paths: list of image file paths.
         labels: optional array of labels, one per path, filtered alike.
         where: what the files are (e.g. the folder), for the messages.
-        verbose: 1 shows a progress bar while files are decoded.
+        verbose: as for `check_image_files`.
 
     Returns:
         ``(paths, labels, report)``: the files that decode, their labels

@@ -26,7 +26,7 @@ def check_validate_flag(validate):
     return bool(validate)
 
 
-def files_dataset(paths, labels, class_names, where, settings, validate, verbose=0):
+def files_dataset(paths, labels, class_names, where, settings, validate, verbose="auto"):
     """The paper's pipeline over image files, given checked settings.
 
     Args:
@@ -50,7 +50,7 @@ def files_dataset(paths, labels, class_names, where, settings, validate, verbose
 
 def labelled_files_dataset(paths, labels, class_names, where, mode="train", image_size=256,
                            crop_size=224, mean_image=None, batch_size=32, shuffle=None, seed=None,
-                           validate=True, verbose=0):
+                           validate=True, verbose="auto"):
     """The paper's pipeline over a list of image files and their labels.
 
     Args:
@@ -79,7 +79,7 @@ def labelled_files_dataset(paths, labels, class_names, where, mode="train", imag
 
 def image_folder_dataset(root, mode="train", image_size=256, crop_size=224, mean_image=None,
                          batch_size=32, shuffle=None, seed=None, class_names=None, validate=True,
-                         verbose=0):
+                         verbose="auto"):
     """Builds the paper's pipeline over a ``root/<class>/<image>`` folder.
 
     Args:
@@ -103,7 +103,8 @@ def image_folder_dataset(root, mode="train", image_size=256, crop_size=224, mean
             ones that fail (see `check_image_files`; files checked before in
             this process are not decoded again). False skips the check: a
             broken file then stops iteration with a TensorFlow error.
-        verbose: 1 shows a progress bar while files are checked.
+        verbose: 0, 1 (a progress bar while files are checked) or "auto":
+            a bar when more than 2,000 files are to be decoded.
 
     Returns:
         `tf.data.Dataset` of ``(images, labels)`` (float32, int64), with the

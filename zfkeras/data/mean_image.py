@@ -8,7 +8,6 @@ training split and kept in the run folder as ``mean_image.npy``.
 import functools
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -16,11 +15,14 @@ from zfkeras.atomic import atomic_path
 from zfkeras.data.files import decodable_files
 from zfkeras.data.files import list_image_files
 from zfkeras.data.pipeline import two_core_options
+from zfkeras.data.progress import progress_bar
 from zfkeras.data.transforms import read_image
 from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.validation import positive_int
 
 MEAN_IMAGE_FILENAME = "mean_image.npy"
+# verbose="auto" shows a progress bar above this many images.
+AUTO_PROGRESS_IMAGES = 2000
 
 
 def _dataset_images(dataset):
@@ -65,7 +67,7 @@ def _file_images(source, verbose):
     return tf.data.Dataset.from_tensor_slices(paths).map(read_image), len(paths)
 
 
-def compute_mean_image(source, image_size=256, batch_size=32, verbose=0):
+def compute_mean_image(source, image_size=256, batch_size=32, verbose="auto"):
     """Computes the per-pixel mean image of a training split.
 
     Every image is resized (shortest side ``image_size``) and centre-cropped
@@ -77,7 +79,8 @@ def compute_mean_image(source, image_size=256, batch_size=32, verbose=0):
             with an ``"image"`` key (unbatched or batched).
         image_size: side of the centre crop (256 in the paper).
         batch_size: images processed per step.
-        verbose: 1 shows a progress bar.
+        verbose: 0, 1 (a progress bar) or "auto": a bar over more than
+            2,000 images (and while more than 2,000 files are checked).
 
     Returns:
         float32 numpy array ``(image_size, image_size, C)``; C is 3 for image
@@ -101,7 +104,7 @@ def compute_mean_image(source, image_size=256, batch_size=32, verbose=0):
         .with_options(two_core_options())
         .prefetch(1)
     )
-    progress = keras.utils.Progbar(total_images, verbose=verbose, unit_name="image") if verbose else None
+    progress = progress_bar(total_images, verbose, "image", AUTO_PROGRESS_IMAGES)
     total, count = None, 0
     for batch in batches.as_numpy_iterator():
         # float64 sums: a float32 running sum over a million images loses
@@ -178,14 +181,14 @@ def load_mean_image(run_dir, image_size=None):
     return mean_image.astype(np.float32)
 
 
-def mean_image_for_run(run_dir, source, image_size=256, verbose=0):
+def mean_image_for_run(run_dir, source, image_size=256, verbose="auto"):
     """Loads the run's mean image, computing and saving it the first time.
 
     Args:
         run_dir: run folder.
         source: the training split, as for `compute_mean_image`.
         image_size: side of the centre crop.
-        verbose: 1 shows a progress bar while the mean is computed.
+        verbose: as for `compute_mean_image`.
 
     Returns:
         float32 numpy array ``(image_size, image_size, C)``.

@@ -30,7 +30,7 @@ def _import_tfds():
 
 def tfds_image_folder_dataset(root, split, mode="train", image_size=256, crop_size=224,
                               mean_image=None, batch_size=32, shuffle=None, seed=None,
-                              validate=True, verbose=0):
+                              validate=True, verbose="auto"):
     """The paper's pipeline over a `tfds.folder_dataset.ImageFolder`.
 
     TFDS lists ``root/<split>/<class>/<image>`` (``.jpg``, ``.jpeg``,
