@@ -44,17 +44,9 @@ _LAZY_EXPORTS = {
     "tfds_image_folder_dataset": "zfkeras.data.tfds",
 }
 
-# Transitional: names that moved or were renamed, still resolved (with a
-# DeprecationWarning) while zfkeras/__init__.py and train/ switch to the new
-# names. Delete once nothing uses them.
-_MOVED = {
-    "dataset_options": ("zfkeras.data.pipeline", "two_core_options"),
-    "crop_of_ten": ("zfkeras.data.transforms", "ten_crop_at"),
-    "decode_image": ("zfkeras.data.transforms", "decode_image"),
-    "resize_shortest_side": ("zfkeras.data.transforms", "resize_shortest_side"),
-    "center_crop": ("zfkeras.data.transforms", "center_crop"),
-    "predict_ten_crop": ("zfkeras.evaluation", "predict_ten_crop"),
-}
+# Transitional: zfkeras/__init__.py's TRANSITION block still maps
+# predict_ten_crop here; it now lives in zfkeras.evaluation. Delete with it.
+_MOVED = {"predict_ten_crop": ("zfkeras.evaluation", "predict_ten_crop")}
 
 __all__ = sorted(["FASHION_MNIST_CLASSES", "load_fashion_mnist", *_LAZY_EXPORTS])
 
