@@ -168,3 +168,5 @@ def test_labelled_files_dataset_over_a_list_of_files(tmp_path, small_photos):
         np.testing.assert_allclose(image, numpy_center_crop(square, CROP_SIZE), atol=1e-4)
     with pytest.raises(ValueError, match="got 6 paths but 5 labels"):
         labelled_files_dataset(paths, labels[:5], ["other", "cats"], "my list")
+    with pytest.raises(ValueError, match=r"got no image files \(my list\)"):
+        labelled_files_dataset([], [], ["other", "cats"], "my list", validate=False)

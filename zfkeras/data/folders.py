@@ -72,6 +72,8 @@ def labelled_files_dataset(paths, labels, class_names, where, mode="train", imag
     """
     settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
     validate = check_validate_flag(validate)
+    if len(paths) == 0:
+        raise ValueError(f"labelled_files_dataset got no image files ({where}); pass at least one path")
     if len(labels) != len(paths):
         raise ValueError(f"got {len(paths)} paths but {len(labels)} labels; pass one label per file")
     return files_dataset(paths, labels, class_names, where, settings, validate, verbose)
