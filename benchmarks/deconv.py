@@ -1,23 +1,27 @@
-"""Deconvnet projection cost vs one backward pass of the gradient oracle.
+"""Deconvnet projection cost vs one forward + backward pass of the gradient oracle (P1).
 
-For K activations (one per image, strongest activation of a random channel
-of the chosen layer), times
+For K activations (one per image, the strongest activation of a random
+channel of the chosen layer), times
 
-* ``Deconvnet.project`` (forward with switches, unpool/rectify/transposed
-  filtering down to pixels), with both unpooling modes, and
-* the oracle: one forward pass under a GradientTape with every ReLU's
-  backward replaced by relu(signal), selection of the same activations, and
-  one ``tape.gradient`` with them as output gradients -- the cheapest way to
-  get the same projection from autodiff,
+* ``Deconvnet.project`` (up with switches, then unpool / rectify /
+  transposed filtering and every other layer's mirror rule down to pixels),
+* the oracle: one forward pass with every ReLU's (and relu6's) backward
+  replaced by relu(signal), selection of the same activations in the graph,
+  and one backward pass with them as output gradients -- the cheapest way to
+  get the same projection from autodiff. Chains with LRN (ZFNet) use
+  tests/oracle.py's plain-``tf.nn`` forward; graphs (keras.applications)
+  use ``gradient_override_map`` on the model's own forward pass,
 
 in the same process, same batch, medians of several repeats after warm-up.
+P1 = projection time / oracle time (goal <= 1.2).
 
-    .venv/bin/python -m benchmarks.deconv [--repeats 5] [--quick]
+    .venv/bin/python -m benchmarks.deconv [--repeats 5] [--models zfnet_small resnet50 ...]
 """
 
 import argparse
 import json
 import os
+import platform
 import statistics
 import time
 
@@ -28,10 +32,11 @@ import keras
 import tensorflow as tf
 
 import zfkeras
+from zfkeras.atomic import write_json_atomic
 from tests import oracle
 
 
-def _oracle_fn(model, layer):
+def _chain_oracle_fn(model, layer):
     @tf.function(reduce_retracing=True, jit_compile=False)
     def run(images, channels):
         with tf.GradientTape() as tape:
@@ -48,6 +53,23 @@ def _oracle_fn(model, layer):
     return run
 
 
+def _graph_oracle_fn(model, layer):
+    run = oracle.gradient_function(model, layer)
+    return lambda images, channels: run(images, channels)[0]
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (or the platform's)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def _median_time(fn, repeats):
     fn()  # warm-up: tracing
     times = []
@@ -58,13 +80,14 @@ def _median_time(fn, repeats):
     return statistics.median(times)
 
 
-def measure(name, model, layer, k, batch, repeats, seed=0, unpooling="switches"):
+def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling="switches"):
+    """Times projection and oracle on the same K images; returns a row (dict)."""
     rng = np.random.RandomState(seed)
     shape = model.input_shape[1:]
     images = (rng.rand(k, *shape).astype("float32") - 0.5) * 255
     deconv = zfkeras.Deconvnet(model, unpooling=unpooling)
-    channels = rng.randint(0, deconv.output_shape(layer)[-1], size=k).astype("int32")
-    run_oracle = _oracle_fn(model, layer)
+    channels = rng.randint(0, deconv.layer_output_shape(layer)[-1], size=k).astype("int32")
+    run_oracle = oracle_fn(model, layer)
 
     def ours():
         deconv.project(images, layer, channels, batch_size=batch)
@@ -80,31 +103,51 @@ def measure(name, model, layer, k, batch, repeats, seed=0, unpooling="switches")
     t_ours = _median_time(ours, repeats)
     t_ref = _median_time(reference, repeats)
     row = dict(model=name, unpooling=unpooling, layer=layer, K=k, batch=batch, deconv_s=round(t_ours, 4),
-               oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3), rel_err=err)
+               oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3), rel_err=err, cpu=cpu_model())
     print(json.dumps(row), flush=True)
     return row
+
+
+def _zfnet_small(args):
+    model = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
+    return [measure("zfnet_small 28px", model, "conv5", k, k, args.repeats, _chain_oracle_fn, unpooling=u)
+            for u in ("switches", "max_pool_grad") for k in (64, 256)]
+
+
+def _zfnet(args):
+    model = zfkeras.zfnet(seed=0)
+    return [measure("zfnet 224px", model, "conv5", k, 64, args.repeats, _chain_oracle_fn, unpooling=u)
+            for u in ("switches", "max_pool_grad") for k in (64, 256)]
+
+
+def _resnet50(args):
+    model = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3))
+    return [measure("ResNet50 224px", model, "conv5_block3_out", args.k, args.k, args.repeats,
+                    _graph_oracle_fn, unpooling=u) for u in ("switches", "max_pool_grad")]
+
+
+def _mobilenetv2(args):
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    return [measure("MobileNetV2 224px", model, "out_relu", args.k, args.k, args.repeats, _graph_oracle_fn)]
+
+
+MODELS = {"zfnet_small": _zfnet_small, "zfnet": _zfnet, "resnet50": _resnet50, "mobilenetv2": _mobilenetv2}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="ZFNet-small only")
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
+    parser.add_argument("--k", type=int, default=16, help="images (activations) for the 224 px applications")
+    parser.add_argument("--quick", action="store_true", help="zfnet_small only")
     parser.add_argument("--out", default=None, help="write rows as JSON here")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
     rows = []
-    small = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
-    for unpooling in ("switches", "max_pool_grad"):
-        for k in (64, 256):
-            rows.append(measure("zfnet_small 28px", small, "conv5", k, k, args.repeats, unpooling=unpooling))
-    if not args.quick:
-        full = zfkeras.zfnet(seed=0)
-        for unpooling in ("switches", "max_pool_grad"):
-            for k in (64, 256):
-                rows.append(measure("zfnet 224px", full, "conv5", k, 64, args.repeats, unpooling=unpooling))
+    for name in (["zfnet_small"] if args.quick else args.models):
+        rows.extend(MODELS[name](args))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_json_atomic(args.out, rows)
 
 
 if __name__ == "__main__":

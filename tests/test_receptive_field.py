@@ -138,6 +138,8 @@ def test_image_shape_for_models_of_any_size():
     assert deconv.layer_output_shape("c", (9, 11)) == (4, 5, 2)
     with pytest.raises(ValueError, match="input size is not fixed.*pass image_shape"):
         deconv.receptive_field("c", (0, 0))
+    with pytest.raises(ValueError, match="image_shape.*must be a positive integer, got 0"):
+        deconv.layer_output_shape("c", (0, 9))
 
 
 def test_bad_positions_are_refused():

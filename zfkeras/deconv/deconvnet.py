@@ -20,7 +20,7 @@ import tensorflow as tf
 from zfkeras.deconv import geometry
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.deconv.rules_conv import _ConvRule
-from zfkeras.validation import one_of, positive_int
+from zfkeras.validation import int_pair, one_of, positive_int
 
 UNPOOLING_MODES = ("switches", "max_pool_grad")
 
@@ -205,13 +205,12 @@ class Deconvnet:
 
     def _sizes(self, image_shape):
         """Tensor id -> (H, W) for ``image_shape`` (default: the model's)."""
-        hw = tuple(image_shape or self.input_shape)[:2]
-        if len(hw) != 2 or any(v is None for v in hw):
+        if image_shape is None and None in self.input_shape[:2]:
             raise ValueError(
                 f"the model's input size is not fixed (input shape {self.input_shape}); "
-                f"pass image_shape=(H, W); got {image_shape!r}"
+                "pass image_shape=(H, W)"
             )
-        hw = tuple(int(v) for v in hw)
+        hw = int_pair(tuple(image_shape or self.input_shape)[:2], "image_shape (H, W)")
         if hw not in self._sizes_cache:
             self._sizes_cache[hw] = geometry.spatial_sizes(self._steps, hw)
         return self._sizes_cache[hw]
