@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from zfkeras.deconv import geometry
 from zfkeras.deconv.graph import INPUT_ID, build_plan
-from zfkeras.deconv.rules_conv import _ConvRule
+from zfkeras.deconv.rules_conv import ConvRule
 from zfkeras.validation import int_pair, one_of, positive_int
 
 UNPOOLING_MODES = ("switches", "max_pool_grad")
@@ -51,7 +51,7 @@ class Deconvnet:
         self.unpooling = one_of(unpooling, "unpooling", UNPOOLING_MODES)
         self.model = model
         plan = build_plan(model, unpooling)
-        if not any(isinstance(step.rule, _ConvRule) for step in plan.steps):
+        if not any(isinstance(step.rule, ConvRule) for step in plan.steps):
             raise ValueError(
                 f"model {model.name!r} has no convolution before its head; nothing to project"
             )

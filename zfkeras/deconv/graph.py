@@ -96,8 +96,8 @@ class _Walker:
 
     def walk(self, model, prefix, input_ids):
         """Adds the steps of ``model`` whose inputs are ``input_ids``; returns its output id."""
+        # Keyed by id(): the model holds every symbolic tensor, so ids are stable.
         ids = {id(t): i for t, i in zip(model.inputs, input_ids)}
-        keep_alive = list(model.inputs)  # ids of live objects only
         # Iterative post-order DFS from the output: producers before consumers.
         stack = [(model.outputs[0], False)]
         while stack:
@@ -111,7 +111,6 @@ class _Walker:
                 stack.append((tensor, True))
                 stack.extend((t, False) for t in reversed(inputs) if id(t) not in ids)
                 continue
-            keep_alive.append(tensor)
             ids[id(tensor)] = self._add(layer, prefix, tensor, tensor_index,
                                         [ids[id(t)] for t in inputs])
         return ids[id(model.outputs[0])]

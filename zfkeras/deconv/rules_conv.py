@@ -30,7 +30,7 @@ def _transpose_by_gradient(linear_fn, x, signal):
     return tape.gradient(y, x, output_gradients=signal)
 
 
-class _ConvRule(Rule):
+class ConvRule(Rule):
     """Shared parts: activation, strides, padding, dilation, geometry."""
 
     def __init__(self, layer, unpooling):
@@ -58,7 +58,7 @@ class _ConvRule(Rule):
 
 
 @register
-class Conv2DRule(_ConvRule):
+class Conv2DRule(ConvRule):
     layer_types = (keras.layers.Conv2D,)
     exact_type = True
     label = "`Conv2D` (activation relu, relu6 or linear; any strides, VALID/SAME, dilation or groups)"
@@ -109,7 +109,7 @@ def _depthwise(x, kernel, strides, padding, dilation):
     return tf.nn.depthwise_conv2d(x, kernel, [1, *strides, 1], padding, dilations=dilation)
 
 
-class _DepthwiseBase(_ConvRule):
+class _DepthwiseBase(ConvRule):
     def __init__(self, layer, unpooling):
         super().__init__(layer, unpooling)
         if self.dilated and self.strides != [1, 1]:
