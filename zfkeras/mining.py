@@ -203,8 +203,16 @@ def _initial_state(channels, k):
 
 
 def _mine_batch(sub, k, batch, state):
-    """One batch: forward pass, per-image max/argmax, merge into ``state``."""
+    """One batch: forward pass, per-image max/argmax, merge into ``state``.
+    A replica's share of a last, short batch can be empty: then nothing
+    runs (max_pool_with_argmax refuses empty inputs)."""
     images, ids = batch
+    return tf.cond(
+        tf.shape(images)[0] > 0, lambda: _mine_images(sub, k, images, ids, state), lambda: state
+    )
+
+
+def _mine_images(sub, k, images, ids, state):
     count, nan_batches, lists = state
     if images.dtype.is_floating:
         finite = tf.reduce_all(tf.math.is_finite(images))
@@ -212,7 +220,8 @@ def _mine_batch(sub, k, batch, state):
     outputs = sub(tf.cast(images, sub.inputs[0].dtype), training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     # Batch rows in image-id order, so that the stable top_k below ranks
-    # equal values by id (the running list holds only earlier ids).
+    # equal values by id (the running list holds only earlier ids: batches
+    # arrive in data order, and a replica gets a slice of each batch).
     order = tf.argsort(ids, stable=True)
     ids = tf.gather(ids, order)
     merged = []

@@ -16,6 +16,7 @@ Accepted ``data``:
   (``batch_size`` is then ignored).
 """
 
+import re
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -263,15 +264,20 @@ def check_image_shape(got, expected):
 
 
 def run_checked(iterator_fn, expected):
-    """Runs ``iterator_fn()`` turning a shape mismatch found by TensorFlow
-    at run time into a one-line ValueError."""
+    """Runs ``iterator_fn()`` turning an image-shape mismatch found by
+    TensorFlow at run time (shapes unknown before) into a one-line
+    ValueError; other errors pass through."""
     try:
         return iterator_fn()
     except tf.errors.InvalidArgumentError as e:
-        message = e.message.splitlines()[0] if getattr(e, "message", "") else str(e).splitlines()[0]
+        message = str(getattr(e, "message", "") or e)
+        if "not compatible with expected shape" not in message:
+            raise
+        first = next((line for line in message.splitlines() if "expected shape" in line), message)
+        first = re.sub(r"\{\{.*?\}\}\s*", "", first)  # TensorFlow's function-node prefix
         raise ValueError(
-            f"an image batch from data does not fit the model input {tuple(expected)}: {message}; "
-            "resize or convert the images"
+            f"an image batch from data does not fit the model input {tuple(expected)}: "
+            f"{first.strip()}; resize or convert the images"
         ) from None
 
 
