@@ -232,7 +232,9 @@ def report_section(run, out_dir, progress=True):
 
     panels, raw, labels, layers = compute(run, progress=progress)
     params = REPORT_PARAMS
-    chosen = {layer: choose_maps(panels[layer], params["maps_per_layer"], params["seed"]) for layer in layers}
+    # One draw per layer (seed + layer index), so equal-sized layers do not show the same map numbers.
+    chosen = {layer: choose_maps(panels[layer], params["maps_per_layer"], params["seed"] + i)
+              for i, layer in enumerate(layers)}
     plot_fig2(panels, chosen, out_dir / FIGURE)
     figures.write_csv(out_dir / NUMBERS, CSV_HEADER, csv_rows(panels, labels))
     class_names = _class_names(run)
@@ -241,7 +243,7 @@ def report_section(run, out_dir, progress=True):
     caption = (
         "Reproduces the paper's <b>Fig. 2</b> (visualisation of features in a fully trained model). "
         f"Rows are layers ({', '.join(html.escape(l) for l in layers)}); for {params['maps_per_layer']} "
-        f"feature maps per layer, drawn at random (seed {params['seed']}) among those that fire on at least "
+        f"feature maps per layer, drawn at random (seed {params['seed']} + layer index) among those that fire on at least "
         "9 images, a 3x3 block of the top-9 activations projected to pixels by the deconvnet (left) beside the "
         "3x3 block of the matching image patches (right). The top 9 are the 9 images whose strongest activation "
         f"of the map is largest, over {len(raw)} images of the run's test split (images never used for training "

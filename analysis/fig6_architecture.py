@@ -12,6 +12,7 @@ into ``report/fig6_runs/<variant>/`` (reused on a rerun).
 """
 
 import dataclasses
+import shutil
 
 import numpy as np
 
@@ -98,6 +99,10 @@ def train_variant(run, variant, out_dir, params, progress=True):
     else:
         with mock.patch.object(runner, "build_model", _builder(variant.conv1)):
             runner.run(config, verbose=2 if progress else 0)
+    # A finished run needs no checkpoints (a rerun sees metrics.json and
+    # stops); dropping them keeps the report folder small enough to share.
+    if (folder / "metrics.json").is_file():
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return folder
 
 
@@ -143,7 +148,9 @@ NUMBER_COLUMNS = [
 def plot_fig6(results, labels, path):
     """Two rows (conv1 filters, conv2 projections), one column per variant."""
     plt = figures.pyplot()
-    fig, axes = plt.subplots(2, len(results), figsize=(4.2 * len(results), 8.4), squeeze=False)
+    # 4x8 filters above 4x4 projections: rows sized to their content.
+    fig, axes = plt.subplots(2, len(results), figsize=(4.2 * len(results), 7.3), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 2]})
     for column, (result, label) in enumerate(zip(results, labels)):
         kernel = result["kernel"]
         filters = np.moveaxis(kernel, -1, 0)  # (out, kh, kw, in)

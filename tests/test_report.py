@@ -187,3 +187,10 @@ def test_cli_rejects_a_missing_folder_and_unknown_sections(tmp_path, capsys):
     with pytest.raises(SystemExit):
         report_cli.main([str(tmp_path), "--sections", "fig99"])
     assert "invalid choice: 'fig99'" in capsys.readouterr().err
+
+
+def test_real_section_on_a_run_without_evolution_files_is_listed_missing(tmp_path):
+    run = _run_folder(tmp_path / "run")
+    page = report.write_report(run, ["fig4_evolution"], progress=False).read_text()
+    missing = page[page.index('id="missing"'):]
+    assert "Fig. 4" in missing and "evolution/evolution_epoch_*.npz is missing" in missing
