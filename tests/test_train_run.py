@@ -13,17 +13,18 @@ import pytest
 from tests.subprocess_helpers import quiet_env
 from tests.train_helpers import write_learnable_fashion_mnist
 
+TRAIN_EXAMPLES, BATCH = 640, 64
 TINY = [
-    "--max-train-examples", "1280", "--validation-size", "256", "--evolution-sample", "128",
-    "--evolution-maps", "2", "--seed", "1",
+    "--max-train-examples", str(TRAIN_EXAMPLES), "--batch-size", str(BATCH), "--validation-size", "128",
+    "--evolution-sample", "64", "--evolution-maps", "2", "--seed", "1",
 ]
-TEST_EXAMPLES = 300
+TEST_EXAMPLES = 150
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fashion_format")
-    write_learnable_fashion_mnist(folder, n_train=1536, n_test=TEST_EXAMPLES, seed=0)
+    write_learnable_fashion_mnist(folder, n_train=800, n_test=TEST_EXAMPLES, seed=0)
     return folder
 
 
@@ -106,7 +107,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path, data_dir):
     import zfkeras
 
     model = zfkeras.load_model(run_dir / "model.keras")
-    steps = int(np.ceil(1280 / 128))
+    steps = int(np.ceil(TRAIN_EXAMPLES / BATCH))
     # the optimizer's step counter carried on from the checkpoint
     assert int(model.optimizer.iterations) == 3 * steps
     # the learning rate continued from the checkpoint's (annealing state restored)
@@ -145,7 +146,7 @@ def test_tf_config_selects_multi_worker_strategy(tmp_path, data_dir):
     env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]},
                                    "task": {"type": "worker", "index": 0}})
     run_dir = tmp_path / "run"
-    proc = subprocess.run(_cmd(run_dir, data_dir, "--epochs", "1", "--max-train-examples", "512"),
+    proc = subprocess.run(_cmd(run_dir, data_dir, "--epochs", "1", "--max-train-examples", "256"),
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "MultiWorkerMirroredStrategy (1 workers)" in proc.stdout
