@@ -29,6 +29,7 @@ print(config_from_args(build_parser().parse_args(sys.argv[1:])).run_dir)
 
 step "report (zfkeras report $RUN_DIR)"
 "$VENV/bin/zfkeras" report "$RUN_DIR"
+step "export (zfkeras export $RUN_DIR $RUN_DIR/export)" && "$VENV/bin/zfkeras" export "$RUN_DIR" "$RUN_DIR/export"
 
 step "done"
 echo "Run folder: $(cd "$RUN_DIR" && pwd)"
