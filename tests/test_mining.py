@@ -177,6 +177,11 @@ def test_bad_input(kwargs, match):
         top_activations(integer_model(), **args)
 
 
+def test_strategy_must_be_a_tf_distribute_strategy():
+    with pytest.raises(TypeError, match=r"strategy must be a tf.distribute.Strategy or None, got str"):
+        top_activations(integer_model(), integer_images(), "c1", strategy="mirrored", progress=False)
+
+
 def test_bad_datasets():
     model = integer_model()
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 6, 6, 1), "float32"))

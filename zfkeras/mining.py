@@ -82,8 +82,8 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
             strategy); ignored for already batched datasets.
         strategy: a `tf.distribute.Strategy` to run on (e.g.
             `MirroredStrategy` over GPUs or logical CPUs), or None for the
-            current device. The model must be usable on its devices (built
-            in ``strategy.scope()`` or mirrored by it).
+            current device. Build the model in ``strategy.scope()`` to
+            have its weights mirrored on every replica's device.
         progress: show a Keras progress bar.
 
     Returns:
@@ -95,6 +95,8 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
         images, empty data, images of the wrong shape, NaN in the images.
     """
     k = positive_int(k, "k")
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
     names, _ = resolve_layers(model, layers, "top_activations", maps_only=True)
     stream = image_stream(model, data, batch_size, with_ids=True)
     if stream.num_images is not None and k > stream.num_images:
