@@ -12,7 +12,8 @@ channel of the chosen layer), times
   tests/oracle.py's plain-``tf.nn`` forward; graphs (keras.applications)
   use ``gradient_override_map`` on the model's own forward pass,
 
-in the same process, same batch, medians of several repeats after warm-up.
+in the same process, same batch, calls interleaved, medians of several
+repeats after warm-up.
 P1 = projection time / oracle time (goal <= 1.2).
 
     .venv/bin/python -m benchmarks.deconv [--repeats 5] [--models zfnet_small resnet50 ...]
@@ -70,14 +71,18 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def _median_time(fn, repeats):
-    fn()  # warm-up: tracing
-    times = []
+def _median_times(fns, repeats):
+    """Median seconds of each function, calls interleaved so that load
+    changes on a shared machine hit every function alike."""
+    for fn in fns:
+        fn()  # warm-up: tracing
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, spent in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - t)
+    return [statistics.median(spent) for spent in times]
 
 
 def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling="switches"):
@@ -100,8 +105,7 @@ def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling=
     a = deconv.project(images[:4], layer, channels[:4])
     b = run_oracle(tf.constant(images[:4]), tf.constant(channels[:4])).numpy()
     err = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
-    t_ours = _median_time(ours, repeats)
-    t_ref = _median_time(reference, repeats)
+    t_ours, t_ref = _median_times([ours, reference], repeats)
     row = dict(model=name, unpooling=unpooling, layer=layer, K=k, batch=batch, deconv_s=round(t_ours, 4),
                oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3), rel_err=err, cpu=cpu_model())
     print(json.dumps(row), flush=True)
