@@ -187,7 +187,7 @@ def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_cla
     """
     from zfkeras.analysis.targets import load_target
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model = run.load_model()
     data = load_target(target, run, max(per_class) + test_per_class, seed, data_dir, manual_dir)
     layer = layer or feature_layer(model)
@@ -201,6 +201,7 @@ def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_cla
                            f"lr {SCRATCH_LEARNING_RATE}, momentum {SCRATCH_MOMENTUM}) from fresh weights")
         if scratch_steps else "not run",
         "skipped_files": len(data.skipped), "seconds": round(time.perf_counter() - start, 1),
+        "cpu_seconds": round(time.process_time() - cpu_start, 1),
         "cpu": figures.cpu_model(),
     }
     return rows, meta
@@ -242,7 +243,7 @@ def write_transfer(rows, meta, out_dir, command=""):
         f"Features: `{meta['layer']}` of the trained model (layers below it fixed); new softmax: "
         "LogisticRegression on standardised features (L-BFGS to convergence).",
         f"From scratch: same architecture, fresh weights, same images, {meta['scratch_budget']}.",
-        f"Computed in {meta['seconds']} s on {meta['cpu']}." + (f" Command: `{command}`" if command else ""),
+        f"Computed in {meta['seconds']} s wall ({meta['cpu_seconds']} s CPU, all threads) on {meta['cpu']}." + (f" Command: `{command}`" if command else ""),
         "Paper numbers: ImageNet-trained ZFNet on Caltech-101/256 (orientation only).",
     ]
     files = tables.write_table(out_dir, stem, HEADER, csv_rows, SHOWN, shown, "Transfer with few examples", notes)
