@@ -16,6 +16,11 @@ from zfkeras.validation import one_of, positive_int
 # they save; measured in docs/BENCHMARKS.md).
 _AUTO_MAX_COST = 0.7
 
+# Traced engines are kept on the model (outside Keras' attribute tracking),
+# so that calling `occlusion` again (another image, the same square) does
+# not trace the graphs again, and they go away with the model.
+_ENGINES_ATTRIBUTE = "_zfkeras_occlusion_engines"
+
 
 @dataclasses.dataclass
 class OcclusionResult:
@@ -103,7 +108,13 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
     if layer is not None:
         checks.check_layer(model, layer)
 
-    full = FullInference(model, layer)
+    engines = getattr(model, _ENGINES_ATTRIBUTE, None)
+    if engines is None:
+        engines = {}
+        object.__setattr__(model, _ENGINES_ATTRIBUTE, engines)
+    full = engines.get(("full", layer))
+    if full is None:
+        full = engines[("full", layer)] = FullInference(model, layer)
     raw, maxima = full.unoccluded(images, batch_size)
     probabilities = checks.class_probabilities(raw, from_logits, model.name)
     if labels is None:
@@ -114,7 +125,10 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
 
     corners = square_corners(image_size, size, stride)
     flat_corners = corners.reshape(-1, 2)
-    engine = _choose_engine(method, model, images.shape[1:], size, flat_corners, layer, full)
+    key = ("incremental", images.shape[1:], size, stride, layer)
+    if key not in engines:
+        engines[key] = _incremental_engine(model, images.shape[1:], size, flat_corners, layer)
+    engine = _choose_engine(method, model, engines[key], full)
 
     n, count = len(images), len(flat_corners)
     class_probability = np.empty((n, count), "float32")
@@ -149,13 +163,18 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
     )
 
 
-def _choose_engine(method, model, image_shape, size, corners, layer, full):
-    """The plain `FullInference` or an incremental engine, as ``method`` asks."""
-    if method == "full":
-        return full
+def _incremental_engine(model, image_shape, size, corners, layer):
+    """``(engine or None, why not)`` for the incremental path."""
     from zfkeras.occlusion.incremental import IncrementalOcclusion
 
-    engine, why_not = IncrementalOcclusion.plan(model, image_shape, size, corners, layer)
+    return IncrementalOcclusion.plan(model, image_shape, size, corners, layer)
+
+
+def _choose_engine(method, model, planned, full):
+    """The plain `FullInference` or the incremental engine, as ``method`` asks."""
+    if method == "full":
+        return full
+    engine, why_not = planned
     if method == "incremental":
         if engine is None:
             raise ValueError(f"method='incremental' cannot run on model {model.name!r}: {why_not}; use method='full'")

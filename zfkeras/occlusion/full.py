@@ -34,7 +34,15 @@ class FullInference:
         self._net = net
 
         @tf.function(reduce_retracing=True)
-        def forward(x):
+        def forward(image, corners, size, fill):
+            # The occluded copies are made in the graph: a (B, H, W) mask
+            # from the corners, then a select -- no per-copy Python work.
+            rows = tf.range(tf.shape(image)[0])[None, :]
+            cols = tf.range(tf.shape(image)[1])[None, :]
+            top, left = corners[:, :1], corners[:, 1:]
+            mask = (((rows >= top) & (rows < top + size))[:, :, None]
+                    & ((cols >= left) & (cols < left + size))[:, None, :])
+            x = tf.where(mask[..., None], fill, image[None])
             if layer is None:
                 return net(x, training=False), tf.zeros((tf.shape(x)[0], 0))
             out, fmap = net(x, training=False)
@@ -71,15 +79,14 @@ class FullInference:
             the total of ``channel`` of the layer's output.
         """
         outputs, totals = [], []
+        image, fill = tf.constant(image), tf.constant(fill, tf.float32)
+        size = tf.constant(size, tf.int32)
         for start in range(0, len(corners), batch_size):
-            chunk = corners[start:start + batch_size]
-            copies = np.repeat(image[None], len(chunk), axis=0)
-            for k, (top, left) in enumerate(chunk):
-                copies[k, top:top + size, left:left + size] = fill
-            out, total = self._forward(tf.constant(copies))
+            chunk = tf.constant(corners[start:start + batch_size], tf.int32)
+            out, total = self._forward(image, chunk, size, fill)
             outputs.append(out.numpy())
             totals.append(total.numpy())
             if progbar is not None:
-                progbar.add(len(chunk))
+                progbar.add(int(chunk.shape[0]))
         activity = None if channel is None else np.concatenate(totals)[:, channel]
         return np.concatenate(outputs), activity
