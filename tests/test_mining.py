@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.mining import TopActivations, merge_top_activations, per_image_max, top_activations
+from zfkeras.mining import TopActivations, merge_top_activations, first_max_positions, top_activations
 from tests.mining_oracle import brute_force, integer_images, integer_model
 
 SMALL_LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
@@ -61,15 +61,19 @@ def test_zfnet_small_all_conv_layers_equal_brute_force(small_model, small_images
     assert got["conv1"].num_maps == 4 and got["conv1"].k == 9
 
 
-def test_per_image_max_takes_the_first_row_major_maximum():
-    maps = np.zeros((3, 4, 5, 2), "float32")
-    maps[0, 1, 3, 0] = maps[0, 2, 0, 0] = 5.0  # (1, 3) comes first in row-major order
-    maps[1, :, :, 1] = -1.0  # constant negative map: first position
-    maps[2, 3, 4, 0] = 1.0
-    values, positions = per_image_max(tf.constant(maps))
-    flat = maps.reshape(3, 20, 2)
-    np.testing.assert_array_equal(values.numpy(), flat.max(axis=1))
-    np.testing.assert_array_equal(positions.numpy(), flat.argmax(axis=1))
+def test_first_max_positions_is_np_argmax_of_the_flattened_map():
+    rng = np.random.RandomState(0)
+    maps = rng.randint(0, 3, (6, 4, 5, 3)).astype("float32")  # many ties
+    maps[2] = -1.0  # constant negative maps: the first position
+    maps[4, 1, 3, 0] = maps[4, 2, 0, 0] = 9.0  # (1, 3) precedes (2, 0) in row-major order
+    rows = rng.randint(0, 6, (3, 7))
+    rows[0, 0], rows[1, 0] = 4, 2
+    flat = maps.reshape(6, 20, 3)
+    values = np.stack([flat[rows[c], :, c].max(axis=1) for c in range(3)])
+    got = first_max_positions(tf.constant(maps), tf.reduce_max(maps, axis=2), tf.constant(rows), tf.constant(values))
+    want = np.stack([flat[rows[c], :, c].argmax(axis=1) for c in range(3)])
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert got.numpy()[0, 0] == 1 * 5 + 3 and got.numpy()[1, 0] == 0
 
 
 def _dataset_forms(images):
@@ -168,7 +172,7 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_single_device():
         (dict(data=np.zeros((0, 6, 6, 1))), r"empty"),
         (dict(data=np.zeros((4, 6, 5, 1))), r"width 5 but the model expects 6"),
         (dict(data=np.zeros((4, 6, 6, 3))), r"channel count 3 but the model expects 1"),
-        (dict(data=np.full((4, 6, 6, 1), np.nan)), r"NaN or infinite pixels"),
+        (dict(data=np.full((4, 6, 6, 1), np.nan)), r"NaN or infinite pixels or give NaN activations"),
     ],
 )
 def test_bad_input(kwargs, match):

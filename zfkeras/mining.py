@@ -14,10 +14,11 @@ Memory: the running top-k of every map plus one batch of activations;
 the dataset's activations are never held.
 
 How it runs: one multi-output sub-model gives all requested layers in one
-forward pass; inside the same `tf.function`, a full-window
-``max_pool_with_argmax`` reduces each map of each image to its maximum and
-first arg-maximum in one fused pass, and the running top-k is merged with
-the batch's on the device (one stable ``top_k`` per layer). Under a
+forward pass; inside the same `tf.function`, each map of each image is
+reduced to its maximum (rows, then columns), the running top-k is merged
+with the batch's on the device (one stable ``top_k`` per layer), and the
+position is searched only for entries that enter the top k (reading
+``C*k*(H+W)`` values instead of the batch's activations). Under a
 `tf.distribute` strategy each replica keeps its own running top-k and the
 replicas' lists are gathered and merged once at the end.
 """
@@ -119,7 +120,8 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
         raise ValueError("data yielded no images; give at least one image")
     if nan_batches:
         raise ValueError(
-            f"data contains NaN or infinite pixels (in {nan_batches} batch(es)); clean or drop those images"
+            f"{nan_batches} batch(es) of data contain NaN or infinite pixels or give NaN activations; "
+            "clean or drop those images (or check the model's weights)"
         )
     if k > count:
         raise ValueError(_too_few(k, count))
@@ -205,9 +207,9 @@ def _initial_state(channels, k):
 
 
 def _mine_batch(sub, k, batch, state):
-    """One batch: forward pass, per-image max/argmax, merge into ``state``.
+    """One batch: forward pass, per-image maxima, merge into ``state``.
     A replica's share of a last, short batch can be empty: then nothing
-    runs (max_pool_with_argmax refuses empty inputs)."""
+    runs."""
     images, ids = batch
     return tf.cond(
         tf.shape(images)[0] > 0, lambda: _mine_images(sub, k, images, ids, state), lambda: state
@@ -216,9 +218,9 @@ def _mine_batch(sub, k, batch, state):
 
 def _mine_images(sub, k, images, ids, state):
     count, nan_batches, lists = state
+    bad = tf.constant(False)
     if images.dtype.is_floating:
-        finite = tf.reduce_all(tf.math.is_finite(images))
-        nan_batches += 1 - tf.cast(finite, tf.int64)
+        bad = tf.logical_not(tf.reduce_all(tf.math.is_finite(images)))
     outputs = sub(tf.cast(images, sub.inputs[0].dtype), training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     # Batch rows in image-id order, so that the stable top_k below ranks
@@ -227,35 +229,71 @@ def _mine_images(sub, k, images, ids, state):
     order = tf.argsort(ids, stable=True)
     ids = tf.gather(ids, order)
     merged = []
-    for maps, (run_values, run_ids, run_positions) in zip(outputs, lists):
-        values, positions = per_image_max(maps)
-        values, positions = tf.gather(values, order), tf.gather(positions, order)
-        all_values = tf.concat([run_values, tf.transpose(values)], axis=1)
-        all_ids = tf.concat([run_ids, tf.broadcast_to(ids[None, :], [tf.shape(run_ids)[0], tf.size(ids)])], axis=1)
-        all_positions = tf.concat([run_positions, tf.transpose(positions)], axis=1)
-        # top_k is stable: equal values keep their order (running list first,
-        # then the batch by id), which is the id order.
-        top_values, top = tf.math.top_k(all_values, k=k, sorted=True)
-        merged.append((top_values, tf.gather(all_ids, top, batch_dims=1), tf.gather(all_positions, top, batch_dims=1)))
-    return count + tf.cast(tf.size(ids), tf.int64), nan_batches, tuple(merged)
+    for maps, running in zip(outputs, lists):
+        entry, nan_maps = _merge_layer(tf.cast(maps, tf.float32), running, ids, order, k)
+        merged.append(entry)
+        bad = tf.logical_or(bad, nan_maps)
+    return count + tf.cast(tf.size(ids), tf.int64), nan_batches + tf.cast(bad, tf.int64), tuple(merged)
 
 
-def per_image_max(maps):
-    """Per image and channel, the maximum of a ``(B, H, W, C)`` map and the
-    row-major index ``y * W + x`` of its first occurrence.
+def _merge_layer(maps, running, ids, order, k):
+    """Merges one layer's batch of maps into its running top-k.
 
-    One fused full-window ``max_pool_with_argmax`` pass (its CPU and GPU
-    kernels scan rows then columns and replace only on a strictly larger
-    value, so ties keep the first position; the tests check it).
+    Only maxima are computed for the whole batch (two cheap reductions);
+    positions are searched only for the entries that enter the top k.
     """
-    height, width, channels = maps.shape[1], maps.shape[2], maps.shape[3]
-    values, argmax = tf.nn.max_pool_with_argmax(
-        tf.cast(maps, tf.float32), [1, height, width, 1], [1, height, width, 1], "VALID",
-        include_batch_in_index=False,
-    )
-    # Per-image index is (y * W + x) * C + c.
-    positions = tf.cast(tf.reshape(argmax, [-1, channels]) // channels, tf.int32)
-    return tf.reshape(values, [-1, channels]), positions
+    run_values, run_ids, run_positions = running
+    row_max = tf.reduce_max(maps, axis=2)  # (B, H, C)
+    values = tf.gather(tf.reduce_max(row_max, axis=1), order)  # (B, C), id order
+    num_maps, batch = tf.shape(run_ids)[0], tf.size(ids)
+    all_values = tf.concat([run_values, tf.transpose(values)], axis=1)
+    all_ids = tf.concat([run_ids, tf.broadcast_to(ids[None, :], [num_maps, batch])], axis=1)
+    # top_k is stable: equal values keep their order (running list first,
+    # then the batch by id), which is the id order.
+    top_values, top = tf.math.top_k(all_values, k=k, sorted=True)
+    from_batch = top >= k
+    rows = tf.gather(order, tf.clip_by_value(top - k, 0, batch - 1))  # batch row of each entry
+    new_positions = first_max_positions(maps, row_max, rows, top_values)
+    positions = tf.where(from_batch, new_positions, tf.gather(run_positions, tf.minimum(top, k - 1), batch_dims=1))
+    nan_maps = tf.reduce_any(tf.math.is_nan(values))
+    return (top_values, tf.gather(all_ids, top, batch_dims=1), positions), nan_maps
+
+
+def first_max_positions(maps, row_max, rows, values):
+    """Row-major index ``y * W + x`` of the first occurrence of ``values``.
+
+    Args:
+        maps: ``(B, H, W, C)`` activations.
+        row_max: ``maps`` reduced over W, ``(B, H, C)``.
+        rows: int ``(C, k)``: the image (batch row) of each entry; entry
+            ``(c, j)`` looks at channel ``c``.
+        values: ``(C, k)``: the maximum of that map.
+
+    Returns:
+        int32 ``(C, k)``: first row ``y`` whose maximum equals the value,
+        then the first ``x`` in that row (the first maximum in row-major
+        order, as ``np.argmax`` on the flattened map). Only ``C*k*(H+W)``
+        values are read, not the batch.
+    """
+    shape = tf.shape(maps, out_type=tf.int64)
+    height, width, channels = shape[1], shape[2], shape[3]
+    rows = tf.cast(rows, tf.int64)[..., None]  # (C, k, 1)
+    channel = tf.range(channels)[:, None, None]
+    ys = tf.range(height)[None, None, :]
+    candidates = tf.gather(tf.reshape(row_max, [-1]), (rows * height + ys) * channels + channel)
+    y = _first_equal(candidates, values, height)
+    xs = tf.range(width)[None, None, :]
+    candidates = tf.gather(tf.reshape(maps, [-1]), ((rows * height + y[..., None]) * width + xs) * channels + channel)
+    x = _first_equal(candidates, values, width)
+    return tf.cast(y * width + x, tf.int32)
+
+
+def _first_equal(candidates, values, size):
+    """Index of the first candidate equal to ``values`` along the last axis
+    (clipped into range when none is, e.g. for NaN maps)."""
+    hits = tf.equal(candidates, values[..., None])
+    index = tf.reduce_min(tf.where(hits, tf.range(size)[None, None, :], size), axis=-1)
+    return tf.minimum(index, size - 1)
 
 
 # model -> {(layers, k, strategy id): traced step}: a second call on the same
