@@ -53,3 +53,18 @@ class StubRun:
 
     def load_split(self, split, max_examples=None, seed=0):
         return self._images, self._labels
+
+
+def fashion_run_folder(folder, data_dir):
+    """A minimal real run folder: Fashion-MNIST config, normalisation and an
+    untrained tiny zfnet_small at 28x28 (readable by `RunFolder`)."""
+    from zfkeras.models import zfnet_small
+    from zfkeras.train.config import TrainConfig
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True)
+    TrainConfig(run_dir=str(folder), data_dir=data_dir).save(folder / "config.json")
+    np.savez(folder / "normalization.npz", mean_image=np.full((28, 28, 1), 72.9, np.float32),
+             pixel_std=np.float32(90.0))
+    zfnet_small((28, 28, 1), 10, conv_filters=(4, 4, 4, 4, 4), fc_units=8, seed=0).save(folder / "model.keras")
+    return folder

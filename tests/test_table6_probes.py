@@ -75,3 +75,22 @@ def test_unknown_layer_and_missing_model(tmp_path):
     (run.path / "model.keras").unlink()
     with pytest.raises(SectionUnavailable, match="model.keras is missing"):
         table6_probes.report_section(run, tmp_path / "report", progress=False)
+
+
+def test_probe_command_end_to_end(tmp_path, fashion_mnist_dir):
+    import subprocess
+    import sys
+
+    from tests.probe_helpers import fashion_run_folder
+    from tests.subprocess_helpers import quiet_env
+
+    run = fashion_run_folder(tmp_path / "run", fashion_mnist_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zfkeras", "probe", str(run), "--layers", "conv1", "fc7", "--per-class", "3",
+         "--test-per-class", "4", "--folds", "2"], capture_output=True, text=True, timeout=600, env=quiet_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| SVM (conv1) | 16 |" in proc.stdout and "| Softmax (fc7) | 8 |" in proc.stdout
+    with open(run / "report" / "table6_probes.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["probe"], r["layer"]) for r in rows] == [("SVM", "conv1"), ("SVM", "fc7"), ("Softmax", "fc7")]
+    assert (run / "report" / "table6_probes_by_depth.png").is_file()

@@ -123,3 +123,24 @@ def test_report_section_writes_table_and_curve(tmp_path, monkeypatch):
     assert rows[0]["feature_layer"] == "fc7" and len(rows[0]["pretrained_folds_pct"].split(";")) == 2
     assert "2 SGD steps" in (out / "transfer_digits.md").read_text()
     assert "Reduced for the report" in section.caption_html
+
+
+def test_transfer_command_end_to_end(tmp_path, fashion_mnist_dir):
+    import subprocess
+    import sys
+
+    from tests.probe_helpers import fashion_run_folder
+    from tests.subprocess_helpers import quiet_env
+
+    run = fashion_run_folder(tmp_path / "run", fashion_mnist_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zfkeras", "transfer", str(run), "--per-class", "1", "2", "--test-per-class", "3",
+         "--folds", "2", "--scratch-steps", "2"], capture_output=True, text=True, timeout=600, env=quiet_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 SGD steps" in proc.stdout
+    with open(run / "report" / "transfer_digits.csv") as f:
+        assert [r["per_class"] for r in csv.DictReader(f)] == ["1", "2"]
+    # too many images per class for the target: a one-line error, exit 1
+    proc = subprocess.run([sys.executable, "-m", "zfkeras", "transfer", str(run), "--per-class", "500"],
+                          capture_output=True, text=True, timeout=600, env=quiet_env())
+    assert proc.returncode == 1 and "train_per_class=500 needs at least 501 examples" in proc.stderr
