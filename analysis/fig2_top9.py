@@ -77,14 +77,9 @@ def conv_layers(model, deconv):
     return names
 
 
-def _layer_shape(deconv, layer):
-    getter = getattr(deconv, "layer_output_shape", None) or deconv.output_shape
-    return tuple(getter(layer))
-
-
 def full_field_size(deconv, layer):
     """``(h, w)`` of the layer's largest (unclipped) receptive field."""
-    h, w, _ = _layer_shape(deconv, layer)
+    h, w, _ = deconv.layer_output_shape(layer)
     grid = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), -1).reshape(-1, 2)
     boxes = np.asarray(deconv.receptive_field(layer, grid)).reshape(-1, 4)
     return int((boxes[:, 2] - boxes[:, 0]).max()), int((boxes[:, 3] - boxes[:, 1]).max())
@@ -217,8 +212,6 @@ def compute(run, progress=True, params=None):
         raise SectionUnavailable(f"top-k mining is not available ({e})") from None
     # Same projections as the switch unpooling (tested), faster on CPU.
     deconv = Deconvnet(model, unpooling="max_pool_grad")
-    if not hasattr(deconv, "receptive_field"):
-        raise SectionUnavailable("Deconvnet.receptive_field is not available in this zfkeras")
     layers = conv_layers(model, deconv)
     raw, labels = run.load_split("test", max_examples=params["test_images"], seed=params["seed"])
     images = run.preprocess(raw)
