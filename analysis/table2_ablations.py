@@ -21,7 +21,6 @@ trained or annealed on), which is what ImageNet's validation set was for
 the paper.
 """
 
-import contextlib
 import dataclasses
 import html
 import json
@@ -93,37 +92,10 @@ def train_ablations(configs, verbose=None):
     from zfkeras.train.runner import run
 
     results = {}
-    with _evolution_of_present_layers():
-        for i, (variant, config) in enumerate(configs.items(), 1):
-            print(f"[ablate] variant {i}/{len(configs)}: {variant} -> {config.run_dir}", flush=True)
-            results[variant] = run(config, verbose=verbose)
+    for i, (variant, config) in enumerate(configs.items(), 1):
+        print(f"[ablate] variant {i}/{len(configs)}: {variant} -> {config.run_dir}", flush=True)
+        results[variant] = run(config, verbose=verbose)
     return results
-
-
-@contextlib.contextmanager
-def _evolution_of_present_layers():
-    """Feature evolution follows only the conv layers a variant has.
-
-    The trainer's `FeatureEvolution` follows conv1-conv5 and stops on a
-    variant without conv3/conv4; until the runner passes the model's own
-    layers, the ablation runs use a subclass that drops the missing ones.
-    """
-    from zfkeras.train import evolution
-
-    original = evolution.FeatureEvolution
-
-    class PresentLayersEvolution(original):
-        def _prepare(self):
-            if self.model is not None:
-                names = {layer.name for layer in self.model.layers}
-                self.layers = tuple(layer for layer in self.layers if layer in names)
-            return super()._prepare()
-
-    evolution.FeatureEvolution = PresentLayersEvolution
-    try:
-        yield
-    finally:
-        evolution.FeatureEvolution = original
 
 
 def _read(path):

@@ -15,20 +15,12 @@ def test_every_exported_name_resolves_to_its_module():
         assert getattr(zfkeras.data, name) is getattr(importlib.import_module(module), name)
     assert set(zfkeras.data.__all__) <= set(dir(zfkeras.data))
     # Transitional names are resolvable but not advertised.
-    assert not set(zfkeras.data._MOVED) & set(zfkeras.data.__all__)
 
 
-@pytest.mark.parametrize("old", ["dataset_options", "crop_of_ten", "images"])
+@pytest.mark.parametrize("old", ["dataset_options", "crop_of_ten", "images", "predict_ten_crop"])
 def test_removed_names_are_attribute_errors(old):
     with pytest.raises(AttributeError, match=f"has no attribute '{old}'"):
         getattr(zfkeras.data, old)
-
-
-def test_moved_name_still_resolves_with_a_deprecation_warning():
-    from zfkeras.evaluation import predict_ten_crop
-
-    with pytest.warns(DeprecationWarning, match="zfkeras.data.predict_ten_crop is now zfkeras.evaluation"):
-        assert zfkeras.data.predict_ten_crop is predict_ten_crop
 
 
 def test_importing_the_package_does_not_import_tensorflow():

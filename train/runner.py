@@ -104,7 +104,7 @@ def run(config, overwrite=False, verbose=None):
     from zfkeras.train.annealing import PlateauAnnealer
     from zfkeras.train.callbacks import EpochTimer, HistoryRecorder
     from zfkeras.train.data import load_training_data
-    from zfkeras.train.evolution import FeatureEvolution
+    from zfkeras.train.evolution import CONV_LAYERS, FeatureEvolution
     from zfkeras.train.filters import FilterImages
 
     strategy, strategy_desc = make_strategy(config.devices)
@@ -148,11 +148,14 @@ def run(config, overwrite=False, verbose=None):
     timer = EpochTimer(state["epoch_seconds"])  # carried across a resume
 
     log_dir = os.path.join(config.run_dir, "logs")
+    present = {layer.name for layer in model.layers}
     evolution = FeatureEvolution(
         data.evolution_images, os.path.join(log_dir, "evolution"),
         os.path.join(config.run_dir, "evolution"), epochs=config.evolution_epochs,
         total_epochs=config.epochs, maps_per_layer=config.evolution_maps,
         image_ids=data.evolution_ids, seed=config.seed,
+        # Table 2 variants lack some of conv1-conv5: follow the ones present
+        layers=tuple(name for name in CONV_LAYERS if name in present),
     )
     evolution.history = list(state["evolution"])
     history = HistoryRecorder(state["history"])

@@ -24,15 +24,13 @@ _EXPORTS = {
     # the deconvnet and saving
     "Deconvnet": "zfkeras.deconv",
     "load_model": "zfkeras.saving",
+    # the tools built on them: one entry point per method
+    "top_activations": "zfkeras.mining",
+    "features": "zfkeras.features",
+    "occlusion": "zfkeras.occlusion",
+    "RunFolder": "zfkeras.run_folder",
 }
 
 __all__ = sorted(_EXPORTS)
-
-# TRANSITION (removed before this change lands): names that zfkeras.train
-# still reaches at the top level while the data module is being split.
-_EXPORTS.update({name: "zfkeras.data" for name in (
-    "FASHION_MNIST_CLASSES", "array_dataset", "load_fashion_mnist", "mean_image_for_run",
-    "image_folder_dataset", "tfds_dataset", "preprocess_dataset", "predict_ten_crop")})
-_EXPORTS["ABLATIONS"] = "zfkeras.models"
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

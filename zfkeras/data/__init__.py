@@ -17,8 +17,6 @@ which is imported the first time one of them is used, so that
 ``from zfkeras.data import load_fashion_mnist`` stays cheap.
 """
 
-import importlib
-import warnings
 
 from zfkeras._lazy import lazy_exports
 
@@ -44,20 +42,6 @@ _LAZY_EXPORTS = {
     "tfds_image_folder_dataset": "zfkeras.data.tfds",
 }
 
-# Transitional: zfkeras/__init__.py's TRANSITION block still maps
-# predict_ten_crop here; it now lives in zfkeras.evaluation. Delete with it.
-_MOVED = {"predict_ten_crop": ("zfkeras.evaluation", "predict_ten_crop")}
-
 __all__ = sorted(["FASHION_MNIST_CLASSES", "load_fashion_mnist", *_LAZY_EXPORTS])
 
-_lazy_getattr, __dir__ = lazy_exports(__name__, globals(), _LAZY_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        module, new_name = _MOVED[name]
-        warnings.warn(
-            f"zfkeras.data.{name} is now {module}.{new_name}", DeprecationWarning, stacklevel=2
-        )
-        return getattr(importlib.import_module(module), new_name)
-    return _lazy_getattr(name)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY_EXPORTS)
