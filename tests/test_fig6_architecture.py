@@ -23,12 +23,12 @@ def test_three_variants_differ_only_where_compared():
     assert zf.clip and baseline.clip and not noclip.clip
 
 
-def test_baseline_builder_changes_conv1_only():
+def test_conv1_option_changes_conv1_only():
     from zfkeras.train.config import TrainConfig
     from zfkeras.train.runner import build_model
 
     config = TrainConfig()
-    baseline = fig6._builder((9, 2, 4))(config, (28, 28, 1), 10)
+    baseline = build_model(TrainConfig(conv1=(9, 2)).validate(), (28, 28, 1), 10)
     reference = build_model(config, (28, 28, 1), 10)
     conv1 = baseline.get_layer("conv1")
     assert conv1.kernel_size == (9, 9) and conv1.strides == (2, 2)
@@ -38,6 +38,21 @@ def test_baseline_builder_changes_conv1_only():
         assert baseline.get_layer(name).get_config()["units" if name == "fc6" else "filters"] == \
             reference.get_layer(name).get_config()["units" if name == "fc6" else "filters"]
     assert baseline.get_layer("conv2").kernel_constraint is not None  # clipping as configured
+    assert baseline.get_layer("pad1").padding == ((4, 4), (4, 4))
+
+
+def test_conv1_option_is_checked():
+    import pytest
+
+    from zfkeras.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="conv1 can only be set for zfnet_small, not 'zfnet'"):
+        TrainConfig(model="zfnet", conv1=(9, 2)).validate()
+    with pytest.raises(ValueError, match="conv1 must be two positive ints"):
+        TrainConfig(conv1=(9,)).validate()
+    with pytest.raises(ValueError, match="conv1 must be a positive integer, got 0"):
+        TrainConfig(conv1=(9, 0)).validate()
+    assert TrainConfig.from_dict(TrainConfig(conv1=(7, 2)).validate().to_dict()).conv1 == (7, 2)
 
 
 def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatch):

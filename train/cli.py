@@ -19,6 +19,7 @@ _HELP = {
     "model": f"architecture: {', '.join(MODELS)}",
     "ablation": "Table 2 variant (zf, remove_conv3_conv4, remove_fc7, ...)",
     "fc_units": "width of fc6/fc7 (0: the model's default)",
+    "conv1": "zfnet_small: kernel and stride of conv1, e.g. --conv1 9 2 (Fig. 6's coarser baseline)",
     "filter_rms_clip": "feature-scale clipping radius (0 disables)",
     "anneal_factor": "learning-rate multiplier when validation accuracy plateaus",
     "anneal_patience": "epochs without improvement before annealing",
@@ -60,8 +61,9 @@ def config_from_args(args):
         f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
         if getattr(args, f.name) is not None
     }
-    if "evolution_epochs" in overrides:
-        overrides["evolution_epochs"] = tuple(overrides["evolution_epochs"])
+    for name in ("evolution_epochs", "conv1"):
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
     config = dataclasses.replace(config, **overrides)
     # A run folder named after the model and data unless one is given.
     if "run_dir" not in overrides and not (args.config and "run_dir" in _keys(args.config)):

@@ -8,7 +8,7 @@ import json
 
 from zfkeras.atomic import write_json_atomic
 from zfkeras.models import ABLATIONS
-from zfkeras.validation import float_in_range, non_negative_int, one_of, positive_float, positive_int
+from zfkeras.validation import float_in_range, int_pair, non_negative_int, one_of, positive_float, positive_int
 
 MODELS = ("zfnet_small", "zfnet", "alexnet_dense")
 DATASETS = ("fashion_mnist", "folder", "tfds")
@@ -39,6 +39,7 @@ class TrainConfig:
     model: str = "zfnet_small"
     ablation: str = "zf"
     fc_units: int = 0            # 0 = the model's default
+    conv1: tuple = ()            # zfnet_small: (kernel, stride) of conv1; () = the model's default
     dropout: float = 0.5
     filter_rms_clip: float = 0.1
     # recipe
@@ -88,11 +89,18 @@ class TrainConfig:
                 isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.evolution_epochs):
             raise ValueError(f"evolution_epochs must be positive ints, got {self.evolution_epochs!r}")
         one_of(self.ablation, "ablation", sorted(ABLATIONS))
+        if self.conv1:
+            if self.model != "zfnet_small":
+                raise ValueError(f"conv1 can only be set for zfnet_small, not {self.model!r}")
+            if isinstance(self.conv1, (str, bytes)) or len(self.conv1) != 2:
+                raise ValueError(f"conv1 must be two positive ints (kernel, stride), got {self.conv1!r}")
+            self.conv1 = int_pair(self.conv1, "conv1")
         return self
 
     def to_dict(self):
         d = dataclasses.asdict(self)
         d["evolution_epochs"] = list(self.evolution_epochs)
+        d["conv1"] = list(self.conv1)
         return d
 
     @classmethod
@@ -104,6 +112,8 @@ class TrainConfig:
         d = dict(d)
         if "evolution_epochs" in d:
             d["evolution_epochs"] = tuple(int(e) for e in d["evolution_epochs"])
+        if "conv1" in d:
+            d["conv1"] = tuple(d["conv1"])
         return cls(**d)
 
     @classmethod

@@ -240,6 +240,8 @@ def build_model(config, input_shape, num_classes):
     from zfkeras import models
 
     kwargs = {"fc_units": config.fc_units} if config.fc_units else {}
+    if config.conv1:
+        kwargs["conv1"] = tuple(config.conv1)
     return models.zfnet_ablation(
         config.ablation, getattr(models, config.model), input_shape=input_shape,
         num_classes=num_classes, dropout=config.dropout,

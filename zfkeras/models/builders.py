@@ -6,6 +6,7 @@ import inspect
 import keras
 
 from zfkeras.models.ablations import ABLATIONS
+from zfkeras.validation import int_pair
 from zfkeras.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 
@@ -104,6 +105,7 @@ def zfnet_small(
     filter_rms_clip=0.1,
     kernel_initializer="he_normal",
     seed=None,
+    conv1=None,
     name="zfnet_small",
 ):
     """ZFNet's five-conv, three-fc design scaled for 28-64 pixel inputs.
@@ -118,12 +120,18 @@ def zfnet_small(
     for ZFNet's fan-ins and makes signals vanish at these widths; pass
     ``kernel_initializer="paper"`` to use it anyway.
 
-    Args: as `zfnet`.
+    Args: as `zfnet`, and
+        conv1: ``(kernel, stride)`` of conv1 instead of the default (5 and
+            the stride above), zero-padded by ``kernel // 2``: for Fig. 6's
+            comparison of a larger, coarser first layer with ours.
     """
-    stride = 2 if min(input_shape[0], input_shape[1]) >= 64 else 1
+    if conv1 is None:
+        kernel, stride = 5, 2 if min(input_shape[0], input_shape[1]) >= 64 else 1
+    else:
+        kernel, stride = int_pair(conv1, "conv1")
     return _build(
         input_shape, num_classes, name=name,
-        conv1=dict(kernel=5, stride=stride, pad=2), pool1="same",
+        conv1=dict(kernel=kernel, stride=stride, pad=kernel // 2), pool1="same",
         conv2=dict(kernel=3, stride=1, padding="same"), pool2="same",
         remove=remove, fc_units=fc_units, conv_filters=conv_filters,
         dropout=dropout, filter_rms_clip=filter_rms_clip,
