@@ -74,3 +74,13 @@ def test_window_geometry_matches_keras(kernel, stride, dilation, padding):
 def test_package_keeps_the_import_path():
     assert zfkeras.deconv.Deconvnet is zfkeras.Deconvnet
     assert np.all([name in zfkeras.deconv.__all__ for name in ("Deconvnet", "SUPPORTED_LAYERS")])
+
+
+def test_readme_list_equals_the_registry():
+    text = (DOC.parents[1] / "README.md").read_text()
+    start, end = "<!-- supported-layers:start -->\n", "<!-- supported-layers:end -->"
+    listed = text.split(start, 1)[1].split(end, 1)[0].strip()
+    assert listed == "\n".join(f"- {label}" for label in supported_layer_labels()), (
+        "README.md's supported-layer list is stale: one line per "
+        "zfkeras.deconv.rules.supported_layer_labels()"
+    )
