@@ -1,0 +1,36 @@
+"""The wheel holds one top-level package, zfkeras, with train/, analysis/
+and export/ inside it as zfkeras.train, zfkeras.analysis, zfkeras.export."""
+
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_wheel_holds_only_the_zfkeras_package(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("zfkeras-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"zfkeras", wheel.name.split("-py")[0] + ".dist-info"}, tops
+    for sub in ("train", "analysis", "export"):
+        sources = {p.name for p in (ROOT / sub).glob("*.py")}
+        packaged = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"zfkeras/{sub}/") and n.endswith(".py")}
+        assert sources == packaged, sub
+    # every subpackage of the core is packaged too
+    for init in (ROOT / "zfkeras").rglob("__init__.py"):
+        assert init.relative_to(ROOT).as_posix() in names
+
+
+def test_train_is_not_a_top_level_module_outside_the_checkout(tmp_path):
+    code = ("import importlib.util, sys\n"
+            "print(importlib.util.find_spec('train'), importlib.util.find_spec('zfkeras.train') is not None)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["None", "True"]
