@@ -7,27 +7,24 @@ usage error before anything heavy is imported.
 import argparse
 import sys
 
-
-def positive_int(text):
-    """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from zfkeras import validation
 
 
-def non_negative_int(text):
-    """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+def _argparse_int(check, what):
+    """An argparse type: the text as an int, checked by a `zfkeras.validation` function."""
+
+    def parse(text):
+        try:
+            return check(int(text), "value")
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+    parse.__name__ = check.__name__
+    return parse
+
+
+positive_int = _argparse_int(validation.positive_int, "a positive integer")
+non_negative_int = _argparse_int(validation.non_negative_int, "a non-negative integer")
 
 
 def fold_count(text):
@@ -36,6 +33,25 @@ def fold_count(text):
     if value < 2:
         raise argparse.ArgumentTypeError(f"needs at least 2 folds (the paper uses 5), got {text!r}")
     return value
+
+
+def add_output_options(parser, what):
+    """``--out`` and the TFDS options of a ``tfds:NAME`` target."""
+    parser.add_argument("--out", help=f"folder for {what} (default: RUN_DIR/report)")
+    parser.add_argument("--tfds-data-dir", help="TFDS data_dir for a tfds:NAME target")
+    parser.add_argument("--manual-dir", help="TFDS manual_dir holding the archives for a tfds:NAME target")
+
+
+def parse_target_args(parser, argv):
+    """Parses ``argv`` and checks ``--target`` (a usage error when bad)."""
+    args = parser.parse_args(argv)
+    from zfkeras.analysis.targets import check_target
+
+    try:
+        check_target(args.target)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def open_run(parser, path):

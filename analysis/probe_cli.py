@@ -7,7 +7,7 @@ and printed.
 
 import argparse
 
-from zfkeras.analysis.cli_common import fail, fold_count, open_run, positive_int
+from zfkeras.analysis.cli_common import add_output_options, parse_target_args, fail, fold_count, open_run, positive_int
 
 PROG = "zfkeras probe"
 
@@ -31,21 +31,13 @@ def build_parser():
     parser.add_argument("--pool", choices=("max", "avg", "none"), default="max",
                         help="conv-map reduction to a 2x2 grid ('none': raw maps, flattened)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="images per forward pass")
-    parser.add_argument("--out", help="folder for the table and plot (default: RUN_DIR/report)")
-    parser.add_argument("--tfds-data-dir", help="TFDS data_dir for a tfds:NAME target")
-    parser.add_argument("--manual-dir", help="TFDS manual_dir holding the archives for a tfds:NAME target")
+    add_output_options(parser, "the table and plot")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    from zfkeras.analysis.targets import check_target
-
-    try:
-        check_target(args.target)
-    except ValueError as error:
-        parser.error(str(error))
+    args = parse_target_args(parser, argv)
     if args.seed < 0:
         parser.error(f"--seed must be non-negative, got {args.seed}")
     run = open_run(parser, args.run_dir)

@@ -8,7 +8,7 @@ written to the run's report folder (``transfer_<target>.csv``, ``.md``,
 
 import argparse
 
-from zfkeras.analysis.cli_common import fail, fold_count, non_negative_int, open_run, positive_int
+from zfkeras.analysis.cli_common import add_output_options, parse_target_args, fail, fold_count, non_negative_int, open_run, positive_int
 
 PROG = "zfkeras transfer"
 
@@ -32,21 +32,13 @@ def build_parser():
     parser.add_argument("--scratch-steps", type=non_negative_int, default=100,
                         help="SGD steps of the from-scratch baseline per fold (0: skip the baseline)")
     parser.add_argument("--layer", help="feature layer (default: the last Dense layer before the output, fc7)")
-    parser.add_argument("--out", help="folder for the table and curve (default: RUN_DIR/report)")
-    parser.add_argument("--tfds-data-dir", help="TFDS data_dir for a tfds:NAME target")
-    parser.add_argument("--manual-dir", help="TFDS manual_dir holding the archives for a tfds:NAME target")
+    add_output_options(parser, "the table and curve")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
-    from zfkeras.analysis.targets import check_target
-
-    try:
-        check_target(args.target)
-    except ValueError as error:
-        parser.error(str(error))
+    args = parse_target_args(parser, argv)
     run = open_run(parser, args.run_dir)
     from zfkeras.analysis import transfer
 

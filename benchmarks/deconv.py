@@ -22,7 +22,6 @@ P1 = projection time / oracle time (goal <= 1.2).
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 
@@ -35,6 +34,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.atomic import write_json_atomic
 from tests import oracle
+from zfkeras.analysis.figures import cpu_model
 
 
 def _chain_oracle_fn(model, layer):
@@ -59,16 +59,6 @@ def _graph_oracle_fn(model, layer):
     return lambda images, channels: run(images, channels)[0]
 
 
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo (or the platform's)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _median_times(fns, repeats):

@@ -20,7 +20,6 @@ depend on them).
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 
@@ -32,20 +31,11 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras.mining import top_activations
+from zfkeras.analysis.figures import cpu_model
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 
 
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo (or the platform's)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _timed(fn):

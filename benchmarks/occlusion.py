@@ -26,7 +26,6 @@ at strides 2 and 1. Every call is timed after one warm-up call (tracing).
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 
@@ -37,19 +36,11 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras.occlusion import occlusion
+from zfkeras.analysis.figures import cpu_model
 
 BATCH = 64
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def xplique_algorithm(model, size, stride):
