@@ -2,6 +2,7 @@
 and export/ inside it as zfkeras.train, zfkeras.analysis, zfkeras.export."""
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,8 +11,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_wheel_holds_only_the_zfkeras_package(tmp_path):
+    # build from a copy: setuptools leaves build/ and *.egg-info in the source
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
