@@ -91,7 +91,8 @@ def test_measure_numbers_follow_their_definitions():
     assert result["aliasing"] == 0.0  # stride 1
     assert result["low"] + result["mid"] + result["high"] == pytest.approx(1.0)
     assert result["dominance"] == pytest.approx(fm.dominance(kernel))
-    assert 0 <= result["high_frequency"] <= 1
+    assert result["high_frequency"] == pytest.approx(
+        np.mean([fm.high_frequency_share(p) for p in result["projections"]]))
 
 
 def test_other_datasets_are_unavailable_with_why(tmp_path):
