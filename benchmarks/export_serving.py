@@ -11,7 +11,7 @@ in one process, alternating the order of the two sides in each repeat:
 Reports the export time, the SavedModel's size, median seconds per call
 over ``--images`` images and the largest difference between the sides.
 
-    .venv/bin/python -m benchmarks.export_serving [--run-dir /work/runs/dev]
+    .venv/bin/python -m benchmarks.export_serving [--run-dir RUN_DIR]
         [--images 256] [--repeats 5] [--out docs/export_benchmark.json]
 """
 

@@ -13,7 +13,7 @@ shared machine hits them alike):
   full re-inference in batches of 64 (a traced model call);
 * ``xplique``: ``xplique.attributions.Occlusion(...).explain`` itself, when
   ``import xplique`` works (run this script with a Python that has it, e.g.
-  /work/xplique-venv, see docs/OCCLUSION.md).
+  .xplique-venv made by benchmarks/xplique_env.sh).
 
 Models: full ZFNet (224 px, 1000 classes, He-normal random init) with the
 paper's square (50 px, fill 0 = grey in mean-subtracted input) at strides
