@@ -15,7 +15,6 @@ OUTER = ("zfkeras.train", "zfkeras.analysis", "zfkeras.export")
 
 
 def _packages_with_all():
-    yield "zfkeras"
     for init in sorted((ROOT / "zfkeras").rglob("__init__.py")):
         yield ".".join(init.parent.relative_to(ROOT).parts)
 
@@ -25,9 +24,25 @@ def test_every_all_name_resolves(package):
     module = importlib.import_module(package)
     for name in getattr(module, "__all__", ()):
         assert getattr(module, name) is not None, f"{package}.{name}"
-        assert not isinstance(getattr(module, name), type(pathlib)), (
+        value = getattr(module, name)
+        # `zfkeras.features` / `zfkeras.occlusion` stay callable after their
+        # module is imported (which rebinds the name to the module)
+        assert not isinstance(value, type(pathlib)) or callable(value), (
             f"{package}.{name} resolves to a module, not the exported object"
         )
+
+
+def test_function_names_stay_callable_after_their_modules_are_imported():
+    import zfkeras.features  # noqa: F401  (rebinds zfkeras.features to the module)
+    import zfkeras.occlusion.api  # noqa: F401
+    from zfkeras.features import features
+    from zfkeras.occlusion import occlusion
+
+    assert callable(zfkeras.features) and callable(zfkeras.occlusion)
+    # whichever the name is bound to now, it leads to the function
+    for name, function in (("features", features), ("occlusion", occlusion)):
+        bound = getattr(zfkeras, name)
+        assert bound is function or getattr(bound, name) is function
 
 
 def test_top_level_api_is_small():
