@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from zfkeras.analysis import fig7_occlusion as f7
 
@@ -26,9 +27,10 @@ def test_consistency_separates_covering_from_elsewhere():
     activity[0, 0, 0] = 2.0  # the square exactly on the region: 80% drop
     Result.layer_activity = activity
     data = f7.Fig7Data(np.zeros((1, 5, 5, 1)), Result, projection, np.array([10.0]), "conv5")
-    check = f7.consistency(data, covering=0.5, elsewhere=0.05)
-    # covering (>= half the mass): corners (0,0) 100%, (0,1) and (1,0) 50%
-    assert check["drop_covering"] == np.mean([0.8, 0.0, 0.0])
+    check = f7.consistency(data, covering=0.1, elsewhere=0.5)
+    # shares: (0,0) 100%, (0,1) (1,0) 50%, (1,1) 25%, the 12 others touching
+    # no highlighted pixel 0%; the top 10% of 16 positions: (0,0), (0,1), (1,0)
+    assert check["drop_covering"] == pytest.approx(np.mean([0.8, 0.0, 0.0]))
     assert check["drop_elsewhere"] == 0.0 and check["images"] == 1
 
 
