@@ -123,7 +123,7 @@ def correspondence(model, images, boxes, layers, fill=None, preprocess=None, bat
     Returns:
         dict layer name -> `CorrespondenceResult`.
     """
-    import keras
+    from zfkeras.streaming import layer_output_model, resolve_layers
 
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or images.shape[0] < 2:
@@ -131,15 +131,10 @@ def correspondence(model, images, boxes, layers, fill=None, preprocess=None, bat
     batch_size = positive_int(batch_size, "batch_size")
     n, h, w, _ = images.shape
     boxes = check_boxes(boxes, n, h, w)
-    if isinstance(layers, str):
-        layers = [layers]
-    names = [layer.name for layer in model.layers]
-    for name in layers:
-        if name not in names:
-            raise ValueError(f"unknown layer {name!r}; model {model.name!r} has {names}")
+    layers, _ = resolve_layers(model, layers, "correspondence")
     if fill is None:
         fill = images.mean(axis=(0, 1, 2))
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    probe = layer_output_model(model, layers)
     prep = preprocess or (lambda x: x)
 
     def feats(batch):

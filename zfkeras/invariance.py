@@ -119,6 +119,8 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
     """
     import keras
 
+    from zfkeras.streaming import resolve_layers
+
     one_of(transform, "transform", TRANSFORMS)
     batch_size = positive_int(batch_size, "batch_size")
     images = np.asarray(images, np.float32)
@@ -130,10 +132,7 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
     amounts = np.asarray(DEFAULT_AMOUNTS[transform] if amounts is None else amounts, np.float32)
     if amounts.ndim != 1 or amounts.size == 0:
         raise ValueError(f"amounts must be a non-empty 1-D sequence; got {amounts!r}")
-    names = [layer.name for layer in model.layers]
-    for name in layers:
-        if name not in names:
-            raise ValueError(f"unknown layer {name!r}; model {model.name!r} has {names}")
+    layers, _ = resolve_layers(model, layers, "invariance")
     classes = model.output.shape[-1]
     if labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"labels must be in 0..{classes - 1}; got values {labels.min()}..{labels.max()}")
