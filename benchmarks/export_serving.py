@@ -31,7 +31,7 @@ import tensorflow as tf
 import zfkeras
 from benchmarks.mining import cpu_model
 from zfkeras.export import export_model
-from zfkeras.features import features
+from zfkeras.layer_features import features
 
 
 def _timed(fn):
@@ -47,7 +47,7 @@ def _folder_bytes(path):
 def _subject(run_dir):
     """``(model, class names, preprocessing layer, preprocess fn, raw images)``."""
     if run_dir:
-        from zfkeras.run_folder import RunFolder
+        from zfkeras.runs.folder import RunFolder
 
         run = RunFolder(run_dir)
         raw, _ = run.load_split("test", max_examples=4096)

@@ -35,8 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.occlusion import occlusion
-from zfkeras.analysis.figures import cpu_model
+from zfkeras.occlusion_engine import occlusion
+from zfkeras.analysis.output.figures import cpu_model
 
 BATCH = 64
 

@@ -108,7 +108,7 @@ def _feature_layers(model, layers):
     """Names for the ``features`` signature: the conv layers among `layers`, then fc7.
 
     Only layers the model itself holds (not inside nested models): those are
-    the ones `zfkeras.features` reads.
+    the ones `zfkeras.layer_features` reads.
     """
     own = {layer.name: layer for layer in model.layers}
     chosen = [name for name in layers if isinstance(own.get(name), _CONV_TYPES)]
@@ -118,8 +118,8 @@ def _feature_layers(model, layers):
 
 
 def _feature_reducer():
-    """`zfkeras.features.reduce_output` with that module's default pooling."""
-    features = importlib.import_module("zfkeras.features")
+    """`zfkeras.layer_features.reduce_output` with that module's default pooling."""
+    features = importlib.import_module("zfkeras.layer_features")
     defaults = inspect.signature(features.features).parameters
     return functools.partial(
         features.reduce_output, pool=defaults["pool"].default, grid=tuple(defaults["grid"].default)
@@ -254,14 +254,14 @@ def export_run(run_dir, out_dir, version=None):
     """Exports a run folder's trained model with its preprocessing and class names.
 
     Args:
-        run_dir: a run folder (`zfkeras.run_folder.RunFolder`).
+        run_dir: a run folder (`zfkeras.runs.folder.RunFolder`).
         out_dir: the model folder a server watches.
         version: as in `export_model`.
 
     Returns:
         `pathlib.Path` of the version folder.
     """
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(run_dir)
     return export_model(

@@ -41,7 +41,7 @@ def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from zfkeras.run_folder import RunFolder  # no TensorFlow
+    from zfkeras.runs.folder import RunFolder  # no TensorFlow
 
     try:
         run = RunFolder(args.run_dir)

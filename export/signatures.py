@@ -79,7 +79,7 @@ class ServingFunctions:
         layers: the deconvnet layer names `project` serves.
         feature_layers: names of the model's layers `features` returns.
         reduce_features: callable mapping one layer output ``(N, ...)`` to
-            features ``(N, D)`` (`zfkeras.features.reduce_output` with its
+            features ``(N, D)`` (`zfkeras.layer_features.reduce_output` with its
             default pooling).
         softmax: apply a softmax to the model output (it returns logits).
     """

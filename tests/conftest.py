@@ -69,10 +69,10 @@ def trained_run(tmp_path_factory):
     (``shutil.copytree(run.path, tmp_path / "run")``) to change it.
 
     Returns:
-        `zfkeras.run_folder.RunFolder`.
+        `zfkeras.runs.folder.RunFolder`.
     """
     from tests.train_helpers import write_learnable_fashion_mnist
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
     from zfkeras.train.config import TrainConfig
     from zfkeras.train.runner import run
 

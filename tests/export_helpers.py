@@ -37,7 +37,7 @@ def normalization(seed=0):
 
 def preprocessing_layer():
     """The run's in-graph preprocessing for `normalization()`."""
-    from zfkeras.run_preprocessing import RunPreprocessing
+    from zfkeras.runs.preprocessing import RunPreprocessing
 
     mean, scale = normalization()
     return RunPreprocessing(INPUT_SHAPE, scale, mean=mean)
@@ -45,7 +45,7 @@ def preprocessing_layer():
 
 def preprocess(raw):
     """The same preprocessing in numpy (the library's own function)."""
-    from zfkeras.run_preprocessing import preprocess_images
+    from zfkeras.runs.preprocessing import preprocess_images
 
     mean, scale = normalization()
     return preprocess_images(raw, mean, scale, INPUT_SHAPE[:2])

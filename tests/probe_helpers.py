@@ -1,6 +1,6 @@
 """A tiny stand-in run for the probe, transfer and ablation tests.
 
-`StubRun` offers what those modules use of `zfkeras.run_folder.RunFolder`
+`StubRun` offers what those modules use of `zfkeras.runs.folder.RunFolder`
 (path, config, model, preprocessing, class names, test split) around a tiny
 untrained zfnet_small, so the tests need no training and no
 Fashion-MNIST. A helper module, not a test module.
@@ -26,7 +26,7 @@ class StubRun:
     def __init__(self, folder, num_classes=3, per_class=20):
         from sklearn.datasets import load_digits
 
-        from zfkeras.analysis.targets import resize_square
+        from zfkeras.analysis.protocol.targets import resize_square
 
         self.path = pathlib.Path(folder)
         self.path.mkdir(parents=True, exist_ok=True)

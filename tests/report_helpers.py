@@ -2,7 +2,7 @@
 
 `make_tiny_run` writes what ``zfkeras train`` leaves behind (config.json,
 normalization.npz, model.keras, metrics.json, evolution/*.npz), readable by
-`zfkeras.run_folder.RunFolder`, around a zfnet_small with a few maps per
+`zfkeras.runs.folder.RunFolder`, around a zfnet_small with a few maps per
 layer fitted for one epoch on a few hundred Fashion-MNIST images: seconds
 instead of the trainer's minutes (it evaluates on the whole test split).
 """

@@ -1,11 +1,11 @@
-"""zfkeras.analysis.explorer: sprites, the map index and the page (no TensorFlow)."""
+"""zfkeras.analysis.report.explorer: sprites, the map index and the page (no TensorFlow)."""
 
 import json
 
 import numpy as np
 
-from zfkeras.analysis import explorer
-from zfkeras.analysis.fig2_top9 import LayerTop9
+from zfkeras.analysis.report import explorer
+from zfkeras.analysis.sections.fig2_top9 import LayerTop9
 
 
 def _layer(name, maps, size, seed):

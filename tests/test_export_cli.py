@@ -53,7 +53,7 @@ def test_argument_errors(tmp_path, capsys):
 
 def test_exports_a_run_folder_and_prints_the_version_folder(tmp_path, capsys):
     import tensorflow as tf
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
 
     model = helpers.tiny_model()
     run = helpers.write_run_folder(tmp_path / "run", model)

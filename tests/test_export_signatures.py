@@ -41,7 +41,7 @@ def _close(ours, reference, tol=1e-5):
 
 def test_process_without_zfkeras_reproduces_the_library(exported, tmp_path):
     from zfkeras import Deconvnet
-    from zfkeras.features import features
+    from zfkeras.layer_features import features
     from zfkeras.streaming import layer_output_model
 
     model, path = exported

@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-import zfkeras.features as features_module
-from zfkeras.features import adaptive_pool, features
+import zfkeras.layer_features as features_module
+from zfkeras.layer_features import adaptive_pool, features
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,10 @@ def test_every_dataset_form_gives_the_oracle_result(model, images, kind):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6)
 
 
-def test_package_attribute_is_callable_after_importing_the_module(model, images):
-    # `import zfkeras.features` binds the module to zfkeras.features.
+def test_top_level_name_is_the_function_after_importing_the_module(model, images):
+    import zfkeras.layer_features
+
+    assert zfkeras.features is zfkeras.layer_features.features
     assert zfkeras.features(model, images[:3], "fc8", progress=False).shape == (3, 10)
 
 

@@ -1,10 +1,12 @@
-"""zfkeras.analysis.fig2_top9: top-9 panels, the figure and the section."""
+"""zfkeras.analysis.sections.fig2_top9: top-9 panels, the figure and the section."""
 
 import numpy as np
 import pytest
 
-from zfkeras.analysis import fig2_top9, figures
-from zfkeras.analysis.report_types import SectionUnavailable
+from zfkeras.analysis.sections import fig2_top9
+
+from zfkeras.analysis.output import figures
+from zfkeras.analysis.report.section import SectionUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,7 @@ def test_fewer_images_than_k_is_a_clear_error(tiny):
 
 def test_section_of_a_run_without_model_is_unavailable(tmp_path, fashion_mnist_dir):
     from tests.report_helpers import make_tiny_run
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(make_tiny_run(tmp_path / "run", model=False, evolution=False, fit=False))
     with pytest.raises(SectionUnavailable, match="model.keras is missing"):
@@ -104,7 +106,7 @@ def test_section_of_a_run_without_model_is_unavailable(tmp_path, fashion_mnist_d
 
 def test_section_of_a_tiny_run(tmp_path, fashion_mnist_dir, monkeypatch):
     from tests.report_helpers import CONV_FILTERS, make_tiny_run
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
 
     monkeypatch.setitem(fig2_top9.REPORT_PARAMS, "test_images", 30)
     run = RunFolder(make_tiny_run(tmp_path / "run", evolution=False, fit=False))

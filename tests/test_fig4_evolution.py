@@ -1,12 +1,12 @@
-"""zfkeras.analysis.fig4_evolution: the evolution grid from evolution records."""
+"""zfkeras.analysis.sections.fig4_evolution: the evolution grid from evolution records."""
 
 import pathlib
 
 import numpy as np
 import pytest
 
-from zfkeras.analysis import fig4_evolution
-from zfkeras.analysis.report_types import SectionUnavailable
+from zfkeras.analysis.sections import fig4_evolution
+from zfkeras.analysis.report.section import SectionUnavailable
 
 
 def _records(layer_epochs, maps=3, size=6):

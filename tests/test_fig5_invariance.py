@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from zfkeras.analysis import fig5_invariance
-from zfkeras.analysis.report_types import SectionUnavailable
+from zfkeras.analysis.sections import fig5_invariance
+from zfkeras.analysis.report.section import SectionUnavailable
 from zfkeras.invariance import DEFAULT_AMOUNTS
 
 

@@ -1,13 +1,13 @@
-"""zfkeras.analysis.fig6_architecture: variants, their training calls, the numbers."""
+"""zfkeras.analysis.sections.fig6_architecture: variants, their training calls, the numbers."""
 
 import pathlib
 
 import numpy as np
 import pytest
 
-from zfkeras.analysis import fig6_architecture as fig6
-from zfkeras.analysis import filter_measures as fm
-from zfkeras.analysis.report_types import SectionUnavailable
+from zfkeras.analysis.sections import fig6_architecture as fig6
+from zfkeras.analysis.protocol import filter_measures as fm
+from zfkeras.analysis.report.section import SectionUnavailable
 
 
 class FakeRun:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zfkeras.analysis import fig7_occlusion as f7
+from zfkeras.analysis.sections import fig7_occlusion as f7
 
 
 def test_covered_mass_matches_brute_force():

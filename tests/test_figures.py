@@ -1,11 +1,11 @@
-"""zfkeras.analysis.figures: panel scaling, placement, montage, writers."""
+"""zfkeras.analysis.output.figures: panel scaling, placement, montage, writers."""
 
 import csv
 
 import numpy as np
 import pytest
 
-from zfkeras.analysis import figures
+from zfkeras.analysis.output import figures
 
 
 def test_contrast_normalize_maps_zero_to_grey_and_the_extreme_to_the_ends():

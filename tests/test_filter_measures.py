@@ -1,9 +1,9 @@
-"""zfkeras.analysis.filter_measures against hand-made filters and images."""
+"""zfkeras.analysis.protocol.filter_measures against hand-made filters and images."""
 
 import numpy as np
 import pytest
 
-from zfkeras.analysis import filter_measures as fm
+from zfkeras.analysis.protocol import filter_measures as fm
 
 
 def _kernel(*filters):

@@ -3,7 +3,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from zfkeras.analysis.folds import fold_scores, mean_per_class_accuracy, stratified_folds
+from zfkeras.analysis.protocol.folds import fold_scores, mean_per_class_accuracy, stratified_folds
 
 # Hand-made labels: class 0 has 5 examples, class 1 has 8, class 2 has 3.
 LABELS = np.array([0, 1, 1, 0, 2, 1, 0, 1, 2, 1, 0, 1, 1, 2, 0, 1])

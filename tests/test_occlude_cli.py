@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zfkeras.analysis import occlude_cli
+from zfkeras.analysis.cli import occlude as occlude_cli
 
 
 def _write_images(folder, count=2):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.occlusion import OcclusionResult, occlusion
+from zfkeras.occlusion_engine import OcclusionResult, occlusion
 
 H, W = 9, 8
 REGION = (2, 6, 3, 7)  # rows [2, 6), cols [3, 7): the pixels the model sees
@@ -124,7 +124,10 @@ def test_layer_must_be_a_feature_map():
         occlusion(conv_model(), images, 3, 1, layer=3, progress=False)
 
 
-def test_package_is_callable_like_the_function(images):
+def test_top_level_name_is_the_function(images):
+    import zfkeras.occlusion_engine.api
+
+    assert zfkeras.occlusion is zfkeras.occlusion_engine.api.occlusion
     a = zfkeras.occlusion(linear_model(), images[:1], 4, 4, progress=False)
     b = occlusion(linear_model(), images[:1], 4, 4, progress=False)
     np.testing.assert_array_equal(a.class_probability, b.class_probability)

@@ -1,10 +1,10 @@
-"""zfkeras.occlusion.geometry against brute force."""
+"""zfkeras.occlusion_engine.geometry against brute force."""
 
 import keras
 import numpy as np
 import pytest
 
-from zfkeras.occlusion import geometry
+from zfkeras.occlusion_engine import geometry
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding", [

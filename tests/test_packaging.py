@@ -13,8 +13,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_wheel_holds_only_the_zfkeras_package(tmp_path):
     # build from a copy: setuptools leaves build/ and *.egg-info in the source
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "runs", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache")
+
+    def ignore(folder, names):
+        # runs/ of the checkout (training output), not the zfkeras.runs package
+        top = {"runs"} if pathlib.Path(folder) == ROOT else set()
+        return skip(folder, names) | (top & set(names))
+
+    shutil.copytree(ROOT, source, ignore=ignore)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True, text=True, timeout=300,
@@ -25,8 +31,9 @@ def test_wheel_holds_only_the_zfkeras_package(tmp_path):
     tops = {name.split("/")[0] for name in names}
     assert tops == {"zfkeras", wheel.name.split("-py")[0] + ".dist-info"}, tops
     for sub in ("train", "analysis", "export"):
-        sources = {p.name for p in (ROOT / sub).glob("*.py")}
-        packaged = {n.rsplit("/", 1)[1] for n in names if n.startswith(f"zfkeras/{sub}/") and n.endswith(".py")}
+        sources = {p.relative_to(ROOT / sub).as_posix() for p in (ROOT / sub).rglob("*.py")
+                   if "__pycache__" not in p.parts}
+        packaged = {n[len(f"zfkeras/{sub}/"):] for n in names if n.startswith(f"zfkeras/{sub}/") and n.endswith(".py")}
         assert sources == packaged, sub
     # every subpackage of the core is packaged too
     for init in (ROOT / "zfkeras").rglob("__init__.py"):

@@ -25,24 +25,20 @@ def test_every_all_name_resolves(package):
     for name in getattr(module, "__all__", ()):
         assert getattr(module, name) is not None, f"{package}.{name}"
         value = getattr(module, name)
-        # `zfkeras.features` / `zfkeras.occlusion` stay callable after their
-        # module is imported (which rebinds the name to the module)
-        assert not isinstance(value, type(pathlib)) or callable(value), (
+        # no exported name is a module (a function and its module share no name)
+        assert not isinstance(value, type(pathlib)), (
             f"{package}.{name} resolves to a module, not the exported object"
         )
 
 
-def test_function_names_stay_callable_after_their_modules_are_imported():
-    import zfkeras.features  # noqa: F401  (rebinds zfkeras.features to the module)
-    import zfkeras.occlusion.api  # noqa: F401
-    from zfkeras.features import features
-    from zfkeras.occlusion import occlusion
+def test_function_names_are_functions_whatever_was_imported():
+    import zfkeras.layer_features  # noqa: F401
+    import zfkeras.occlusion_engine.api  # noqa: F401
+    from zfkeras.layer_features import features
+    from zfkeras.occlusion_engine.api import occlusion
 
-    assert callable(zfkeras.features) and callable(zfkeras.occlusion)
-    # whichever the name is bound to now, it leads to the function
-    for name, function in (("features", features), ("occlusion", occlusion)):
-        bound = getattr(zfkeras, name)
-        assert bound is function or getattr(bound, name) is function
+    assert zfkeras.features is features
+    assert zfkeras.occlusion is occlusion
 
 
 def test_top_level_api_is_small():

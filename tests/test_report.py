@@ -1,4 +1,4 @@
-"""zfkeras.analysis.report: the section pipeline, missing sections, the cache.
+"""zfkeras.analysis.report.build: the section pipeline, missing sections, the cache.
 
 Sections here are stand-in modules put into sys.modules, so these tests
 need no TensorFlow; the real sections are tested in their own files and
@@ -14,8 +14,8 @@ import types
 
 import pytest
 
-from zfkeras.analysis import report
-from zfkeras.analysis.report_types import Section, SectionUnavailable
+from zfkeras.analysis.report import build as report
+from zfkeras.analysis.report.section import Section, SectionUnavailable
 
 
 def _run_folder(path, model=True):
@@ -29,11 +29,11 @@ def _run_folder(path, model=True):
 
 
 def _module(monkeypatch, name, report_section, params=None):
-    module = types.ModuleType(f"zfkeras.analysis.{name}")
+    module = types.ModuleType(f"zfkeras.analysis.sections.{name}")
     module.report_section = report_section
     if params is not None:
         module.REPORT_PARAMS = params
-    monkeypatch.setitem(sys.modules, f"zfkeras.analysis.{name}", module)
+    monkeypatch.setitem(sys.modules, f"zfkeras.analysis.sections.{name}", module)
     return module
 
 
@@ -64,7 +64,7 @@ def test_sections_written_in_order_and_missing_ones_listed_with_why(tmp_path, mo
     assert page.index('id="first"') < page.index('id="last"') < page.index('id="missing"')
     missing = page[page.index('id="missing"'):]
     assert "run has no evolution files; train it first" in missing
-    assert "zfkeras.analysis.stub_does_not_exist does not exist" in missing
+    assert "zfkeras.analysis.sections.stub_does_not_exist does not exist" in missing
     summary = json.loads((run / "report" / "report.json").read_text())
     assert [m["module"] for m in summary["missing"]] == ["stub_unavailable", "stub_does_not_exist"]
     assert summary["cpu"] and summary["metrics"]["test_accuracy"] == 0.5
@@ -160,13 +160,13 @@ def test_bad_sections_argument(tmp_path, sections, match):
 def test_default_sections_keep_the_agreed_order():
     assert [name for name, _ in report.SECTIONS] == [
         "fig2_top9", "fig4_evolution", "fig6_architecture", "fig7_occlusion", "fig5_invariance",
-        "table1_correspondence", "table6_probes", "transfer", "table2_ablations",
+        "table1_correspondence", "table6_probes", "table3_4_transfer", "table2_ablations",
     ]
 
 
 def test_cli_help_and_errors_need_no_tensorflow(tmp_path):
     code = (
-        "import sys; from zfkeras.analysis import report_cli\n"
+        "import sys; from zfkeras.analysis.cli import report as report_cli\n"
         "try:\n    report_cli.main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
         f"status = report_cli.main([{str(tmp_path / 'plain')!r}])\n"
@@ -179,7 +179,7 @@ def test_cli_help_and_errors_need_no_tensorflow(tmp_path):
 
 
 def test_cli_rejects_a_missing_folder_and_unknown_sections(tmp_path, capsys):
-    from zfkeras.analysis import report_cli
+    from zfkeras.analysis.cli import report as report_cli
 
     with pytest.raises(SystemExit) as exit_info:
         report_cli.main([str(tmp_path / "nowhere")])

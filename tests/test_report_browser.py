@@ -33,8 +33,8 @@ pytestmark = [
 def report_dir(tmp_path_factory):
     """Writes the report (Figs. 2 and 4, the explorer, one missing section) of a tiny run."""
     from tests.report_helpers import make_tiny_run
-    from zfkeras.analysis import fig2_top9
-    from zfkeras.analysis.report import write_report
+    from zfkeras.analysis.sections import fig2_top9
+    from zfkeras.analysis.report.build import write_report
     from zfkeras.data import fashion_mnist
 
     if not all(os.path.isfile(os.path.join(fashion_mnist.DEBIAN_DIR, f)) for f in fashion_mnist.FILES):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.train_helpers import write_learnable_fashion_mnist
-from zfkeras.run_folder import FASHION_MNIST_NAMES, IncompleteRunError, RunFolder
+from zfkeras.runs.folder import FASHION_MNIST_NAMES, IncompleteRunError, RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_config_metrics_history_and_class_names(tiny_run, tmp_path):
 
 def test_splits_keep_test_apart_from_training_and_validation(tiny_run):
     run, config, arrays = tiny_run
-    from zfkeras.run_splits import held_out_indices
+    from zfkeras.runs.splits import held_out_indices
 
     plan = run.splits
     assert plan["test"] == "test" and plan["validation"] is None and plan["held_out"] == 128

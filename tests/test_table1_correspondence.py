@@ -1,6 +1,6 @@
 import numpy as np
 
-from zfkeras.analysis import table1_correspondence as t1
+from zfkeras.analysis.sections import table1_correspondence as t1
 
 
 def test_aligned_images_are_the_closest_to_the_class_mean():

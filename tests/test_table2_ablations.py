@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from zfkeras.analysis import table2_ablations as t2
-from zfkeras.analysis.report_types import SectionUnavailable
+from zfkeras.analysis.sections import table2_ablations as t2
+from zfkeras.analysis.report.section import SectionUnavailable
 from zfkeras.train.config import TrainConfig
 from tests.subprocess_helpers import quiet_env
 

@@ -3,8 +3,8 @@ import csv
 import numpy as np
 import pytest
 
-from zfkeras.analysis import table6_probes
-from zfkeras.analysis.report_types import Section, SectionUnavailable
+from zfkeras.analysis.sections import table6_probes
+from zfkeras.analysis.report.section import Section, SectionUnavailable
 from tests.probe_helpers import StubRun
 
 

@@ -48,7 +48,7 @@ def test_folder_without_test_split_holds_validation_out_of_train(tmp_path):
     for name in bad:
         assert name in proc.stderr + proc.stdout
 
-    from zfkeras.run_folder import RunFolder
+    from zfkeras.runs.folder import RunFolder
     from zfkeras.train.config import TrainConfig
     from zfkeras.train.data import load_training_data
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from tests.images_helpers import photos, small, write_folder
-from zfkeras.run_folder import RunFolder
+from zfkeras.runs.folder import RunFolder
 from zfkeras.train.config import TrainConfig
 
 

@@ -32,7 +32,7 @@ class TrainConfig:
     manual_dir: str = ""         # TFDS manual_dir holding the downloaded archives
     image_size: int = 256        # folder/tfds: shortest side and centre crop
     crop_size: int = 224         # folder/tfds: training crop (one of ten)
-    validation_size: int = 5000  # held out of the training split (see zfkeras.run_splits)
+    validation_size: int = 5000  # held out of the training split (see zfkeras.runs.splits)
     max_train_examples: int = 0  # 0 = all (small values for tests and smoke runs)
     augment_flip: bool = False   # Fashion-MNIST: random horizontal flips (image data always uses the ten crops +- flip)
     # model

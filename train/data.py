@@ -1,7 +1,7 @@
 """The training data of a run, as tf.data pipelines.
 
 Where the train, validation (watched by the annealer) and test examples come
-from is decided once by `zfkeras.run_splits.plan_splits` and saved with the
+from is decided once by `zfkeras.runs.splits.plan_splits` and saved with the
 run (``splits.json``): test examples are never trained or annealed on. When
 a source has no test split of its own, one is held out of its training
 split.
@@ -36,9 +36,9 @@ from zfkeras.data import (
     mean_image_for_run,
     preprocess_dataset,
 )
-from zfkeras.run_folder import FASHION_MNIST_NAMES, RunFolder
-from zfkeras.run_sources import folder_files, tfds_split
-from zfkeras.run_splits import VALIDATION_NAMES, held_out_indices, plan_splits
+from zfkeras.runs.folder import FASHION_MNIST_NAMES, RunFolder
+from zfkeras.runs.sources import folder_files, tfds_split
+from zfkeras.runs.splits import VALIDATION_NAMES, held_out_indices, plan_splits
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 SPLITS = ("train", "validation", "test")
@@ -59,7 +59,7 @@ class TrainingData:
     num_validation: int
     num_test: int
     bad_files: list
-    splits: dict  # the plan from zfkeras.run_splits.plan_splits
+    splits: dict  # the plan from zfkeras.runs.splits.plan_splits
     # image datasets: full-size test images for the paper's 10-crop evaluation
     ten_crop_test: object = None
     crop_size: int = 0

@@ -1,7 +1,7 @@
 """One training run: data, model, recipe, devices, checkpoints, TensorBoard.
 
 `run(config)` is what ``zfkeras train`` calls. The run folder (read it
-with `zfkeras.run_folder.RunFolder`) holds::
+with `zfkeras.runs.folder.RunFolder`) holds::
 
     config.json          the configuration (compared on resume)
     splits.json          where train / validation / test examples come from
@@ -26,8 +26,8 @@ import sys
 import warnings
 
 from zfkeras.atomic import atomic_path, write_json_atomic
-from zfkeras.run_folder import RunFolder
-from zfkeras.run_splits import SPLITS_FILENAME
+from zfkeras.runs.folder import RunFolder
+from zfkeras.runs.splits import SPLITS_FILENAME
 from zfkeras.train.config import TrainConfig, config_differences
 
 

@@ -26,9 +26,9 @@ _EXPORTS = {
     "load_model": "zfkeras.saving",
     # the tools built on them: one entry point per method
     "top_activations": "zfkeras.mining",
-    "features": "zfkeras.features",
-    "occlusion": "zfkeras.occlusion",
-    "RunFolder": "zfkeras.run_folder",
+    "features": "zfkeras.layer_features",
+    "occlusion": "zfkeras.occlusion_engine",
+    "RunFolder": "zfkeras.runs",
 }
 
 __all__ = sorted(_EXPORTS)

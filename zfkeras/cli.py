@@ -13,11 +13,11 @@ import sys
 # verb -> (module with `main(argv)` and `build_parser()`, one-line help)
 VERBS = {
     "train": ("zfkeras.train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
-    "report": ("zfkeras.analysis.report_cli", "write a run's HTML report: the paper's figures and tables"),
-    "occlude": ("zfkeras.analysis.occlude_cli", "occlusion panels (Fig. 7) for your own image files"),
-    "probe": ("zfkeras.analysis.probe_cli", "per-layer linear SVM / softmax probes (Table 6)"),
-    "transfer": ("zfkeras.analysis.transfer_cli", "few-shot transfer of the trained layers (Tables 3-4)"),
-    "ablate": ("zfkeras.analysis.ablate_cli", "train every Table 2 variant and tabulate their errors"),
+    "report": ("zfkeras.analysis.cli.report", "write a run's HTML report: the paper's figures and tables"),
+    "occlude": ("zfkeras.analysis.cli.occlude", "occlusion panels (Fig. 7) for your own image files"),
+    "probe": ("zfkeras.analysis.cli.probe", "per-layer linear SVM / softmax probes (Table 6)"),
+    "transfer": ("zfkeras.analysis.cli.transfer", "few-shot transfer of the trained layers (Tables 3-4)"),
+    "ablate": ("zfkeras.analysis.cli.ablate", "train every Table 2 variant and tabulate their errors"),
     "export": ("zfkeras.export.cli", "write a SavedModel that classifies, returns features and serves projections"),
 }
 

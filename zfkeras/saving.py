@@ -3,7 +3,8 @@
 import keras
 
 # Importing these registers the custom classes with Keras' serialisation.
-from zfkeras import constraints, layers, run_preprocessing  # noqa: F401
+from zfkeras import constraints, layers  # noqa: F401
+from zfkeras.runs import preprocessing  # noqa: F401
 
 
 def load_model(path, **kwargs):

@@ -1,6 +1,6 @@
 """Streaming images through a model for the outputs of several layers.
 
-Shared by `zfkeras.features` and `zfkeras.mining`: it turns what a user
+Shared by `zfkeras.layer_features` and `zfkeras.mining`: it turns what a user
 passes as ``data`` into a `tf.data.Dataset` of image batches checked against
 the model's input, and builds the one multi-output sub-model that gives
 every requested layer's output in a single forward pass.

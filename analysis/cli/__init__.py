@@ -1,0 +1,1 @@
+"""The analysis verbs of the ``zfkeras`` command: report, occlude, probe, transfer, ablate."""

@@ -1,0 +1,76 @@
+"""``zfkeras ablate RUN_DIR``: train every Table 2 variant and tabulate them.
+
+Each variant reuses RUN_DIR's configuration (data, recipe, seed) with only
+the ablation changed, trains in ``RUN_DIR/ablations/<variant>/`` (rerun to
+skip finished variants and resume the others) and the table goes to the
+run's report folder (``table2_ablations.csv``, ``.md``) and the terminal.
+Arguments are parsed without importing TensorFlow.
+"""
+
+import argparse
+import os
+
+from zfkeras.analysis.cli.common import fail, non_negative_int, positive_int
+
+PROG = "zfkeras ablate"
+
+
+def build_parser():
+    from zfkeras.models import ABLATIONS
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Paper Table 2: train each architecture variant from scratch with the run's recipe, "
+        "then report train top-1, validation top-1 and top-5 error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run_dir", help="run folder whose config.json gives the data and recipe")
+    parser.add_argument("--variants", nargs="+", choices=list(ABLATIONS), metavar="VARIANT",
+                        help=f"variants to train (default: all): {', '.join(ABLATIONS)}")
+    parser.add_argument("--epochs", type=positive_int, help="epochs per variant (default: the run's)")
+    parser.add_argument("--max-train-examples", type=non_negative_int,
+                        help="use at most this many training examples (default: the run's; 0: all)")
+    parser.add_argument("--validation-size", type=non_negative_int, help="held-out validation examples (default: the run's)")
+    parser.add_argument("--evolution-sample", type=positive_int, default=256,
+                        help="images searched per feature-evolution record (does not change training)")
+    parser.add_argument("--ablation-dir", help="folder of the variant runs (default: RUN_DIR/ablations)")
+    parser.add_argument("--out", help="folder for the table (default: RUN_DIR/report)")
+    parser.add_argument("--table-only", action="store_true", help="only tabulate the finished variants")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from zfkeras.train.config import TrainConfig
+
+    config_path = os.path.join(args.run_dir, "config.json")
+    if not os.path.isfile(config_path):
+        parser.error(f"not a run folder: {args.run_dir} has no config.json; pass a folder zfkeras train wrote")
+    try:
+        base = TrainConfig.from_file(config_path)
+    except ValueError as error:
+        parser.error(str(error))
+    from zfkeras.analysis.sections import table2_ablations as t2
+
+    root = args.ablation_dir or str(t2.ablation_dir(args.run_dir))
+    overrides = {"evolution_sample": args.evolution_sample}
+    for name in ("epochs", "max_train_examples", "validation_size"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    try:
+        configs = t2.variant_configs(base, root, args.variants, **overrides)
+        if not args.table_only:
+            t2.train_ablations(configs)
+    except ValueError as error:
+        return fail(PROG, error)
+    rows = [r for r in t2.collect(root) if r["variant"] in configs]
+    if not rows:
+        return fail(PROG, f"no finished variant in {root}; run without --table-only to train them")
+    out = args.out or os.path.join(args.run_dir, "report")
+    command = f"zfkeras ablate {args.run_dir}" + (f" --variants {' '.join(configs)}" if args.variants else "") + \
+        "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if k != "evolution_sample")
+    files, _, _ = t2.write_table2(rows, out, root, command)
+    t2.print_table(out)
+    print("Wrote " + ", ".join(os.path.join(out, f) for f in files))
+    return 0

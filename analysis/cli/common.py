@@ -1,0 +1,70 @@
+"""Shared pieces of the probe, transfer and ablate commands (no TensorFlow).
+
+Arguments are checked by argparse types, so a bad value is reported as a
+usage error before anything heavy is imported.
+"""
+
+import argparse
+import sys
+
+from zfkeras import validation
+
+
+def _argparse_int(check, what):
+    """An argparse type: the text as an int, checked by a `zfkeras.validation` function."""
+
+    def parse(text):
+        try:
+            return check(int(text), "value")
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+    parse.__name__ = check.__name__
+    return parse
+
+
+positive_int = _argparse_int(validation.positive_int, "a positive integer")
+non_negative_int = _argparse_int(validation.non_negative_int, "a non-negative integer")
+
+
+def fold_count(text):
+    """argparse type: the number of folds, at least 2."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds (the paper uses 5), got {text!r}")
+    return value
+
+
+def add_output_options(parser, what):
+    """``--out`` and the TFDS options of a ``tfds:NAME`` target."""
+    parser.add_argument("--out", help=f"folder for {what} (default: RUN_DIR/report)")
+    parser.add_argument("--tfds-data-dir", help="TFDS data_dir for a tfds:NAME target")
+    parser.add_argument("--manual-dir", help="TFDS manual_dir holding the archives for a tfds:NAME target")
+
+
+def parse_target_args(parser, argv):
+    """Parses ``argv`` and checks ``--target`` (a usage error when bad)."""
+    args = parser.parse_args(argv)
+    from zfkeras.analysis.protocol.targets import check_target
+
+    try:
+        check_target(args.target)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def open_run(parser, path):
+    """The `RunFolder` at ``path``, or a usage error naming the problem."""
+    from zfkeras.runs.folder import RunFolder
+
+    try:
+        return RunFolder(path)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def fail(prog, error):
+    """Prints a one-line error for a failure after parsing; returns 1."""
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return 1

@@ -1,0 +1,162 @@
+"""``zfkeras occlude RUN_DIR|MODEL IMAGE...``: Fig. 7 panels for your own images.
+
+Each image file is converted to the model's channels (grey or RGB), resized
+so that its shorter side matches the model's input and centre-cropped, then
+preprocessed as the run's model expects (mean image and scaling from the
+run folder). With a bare ``.keras`` model no preprocessing is known:
+pixels in [0, 255] are multiplied by ``--rescale`` and fed as they are.
+
+Writes ``OUT/<image name>_occlusion.png`` (panels (a)-(e) of Fig. 7) for
+every image and ``OUT/occlusion.csv`` (one row per image). Every image is
+read and every map computed before anything is written; the folder appears
+complete or not at all.
+"""
+
+import argparse
+import os
+import sys
+
+_DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def build_parser():
+    """The argument parser (no TensorFlow import)."""
+    parser = argparse.ArgumentParser(prog="zfkeras occlude", description=_DESCRIPTION)
+    parser.add_argument("model", metavar="RUN_DIR|MODEL", help="a run folder or a .keras model file")
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
+    parser.add_argument("--out", default="occlusion", help="output folder (default: ./occlusion)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="side of the square in pixels (default: 50/224 of the input, the paper's)")
+    parser.add_argument("--stride", type=int, default=None, help="step of the square (default: size // 5, at least 1)")
+    parser.add_argument("--layer", default="conv5", help="conv layer whose strongest map is followed (default conv5)")
+    parser.add_argument("--label", default=None,
+                        help="true class (name or index) of every image; default: the unoccluded prediction")
+    parser.add_argument("--rescale", type=float, default=1.0,
+                        help="bare .keras models only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    return parser
+
+
+def _check_args(parser, args):
+    for name in ("size", "stride"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be a positive integer, got {value}")
+    for path in args.images:
+        if not os.path.isfile(path):
+            parser.error(f"image file {path!r} does not exist")
+    if not os.path.exists(args.model):
+        parser.error(f"{args.model!r} is neither a run folder nor a .keras file")
+    if os.path.exists(args.out) and os.listdir(args.out) and not args.overwrite:
+        parser.error(f"output folder {args.out!r} exists and is not empty; pass --overwrite to replace it")
+
+
+def read_image(path, height, width, channels):
+    """One image file -> uint8 ``(height, width, channels)``.
+
+    Shorter side resized to fit, then centre-cropped.
+
+    Raises:
+        ValueError: the file is not a readable image (names it and why).
+    """
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = image.convert("L" if channels == 1 else "RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ValueError(f"cannot read image file {path!r}: {error}") from None
+    scale = max(height / image.height, width / image.width)
+    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(size, Image.BILINEAR)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    array = np.asarray(image.crop((left, top, left + width, top + height)), np.uint8)
+    return array.reshape(height, width, channels)
+
+
+def _load(args):
+    """(model, preprocess, class names) from a run folder or a .keras file."""
+    if os.path.isdir(args.model):
+        from zfkeras.runs.folder import RunFolder
+
+        run = RunFolder(args.model)
+        return run.load_model(), run.preprocess, list(run.class_names)
+    from zfkeras.saving import load_model
+
+    try:
+        model = load_model(args.model)
+    except Exception as error:  # Keras raises several types for a bad file
+        raise ValueError(f"cannot load model {args.model!r}: {error}") from None
+    classes = model.output.shape[-1]
+    return model, (lambda x: x.astype("float32") * args.rescale), [str(i) for i in range(classes)]
+
+
+def _label_index(label, names):
+    if label is None:
+        return None
+    if label in names:
+        return names.index(label)
+    if label.isdigit() and int(label) < len(names):
+        return int(label)
+    raise ValueError(f"--label {label!r} is neither a class name nor an index 0..{len(names) - 1} "
+                     f"(classes: {', '.join(names)})")
+
+
+def main(argv=None):
+    """Runs the command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    try:
+        return _run(args)
+    except ValueError as error:
+        print(f"zfkeras occlude: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
+    import numpy as np
+
+    from zfkeras.analysis.sections import fig7_occlusion as f7
+    from zfkeras.analysis.output import figures
+    from zfkeras.atomic import atomic_directory
+
+    model, preprocess, names = _load(args)
+    h, w, c = (int(d) for d in model.input_shape[1:])
+    images = np.stack([read_image(path, h, w, c) for path in args.images])
+    label = _label_index(args.label, names)
+    labels = None if label is None else np.full(len(images), label)
+    size = args.size or f7.square_size(h)
+    if size > min(h, w):
+        raise ValueError(f"--size {size} is larger than the model's {h}x{w} input")
+    stride = args.stride or max(1, size // 5)
+    print(f"Occluding {len(images)} image(s) at {h}x{w}: square {size} px, stride {stride} px, layer {args.layer}")
+    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True)
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]
+    with atomic_directory(args.out, replace=args.overwrite) as tmp:
+        for n, stem in enumerate(stems):
+            one = f7.Fig7Data(data.images[n:n + 1], _row(data.result, n), data.projection[n:n + 1],
+                              data.unoccluded_activity[n:n + 1], data.layer)
+            f7.plot_panels(one, names, os.path.join(tmp, f"{stem}_occlusion.png"))
+        r = data.result
+        figures.write_csv(os.path.join(tmp, "occlusion.csv"),
+                          ["image", "class", "p_class_unoccluded", "p_class_min", "strongest_map"],
+                          [[p, names[r.true_label[n]], float(r.unoccluded_probability[n]),
+                            float(r.class_probability[n].min()), int(r.strongest_channel[n])]
+                           for n, p in enumerate(args.images)])
+    print(f"Wrote {len(stems)} Fig. 7 panel(s) to {os.path.abspath(args.out)}")
+    return 0
+
+
+def _row(result, n):
+    """The occlusion result of image ``n`` alone."""
+    import dataclasses
+
+    pick = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    for key in ("class_probability", "predicted_label", "layer_activity", "strongest_channel",
+                "true_label", "unoccluded_probability"):
+        if pick[key] is not None:
+            pick[key] = pick[key][n:n + 1]
+    return type(result)(**pick)

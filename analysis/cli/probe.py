@@ -1,0 +1,59 @@
+"""``zfkeras probe RUN_DIR``: per-layer linear SVM / softmax probes (Table 6).
+
+Arguments are parsed without importing TensorFlow; the table is written to
+the run's report folder (``table6_probes.csv``, ``.md``, the depth plot)
+and printed.
+"""
+
+import argparse
+
+from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fail, fold_count, open_run, positive_int
+
+PROG = "zfkeras probe"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Paper Table 6: train a linear SVM (and a softmax on conv5, fc7) on each layer's "
+        "features of N images per class, test on up to M others per class, over random folds.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run_dir", help="run folder written by zfkeras train")
+    parser.add_argument("--layers", nargs="+", help="layers to probe (default: conv1-conv5, fc6, fc7 that exist)")
+    parser.add_argument("--target", default="test",
+                        help="images to probe on: 'test' (the run's test split), 'digits', a folder of class "
+                        "sub-folders, or tfds:NAME")
+    parser.add_argument("--per-class", type=positive_int, default=30, help="training images per class (N)")
+    parser.add_argument("--test-per-class", type=positive_int, default=50, help="at most this many test images per class")
+    parser.add_argument("--folds", type=fold_count, default=5, help="random stratified train/test folds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds (fold i uses seed + i)")
+    parser.add_argument("--pool", choices=("max", "avg", "none"), default="max",
+                        help="conv-map reduction to a 2x2 grid ('none': raw maps, flattened)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="images per forward pass")
+    add_output_options(parser, "the table and plot")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parse_target_args(parser, argv)
+    if args.seed < 0:
+        parser.error(f"--seed must be non-negative, got {args.seed}")
+    run = open_run(parser, args.run_dir)
+    from zfkeras.analysis.sections import table6_probes
+
+    out = args.out or str(run.report_dir)
+    try:
+        results, meta = table6_probes.probe_run(
+            run, args.layers, args.target, args.per_class, args.test_per_class, args.folds, args.seed,
+            None if args.pool == "none" else args.pool, args.batch_size, True, args.tfds_data_dir, args.manual_dir,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        return fail(PROG, error)
+    command = f"zfkeras probe {args.run_dir} --target {args.target} --per-class {args.per_class} " \
+              f"--test-per-class {args.test_per_class} --folds {args.folds} --seed {args.seed} --pool {args.pool}"
+    files, _, _ = table6_probes.write_table6(results, meta, out, command)
+    print(open(f"{out}/{table6_probes.CSV_NAME}.md").read())
+    print("Wrote " + ", ".join(f"{out}/{f}" for f in files))
+    return 0

@@ -1,0 +1,54 @@
+"""``zfkeras report RUN_DIR``: write the run's HTML report.
+
+Parsing imports neither TensorFlow nor Keras, so ``--help`` and argument
+errors answer at once.
+"""
+
+import argparse
+import os
+import sys
+
+from zfkeras.analysis.report.build import SECTIONS  # plain data, no TensorFlow
+
+
+def build_parser():
+    """The argument parser of ``zfkeras report``."""
+    names = [name for name, _ in SECTIONS]
+    parser = argparse.ArgumentParser(
+        prog="zfkeras report",
+        description=(
+            "Write RUN_DIR/report/index.html: the paper's figures and tables for a trained "
+            "run (Figs. 2, 4-7, Tables 1-4, 6), an explorer of every feature map's top 9, "
+            "and CSV/JSON files of every number. Finished sections are reused on a rerun."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'zfkeras train'")
+    parser.add_argument(
+        "--sections", nargs="+", metavar="NAME", choices=names, default=None,
+        help=f"only these sections, in this order (default: all): {', '.join(names)}",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="recompute every section")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def main(argv=None):
+    """Runs the command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.run_dir):
+        parser.error(f"RUN_DIR {args.run_dir!r} is not a folder; pass the run folder written by 'zfkeras train'")
+    from zfkeras.analysis.report.build import write_report
+
+    try:
+        index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
+                             use_cache=not args.no_cache)
+    except (ValueError, TypeError) as e:
+        print(f"zfkeras report: error: {e}", file=sys.stderr)
+        return 2
+    print(f"Report: {os.path.abspath(index)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

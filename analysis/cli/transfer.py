@@ -1,0 +1,59 @@
+"""``zfkeras transfer RUN_DIR``: few-shot transfer of the trained layers
+(Tables 3-4, the one-shot curve).
+
+Arguments are parsed without importing TensorFlow; the table and curve are
+written to the run's report folder (``transfer_<target>.csv``, ``.md``,
+``_curve.png``) and printed.
+"""
+
+import argparse
+
+from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fail, fold_count, non_negative_int, open_run, positive_int
+
+PROG = "zfkeras transfer"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Keep the trained layers fixed, train a new softmax on N images per class of a target, "
+        "test on up to M per class, against the same architecture trained from scratch on the same images.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run_dir", help="run folder written by zfkeras train")
+    parser.add_argument("--target", default="digits",
+                        help="'digits' (scikit-learn's, offline), a folder of class sub-folders, tfds:NAME, "
+                        "or 'test' (the run's test split)")
+    parser.add_argument("--per-class", type=positive_int, nargs="+", default=[1, 2, 5, 10, 15, 30],
+                        help="training images per class (N), one table row each")
+    parser.add_argument("--test-per-class", type=positive_int, default=50, help="at most this many test images per class")
+    parser.add_argument("--folds", type=fold_count, default=5, help="random stratified train/test folds")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of folds, initial weights, batches")
+    parser.add_argument("--scratch-steps", type=non_negative_int, default=100,
+                        help="SGD steps of the from-scratch baseline per fold (0: skip the baseline)")
+    parser.add_argument("--layer", help="feature layer (default: the last Dense layer before the output, fc7)")
+    add_output_options(parser, "the table and curve")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parse_target_args(parser, argv)
+    run = open_run(parser, args.run_dir)
+    from zfkeras.analysis.sections import table3_4_transfer as transfer
+
+    out = args.out or str(run.report_dir)
+    try:
+        rows, meta = transfer.transfer_run(
+            run, args.target, args.per_class, args.test_per_class, args.folds, args.seed, args.scratch_steps,
+            args.layer, True, args.tfds_data_dir, args.manual_dir,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        return fail(PROG, error)
+    command = (f"zfkeras transfer {args.run_dir} --target {args.target} --per-class "
+               f"{' '.join(map(str, args.per_class))} --test-per-class {args.test_per_class} --folds {args.folds} "
+               f"--seed {args.seed} --scratch-steps {args.scratch_steps}")
+    files, _, _ = transfer.write_transfer(rows, meta, out, command)
+    print(open(f"{out}/{files[1]}").read())
+    print("Wrote " + ", ".join(f"{out}/{f}" for f in files))
+    return 0

@@ -1,0 +1,1 @@
+"""Writing results: figures (matplotlib) and tables (CSV/JSON/HTML)."""

@@ -1,0 +1,1 @@
+"""The report framework: sections in, one self-contained HTML folder out."""

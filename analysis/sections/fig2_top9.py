@@ -1,0 +1,262 @@
+"""Fig. 2 of the paper: each feature map's top 9 activations, seen two ways.
+
+For every feature map of the chosen conv layers, the 9 test images whose
+strongest activation of that map is largest (`zfkeras.mining.top_activations`)
+give 9 panels twice: the deconvnet projection of that one activation, and
+the image patch under the unit's receptive field
+(`Deconvnet.receptive_field`). Both are cut to the same receptive-field box.
+
+`top9_panels` computes the panels of every map (the explorer shows them
+all); `plot_fig2` draws the paper's layout for a few maps per layer.
+"""
+
+import dataclasses
+import html
+
+import numpy as np
+
+from zfkeras.analysis.output import figures
+from zfkeras.analysis.report.section import Section, SectionUnavailable
+
+K = 9
+REPORT_PARAMS = {"test_images": 10000, "k": K, "maps_per_layer": 6, "seed": 0}
+FIGURE = "fig2_top9.png"
+NUMBERS = "fig2_top9.csv"
+CSV_HEADER = ["layer", "channel", "rank", "activation", "image_id", "label", "y", "x",
+              "rf_top", "rf_left", "rf_bottom", "rf_right"]
+
+
+@dataclasses.dataclass
+class LayerTop9:
+    """Top-9 panels of every feature map of one layer.
+
+    Attributes:
+        layer: layer name.
+        values, image_ids, positions, boxes: ``(C, 9)``, ``(C, 9)``,
+            ``(C, 9, 2)`` and ``(C, 9, 4)`` receptive-field boxes.
+        projections, patches: ``(C, 9, h, w, 3)`` panels in [0, 1], NaN
+            where the field was cut by the image border.
+    """
+
+    layer: str
+    values: np.ndarray
+    image_ids: np.ndarray
+    positions: np.ndarray
+    boxes: np.ndarray
+    projections: np.ndarray
+    patches: np.ndarray
+
+    def tile(self, channel, gap=1):
+        """One map's tile: 3x3 projections, a gap, 3x3 patches, ``(h, w, 3)``."""
+        side = int(round(np.sqrt(self.projections.shape[1])))
+        left = figures.montage(self.projections[channel], side, fill=1.0)
+        right = figures.montage(self.patches[channel], side, fill=1.0)
+        spacer = np.ones((left.shape[0], 2 * gap + 1, 3), np.float32)
+        return np.concatenate([left, spacer, right], axis=1)
+
+
+def find_layer(model, name):
+    """A layer by name, following ``outer/inner/layer`` into nested models."""
+    layer = model
+    for part in name.split("/"):
+        layer = layer.get_layer(part)
+    return layer
+
+
+def conv_layers(model, deconv):
+    """Names of the Conv2D layers the deconvnet can project from, in order."""
+    import keras
+
+    names = []
+    for name in deconv.layer_names:
+        try:
+            if isinstance(find_layer(model, name), keras.layers.Conv2D):
+                names.append(name)
+        except ValueError:
+            continue
+    return names
+
+
+def full_field_size(deconv, layer):
+    """``(h, w)`` of the layer's largest (unclipped) receptive field."""
+    h, w, _ = deconv.layer_output_shape(layer)
+    grid = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), -1).reshape(-1, 2)
+    boxes = np.asarray(deconv.receptive_field(layer, grid)).reshape(-1, 4)
+    return int((boxes[:, 2] - boxes[:, 0]).max()), int((boxes[:, 3] - boxes[:, 1]).max())
+
+
+def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progress=True):
+    """Mines and draws the top-k panels of every map of `layers`.
+
+    Args:
+        deconv: `zfkeras.Deconvnet` of `model`.
+        model: the Keras model.
+        images: ``(N, H, W, C)`` preprocessed images (model input).
+        raw_images: the same images as uint8 pixels (shown as patches).
+        layers: layer names.
+        k: activations per map (9 in the paper).
+        chunk: projections computed per deconvnet call (bounds memory).
+        progress: show a progress bar.
+
+    Returns:
+        dict layer -> `LayerTop9`.
+    """
+    import keras
+
+    from zfkeras.mining import top_activations
+
+    if len(images) < k:
+        raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
+    top = top_activations(model, images, list(layers), k=k, progress=progress)
+    total = sum(np.asarray(top[l].image_ids).size for l in layers)
+    bar = keras.utils.Progbar(total, unit_name="projection") if progress else None
+    raw = np.asarray(raw_images, np.float32) / 255.0
+    result = {}
+    for layer in layers:
+        values = np.asarray(top[layer].values, np.float32)
+        ids = np.asarray(top[layer].image_ids, np.int64)
+        positions = np.asarray(top[layer].positions, np.int64)
+        channels_n, kk = ids.shape
+        boxes = np.asarray(deconv.receptive_field(layer, positions.reshape(-1, 2))).reshape(channels_n, kk, 4)
+        size = full_field_size(deconv, layer)
+        flat_ids, flat_pos = ids.reshape(-1), positions.reshape(-1, 2)
+        flat_ch, flat_box = np.repeat(np.arange(channels_n), kk), boxes.reshape(-1, 4)
+        proj_panels = np.empty((channels_n * kk, size[0], size[1], 3), np.float32)
+        patch_panels = np.empty_like(proj_panels)
+        for start in range(0, len(flat_ids), chunk):
+            stop = min(start + chunk, len(flat_ids))
+            projected = deconv.project(images[flat_ids[start:stop]], layer, flat_ch[start:stop],
+                                       position=flat_pos[start:stop])
+            for i in range(start, stop):
+                t, l, b, r = flat_box[i]
+                proj = figures.to_rgb(figures.contrast_normalize(projected[i - start, t:b, l:r]))
+                patch = figures.to_rgb(raw[flat_ids[i], t:b, l:r])
+                proj_panels[i] = figures.place(proj, flat_box[i], size)
+                patch_panels[i] = figures.place(patch, flat_box[i], size)
+            if bar is not None:
+                bar.add(stop - start)
+        shape = (channels_n, kk) + proj_panels.shape[1:]
+        result[layer] = LayerTop9(layer, values, ids, positions, boxes,
+                                  proj_panels.reshape(shape), patch_panels.reshape(shape))
+    return result
+
+
+def choose_maps(top9, count, seed=0):
+    """The maps shown in the figure: `count` random maps among the live ones.
+
+    A map is live when its 9th-strongest activation is positive (it fires
+    on at least 9 images). Drawn with `numpy.random.RandomState(seed)`,
+    returned sorted.
+    """
+    live = np.flatnonzero(top9.values[:, -1] > 0)
+    pool = live if len(live) >= count else np.arange(len(top9.values))
+    chosen = np.random.RandomState(seed).choice(pool, min(count, len(pool)), replace=False)
+    return np.sort(chosen)
+
+
+def plot_fig2(panels, chosen, path, width=12.0):
+    """Draws the paper's layout: one row of map tiles per layer."""
+    plt = figures.pyplot()
+    layers = list(chosen)
+    rows = []
+    for layer in layers:
+        tiles = [panels[layer].tile(c) for c in chosen[layer]]
+        h, w, _ = tiles[0].shape
+        gap = np.ones((h, max(2, w // 8), 3), np.float32)
+        rows.append((np.concatenate([piece for t in tiles for piece in (t, gap)][:-1], axis=1), w + gap.shape[1], w))
+    # Row heights follow each row's aspect, so every row fills the width.
+    heights = [width * row.shape[0] / row.shape[1] + 0.35 for row, _, _ in rows]
+    fig, axes = plt.subplots(len(layers), 1, figsize=(width + 0.8, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, layer, (row, step, w) in zip(axes[:, 0], layers, rows):
+        ax.imshow(row, interpolation="nearest")
+        ax.set_xticks([step * i + w / 2 for i in range(len(chosen[layer]))])
+        ax.set_xticklabels([f"map {c}: projections | patches" for c in chosen[layer]], fontsize=7)
+        ax.set_yticks([])
+        ax.set_ylabel(layer, rotation=0, ha="right", va="center", fontsize=11)
+        ax.tick_params(length=0, pad=2)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    fig.tight_layout(h_pad=0.4)
+    figures.save_png(fig, path, dpi=120)
+
+
+def csv_rows(panels, labels):
+    """One CSV row per (layer, map, rank)."""
+    rows = []
+    for layer, top in panels.items():
+        for c in range(top.values.shape[0]):
+            for rank in range(top.values.shape[1]):
+                image = int(top.image_ids[c, rank])
+                rows.append([layer, c, rank + 1, float(top.values[c, rank]), image, int(labels[image]),
+                             *map(int, top.positions[c, rank]), *map(int, top.boxes[c, rank])])
+    return rows
+
+
+def compute(run, progress=True, params=None):
+    """Loads the run's model and test sample and mines every conv layer.
+
+    Returns:
+        (panels dict layer -> LayerTop9, raw_images, labels, layers).
+    """
+    from zfkeras import Deconvnet
+
+    params = dict(REPORT_PARAMS, **(params or {}))
+    try:
+        model = run.load_model()
+    except ValueError as e:
+        raise SectionUnavailable(str(e)) from None
+    try:
+        import zfkeras.mining  # noqa: F401
+    except ImportError as e:
+        raise SectionUnavailable(f"top-k mining is not available ({e})") from None
+    # Same projections as the switch unpooling (tested), faster on CPU.
+    deconv = Deconvnet(model, unpooling="max_pool_grad")
+    layers = conv_layers(model, deconv)
+    raw, labels = run.load_split("test", max_examples=params["test_images"], seed=params["seed"])
+    images = run.preprocess(raw)
+    panels = top9_panels(deconv, model, images, raw, layers, k=params["k"], progress=progress)
+    return panels, raw, labels, layers
+
+
+def report_section(run, out_dir, progress=True):
+    """The Fig. 2 section and the explorer page (see `report_types`)."""
+    from zfkeras.analysis.report import explorer
+
+    panels, raw, labels, layers = compute(run, progress=progress)
+    params = REPORT_PARAMS
+    # One draw per layer (seed + layer index), so equal-sized layers do not show the same map numbers.
+    chosen = {layer: choose_maps(panels[layer], params["maps_per_layer"], params["seed"] + i)
+              for i, layer in enumerate(layers)}
+    plot_fig2(panels, chosen, out_dir / FIGURE)
+    figures.write_csv(out_dir / NUMBERS, CSV_HEADER, csv_rows(panels, labels))
+    class_names = _class_names(run)
+    explorer_files = explorer.write_explorer(out_dir, panels, labels, class_names, title=str(run.path.name))
+    model_name = (run.config or {}).get("model", "model")
+    caption = (
+        "Reproduces the paper's <b>Fig. 2</b> (visualisation of features in a fully trained model). "
+        f"Rows are layers ({', '.join(html.escape(l) for l in layers)}); for {params['maps_per_layer']} "
+        f"feature maps per layer, drawn at random (seed {params['seed']} + layer index) among those that fire on at least "
+        "9 images, a 3x3 block of the top-9 activations projected to pixels by the deconvnet (left) beside the "
+        "3x3 block of the matching image patches (right). The top 9 are the 9 images whose strongest activation "
+        f"of the map is largest, over {len(raw)} images of the run's test split (images never used for training "
+        "or annealing; the paper uses the ImageNet validation set), each projected alone from that one activation "
+        "at its position. Every panel is cut to the unit's receptive field; fields cut by the image border are "
+        "placed against their uncut side and the cut-off part is pale blue. Projections are contrast-normalised per panel "
+        "as 0.5 + x / (2 max|x|) (zero is grey); grey inputs are shown grey. "
+        f"Model: {figures.run_description(run)}; {html.escape(str(model_name))}'s {len(layers)} conv layers. "
+        f"Made by <code>zfkeras report {html.escape(str(run.path))}</code>. Every map of every layer: "
+        f"<a href=\"{explorer.PAGE}\">the explorer</a>; activations, image ids, positions and receptive fields of "
+        f"all maps: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {figures.measured_on()}"
+    )
+    body = (figures.img_html(FIGURE, "Fig. 2: top-9 projections and patches per layer")
+            + f'<p><a href="{explorer.PAGE}">Open the explorer</a>: any layer, any feature map.</p>')
+    return Section("fig2", "Fig. 2: top-9 activations, projected and as image patches", caption, body,
+                   [FIGURE, NUMBERS] + explorer_files)
+
+
+def _class_names(run):
+    try:
+        return [str(c) for c in run.class_names]
+    except (ValueError, OSError):
+        return []

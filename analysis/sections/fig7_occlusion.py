@@ -1,0 +1,218 @@
+"""Fig. 7: occlusion sensitivity, and the paper's consistency check.
+
+For each image, a grey square slides over it (`zfkeras.occlusion`):
+(a) the image with the square at one position, (b) the total activation of
+the layer-5 map that is strongest on the unoccluded image, as a function of
+the square's position, (c) that map's strongest activation projected to
+pixels by the deconvnet, (d) p(true class) and (e) the most probable label
+as functions of the position.
+
+The consistency check as a number: when the square covers the region that
+(c) highlights, the map's activity (b) should drop far more than when the
+square lies elsewhere. For each image, the square positions are ranked by
+the share of the projection's absolute mass inside the square: the top
+``covering`` fraction of positions "cover the region", the bottom
+``elsewhere`` fraction lie "elsewhere" (ranks, not a fixed share, because a
+layer-5 projection spreads over much of a small image); the drop is
+``1 - activity / unoccluded activity``; the report gives the mean drop of
+both groups over a sample of test images.
+"""
+
+import dataclasses
+import html
+
+import numpy as np
+
+from zfkeras.analysis.output import figures
+from zfkeras.analysis.report.section import Section, SectionUnavailable
+
+REPORT_PARAMS = {"panels": 4, "sample": 24, "layer": "conv5", "seed": 0, "size_fraction": 50 / 224,
+                 "stride": 1, "covering": 0.1, "elsewhere": 0.5}
+
+
+@dataclasses.dataclass
+class Fig7Data:
+    """Everything Fig. 7 shows for N images."""
+
+    images: np.ndarray  # raw (N, H, W, C)
+    result: object  # zfkeras OcclusionResult
+    projection: np.ndarray  # (N, H, W, C) deconvnet projection of the strongest map
+    unoccluded_activity: np.ndarray  # (N,) total activation of that map, no square
+    layer: str
+
+
+def square_size(image_size, fraction=REPORT_PARAMS["size_fraction"]):
+    """The paper's 50 px square in a 224 px image, scaled to ``image_size``."""
+    return max(1, int(round(fraction * image_size)))
+
+
+def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, progress=False):
+    """Occlusion maps, the strongest map's projection and its unoccluded total.
+
+    Args:
+        model: Keras classifier with probability outputs.
+        raw_images: ``(N, H, W, C)`` images as stored.
+        preprocess: callable mapping raw images to model inputs.
+        size, stride: the square and its step, in pixels.
+        layer: the conv layer whose strongest map is followed.
+        labels: true classes, or None for the unoccluded prediction.
+
+    Returns:
+        `Fig7Data`.
+    """
+    import keras
+
+    from zfkeras import Deconvnet
+    from zfkeras.occlusion_engine import occlusion
+
+    images = np.asarray(preprocess(raw_images), np.float32)
+    result = occlusion(model, images, size, stride, labels=labels, layer=layer, progress=progress)
+    projection = Deconvnet(model).project(images, layer, result.strongest_channel)
+    maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)
+    unoccluded = maps[np.arange(len(images)), :, :, result.strongest_channel].sum(axis=(1, 2))
+    return Fig7Data(np.asarray(raw_images), result, projection, unoccluded, layer)
+
+
+def covered_mass(projection, corners, size):
+    """Share of each projection's absolute mass inside the square at each corner.
+
+    Args:
+        projection: ``(N, H, W, C)``.
+        corners: ``(rows, cols, 2)`` top-left corners.
+        size: side of the square.
+
+    Returns:
+        ``(N, rows, cols)`` in [0, 1].
+    """
+    mass = np.abs(projection).sum(axis=-1)
+    total = np.maximum(mass.sum(axis=(1, 2)), 1e-12)
+    # summed-area table: any square's sum in four look-ups
+    table = np.pad(mass.cumsum(axis=1).cumsum(axis=2), ((0, 0), (1, 0), (1, 0)))
+    t, l = corners[..., 0], corners[..., 1]
+    inside = table[:, t + size, l + size] - table[:, t, l + size] - table[:, t + size, l] + table[:, t, l]
+    return inside / total[:, None, None]
+
+
+def consistency(data, covering=0.1, elsewhere=0.5):
+    """Mean activity drop with the square on vs off the projected region.
+
+    Args:
+        data: `Fig7Data`.
+        covering: the fraction of positions holding the most projection
+            mass that count as covering the region.
+        elsewhere: the fraction holding the least that count as elsewhere.
+
+    Returns:
+        dict with ``drop_covering``, ``drop_elsewhere`` (means over the
+        images that have positions of both kinds), ``images`` (how many
+        did) and the per-image drops.
+    """
+    share = covered_mass(data.projection, data.result.corners, data.result.size)
+    base = np.maximum(data.unoccluded_activity, 1e-12)[:, None, None]
+    drop = 1.0 - data.result.layer_activity / base
+    on, off = [], []
+    for n in range(len(share)):
+        cover = share[n] >= np.quantile(share[n], 1.0 - covering)
+        away = share[n] <= np.quantile(share[n], elsewhere)
+        if cover.any() and away.any() and not (cover & away).all() and data.unoccluded_activity[n] > 0:
+            on.append(float(drop[n][cover].mean()))
+            off.append(float(drop[n][away].mean()))
+    return {
+        "drop_covering": float(np.mean(on)) if on else float("nan"),
+        "drop_elsewhere": float(np.mean(off)) if off else float("nan"),
+        "images": len(on),
+        "per_image_covering": on,
+        "per_image_elsewhere": off,
+    }
+
+
+def plot_panels(data, class_names, path, show=None):
+    """Rows of panels (a)-(e) as in the paper, one row per image."""
+    plt = figures.pyplot()
+    r = data.result
+    show = range(len(data.images)) if show is None else show
+    rows = list(show)
+    fig, axes = plt.subplots(len(rows), 5, figsize=(16, 3.3 * len(rows)), squeeze=False)
+    cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
+    for row, n in enumerate(rows):
+        image = data.images[n].astype(np.float32)
+        image = image / 255.0 if image.max() > 1.5 else image
+        i, j = np.array(r.class_probability[n].shape) // 2
+        (t, l), s = r.corners[i, j], r.size
+        shown = figures.to_rgb(image).copy()
+        shown[t:t + s, l:l + s] = 0.5
+        ax = axes[row]
+        ax[0].imshow(shown)
+        ax[0].set_title(f"(a) {class_names[r.true_label[n]]}", fontsize=9)
+        extent = _extent(r)
+        im = ax[1].imshow(r.layer_activity[n], cmap="jet", extent=extent)
+        ax[1].set_title(f"(b) {data.layer} map {r.strongest_channel[n]} activity", fontsize=9)
+        fig.colorbar(im, ax=ax[1], fraction=0.046)
+        ax[2].imshow(figures.to_rgb(figures.contrast_normalize(data.projection[n])))
+        ax[2].set_title(f"(c) projection of map {r.strongest_channel[n]}", fontsize=9)
+        im = ax[3].imshow(r.class_probability[n], cmap="jet", vmin=0, vmax=1, extent=extent)
+        ax[3].set_title(f"(d) p({class_names[r.true_label[n]]})", fontsize=9)
+        fig.colorbar(im, ax=ax[3], fraction=0.046)
+        labels = r.predicted_label[n]
+        ax[4].imshow(labels, cmap=cmap, vmin=0, vmax=cmap.N - 1, extent=extent, interpolation="nearest")
+        ax[4].set_title("(e) most probable label", fontsize=9)
+        present = np.unique(labels)
+        ax[4].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=cmap(int(c))) for c in present],
+                     labels=[class_names[int(c)] for c in present], fontsize=7, loc="upper left",
+                     bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+        for a in ax:
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.tight_layout()
+    figures.save_png(fig, path)
+
+
+def _extent(result):
+    """Maps drawn at the squares' centres, in image pixels."""
+    c = result.corners
+    half = result.size / 2.0
+    step = result.stride / 2.0
+    return (c[0, 0, 1] + half - step, c[0, -1, 1] + half + step, c[-1, 0, 0] + half + step, c[0, 0, 0] + half - step)
+
+
+def report_section(run, out_dir, progress=True):
+    """The Fig. 7 section of the run report."""
+    params = REPORT_PARAMS
+    model = run.load_model()
+    if params["layer"] not in [layer.name for layer in model.layers]:
+        raise SectionUnavailable(f"the run's model has no layer {params['layer']!r} (Fig. 7 follows layer 5)")
+    raw, labels = run.load_split("test", max_examples=params["sample"], seed=params["seed"])
+    size = square_size(run.input_shape[0])
+    data = compute(model, raw, run.preprocess, size, params["stride"], params["layer"], labels, progress)
+    names = run.class_names
+    plot_panels(data, names, out_dir / "fig7_occlusion.png", show=range(min(params["panels"], len(raw))))
+    check = consistency(data, params["covering"], params["elsewhere"])
+    r = data.result
+    rows = [[n, names[r.true_label[n]], int(r.strongest_channel[n]), float(r.unoccluded_probability[n]),
+             float(r.class_probability[n].min()), float(data.unoccluded_activity[n])] for n in range(len(raw))]
+    figures.write_csv(out_dir / "fig7_occlusion.csv",
+                      ["image", "true_class", "strongest_map", "p_true_unoccluded", "p_true_min", "activity_unoccluded"], rows)
+    figures.write_csv(out_dir / "fig7_consistency.csv", ["drop_covering", "drop_elsewhere", "images", "sample"],
+                      [[check["drop_covering"], check["drop_elsewhere"], check["images"], len(raw)]])
+    number = (
+        f"<p><b>Consistency check:</b> the {data.layer} map's activity drops by "
+        f"<b>{100 * check['drop_covering']:.1f}%</b> on average when the square covers the region its projection "
+        f"highlights, and by <b>{100 * check['drop_elsewhere']:.1f}%</b> when it lies elsewhere "
+        f"({check['images']} of {len(raw)} test images had positions of both kinds).</p>"
+    )
+    caption = (
+        "Reproduces <b>Fig. 7</b> of Zeiler &amp; Fergus. A square of side "
+        f"{size} px (the paper's 50 px of 224, scaled to {run.input_shape[0]} px) filled with the images' mean "
+        f"(grey in the model's input space) slides with stride {params['stride']} px over {len(raw)} test images "
+        f"(seed {params['seed']}); shown: the first {min(params['panels'], len(raw))}. (b) total activation of the "
+        f"{data.layer} map strongest on the unoccluded image, (c) that map's strongest activation projected by the "
+        "deconvnet (contrast-normalised: grey = 0), (d) p(true class), (e) most probable label, each at the "
+        "square's centre. Consistency: per image, the square positions are ranked by the share of the "
+        f"projection's absolute mass inside the square; the top {100 * params['covering']:.0f}% cover the "
+        f"projected region, the bottom {100 * params['elsewhere']:.0f}% lie elsewhere; drop = 1 − activity / "
+        "unoccluded activity. "
+        f"Occlusion path: {html.escape(r.method)}. Model: {figures.run_description(run)}. " + figures.measured_on()
+    )
+    body = figures.img_html("fig7_occlusion.png", "Fig. 7 occlusion panels") + number
+    return Section("fig7", "Fig. 7: occlusion sensitivity", caption, body,
+                   ["fig7_occlusion.png", "fig7_occlusion.csv", "fig7_consistency.csv"])

@@ -1,0 +1,141 @@
+"""Features of any layer of a Keras model, streamed batch by batch.
+
+The inputs of linear probes (paper Table 6) and transfer classifiers. All
+requested layers come from one multi-output sub-model, in one pass over the
+data; only the (reduced) features are kept, plus one batch of activations.
+
+Reduction of convolutional maps (``pool``, ``grid``): a map of shape
+``(H, W, C)`` is cut into a ``grid`` of ``gh x gw`` cells and each cell is
+reduced to one value per channel -- adaptive pooling with the bin rule of
+PyTorch's ``AdaptiveMaxPool2d``: cell ``i`` spans rows
+``floor(i*H/gh) .. ceil((i+1)*H/gh)`` (end-exclusive; cells overlap when
+``H`` is not a multiple of ``gh``), likewise columns. The default is 2x2
+max pooling: max matches what the paper looks at (a unit's strongest
+response anywhere in a region), and a 2x2 grid keeps coarse layout (which
+quadrant) while making every conv layer's feature count ``4*C`` (1,024 for
+ZFNet's conv5 instead of 43,264 raw), small enough for an SVM per layer.
+``pool="avg"`` averages instead; ``pool=None`` returns the raw maps
+flattened. Features are ordered cell-major: ``(gy, gx, channel)``.
+Outputs that are not 4-D (Dense, Flatten) are returned flattened as they are.
+
+``data``: see `zfkeras.streaming` (image arrays, or `tf.data.Dataset` of
+images, ``(images, labels)`` or ``{"image": ...}``, batched or not).
+
+The module is named apart from the function, so ``zfkeras.features`` is
+always the function, whatever was imported before.
+"""
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from zfkeras.streaming import (
+    image_stream, layer_output_model, model_input_shape, progress_bar, resolve_layers, run_checked,
+)
+from zfkeras.validation import int_pair, one_of
+
+POOLS = (None, "max", "avg")
+
+
+def features(model, data, layer, pool="max", grid=(2, 2), batch_size=128, progress=True):
+    """The features of one layer (or several) for every image of ``data``.
+
+    Args:
+        model: a single-input `keras.Model` taking ``(N, H, W, C)`` images.
+        data: an image array ``(N, H, W, C)`` or a `tf.data.Dataset` (see
+            the module docstring).
+        layer: a layer name (plain Keras name, as `model.get_layer` takes)
+            or a list of names.
+        pool: ``"max"`` (default), ``"avg"`` or None (raw maps, flattened)
+            for 4-D outputs.
+        grid: cells of the pooling grid, an int or ``(gh, gw)``; default 2x2.
+        batch_size: images per forward pass (ignored for batched datasets).
+        progress: show a Keras progress bar.
+
+    Returns:
+        float32 numpy ``(N, D)`` for one layer, or a dict name -> ``(N, D)``
+        for a list; rows in the order ``data`` yields the images.
+
+    Raises:
+        ValueError: unknown layer (the message lists the valid ones), images
+        of the wrong shape, empty data, bad ``pool``/``grid``.
+    """
+    pool = one_of(pool, "pool", POOLS)
+    grid = int_pair(grid, "grid")
+    names, single = resolve_layers(model, layer, "features")
+    stream = image_stream(model, data, batch_size)
+    sub = layer_output_model(model, names)
+    # A partial of a module-level function: TensorFlow keys its retracing
+    # warning on the Python function, and each call traces its own graph.
+    step = tf.function(functools.partial(_features_step, sub, pool, grid), reduce_retracing=True)
+    collected = run_checked(lambda: _collect(step, stream, len(names), progress), model_input_shape(model))
+    return collected[0] if single else dict(zip(names, collected))
+
+
+def _features_step(sub, pool, grid, images):
+    outputs = sub(tf.cast(images, sub.inputs[0].dtype), training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [reduce_output(o, pool, grid) for o in outputs]
+
+
+def _collect(step, stream, num_layers, progress):
+    """Runs ``step`` over the stream; preallocates when N is known."""
+    bar = progress_bar(stream.num_batches, progress)
+    chunks = [[] for _ in range(num_layers)]
+    arrays, filled = None, 0
+    for i, images in enumerate(stream.dataset):
+        batch = [r.numpy() for r in step(images)]
+        if stream.num_images is not None:
+            if arrays is None:
+                arrays = [np.empty((stream.num_images, b.shape[1]), b.dtype) for b in batch]
+            for out, b in zip(arrays, batch):
+                out[filled : filled + len(b)] = b
+        else:
+            for chunk, b in zip(chunks, batch):
+                chunk.append(b)
+        filled += len(batch[0])
+        if bar is not None:
+            bar.update(i + 1)
+    if filled == 0:
+        raise ValueError("data yielded no images; give at least one image")
+    if arrays is not None:
+        return arrays
+    return [np.concatenate(chunk) for chunk in chunks]
+
+
+def reduce_output(output, pool, grid):
+    """A layer output ``(B, ...)`` as features ``(B, D)``.
+
+    4-D maps are pooled to ``grid`` with ``pool`` (see the module docstring)
+    unless ``pool`` is None; anything else is flattened.
+    """
+    if pool is None or output.shape.rank != 4:
+        return tf.reshape(output, [tf.shape(output)[0], -1])
+    return adaptive_pool(output, grid, pool)
+
+
+def adaptive_pool(maps, grid, pool="max"):
+    """Adaptive max/avg pooling of ``(B, H, W, C)`` maps to ``(B, gh*gw*C)``.
+
+    Cell ``(i, j)`` covers rows ``floor(i*H/gh)`` to ``ceil((i+1)*H/gh)``
+    and the same rule for columns; the result is ordered ``(gy, gx, c)``.
+    """
+    gh, gw = grid
+    height, width = _spatial(maps)
+    reduce = tf.reduce_max if pool == "max" else tf.reduce_mean
+    cells = []
+    for i in range(gh):
+        top, bottom = (i * height) // gh, -((-(i + 1) * height) // gh)
+        for j in range(gw):
+            left, right = (j * width) // gw, -((-(j + 1) * width) // gw)
+            cells.append(reduce(maps[:, top:bottom, left:right, :], axis=[1, 2]))
+    pooled = tf.stack(cells, axis=1)  # (B, cells, C)
+    return tf.reshape(pooled, [tf.shape(maps)[0], -1])
+
+
+def _spatial(maps):
+    """Static height and width when known (plain slicing), else tensors."""
+    static = maps.shape[1:3]
+    dynamic = tf.shape(maps)
+    return tuple(static[k] if static[k] is not None else dynamic[k + 1] for k in range(2))

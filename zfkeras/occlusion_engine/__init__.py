@@ -1,0 +1,17 @@
+"""Occlusion sensitivity: `occlusion(model, images, size, stride, ...)`.
+
+Importing this package does not import TensorFlow; the names load on use.
+The package is named apart from the function so that ``zfkeras.occlusion``
+is always the function, whatever was imported before.
+"""
+
+from zfkeras._lazy import lazy_exports
+
+_EXPORTS = {
+    "occlusion": "zfkeras.occlusion_engine.api",
+    "OcclusionResult": "zfkeras.occlusion_engine.api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
