@@ -47,10 +47,11 @@ def test_panels_are_the_receptive_field_crops_of_patch_and_projection(tiny, pane
     t, l, b, rr = deconv.receptive_field("conv3", position)
     np.testing.assert_array_equal(top.boxes[c, r], [t, l, b, rr])
     size = fig2_top9.full_field_size(deconv, "conv3")
-    patch = figures.place(figures.to_rgb(raw[image_id, t:b, l:rr] / 255.0), (t, l, b, rr), size)
+    patch = figures.place(np.repeat(raw[image_id, t:b, l:rr] / 255.0, 3, axis=-1), (t, l, b, rr), size)
     np.testing.assert_allclose(top.patches[c, r], patch, rtol=1e-6)
     projection = deconv.project(images[image_id:image_id + 1], "conv3", c, position=position[None])[0]
-    expected = figures.place(figures.to_rgb(figures.contrast_normalize(projection[t:b, l:rr])), (t, l, b, rr), size)
+    crop = projection[t:b, l:rr]
+    expected = figures.place(np.repeat(0.5 + crop / (2 * np.abs(crop).max()), 3, axis=-1), (t, l, b, rr), size)
     np.testing.assert_allclose(top.projections[c, r], expected, atol=1e-5)
     # conv1's field is its 5x5 kernel; conv3's (after two 3x3/2 pools) is larger
     assert fig2_top9.full_field_size(deconv, "conv1") == (5, 5) and size[0] > 5

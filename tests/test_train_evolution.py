@@ -133,7 +133,7 @@ def test_summaries(run):
     found = _events(str(run["root"] / "logs"))
     width = 5 * 28 + 4  # five maps in a row, 1-pixel separators
     assert set(found) == {(f"evolution/{l}", e) for l in LAYERS for e in (1, 2, 3)}
-    assert set(found.values()) == {(28, width, 1)}
+    assert set(found.values()) == {(28, width, 3)}  # drawn as the report draws them: grey as RGB
     implied = _events(str(run["root"] / "logs_implied"))
     assert set(implied) == {(f"evolution/{l}", e) for l in ("conv1", "conv5") for e in (2, 3)}
     filters = _events(str(run["root"] / "filters"))

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from zfkeras.atomic import atomic_path
 from zfkeras.deconv import Deconvnet
-from zfkeras.train.filters import displayable_channels, normalize_each, tile_images, write_image_summary
+from zfkeras.display import projections_to_images
+from zfkeras.train.filters import tile_images, write_image_summary
 from zfkeras.validation import non_negative_int, positive_int
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
@@ -41,8 +42,9 @@ class FeatureEvolution(keras.callbacks.Callback):
     At the end of each recorded epoch (1-based) it writes:
 
     - one TensorBoard image per layer, tag ``evolution/{layer}``, step =
-      epoch: the chosen maps' projections in one row, each stretched to
-      [0, 1] on its own (zero range shows as 0.5 grey);
+      epoch: the chosen maps' projections in one row, each shown by
+      `zfkeras.display.projection_to_image` (zero is grey), exactly as the
+      report's Fig. 4 shows them;
     - ``out_dir/evolution_epoch_{epoch:03d}.npz``, written atomically, with
       per layer ``{layer}_projections`` (M, H, W, C) float32,
       ``{layer}_channels`` (M,), ``{layer}_image_ids`` (M,),
@@ -270,7 +272,7 @@ class FeatureEvolution(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
             for layer in self.layers:
-                shown = normalize_each(displayable_channels(results[f"{layer}_projections"]))
+                shown = projections_to_images(results[f"{layer}_projections"])
                 row = tile_images(shown, columns=len(shown))[None]
                 write_image_summary(f"evolution/{layer}", row, step=epoch)
         self._writer.flush()

@@ -40,40 +40,6 @@ def measured_on():
     return f"Computed on {html.escape(cpu_model())}, {today()}."
 
 
-def contrast_normalize(panel):
-    """Scales one panel so that zero is mid-grey and its extreme is black/white.
-
-    ``0.5 + x / (2 max|x|)``: the sign of the projection stays readable
-    (positive brighter than the grey background, negative darker), and
-    every panel uses its full range whatever its magnitude. A panel of
-    zeros stays uniformly grey.
-
-    Args:
-        panel: ``(H, W)`` or ``(H, W, C)`` float array.
-
-    Returns:
-        float32 array of the same shape in [0, 1].
-    """
-    panel = np.asarray(panel, np.float32)
-    peak = float(np.max(np.abs(panel))) if panel.size else 0.0
-    if not np.isfinite(peak) or peak == 0.0:
-        return np.full_like(panel, 0.5)
-    return np.clip(0.5 + panel / (2.0 * peak), 0.0, 1.0)
-
-
-def to_rgb(image):
-    """``(H, W, 1|3)`` or ``(H, W)`` in [0, 1] -> ``(H, W, 3)`` float32.
-
-    Grey images become three equal channels (shown grey, not false colour).
-    """
-    image = np.asarray(image, np.float32)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    return image[..., :3]
-
-
 def place(patch, box, full_size, fill=np.nan):
     """Puts a clipped receptive-field crop on a canvas of the full field's size.
 

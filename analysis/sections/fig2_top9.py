@@ -17,6 +17,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.display import projection_to_image, to_rgb
 
 K = 9
 REPORT_PARAMS = {"test_images": 10000, "k": K, "maps_per_layer": 6, "seed": 0}
@@ -129,8 +130,8 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
                                        position=flat_pos[start:stop])
             for i in range(start, stop):
                 t, l, b, r = flat_box[i]
-                proj = figures.to_rgb(figures.contrast_normalize(projected[i - start, t:b, l:r]))
-                patch = figures.to_rgb(raw[flat_ids[i], t:b, l:r])
+                proj = projection_to_image(projected[i - start, t:b, l:r])
+                patch = to_rgb(raw[flat_ids[i], t:b, l:r])
                 proj_panels[i] = figures.place(proj, flat_box[i], size)
                 patch_panels[i] = figures.place(patch, flat_box[i], size)
             if bar is not None:

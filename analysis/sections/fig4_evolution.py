@@ -13,6 +13,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.display import projection_to_image
 
 REPORT_PARAMS = {"layout": "rows=maps, columns=epochs, one block per layer", "normalization": "symmetric per panel"}
 FIGURE = "fig4_evolution.png"
@@ -55,7 +56,7 @@ def evolution_grid(evolution):
                 raise ValueError(f"evolution of {layer!r} follows different maps at epoch {record['epoch']}")
             column = epochs.index(int(record["epoch"]))
             for m, projection in enumerate(np.asarray(record["projections"])):
-                panels[m, column] = figures.to_rgb(figures.contrast_normalize(projection))
+                panels[m, column] = projection_to_image(projection)
                 position = record.get("positions")
                 value = record.get("values")
                 rows.append([

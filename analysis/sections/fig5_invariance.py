@@ -13,6 +13,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.display import to_rgb
 
 REPORT_PARAMS = {"images": 5, "seed": 0, "low": "conv1", "high": "fc7"}
 ROWS = (
@@ -64,7 +65,7 @@ def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
         amounts = result.amounts
         shown = amounts[:: max(1, len(amounts) // 5)][:5]
         strip = np.concatenate([transform_images(images[:1], kind, a)[0] for a in shown], axis=1)
-        axes[row, 0].imshow(figures.to_rgb(strip / 255.0))
+        axes[row, 0].imshow(to_rgb(strip / 255.0))
         axes[row, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=8)
         axes[row, 0].axis("off")
         for col, (values, ylabel) in enumerate(

@@ -19,6 +19,7 @@ import numpy as np
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.protocol import filter_measures as fm
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.display import projection_to_image, to_rgb
 
 REPORT_PARAMS = {"train_examples": 8192, "epochs": 1, "validation_size": 1000, "sample": 1000,
                  "projections": 16, "baseline_conv1": [9, 2, 4]}
@@ -129,10 +130,10 @@ def plot_fig6(results, labels, path):
             filters = filters[..., :1]
         # One scale for the whole layer, so that magnitudes compare across filters.
         peak = float(np.abs(filters).max()) or 1.0
-        panels = np.stack([figures.to_rgb(0.5 + f / (2 * peak)) for f in filters])
+        panels = np.stack([to_rgb(0.5 + f / (2 * peak)) for f in filters])
         axes[0, column].imshow(figures.montage(panels, columns=8, gap=1), interpolation="nearest")
         axes[0, column].set_title(f"{label}\nconv1 filters (one scale per layer)", fontsize=9)
-        panels = np.stack([figures.to_rgb(figures.contrast_normalize(p)) for p in result["projections"]])
+        panels = np.stack([projection_to_image(p) for p in result["projections"]])
         axes[1, column].imshow(figures.montage(panels, columns=4, gap=1), interpolation="nearest")
         axes[1, column].set_title("conv2: strongest activations projected", fontsize=9)
         for ax in axes[:, column]:

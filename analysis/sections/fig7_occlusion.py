@@ -25,6 +25,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.display import projection_to_image, to_rgb
 
 REPORT_PARAMS = {"panels": 4, "sample": 24, "layer": "conv5", "seed": 0, "size_fraction": 50 / 224,
                  "stride": 1, "covering": 0.1, "elsewhere": 0.5}
@@ -139,7 +140,7 @@ def plot_panels(data, class_names, path, show=None):
         image = image / 255.0 if image.max() > 1.5 else image
         i, j = np.array(r.class_probability[n].shape) // 2
         (t, l), s = r.corners[i, j], r.size
-        shown = figures.to_rgb(image).copy()
+        shown = to_rgb(image).copy()
         shown[t:t + s, l:l + s] = 0.5
         ax = axes[row]
         ax[0].imshow(shown)
@@ -148,7 +149,7 @@ def plot_panels(data, class_names, path, show=None):
         im = ax[1].imshow(r.layer_activity[n], cmap="jet", extent=extent)
         ax[1].set_title(f"(b) {data.layer} map {r.strongest_channel[n]} activity", fontsize=9)
         fig.colorbar(im, ax=ax[1], fraction=0.046)
-        ax[2].imshow(figures.to_rgb(figures.contrast_normalize(data.projection[n])))
+        ax[2].imshow(projection_to_image(data.projection[n]))
         ax[2].set_title(f"(c) projection of map {r.strongest_channel[n]}", fontsize=9)
         im = ax[3].imshow(r.class_probability[n], cmap="jet", vmin=0, vmax=1, extent=extent)
         ax[3].set_title(f"(d) p({class_names[r.true_label[n]]})", fontsize=9)
