@@ -1,9 +1,9 @@
-"""zfkeras.data.progress: a bar when asked, or when the work is long."""
+"""zfkeras.progress: a bar when asked, or when the work is long."""
 
 import keras
 import pytest
 
-from zfkeras.data.progress import progress_bar
+from zfkeras.progress import progress_bar
 
 
 @pytest.mark.parametrize(

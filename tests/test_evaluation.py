@@ -140,7 +140,7 @@ def test_ten_crop_evaluation_bad_input(linear_model, images):
     model, _, _ = linear_model
     with pytest.raises(ValueError, match="the dataset is empty"):
         predict_ten_crop(model, [], CROP)
-    with pytest.raises(ValueError, match=r"batches of images \(B, H, W, C\), got shape \(16, 16\)"):
+    with pytest.raises(ValueError, match=r"inputs must be 4-D.*got shape \(16, 16\) and dtype float32"):
         predict_ten_crop(model, [images[0, ..., 0]], CROP)
     with pytest.raises(ValueError, match="crop_size 20 is larger than the 16x16 images"):
         predict_ten_crop(model, images, 20)

@@ -67,7 +67,7 @@ def test_process_without_zfkeras_reproduces_the_library(exported, tmp_path):
     labels = np.array(helpers.CLASS_NAMES, dtype=object)[top]
     np.testing.assert_array_equal(response["classify/top_labels"].astype(str), labels.astype(str))
 
-    reference = features(model, inputs, FEATURES, progress=False)
+    reference = features(model, inputs, FEATURES, verbose=0)
     assert sorted(k[len("features/"):] for k in response if k.startswith("features/")) == sorted(FEATURES)
     for name in FEATURES:
         _close(response[f"features/{name}"], reference[name])

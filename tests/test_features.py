@@ -44,7 +44,7 @@ def _numpy_pool(maps, grid, reduce):
 
 
 def test_raw_maps_equal_the_models_intermediate_output(model, images):
-    got = features(model, images, "conv2", pool=None, batch_size=8, progress=False)
+    got = features(model, images, "conv2", pool=None, batch_size=8, verbose=0)
     want = _layer_outputs(model, "conv2", images).reshape(len(images), -1)
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -63,12 +63,12 @@ def test_adaptive_pool_equals_numpy(pool, reduce):
 def test_avg_pool_of_a_model_layer_equals_numpy(model, images):
     maps = _layer_outputs(model, "conv5", images)  # 7x7: 3x3 cells overlap
     assert maps.shape[1:3] == (7, 7)
-    got = features(model, images, "conv5", pool="avg", grid=3, batch_size=16, progress=False)
+    got = features(model, images, "conv5", pool="avg", grid=3, batch_size=16, verbose=0)
     np.testing.assert_allclose(got, _numpy_pool(maps, (3, 3), np.mean), rtol=1e-5, atol=1e-6)
 
 
 def test_default_is_2x2_max(model, images):
-    got = features(model, images, "conv1", progress=False)
+    got = features(model, images, "conv1", verbose=0)
     want = _numpy_pool(_layer_outputs(model, "conv1", images), (2, 2), np.max)
     assert got.shape == (len(images), 4 * 4)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -78,7 +78,7 @@ def test_layer_list_gives_dict_from_one_sub_model(model, images, monkeypatch):
     built = []
     original = features_module.layer_output_model
     monkeypatch.setattr(features_module, "layer_output_model", lambda m, names: built.append(names) or original(m, names))
-    got = features(model, images, ["conv3", "fc7", "conv3"], pool="max", batch_size=10, progress=False)
+    got = features(model, images, ["conv3", "fc7", "conv3"], pool="max", batch_size=10, verbose=0)
     assert built == [["conv3", "fc7"]]  # duplicates dropped, one multi-output model
     assert list(got) == ["conv3", "fc7"]
     np.testing.assert_allclose(got["fc7"], _layer_outputs(model, "fc7", images), rtol=1e-5, atol=1e-6)
@@ -103,7 +103,7 @@ def _datasets(images):
 @pytest.mark.parametrize("kind", ["images", "images_labels", "tfds_dict", "batched_uneven", "unknown_size", "uint8"])
 def test_every_dataset_form_gives_the_oracle_result(model, images, kind):
     dataset, as_array = _datasets(images)[kind]
-    got = features(model, dataset, ["conv4", "fc8"], batch_size=8, progress=False)
+    got = features(model, dataset, ["conv4", "fc8"], batch_size=8, verbose=0)
     want = {
         "conv4": _numpy_pool(_layer_outputs(model, "conv4", as_array), (2, 2), np.max),
         "fc8": _layer_outputs(model, "fc8", as_array),
@@ -118,12 +118,12 @@ def test_top_level_name_is_the_function_after_importing_the_module(model, images
     import zfkeras.layer_features
 
     assert zfkeras.features is zfkeras.layer_features.features
-    assert zfkeras.features(model, images[:3], "fc8", progress=False).shape == (3, 10)
+    assert zfkeras.features(model, images[:3], "fc8", verbose=0).shape == (3, 10)
 
 
 def test_unknown_layer_lists_the_valid_ones(model, images):
     with pytest.raises(ValueError, match=r"unknown layer 'conv9'.*'conv1', .*'fc8'"):
-        features(model, images, "conv9", progress=False)
+        features(model, images, "conv9", verbose=0)
 
 
 @pytest.mark.parametrize(
@@ -137,26 +137,26 @@ def test_unknown_layer_lists_the_valid_ones(model, images):
 )
 def test_bad_image_arrays(model, bad, match):
     with pytest.raises(ValueError, match=match):
-        features(model, bad, "conv1", progress=False)
+        features(model, bad, "conv1", verbose=0)
 
 
 def test_bad_datasets(model):
     with pytest.raises(ValueError, match=r"width 20 but the model expects 28"):
-        features(model, tf.data.Dataset.from_tensor_slices(np.zeros((3, 28, 20, 1), "float32")), "conv1", progress=False)
+        features(model, tf.data.Dataset.from_tensor_slices(np.zeros((3, 28, 20, 1), "float32")), "conv1", verbose=0)
     with pytest.raises(ValueError, match=r"empty dataset"):
-        features(model, tf.data.Dataset.from_tensor_slices(np.zeros((0, 28, 28, 1), "float32")), "conv1", progress=False)
+        features(model, tf.data.Dataset.from_tensor_slices(np.zeros((0, 28, 28, 1), "float32")), "conv1", verbose=0)
     never = tf.data.Dataset.from_tensor_slices(np.zeros((3, 28, 28, 1), "float32")).filter(lambda x: False)
     with pytest.raises(ValueError, match=r"no images"):
-        features(model, never, "conv1", progress=False)
+        features(model, never, "conv1", verbose=0)
     # Shapes known only at run time: the mismatch is still a ValueError.
     ragged = tf.data.Dataset.from_generator(
         lambda: iter([np.zeros((28, 28, 1), "float32"), np.zeros((30, 28, 1), "float32")]),
         output_signature=tf.TensorSpec((None, None, 1), tf.float32),
     )
     with pytest.raises(ValueError, match=r"does not fit the model input \(28, 28, 1\)"):
-        features(model, ragged, "conv1", progress=False)
+        features(model, ragged, "conv1", verbose=0)
     with pytest.raises(TypeError, match=r"images, \(images, labels\)"):
-        features(model, tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 28, 28, 1))}), "conv1", progress=False)
+        features(model, tf.data.Dataset.from_tensor_slices({"x": np.zeros((3, 28, 28, 1))}), "conv1", verbose=0)
 
 
 @pytest.mark.parametrize(
@@ -166,11 +166,11 @@ def test_bad_datasets(model):
         (dict(grid=0), ValueError, r"grid must be a positive integer"),
         (dict(grid=(2, 2, 2)), ValueError, r"grid must be"),
         (dict(batch_size=0), ValueError, r"batch_size must be a positive integer"),
-        (dict(layer=[]), ValueError, r"layers is empty"),
-        (dict(layer=3), TypeError, r"layer name"),
+        (dict(layers=[]), ValueError, r"layers is empty"),
+        (dict(layers=3), TypeError, r"layer name"),
     ],
 )
 def test_bad_arguments(model, images, kwargs, error, match):
-    kwargs = {"layer": "conv1", "progress": False, **kwargs}
+    kwargs = {"layers": "conv1", "verbose": 0, **kwargs}
     with pytest.raises(error, match=match):
         features(model, images, **kwargs)

@@ -46,7 +46,7 @@ def _assert_equal(result, expected, exact=True):
 @pytest.mark.parametrize("k,batch_size", [(1, 4), (5, 7), (30, 8), (9, 64)])
 def test_integer_model_with_ties_equals_brute_force(k, batch_size):
     model, images = integer_model(), integer_images()
-    got = top_activations(model, images, ["c1", "c2"], k=k, batch_size=batch_size, progress=False)
+    got = top_activations(model, images, ["c1", "c2"], k=k, batch_size=batch_size, verbose=0)
     assert list(got) == ["c1", "c2"]
     for layer in got:
         _assert_equal(got[layer], brute_force(model, images, layer, k))
@@ -55,7 +55,7 @@ def test_integer_model_with_ties_equals_brute_force(k, batch_size):
 
 
 def test_zfnet_small_all_conv_layers_equal_brute_force(small_model, small_images):
-    got = top_activations(small_model, small_images, SMALL_LAYERS, k=9, batch_size=16, progress=False)
+    got = top_activations(small_model, small_images, SMALL_LAYERS, k=9, batch_size=16, verbose=0)
     for layer in SMALL_LAYERS:
         _assert_equal(got[layer], brute_force(small_model, small_images, layer, 9), exact=False)
     assert got["conv1"].num_maps == 4 and got["conv1"].k == 9
@@ -90,14 +90,14 @@ def _dataset_forms(images):
 def test_dataset_forms_equal_brute_force(form):
     model, images = integer_model(), integer_images()
     dataset = _dataset_forms(images)[form]
-    got = top_activations(model, dataset, "c2", k=6, batch_size=8, progress=False)
+    got = top_activations(model, dataset, "c2", k=6, batch_size=8, verbose=0)
     _assert_equal(got["c2"], brute_force(model, images, "c2", 6))
 
 
 def test_shards_merged_with_offsets_equal_one_pass():
     model, images = integer_model(), integer_images()
-    whole = top_activations(model, images, ["c1", "c2"], k=8, progress=False)
-    parts = [top_activations(model, images[s], ["c1", "c2"], k=8, progress=False) for s in (slice(0, 12), slice(12, 30))]
+    whole = top_activations(model, images, ["c1", "c2"], k=8, verbose=0)
+    parts = [top_activations(model, images[s], ["c1", "c2"], k=8, verbose=0) for s in (slice(0, 12), slice(12, 30))]
     merged = merge_top_activations(parts, offsets=[0, 12])
     for layer in whole:
         _assert_equal(merged[layer], (whole[layer].values, whole[layer].image_ids, whole[layer].positions))
@@ -107,11 +107,11 @@ def test_shards_merged_with_offsets_equal_one_pass():
 
 def test_second_call_reuses_the_traced_graph():
     model, images = integer_model(), integer_images()
-    first = top_activations(model, images, "c1", k=4, progress=False)
+    first = top_activations(model, images, "c1", k=4, verbose=0)
     from zfkeras import mining
 
     step = mining._STEPS[model][(("c1",), 4, id(None))]
-    second = top_activations(model, images[::-1].copy(), "c1", k=4, progress=False)
+    second = top_activations(model, images[::-1].copy(), "c1", k=4, verbose=0)
     assert mining._STEPS[model][(("c1",), 4, id(None))] is step
     assert step.experimental_get_tracing_count() == 1
     # Reversed data: same maxima, ids mirrored (ties now prefer the other copy).
@@ -135,8 +135,8 @@ _DISTRIBUTED_SCRIPT = textwrap.dedent(
         ("array", images),
         ("batched", tf.data.Dataset.from_tensor_slices((images, np.zeros(37))).batch(6)),  # last batch 1: one replica gets 0
     ]:
-        single = top_activations(model, data, ["c1", "c2"], k=7, batch_size=8, progress=False)
-        multi = top_activations(model, data, ["c1", "c2"], k=7, batch_size=8, progress=False, strategy=strategy)
+        single = top_activations(model, data, ["c1", "c2"], k=7, batch_size=8, verbose=0)
+        multi = top_activations(model, data, ["c1", "c2"], k=7, batch_size=8, verbose=0, strategy=strategy)
         out[name] = all(
             np.array_equal(getattr(single[l], a), getattr(multi[l], a))
             for l in single for a in ("values", "image_ids", "positions")
@@ -169,34 +169,34 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_single_device():
         (dict(layers=["c1", "flat"]), r"'flat' \(Flatten.*not a convolutional feature map"),
         (dict(k=31), r"k=31 is larger than the number of images \(30\)"),
         (dict(k=0), r"k must be a positive integer, got 0"),
-        (dict(data=np.zeros((0, 6, 6, 1))), r"empty"),
-        (dict(data=np.zeros((4, 6, 5, 1))), r"width 5 but the model expects 6"),
-        (dict(data=np.zeros((4, 6, 6, 3))), r"channel count 3 but the model expects 1"),
-        (dict(data=np.full((4, 6, 6, 1), np.nan)), r"NaN or infinite pixels or give NaN activations"),
+        (dict(inputs=np.zeros((0, 6, 6, 1))), r"empty"),
+        (dict(inputs=np.zeros((4, 6, 5, 1))), r"width 5 but the model expects 6"),
+        (dict(inputs=np.zeros((4, 6, 6, 3))), r"channel count 3 but the model expects 1"),
+        (dict(inputs=np.full((4, 6, 6, 1), np.nan)), r"inputs contain NaN or infinite values"),
     ],
 )
 def test_bad_input(kwargs, match):
-    args = {"data": integer_images(), "layers": "c1", "k": 3, "progress": False, **kwargs}
+    args = {"inputs": integer_images(), "layers": "c1", "k": 3, "verbose": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
         top_activations(integer_model(), **args)
 
 
 def test_strategy_must_be_a_tf_distribute_strategy():
     with pytest.raises(TypeError, match=r"strategy must be a tf.distribute.Strategy or None, got str"):
-        top_activations(integer_model(), integer_images(), "c1", strategy="mirrored", progress=False)
+        top_activations(integer_model(), integer_images(), "c1", strategy="mirrored", verbose=0)
 
 
 def test_bad_datasets():
     model = integer_model()
     empty = tf.data.Dataset.from_tensor_slices(np.zeros((0, 6, 6, 1), "float32"))
     with pytest.raises(ValueError, match=r"empty dataset"):
-        top_activations(model, empty, "c1", progress=False)
+        top_activations(model, empty, "c1", verbose=0)
     unknown_size = tf.data.Dataset.from_tensor_slices(integer_images(5)).filter(lambda x: True)
     with pytest.raises(ValueError, match=r"k=9 is larger than the number of images \(5\)"):
-        top_activations(model, unknown_size, "c1", k=9, progress=False)
+        top_activations(model, unknown_size, "c1", k=9, verbose=0)
     nothing = unknown_size.filter(lambda x: False)
     with pytest.raises(ValueError, match=r"no images"):
-        top_activations(model, nothing, "c1", progress=False)
+        top_activations(model, nothing, "c1", verbose=0)
     wrong = tf.data.Dataset.from_tensor_slices(np.zeros((3, 7, 6, 1), "float32"))
     with pytest.raises(ValueError, match=r"height 7 but the model expects 6"):
-        top_activations(model, wrong, "c1", progress=False)
+        top_activations(model, wrong, "c1", verbose=0)

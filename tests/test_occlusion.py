@@ -60,7 +60,7 @@ def images():
 def test_linear_model_matches_closed_form(images, size, stride):
     fill = np.array([0.3, -0.5], "float32")
     result = occlusion(linear_model(), images, size, stride, fill=fill, labels=[0, 0, 0],
-                       progress=False)
+                       verbose=0)
     expected = closed_form(images, size, stride, fill)
     assert isinstance(result, OcclusionResult)
     np.testing.assert_allclose(result.class_probability, expected, rtol=1e-5, atol=1e-6)
@@ -73,7 +73,7 @@ def test_linear_model_matches_closed_form(images, size, stride):
 
 
 def test_default_fill_is_per_channel_mean_and_labels_are_predictions(images):
-    result = occlusion(linear_model(), images, 3, 2, progress=False)
+    result = occlusion(linear_model(), images, 3, 2, verbose=0)
     np.testing.assert_allclose(result.fill, images.mean(axis=(0, 1, 2)), rtol=1e-6)
     region = images[:, REGION[0]:REGION[1], REGION[2]:REGION[3]].sum(axis=(1, 2, 3))
     predicted = (region < 0).astype(int)  # class 0 when its logit is positive
@@ -84,9 +84,9 @@ def test_default_fill_is_per_channel_mean_and_labels_are_predictions(images):
 
 
 def test_from_logits_gives_the_softmax_model_answer(images):
-    probs = occlusion(linear_model(), images, 3, 2, fill=0.0, labels=[1, 0, 1], progress=False)
+    probs = occlusion(linear_model(), images, 3, 2, fill=0.0, labels=[1, 0, 1], verbose=0)
     logits = occlusion(linear_model(softmax=False), images, 3, 2, fill=0.0, labels=[1, 0, 1],
-                       from_logits=True, progress=False)
+                       from_logits=True, verbose=0)
     np.testing.assert_allclose(logits.class_probability, probs.class_probability, rtol=1e-5)
 
 
@@ -105,7 +105,7 @@ def test_layer_activity_is_the_strongest_maps_total():
     images = rng.uniform(0, 1, (2, H, W, 2)).astype("float32")
     fill = np.array([0.1, 0.7], "float32")
     size, stride = 3, 2
-    result = occlusion(conv_model(), images, size, stride, fill=fill, layer="conv", progress=False)
+    result = occlusion(conv_model(), images, size, stride, fill=fill, layer="conv", verbose=0)
     np.testing.assert_array_equal(result.strongest_channel, [1, 1])  # weight 2 beats weight 1
     expected = np.empty(result.layer_activity.shape)
     for i, j in np.ndindex(*expected.shape[1:]):
@@ -119,17 +119,17 @@ def test_layer_activity_is_the_strongest_maps_total():
 def test_layer_must_be_a_feature_map():
     images = np.zeros((1, H, W, 2), "float32")
     with pytest.raises(ValueError, match="not a convolutional feature map.*choose one of"):
-        occlusion(conv_model(), images, 3, 1, layer="dense", progress=False)
+        occlusion(conv_model(), images, 3, 1, layer="dense", verbose=0)
     with pytest.raises(TypeError, match="layer must be a layer name"):
-        occlusion(conv_model(), images, 3, 1, layer=3, progress=False)
+        occlusion(conv_model(), images, 3, 1, layer=3, verbose=0)
 
 
 def test_top_level_name_is_the_function(images):
     import zfkeras.occlusion_engine.api
 
     assert zfkeras.occlusion is zfkeras.occlusion_engine.api.occlusion
-    a = zfkeras.occlusion(linear_model(), images[:1], 4, 4, progress=False)
-    b = occlusion(linear_model(), images[:1], 4, 4, progress=False)
+    a = zfkeras.occlusion(linear_model(), images[:1], 4, 4, verbose=0)
+    b = occlusion(linear_model(), images[:1], 4, 4, verbose=0)
     np.testing.assert_array_equal(a.class_probability, b.class_probability)
 
 
@@ -148,7 +148,7 @@ def test_bad_arguments(images, kwargs, error, match):
     args = dict(size=3, stride=1)
     args.update(kwargs)
     with pytest.raises(error, match=match):
-        occlusion(linear_model(), images, progress=False, **args)
+        occlusion(linear_model(), images, verbose=0, **args)
 
 
 def test_bad_images():
@@ -164,10 +164,10 @@ def test_bad_images():
 def test_model_without_probabilities():
     images = np.random.default_rng(2).uniform(1, 2, (2, H, W, 2)).astype("float32")
     with pytest.raises(ValueError, match="from_logits=True"):
-        occlusion(linear_model(softmax=False), images, 3, 1, progress=False)
+        occlusion(linear_model(softmax=False), images, 3, 1, verbose=0)
     conv_only = keras.Sequential([keras.Input((H, W, 2)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match=r"output is \(N, classes\)"):
-        occlusion(conv_only, images, 3, 1, progress=False)
+        occlusion(conv_only, images, 3, 1, verbose=0)
     with pytest.raises(TypeError, match="keras.Model"):
         occlusion(lambda x: x, images, 3, 1)
 
@@ -178,4 +178,4 @@ def test_layer_the_deconvnet_cannot_mirror():
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
     model = keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match="Deconvnet"):
-        occlusion(model, np.zeros((1, H, W, 2)), 3, 1, layer="conv", progress=False)
+        occlusion(model, np.zeros((1, H, W, 2)), 3, 1, layer="conv", verbose=0)

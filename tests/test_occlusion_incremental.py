@@ -121,8 +121,8 @@ def test_tiny_full_zfnet_shape(layer):
 def test_occlusion_picks_incremental_and_agrees_with_full():
     model = tiny_zfnet()
     images = np.random.default_rng(5).uniform(0, 1, (2, 112, 112, 3)).astype("float32")
-    auto = occlusion(model, images, 25, 12, layer="conv5", progress=False)
-    full = occlusion(model, images, 25, 12, layer="conv5", method="full", progress=False)
+    auto = occlusion(model, images, 25, 12, layer="conv5", verbose=0)
+    full = occlusion(model, images, 25, 12, layer="conv5", method="full", verbose=0)
     assert auto.method == "incremental" and full.method == "full"
     np.testing.assert_allclose(auto.class_probability, full.class_probability, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(auto.layer_activity, full.layer_activity, rtol=1e-5)
@@ -136,6 +136,6 @@ def test_branched_model_falls_back_or_refuses():
     outputs = L.Dense(2, activation="softmax")(L.Flatten()(L.Add()([a, b])))
     model = keras.Model(inputs, outputs)
     images = np.random.default_rng(6).uniform(size=(1, 12, 12, 1)).astype("float32")
-    assert occlusion(model, images, 3, 2, progress=False).method == "full"
+    assert occlusion(model, images, 3, 2, verbose=0).method == "full"
     with pytest.raises(ValueError, match="method='incremental' cannot run.*use method='full'"):
-        occlusion(model, images, 3, 2, method="incremental", progress=False)
+        occlusion(model, images, 3, 2, method="incremental", verbose=0)

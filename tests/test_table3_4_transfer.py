@@ -92,7 +92,7 @@ def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path):
     assert [r.per_class for r in rows] == [1, 3]
     # oracle: the same folds and classifier on features computed independently
     assert transfer.feature_layer(model) == "fc7"
-    oracle = fold_scores(transfer.softmax_classifier(0), features(model, x, "fc7", progress=False), labels,
+    oracle = fold_scores(transfer.softmax_classifier(0), features(model, x, "fc7", verbose=0), labels,
                          stratified_folds(labels, 3, 5, 2, 0))
     np.testing.assert_allclose(rows[1].pretrained.scores, oracle.scores)
     assert len(rows[1].scratch.scores) == 2 and all(0 <= s <= 1 for s in rows[1].scratch.scores)

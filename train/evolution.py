@@ -17,6 +17,7 @@ import tensorflow as tf
 from zfkeras.atomic import atomic_path
 from zfkeras.deconv import Deconvnet
 from zfkeras.display import projections_to_images
+from zfkeras.inputs import check_image_shape, check_images
 from zfkeras.train.filters import tile_images, write_image_summary
 from zfkeras.validation import non_negative_int, positive_int
 
@@ -88,15 +89,8 @@ class FeatureEvolution(keras.callbacks.Callback):
         batch_size=256,
     ):
         super().__init__()
-        images = np.asarray(images)
-        if images.ndim != 4:
-            raise ValueError(f"images must be shaped (N, H, W, C), got shape {images.shape}")
-        if images.shape[0] == 0:
-            raise ValueError("images is empty: FeatureEvolution needs at least one training image")
-        images = images.astype(np.float32, copy=False)
-        if not np.isfinite(images).all():
-            raise ValueError("images contain NaN or infinite values")
-        self.images = images
+        # The model is not known yet: its input shape is checked in _prepare.
+        self.images = images = check_images(images, name="images")
 
         if isinstance(epochs, (str, bytes)) or not hasattr(epochs, "__iter__"):
             raise ValueError(f"epochs must be a sequence of positive ints, got {epochs!r}")
@@ -208,12 +202,7 @@ class FeatureEvolution(keras.callbacks.Callback):
                     f"FeatureEvolution: unknown layer {layer!r}; model {model.name!r} can "
                     f"project from {deconv.layer_names}"
                 )
-        expected = tuple(deconv.input_shape)
-        got = self.images.shape[1:]
-        if any(want is not None and want != have for want, have in zip(expected, got)):
-            raise ValueError(
-                f"images are {got} but model {model.name!r} expects inputs of shape {expected}"
-            )
+        check_image_shape(self.images.shape[1:], deconv.input_shape, model.name, "images")
         # One sub-model for all layers: one forward pass per batch.
         outputs = []
         for layer in self.layers:

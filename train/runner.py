@@ -1,18 +1,8 @@
 """One training run: data, model, recipe, devices, checkpoints, TensorBoard.
 
-`run(config)` is what ``zfkeras train`` calls. The run folder (read it
-with `zfkeras.runs.folder.RunFolder`) holds::
-
-    config.json          the configuration (compared on resume)
-    splits.json          where train / validation / test examples come from
-    class_names.json     the label names, in label order
-    normalization.npz    Fashion-MNIST: mean image and pixel std of the training split
-    mean_image.npy       image folders / TFDS: per-pixel mean of the training split
-    checkpoints/         one complete checkpoint per epoch (newest two)
-    logs/                TensorBoard: scalars, conv1 filters, feature evolution
-    evolution/           raw Fig. 4 projections and image ids per recorded epoch
-    model.keras          the final model
-    metrics.json         test metrics, history, timings, checks
+`run(config)` is what ``zfkeras train`` calls. It writes the run folder
+through `zfkeras.runs.writer.RunWriter` (the names and what each holds:
+`zfkeras.runs.layout`); read it with `zfkeras.runs.folder.RunFolder`.
 
 Every file is written atomically (`zfkeras.atomic`). The run folder is
 checked before TensorFlow is imported: this module and the configuration
@@ -25,9 +15,10 @@ import os
 import sys
 import warnings
 
-from zfkeras.atomic import atomic_path, write_json_atomic
+from zfkeras.runs import layout
 from zfkeras.runs.folder import RunFolder
-from zfkeras.runs.splits import SPLITS_FILENAME
+from zfkeras.runs.layout import RunLayout
+from zfkeras.runs.writer import RunWriter
 from zfkeras.train.config import TrainConfig, config_differences
 
 
@@ -47,7 +38,7 @@ def prepare_run_dir(config, overwrite=False):
     """
     import shutil
 
-    path = os.path.join(config.run_dir, "config.json")
+    path = RunLayout(config.run_dir).config
     if os.path.exists(config.run_dir) and not os.path.isdir(config.run_dir):
         raise RunFolderConflict(f"run folder {config.run_dir} is a file; choose another --run-dir")
     if overwrite and os.path.isdir(config.run_dir):
@@ -57,7 +48,7 @@ def prepare_run_dir(config, overwrite=False):
             saved = TrainConfig.from_file(path).to_dict()
         except (ValueError, TypeError) as e:
             raise RunFolderConflict(
-                f"run folder {config.run_dir} has an unreadable config.json ({e}); choose another "
+                f"run folder {config.run_dir} has an unreadable {layout.CONFIG} ({e}); choose another "
                 "--run-dir, or pass --overwrite to start over"
             ) from None
         diff = config_differences(saved, config.to_dict())
@@ -68,8 +59,7 @@ def prepare_run_dir(config, overwrite=False):
                 f"({details}); choose another --run-dir, or pass --overwrite to start over"
             )
         return True
-    os.makedirs(config.run_dir, exist_ok=True)
-    config.save(path)
+    RunWriter(config.run_dir).write_config(config.to_dict())
     return False
 
 
@@ -83,11 +73,12 @@ def run(config, overwrite=False, verbose=None):
         # Every worker of a multi-worker run must save (saving runs
         # collectives), but only the chief writes the run folder; the others
         # keep their own files beside it.
-        config = dataclasses.replace(config, run_dir=os.path.join(config.run_dir, "workers", role))
+        config = dataclasses.replace(config, run_dir=str(RunLayout(config.run_dir).worker(role)))
     # The run folder is checked before TensorFlow loads (nothing above
     # imports it), so a conflict is reported at once.
     existed = prepare_run_dir(config, overwrite)
     folder = RunFolder(config.run_dir)
+    writer = RunWriter(config.run_dir)
     if existed and folder.is_complete:
         metrics = folder.metrics
         print(f"Run {config.run_dir} is already complete (test accuracy "
@@ -111,8 +102,8 @@ def run(config, overwrite=False, verbose=None):
     print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")
     keras.utils.set_random_seed(config.seed)
     data = load_training_data(config)
-    write_json_atomic(os.path.join(config.run_dir, "class_names.json"), data.class_names)
-    write_json_atomic(os.path.join(config.run_dir, SPLITS_FILENAME), data.splits)
+    writer.write_class_names(data.class_names)
+    writer.write_splits(data.splits)
 
     with strategy.scope():
         model = build_model(config, data.input_shape, data.num_classes)
@@ -126,7 +117,7 @@ def run(config, overwrite=False, verbose=None):
             jit_compile=False,
         )
 
-    checkpoint_dir = os.path.join(config.run_dir, "checkpoints")
+    checkpoint_dir = str(writer.layout.checkpoints)
     ckpt.remove_partial_checkpoints(checkpoint_dir)
     annealer = PlateauAnnealer(
         "val_accuracy", config.anneal_factor, config.anneal_patience,
@@ -147,11 +138,11 @@ def run(config, overwrite=False, verbose=None):
         state["initial_train_loss"] = float(model.evaluate(data.train_probe, verbose=0)[0])
     timer = EpochTimer(state["epoch_seconds"])  # carried across a resume
 
-    log_dir = os.path.join(config.run_dir, "logs")
+    log_dir = str(writer.layout.logs)
     present = {layer.name for layer in model.layers}
     evolution = FeatureEvolution(
-        data.evolution_images, os.path.join(log_dir, "evolution"),
-        os.path.join(config.run_dir, "evolution"), epochs=config.evolution_epochs,
+        data.evolution_images, str(writer.layout.evolution_logs),
+        str(writer.layout.evolution), epochs=config.evolution_epochs,
         total_epochs=config.epochs, maps_per_layer=config.evolution_maps,
         image_ids=data.evolution_ids, seed=config.seed,
         # Table 2 variants lack some of conv1-conv5: follow the ones present
@@ -173,7 +164,7 @@ def run(config, overwrite=False, verbose=None):
         timer,
         annealer,  # before TensorBoard, so the learning rate is in its logs
         keras.callbacks.TensorBoard(log_dir, write_graph=False, update_freq="epoch"),
-        FilterImages(os.path.join(log_dir, "filters")),
+        FilterImages(str(writer.layout.filter_logs)),
         evolution,
         history,
         ckpt.EpochCheckpoint(checkpoint_dir, checkpoint_state),  # last: sees everything
@@ -224,10 +215,8 @@ def run(config, overwrite=False, verbose=None):
         "replica_weight_max_abs_diff": replica_weight_spread(model, strategy),
         "bad_files": data.bad_files,
     }
-    with atomic_path(folder.model_path) as tmp:
-        model.save(tmp)
-    # metrics.json last: with it the run counts as complete.
-    write_json_atomic(os.path.join(config.run_dir, "metrics.json"), metrics)
+    writer.write_model(model)
+    writer.write_metrics(metrics)  # last: with it the run counts as complete
     print(f"Test accuracy {metrics['test_accuracy']:.4f}"
           + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
     print(f"Run folder: {os.path.abspath(config.run_dir)}")

@@ -19,6 +19,9 @@ import dataclasses
 
 import numpy as np
 
+from zfkeras._compat import renamed_arguments
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, stored_images
+from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import non_negative_int, positive_int
 
 
@@ -105,40 +108,51 @@ def random_boxes(n, height, width, box_height, box_width, seed=0):
     return np.stack([top, left, top + box_height, left + box_width], axis=1)
 
 
-def correspondence(model, images, boxes, layers, fill=None, preprocess=None, batch_size=64):
+@renamed_arguments(images="inputs")
+def correspondence(model, inputs, boxes, layers, fill=None, preprocess=None, batch_size=DEFAULT_BATCH_SIZE,
+                   verbose="auto"):
     """The sign-change consistency of masking ``boxes`` at each layer.
 
     Args:
         model: a Keras model.
-        images: ``(N, H, W, C)`` images (as stored; masking happens before
+        inputs: ``(N, H, W, C)`` image array (as stored; masking happens before
             ``preprocess``), N >= 2, ideally aligned so that the boxes cover
             the same part in each.
         boxes: one (top, left, bottom, right) box for all images or an
             ``(N, 4)`` array of boxes (end-exclusive pixel coordinates).
         layers: layer names whose (flattened) outputs are compared.
-        fill: value of the mask; default the per-channel mean of ``images``.
+        fill: value of the mask; default the per-channel mean of ``inputs``.
         preprocess: callable mapping images to model inputs, or None.
         batch_size: images per model call.
+        verbose: 0 (silent), 1 (a progress bar over model calls) or "auto"
+            (a bar over more than 20 of them).
 
     Returns:
         dict layer name -> `CorrespondenceResult`.
     """
     from zfkeras.streaming import layer_output_model, resolve_layers
 
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4 or images.shape[0] < 2:
-        raise ValueError(f"images must be a batch (N, H, W, C) with N >= 2; got shape {images.shape}")
     batch_size = positive_int(batch_size, "batch_size")
+    check_verbose(verbose)
+    images, to_model = stored_images(model, inputs, preprocess, min_images=2)
     n, h, w, _ = images.shape
     boxes = check_boxes(boxes, n, h, w)
     layers, _ = resolve_layers(model, layers, "correspondence")
     if fill is None:
         fill = images.mean(axis=(0, 1, 2))
     probe = layer_output_model(model, layers)
-    prep = preprocess or (lambda x: x)
+
+    starts = range(0, n, batch_size)
+    bar = progress_bar(2 * len(starts), verbose, "batch")
+
+    def model_batch(batch):
+        out = probe.predict_on_batch(to_model(batch))
+        if bar is not None:
+            bar.add(1)
+        return out
 
     def feats(batch):
-        outs = [probe.predict_on_batch(prep(batch[i:i + batch_size])) for i in range(0, n, batch_size)]
+        outs = [model_batch(batch[i:i + batch_size]) for i in starts]
         outs = [o if isinstance(o, (list, tuple)) else [o] for o in outs]
         return [np.concatenate([o[k] for o in outs]).reshape(n, -1) for k in range(len(layers))]
 

@@ -8,17 +8,41 @@ top-5 error of the class probabilities averaged over the ten 224x224 crops
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.data.progress import progress_bar
+from zfkeras._compat import renamed_arguments
 from zfkeras.data.transforms import NUM_CROPS
 from zfkeras.data.transforms import ten_crops
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
+from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import positive_int
 
-# verbose="auto" shows a progress bar above this many batches.
-AUTO_PROGRESS_BATCHES = 20
+
+def _batches(inputs, batch_size):
+    """``inputs`` as an iterable of batches, and their number (or None).
+
+    Arrays are cut into ``batch_size`` images; a `tf.data.Dataset` of single
+    images (rank 3) is batched; batched datasets and lists of batches are
+    used as they come.
+    """
+    if isinstance(inputs, np.ndarray) or tf.is_tensor(inputs):
+        array = np.asarray(inputs)
+        if array.ndim != 4:
+            return [array], 1  # the image check names the shape
+        starts = range(0, len(array), batch_size)
+        return (array[i:i + batch_size] for i in starts), len(starts)
+    if isinstance(inputs, tf.data.Dataset):
+        spec = inputs.element_spec
+        spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        spec = spec.get("image") if isinstance(spec, dict) else spec
+        if isinstance(spec, tf.TensorSpec) and spec.shape.rank == 3:
+            inputs = inputs.batch(batch_size)
+    try:
+        return inputs, len(inputs)
+    except TypeError:  # a tf.data.Dataset of unknown length
+        return inputs, None
 
 
-def _images_and_labels(element):
-    """Splits a dataset element into (images, labels or None)."""
+def _images_and_labels(element, channels, model_name):
+    """Splits a batch into (checked float32 images, labels or None)."""
     labels = None
     if isinstance(element, (tuple, list)):
         images = element[0]
@@ -27,15 +51,14 @@ def _images_and_labels(element):
         images = element
     if isinstance(images, dict):
         images = images["image"]
-    images = tf.convert_to_tensor(images, tf.float32)
-    if images.shape.rank == 3:
-        images = images[tf.newaxis]
+    images = np.asarray(images)
+    if images.ndim == 3:  # one image of a list
+        images = images[np.newaxis]
         labels = None if labels is None else np.reshape(labels, (1,))
-    if images.shape.rank != 4:
-        raise ValueError(
-            f"ten-crop evaluation expects batches of images (B, H, W, C), got shape {images.shape}"
-        )
-    return images, labels
+    # Full-size images, larger than the crops the model takes: only their
+    # channels are compared with the model's.
+    images = check_images(images, (None, None, channels), model_name)
+    return tf.convert_to_tensor(images), labels
 
 
 def _ten_crop_average(model, images, crop_size, from_logits):
@@ -56,18 +79,16 @@ def _ten_crop_average(model, images, crop_size, from_logits):
     return (total / NUM_CROPS).astype(np.float32)
 
 
-def _predict(model, dataset, crop_size, from_logits, verbose, need_labels):
+def _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_labels):
     crop_size = positive_int(crop_size, "crop_size")
-    if isinstance(dataset, np.ndarray):
-        dataset = [dataset]
-    try:
-        num_batches = len(dataset)
-    except TypeError:  # a tf.data.Dataset of unknown length
-        num_batches = None
-    progress = progress_bar(num_batches, verbose, "batch", AUTO_PROGRESS_BATCHES)
+    batch_size = positive_int(batch_size, "batch_size")
+    check_verbose(verbose)
+    channels = model_input_shape(model)[2]
+    batches, num_batches = _batches(inputs, batch_size)
+    progress = progress_bar(num_batches, verbose, "batch")
     outputs, labels = [], []
-    for element in dataset:
-        images, batch_labels = _images_and_labels(element)
+    for element in batches:
+        images, batch_labels = _images_and_labels(element, channels, model.name)
         if need_labels and batch_labels is None:
             raise ValueError("ten_crop_metrics needs a dataset of (images, labels) batches")
         outputs.append(_ten_crop_average(model, images, crop_size, from_logits))
@@ -76,22 +97,26 @@ def _predict(model, dataset, crop_size, from_logits, verbose, need_labels):
         if progress is not None:
             progress.add(1)
     if not outputs:
-        raise ValueError("ten-crop evaluation: the dataset is empty")
+        raise ValueError("ten-crop evaluation: the dataset is empty (no batch); give at least one image")
     return np.concatenate(outputs), (np.concatenate(labels) if need_labels else None)
 
 
-def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose="auto"):
+@renamed_arguments(dataset="inputs")
+def predict_ten_crop(model, inputs, crop_size=224, from_logits=False, batch_size=DEFAULT_BATCH_SIZE,
+                     verbose="auto"):
     """Averages a model's class probabilities over the 10 crops of each image.
 
     Args:
         model: Keras model mapping ``(B, crop_size, crop_size, C)`` to
             ``(B, K)`` softmax probabilities (or logits, see ``from_logits``).
-        dataset: batches of full-size images ``(B, H, W, C)`` (e.g.
+        inputs: full-size images ``(N, H, W, C)``: an array, or a
+            `tf.data.Dataset` (or list) of batches or of single images (e.g.
             `zfkeras.data.image_folder_dataset(..., mode="full")`),
-            optionally as ``(images, labels)`` pairs (labels are ignored), or
-            a numpy array.
+            optionally as ``(images, labels)`` pairs (labels are ignored).
         crop_size: side of the crops.
         from_logits: apply softmax to the model's outputs before averaging.
+        batch_size: images per batch for arrays and datasets of single
+            images (batched datasets are used as they come).
         verbose: 0, 1 (a progress bar over the batches) or "auto": a bar
             over more than 20 batches of known number.
 
@@ -100,9 +125,9 @@ def predict_ten_crop(model, dataset, crop_size=224, from_logits=False, verbose="
 
     Raises:
         ValueError: images or model outputs of the wrong rank, crops larger
-            than the images, or an empty dataset.
+            than the images, or empty inputs.
     """
-    return _predict(model, dataset, crop_size, from_logits, verbose, need_labels=False)[0]
+    return _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_labels=False)[0]
 
 
 def top_k_accuracy(probabilities, labels, k):
@@ -148,20 +173,21 @@ def top_k_accuracy(probabilities, labels, k):
     return float(np.mean(ranks < k))
 
 
-def ten_crop_metrics(model, dataset, crop_size, verbose="auto"):
+@renamed_arguments(dataset="inputs")
+def ten_crop_metrics(model, inputs, crop_size, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
     """The paper's evaluation: top-1 and top-5 accuracy over 10-crop averages.
 
     Args:
         model: Keras model giving ``(B, K)`` class probabilities.
-        dataset: ``(images, labels)`` batches of full-size images (e.g.
-            `zfkeras.data.image_folder_dataset(..., mode="full")`).
+        inputs: a `tf.data.Dataset` of ``(images, labels)`` of full-size
+            images (e.g. `zfkeras.data.image_folder_dataset(..., mode="full")`).
         crop_size: side of the crops the model takes.
-        verbose: as for `predict_ten_crop`.
+        batch_size, verbose: as for `predict_ten_crop`.
 
     Returns:
         dict with ``ten_crop_accuracy`` (top-1) and ``ten_crop_top5``.
     """
-    probabilities, labels = _predict(model, dataset, crop_size, False, verbose, need_labels=True)
+    probabilities, labels = _predict(model, inputs, crop_size, False, batch_size, verbose, need_labels=True)
     return {
         "ten_crop_accuracy": top_k_accuracy(probabilities, labels, 1),
         "ten_crop_top5": top_k_accuracy(probabilities, labels, 5),

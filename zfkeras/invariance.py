@@ -15,6 +15,9 @@ import dataclasses
 
 import numpy as np
 
+from zfkeras._compat import renamed_arguments
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, stored_images
+from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import one_of, positive_int
 
 TRANSFORMS = ("translate", "scale", "rotate")
@@ -96,13 +99,14 @@ def transform_images(images, transform, amount, fill_value=0.0):
     return np.asarray(out)
 
 
-def invariance(model, images, labels, transform, amounts=None, layers=("conv1", "fc7"),
-               preprocess=None, fill_value=0.0, batch_size=64):
+@renamed_arguments(images="inputs")
+def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", "fc7"),
+               preprocess=None, fill_value=0.0, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
     """Feature distances and true-class probability along a transform sweep.
 
     Args:
         model: a Keras classifier whose output is class probabilities.
-        images: ``(N, H, W, C)`` images, as stored (transformations happen
+        inputs: ``(N, H, W, C)`` image array, as stored (transformations happen
             before ``preprocess``, so the fill is an image value such as the
             black background).
         labels: ``(N,)`` true classes.
@@ -113,6 +117,8 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
         preprocess: callable mapping images to model inputs, or None.
         fill_value: value of pixels brought in from outside the image.
         batch_size: images per model call.
+        verbose: 0 (silent), 1 (a progress bar over the amounts) or "auto"
+            (a bar over more than 20 amounts).
 
     Returns:
         `InvarianceResult`.
@@ -123,9 +129,8 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
 
     one_of(transform, "transform", TRANSFORMS)
     batch_size = positive_int(batch_size, "batch_size")
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty batch (N, H, W, C); got shape {images.shape}")
+    check_verbose(verbose)
+    images, to_model = stored_images(model, inputs, preprocess)
     labels = np.asarray(labels)
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have one entry per image ({images.shape[0]}); got shape {labels.shape}")
@@ -137,10 +142,9 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
     if labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"labels must be in 0..{classes - 1}; got values {labels.min()}..{labels.max()}")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in layers] + list(model.outputs))
-    prep = preprocess or (lambda x: x)
 
     def run(batch):
-        outs = [probe.predict_on_batch(prep(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)]
+        outs = [probe.predict_on_batch(to_model(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)]
         feats = [np.concatenate([o[k] for o in outs]).reshape(len(batch), -1) for k in range(len(layers))]
         return feats, np.concatenate([o[-1] for o in outs])
 
@@ -150,10 +154,13 @@ def invariance(model, images, labels, transform, amounts=None, layers=("conv1", 
     distance = {name: np.zeros((n, a), np.float32) for name in layers}
     probability = np.zeros((n, a), np.float32)
     predicted = np.zeros((n, a), np.int64)
+    bar = progress_bar(a, verbose, "amount")
     for j, amount in enumerate(amounts):
         feats, probs = run(transform_images(images, transform, amount, fill_value))
         for name, f, f0, norm in zip(layers, feats, base, norms):
             distance[name][:, j] = np.linalg.norm(f - f0, axis=1) / norm
         probability[:, j] = probs[np.arange(n), labels]
         predicted[:, j] = probs.argmax(axis=1)
+        if bar is not None:
+            bar.update(j + 1)
     return InvarianceResult(transform, amounts, distance, probability, predicted)

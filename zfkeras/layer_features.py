@@ -18,7 +18,7 @@ ZFNet's conv5 instead of 43,264 raw), small enough for an SVM per layer.
 flattened. Features are ordered cell-major: ``(gy, gx, channel)``.
 Outputs that are not 4-D (Dense, Flatten) are returned flattened as they are.
 
-``data``: see `zfkeras.streaming` (image arrays, or `tf.data.Dataset` of
+``inputs``: see `zfkeras.streaming` (image arrays, or `tf.data.Dataset` of
 images, ``(images, labels)`` or ``{"image": ...}``, batched or not).
 
 The module is named apart from the function, so ``zfkeras.features`` is
@@ -30,46 +30,50 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.streaming import (
-    image_stream, layer_output_model, model_input_shape, progress_bar, resolve_layers, run_checked,
-)
+from zfkeras._compat import progress_to_verbose, renamed_arguments
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
+from zfkeras.progress import check_verbose, progress_bar
+from zfkeras.streaming import image_stream, layer_output_model, resolve_layers, run_checked
 from zfkeras.validation import int_pair, one_of
 
 POOLS = (None, "max", "avg")
 
 
-def features(model, data, layer, pool="max", grid=(2, 2), batch_size=128, progress=True):
-    """The features of one layer (or several) for every image of ``data``.
+@renamed_arguments(data="inputs", layer="layers", progress=("verbose", progress_to_verbose))
+def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
+    """The features of one layer (or several) for every image of ``inputs``.
 
     Args:
         model: a single-input `keras.Model` taking ``(N, H, W, C)`` images.
-        data: an image array ``(N, H, W, C)`` or a `tf.data.Dataset` (see
+        inputs: an image array ``(N, H, W, C)`` or a `tf.data.Dataset` (see
             the module docstring).
-        layer: a layer name (plain Keras name, as `model.get_layer` takes)
+        layers: a layer name (plain Keras name, as `model.get_layer` takes)
             or a list of names.
         pool: ``"max"`` (default), ``"avg"`` or None (raw maps, flattened)
             for 4-D outputs.
         grid: cells of the pooling grid, an int or ``(gh, gw)``; default 2x2.
         batch_size: images per forward pass (ignored for batched datasets).
-        progress: show a Keras progress bar.
+        verbose: 0 (silent), 1 (a progress bar over batches) or "auto"
+            (a bar over more than 20 batches of known number).
 
     Returns:
-        float32 numpy ``(N, D)`` for one layer, or a dict name -> ``(N, D)``
-        for a list; rows in the order ``data`` yields the images.
+        float32 numpy ``(N, D)`` for one layer name, or a dict name ->
+        ``(N, D)`` for a list; rows in the order ``inputs`` yields the images.
 
     Raises:
         ValueError: unknown layer (the message lists the valid ones), images
-        of the wrong shape, empty data, bad ``pool``/``grid``.
+        of the wrong shape, empty inputs, bad ``pool``/``grid``.
     """
     pool = one_of(pool, "pool", POOLS)
     grid = int_pair(grid, "grid")
-    names, single = resolve_layers(model, layer, "features")
-    stream = image_stream(model, data, batch_size)
+    check_verbose(verbose)
+    names, single = resolve_layers(model, layers, "features")
+    stream = image_stream(model, inputs, batch_size)
     sub = layer_output_model(model, names)
     # A partial of a module-level function: TensorFlow keys its retracing
     # warning on the Python function, and each call traces its own graph.
     step = tf.function(functools.partial(_features_step, sub, pool, grid), reduce_retracing=True)
-    collected = run_checked(lambda: _collect(step, stream, len(names), progress), model_input_shape(model))
+    collected = run_checked(lambda: _collect(step, stream, len(names), verbose), model_input_shape(model))
     return collected[0] if single else dict(zip(names, collected))
 
 
@@ -79,9 +83,9 @@ def _features_step(sub, pool, grid, images):
     return [reduce_output(o, pool, grid) for o in outputs]
 
 
-def _collect(step, stream, num_layers, progress):
+def _collect(step, stream, num_layers, verbose):
     """Runs ``step`` over the stream; preallocates when N is known."""
-    bar = progress_bar(stream.num_batches, progress)
+    bar = progress_bar(stream.num_batches, verbose, "batch")
     chunks = [[] for _ in range(num_layers)]
     arrays, filled = None, 0
     for i, images in enumerate(stream.dataset):
@@ -98,7 +102,7 @@ def _collect(step, stream, num_layers, progress):
         if bar is not None:
             bar.update(i + 1)
     if filled == 0:
-        raise ValueError("data yielded no images; give at least one image")
+        raise ValueError("inputs yielded no images; give at least one image")
     if arrays is not None:
         return arrays
     return [np.concatenate(chunk) for chunk in chunks]

@@ -30,9 +30,10 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.streaming import (
-    image_stream, layer_output_model, model_input_shape, progress_bar, resolve_layers, run_checked,
-)
+from zfkeras._compat import progress_to_verbose, renamed_arguments
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
+from zfkeras.progress import check_verbose, progress_bar
+from zfkeras.streaming import image_stream, layer_output_model, resolve_layers, run_checked
 from zfkeras.validation import positive_int
 
 # Placeholder of an unfilled slot: ranks after every real entry.
@@ -47,7 +48,7 @@ class TopActivations:
         values: float32 ``(C, k)``, each row descending: the strongest
             activation of map ``c`` in each of its top images.
         image_ids: int64 ``(C, k)``: index of the image in the order the
-            data yields them.
+            inputs yield them.
         positions: int64 ``(C, k, 2)``: ``(y, x)`` of that activation in the
             layer's output.
     """
@@ -67,12 +68,13 @@ class TopActivations:
         return self.values.shape[0]
 
 
-def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, progress=True):
+@renamed_arguments(data="inputs", progress=("verbose", progress_to_verbose))
+def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, strategy=None, verbose="auto"):
     """The ``k`` images that most strongly activate each feature map.
 
     Args:
         model: a single-input `keras.Model` taking ``(N, H, W, C)`` images.
-        data: an image array ``(N, H, W, C)``, or a `tf.data.Dataset` of
+        inputs: an image array ``(N, H, W, C)``, or a `tf.data.Dataset` of
             images, of ``(images, labels)`` tuples or of ``{"image": ...}``
             dicts, batched (rank-4 elements, used as they come) or not
             (rank 3, batched here by ``batch_size``).
@@ -85,7 +87,8 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
             `MirroredStrategy` over GPUs or logical CPUs), or None for the
             current device. Build the model in ``strategy.scope()`` to
             have its weights mirrored on every replica's device.
-        progress: show a Keras progress bar.
+        verbose: 0 (silent), 1 (a progress bar over batches) or "auto"
+            (a bar over more than 20 batches of known number).
 
     Returns:
         dict layer name -> `TopActivations`, in the order of ``layers``.
@@ -93,13 +96,14 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
     Raises:
         ValueError: unknown layer (lists the valid ones), a layer whose
         output is not a 4-D feature map, ``k`` larger than the number of
-        images, empty data, images of the wrong shape, NaN in the images.
+        images, empty inputs, images of the wrong shape, NaN in the images.
     """
     k = positive_int(k, "k")
+    check_verbose(verbose)
     if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
     names, _ = resolve_layers(model, layers, "top_activations", maps_only=True)
-    stream = image_stream(model, data, batch_size, with_ids=True)
+    stream = image_stream(model, inputs, batch_size, with_ids=True)
     if stream.num_images is not None and k > stream.num_images:
         raise ValueError(_too_few(k, stream.num_images))
     shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
@@ -112,15 +116,15 @@ def top_activations(model, data, layers, k=9, batch_size=128, strategy=None, pro
     step = _cached_step(model, names, k, strategy)
     run = _run_distributed if strategy is not None else _run_local
     state = run_checked(
-        lambda: run(step, stream, channels, k, strategy, progress_bar(stream.num_batches, progress)),
+        lambda: run(step, stream, channels, k, strategy, progress_bar(stream.num_batches, verbose, "batch")),
         model_input_shape(model),
     )
     count, nan_batches, lists = state
     if count == 0:
-        raise ValueError("data yielded no images; give at least one image")
+        raise ValueError("inputs yielded no images; give at least one image")
     if nan_batches:
         raise ValueError(
-            f"{nan_batches} batch(es) of data contain NaN or infinite pixels or give NaN activations; "
+            f"{nan_batches} batch(es) of inputs contain NaN or infinite pixels or give NaN activations; "
             "clean or drop those images (or check the model's weights)"
         )
     if k > count:

@@ -1,11 +1,12 @@
 """Streaming images through a model for the outputs of several layers.
 
 Shared by `zfkeras.layer_features` and `zfkeras.mining`: it turns what a user
-passes as ``data`` into a `tf.data.Dataset` of image batches checked against
-the model's input, and builds the one multi-output sub-model that gives
-every requested layer's output in a single forward pass.
+passes as ``inputs`` into a `tf.data.Dataset` of image batches checked
+against the model's input (by `zfkeras.inputs`, the one image check), and
+builds the one multi-output sub-model that gives every requested layer's
+output in a single forward pass.
 
-Accepted ``data``:
+Accepted ``inputs``:
 
 * an image array ``(N, H, W, C)`` (numpy, a `tf.Tensor`, or anything
   `np.asarray` takes), cut into batches of ``batch_size`` without a copy;
@@ -23,6 +24,9 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from zfkeras.inputs import (
+    DEFAULT_BATCH_SIZE, check_image_dtype, check_image_shape, check_images, model_input_shape,
+)
 from zfkeras.validation import positive_int
 
 
@@ -31,7 +35,7 @@ class ImageStream(NamedTuple):
 
     Attributes:
         dataset: yields ``images`` batches, or ``(images, image_ids)`` when
-            asked for ids (int64 indices in the order ``data`` yields).
+            asked for ids (int64 indices in the order ``inputs`` yields).
         num_images: the number of images, or None when unknown in advance.
         num_batches: the number of batches, or None when unknown.
     """
@@ -39,30 +43,6 @@ class ImageStream(NamedTuple):
     dataset: tf.data.Dataset
     num_images: Optional[int]
     num_batches: Optional[int]
-
-
-def model_input_shape(model):
-    """``(H, W, C)`` of a single-input model (entries may be None)."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"model {model.name!r} has no defined input; build it with keras.Input(...) "
-            "or call it once on a batch of images"
-        )
-    if len(inputs) != 1:
-        raise ValueError(f"model {model.name!r} has {len(inputs)} inputs; only single-input image models are supported")
-    shape = tuple(inputs[0].shape[1:])
-    if len(shape) != 3:
-        raise ValueError(
-            f"model {model.name!r} takes inputs of shape {tuple(inputs[0].shape)}; "
-            "expected images (batch, height, width, channels)"
-        )
-    return shape
 
 
 def resolve_layers(model, layers, purpose, maps_only=False):
@@ -147,45 +127,33 @@ def layer_output_model(model, names):
     return keras.Model(model.inputs, outputs, name=f"{model.name}_layer_outputs")
 
 
-def image_stream(model, data, batch_size=128, with_ids=False):
-    """Turns ``data`` into an `ImageStream` checked against ``model``'s input.
+def image_stream(model, inputs, batch_size=DEFAULT_BATCH_SIZE, with_ids=False):
+    """Turns ``inputs`` into an `ImageStream` checked against ``model``'s input.
 
     Args:
         model: single-input image model.
-        data: see the module docstring.
+        inputs: see the module docstring.
         batch_size: images per batch for arrays and unbatched datasets.
-        with_ids: also yield each image's int64 index in data order.
+        with_ids: also yield each image's int64 index in input order.
 
     Returns:
         An `ImageStream`.
 
     Raises:
-        ValueError: wrong image shape, empty data; TypeError: unsupported
-        ``data``.
+        ValueError: wrong image shape, empty inputs, NaN or inf in an
+        array; TypeError: unsupported ``inputs``.
     """
     batch_size = positive_int(batch_size, "batch_size")
     expected = model_input_shape(model)
-    if isinstance(data, tf.data.Dataset):
-        return _dataset_stream(data, expected, batch_size, with_ids)
-    return _array_stream(data, expected, batch_size, with_ids)
+    if isinstance(inputs, tf.data.Dataset):
+        return _dataset_stream(inputs, expected, model.name, batch_size, with_ids)
+    return _array_stream(inputs, expected, model.name, batch_size, with_ids)
 
 
-def _array_stream(data, expected, batch_size, with_ids):
-    if isinstance(data, tf.Tensor):
-        data = data.numpy()
-    try:
-        images = np.asarray(data)
-    except Exception as e:  # ragged lists and such
-        raise TypeError(f"data must be an image array (N, H, W, C) or a tf.data.Dataset; could not read it: {e}") from None
-    if images.dtype == object or not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
-        raise TypeError(f"data must be a numeric image array or a tf.data.Dataset, got dtype {images.dtype}")
-    if images.ndim != 4:
-        hint = " (one image? add a batch axis: images[None])" if images.ndim == 3 else ""
-        raise ValueError(f"images must be shaped (N, H, W, C) = (N, *{expected}); got shape {images.shape}{hint}")
-    check_image_shape(images.shape[1:], expected)
+def _array_stream(inputs, expected, model_name, batch_size, with_ids):
+    # dtype=None: no copy of the whole array; batches are cast on the way.
+    images = check_images(inputs, expected, model_name, dtype=None)
     n = len(images)
-    if n == 0:
-        raise ValueError("data is empty (0 images); give at least one image")
 
     def batches():
         for start in range(0, n, batch_size):
@@ -201,17 +169,18 @@ def _array_stream(data, expected, batch_size, with_ids):
     return ImageStream(dataset.prefetch(2), n, num_batches)
 
 
-def _dataset_stream(data, expected, batch_size, with_ids):
+def _dataset_stream(data, expected, model_name, batch_size, with_ids):
     pick = _images_of(data.element_spec)
     dataset = data if pick is None else data.map(pick)
     spec = dataset.element_spec
     rank = spec.shape.rank
     if rank not in (3, 4):
         raise ValueError(
-            f"dataset images must be (H, W, C) or batches (B, H, W, C); got element shape {spec.shape}"
-            + (" (set shapes with tf.ensure_shape in a map)" if rank is None else "")
+            f"dataset images must be (H, W, C) or batches (B, H, W, C); got element shape {spec.shape} "
+            f"and dtype {spec.dtype.name}" + (" (set shapes with tf.ensure_shape in a map)" if rank is None else "")
         )
-    check_image_shape(tuple(spec.shape[-3:]), expected)
+    check_image_dtype(spec.dtype.as_numpy_dtype, "dataset images", tuple(spec.shape))
+    check_image_shape(tuple(spec.shape[-3:]), expected, model_name, "dataset images")
     if any(g is None and w is not None for g, w in zip(spec.shape[-3:], expected)):
         # Shapes only known at run time: check each element against the
         # model's input (a mismatch raises InvalidArgumentError, which
@@ -219,7 +188,7 @@ def _dataset_stream(data, expected, batch_size, with_ids):
         dataset = dataset.map(lambda x: tf.ensure_shape(x, [None] * (rank - 3) + list(expected)))
     cardinality = int(data.cardinality())
     if cardinality == 0:
-        raise ValueError("data is an empty dataset (0 elements); give at least one image")
+        raise ValueError("inputs is an empty dataset (0 elements); give at least one image")
     known = cardinality if cardinality > 0 else None
     if rank == 3:
         num_images, num_batches = known, None if known is None else -(-known // batch_size)
@@ -252,17 +221,6 @@ def _attach_ids(dataset):
     return dataset.scan(tf.constant(0, tf.int64), step)
 
 
-def check_image_shape(got, expected):
-    """Raises ValueError when an image shape differs from the model's."""
-    for axis, (g, w) in enumerate(zip(got, expected)):
-        if g is not None and w is not None and int(g) != int(w):
-            what = ("height", "width", "channel count")[axis]
-            raise ValueError(
-                f"images have {what} {g} but the model expects {w} (images {tuple(got)}, model "
-                f"input {tuple(expected)}); resize or convert the images to {tuple(expected)}"
-            )
-
-
 def run_checked(iterator_fn, expected):
     """Runs ``iterator_fn()`` turning an image-shape mismatch found by
     TensorFlow at run time (shapes unknown before) into a one-line
@@ -276,13 +234,7 @@ def run_checked(iterator_fn, expected):
         first = next((line for line in message.splitlines() if "expected shape" in line), message)
         first = re.sub(r"\{\{.*?\}\}\s*", "", first)  # TensorFlow's function-node prefix
         raise ValueError(
-            f"an image batch from data does not fit the model input {tuple(expected)}: "
+            f"an image batch from inputs does not fit the model input {tuple(expected)}: "
             f"{first.strip()}; resize or convert the images"
         ) from None
 
-
-def progress_bar(num_batches, enabled):
-    """A Keras Progbar over batches, or None."""
-    if not enabled:
-        return None
-    return keras.utils.Progbar(num_batches, unit_name="batch")

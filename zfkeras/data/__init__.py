@@ -4,7 +4,6 @@ Modules, one concept each:
 
 * `fashion_mnist`: the offline Fashion-MNIST loader (numpy only).
 * `pipeline`: tf.data options that keep both cores busy; array datasets.
-* `progress`: progress bars shown when asked, or when the work is long.
 * `transforms`: decode, resize, centre crop, the ten crops.
 * `files`: listing image files, decode checks, `BadFileReport`.
 * `mean_image`: the training split's per-pixel mean image.

@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.data.progress import progress_bar
 from zfkeras.data.transforms import read_image
+from zfkeras.progress import progress_bar
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # verbose="auto" shows a progress bar above this many files to decode.

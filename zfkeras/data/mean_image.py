@@ -15,9 +15,9 @@ from zfkeras.atomic import atomic_path
 from zfkeras.data.files import decodable_files
 from zfkeras.data.files import list_image_files
 from zfkeras.data.pipeline import two_core_options
-from zfkeras.data.progress import progress_bar
 from zfkeras.data.transforms import read_image
 from zfkeras.data.transforms import resize_and_center_crop
+from zfkeras.progress import progress_bar
 from zfkeras.validation import positive_int
 
 MEAN_IMAGE_FILENAME = "mean_image.npy"

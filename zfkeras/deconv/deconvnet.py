@@ -17,9 +17,12 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from zfkeras._compat import renamed_arguments
 from zfkeras.deconv import geometry
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.deconv.rules_conv import ConvRule
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import int_pair, one_of, positive_int
 
 UNPOOLING_MODES = ("switches", "max_pool_grad")
@@ -138,11 +141,13 @@ class Deconvnet:
         index = self._layer_index(layer)
         return functools.partial(_project_graph, self._ancestors(index), self._steps[index].output)
 
-    def project(self, images, layer, channel, position=None, batch_size=64):
+    @renamed_arguments(images="inputs")
+    def project(self, inputs, layer, channel, position=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
         """Projects one activation per image of `layer` down to pixel space.
 
         Args:
-            images: ``(N, H, W, C)`` array, preprocessed as the model expects.
+            inputs: ``(N, H, W, C)`` image array, preprocessed as the model
+                expects.
             layer: name of a layer in `layer_names`.
             channel: feature map index, an int for all images or a 1-D array
                 with one index per image.
@@ -150,12 +155,15 @@ class Deconvnet:
                 image, a ``(y, x)`` pair for all images, or an ``(N, 2)``
                 array with one position per image.
             batch_size: images projected per graph call (bounds memory).
+            verbose: 0 (silent), 1 (a progress bar over batches) or
+                "auto" (a bar over more than 20 batches).
 
         Returns:
-            float32 array shaped like `images`.
+            float32 array shaped like `inputs`.
         """
         batch_size = positive_int(batch_size, "batch_size")
-        images = self._check_images(images)
+        check_verbose(verbose)
+        images = check_images(inputs, self.input_shape, self.model.name)
         n = images.shape[0]
         height, width, channels_count = self.layer_output_shape(layer, images.shape[1:])
         channels = self._check_channels(channel, n, layer, channels_count)
@@ -167,12 +175,15 @@ class Deconvnet:
             self._check_positions(positions, n, layer, height, width)
         fn = self._function(layer)
         out = []
+        bar = progress_bar(-(-n // batch_size), verbose, "batch")
         for start in range(0, n, batch_size):
             part = slice(start, start + batch_size)
             args = [tf.constant(images[part]), tf.constant(channels[part], tf.int32)]
             if positions is not None:
                 args.append(tf.constant(positions[part], tf.int32))
             out.append(fn(*args)[0].numpy())
+            if bar is not None:
+                bar.add(1)
         return np.concatenate(out, axis=0)
 
     # -- internals ---------------------------------------------------------
@@ -214,28 +225,6 @@ class Deconvnet:
         if hw not in self._sizes_cache:
             self._sizes_cache[hw] = geometry.spatial_sizes(self._steps, hw)
         return self._sizes_cache[hw]
-
-    def _check_images(self, images):
-        images = np.asarray(images)
-        if images.ndim != 4:
-            raise ValueError(
-                f"images must be a batch shaped (N, H, W, C); got shape {images.shape}"
-                + (" (add a batch axis: images[None])" if images.ndim == 3 else "")
-            )
-        expected = self.input_shape
-        for axis, (got, want) in enumerate(zip(images.shape[1:], expected)):
-            if want is not None and got != want:
-                what = ("height", "width", "channel count")[axis]
-                raise ValueError(
-                    f"images have {what} {got} but model {self.model.name!r} expects "
-                    f"{want} (input shape {expected}); got images of shape {images.shape}"
-                )
-        if images.shape[0] == 0:
-            raise ValueError("images is empty (N = 0)")
-        images = images.astype(np.float32, copy=False)
-        if not np.isfinite(images).all():
-            raise ValueError("images contain NaN or infinite values")
-        return images
 
     @staticmethod
     def _check_channels(channel, n, layer, count):

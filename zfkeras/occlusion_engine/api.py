@@ -3,12 +3,14 @@
 import dataclasses
 from typing import Optional
 
-import keras
 import numpy as np
 
+from zfkeras._compat import progress_to_verbose, renamed_arguments
+from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
 from zfkeras.occlusion_engine import checks
 from zfkeras.occlusion_engine.full import FullInference
 from zfkeras.occlusion_engine.geometry import square_corners
+from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import one_of, positive_int
 
 # "auto" takes the incremental path when its estimated arithmetic is at most
@@ -58,8 +60,9 @@ class OcclusionResult:
     method: str = None
 
 
-def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
-              batch_size=64, from_logits=False, method="auto", progress=True):
+@renamed_arguments(images="inputs", progress=("verbose", progress_to_verbose))
+def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
+              batch_size=DEFAULT_BATCH_SIZE, from_logits=False, method="auto", verbose="auto"):
     """Slides a square over images and records the network's response.
 
     The square (side ``size``, value ``fill``) is placed with its top-left
@@ -69,11 +72,13 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
     Args:
         model: a Keras classifier taking ``(N, H, W, C)`` images and giving
             probabilities ``(N, classes)`` (or logits with ``from_logits``).
-        images: ``(N, H, W, C)`` array, preprocessed as the model expects.
+        inputs: ``(N, H, W, C)`` image array, preprocessed as the model
+            expects (all of them are needed at once for the default fill,
+            so no `tf.data.Dataset` here).
         size: side of the square, in pixels.
         stride: step between square positions, in pixels.
         fill: value inside the square: a number or one value per channel.
-            Default: the per-channel mean of ``images`` (over all the images
+            Default: the per-channel mean of ``inputs`` (over all the images
             and pixels given), i.e. a "grey" square in the model's input
             space.
         labels: ``(N,)`` class of each image whose probability is mapped;
@@ -87,7 +92,8 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
             the square can change (exact; conv/pool/pad/pointwise chains,
             see docs/OCCLUSION.md); ``"auto"`` takes the incremental path
             when the model allows it and it saves work.
-        progress: show a progress bar.
+        verbose: 0 (silent), 1 (a progress bar over square positions) or
+            "auto" (a bar over more than 20 model calls' worth of positions).
 
     Returns:
         An `OcclusionResult`.
@@ -99,9 +105,8 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
     stride = positive_int(stride, "stride")
     batch_size = positive_int(batch_size, "batch_size")
     method = one_of(method, "method", ("auto", "full", "incremental"))
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    images = checks.check_images(images, model)
+    check_verbose(verbose)
+    images = check_images(inputs, model_input_shape(model), model.name)
     image_size = images.shape[1:3]
     checks.check_square(size, image_size)
     fill = checks.check_fill(fill, images)
@@ -134,7 +139,7 @@ def occlusion(model, images, size, stride, fill=None, labels=None, layer=None,
     class_probability = np.empty((n, count), "float32")
     predicted = np.empty((n, count), "int64")
     activity = None if layer is None else np.empty((n, count), "float32")
-    progbar = keras.utils.Progbar(n * count, unit_name="position") if progress else None
+    progbar = progress_bar(n * count, verbose, "position", auto_minimum=20 * batch_size)
     for index in range(n):
         channel = None if strongest is None else int(strongest[index])
         if engine is full:

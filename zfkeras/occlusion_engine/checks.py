@@ -1,4 +1,8 @@
-"""Argument checks of `occlusion`: one clear error per bad input."""
+"""Argument checks of `occlusion`: one clear error per bad input.
+
+The images themselves are checked by `zfkeras.inputs.check_images`, the one
+image check of every entry point.
+"""
 
 import numbers
 
@@ -7,47 +11,6 @@ import numpy as np
 # How far a probability row may be from summing to 1 (float32 softmax is
 # within ~1e-6; anything this far off is not a probability output).
 _SUM_TOLERANCE = 1e-3
-
-
-def check_images(images, model):
-    """``images`` as float32 ``(N, H, W, C)`` matching the model's input.
-
-    Raises:
-        ValueError: not 4-D, empty, or a shape the model does not take.
-    """
-    try:
-        array = np.asarray(images, dtype="float32")
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"images must be a numeric array (N, H, W, C), got {type(images).__name__}: {error}") from None
-    if array.ndim != 4:
-        raise ValueError(
-            f"images must be 4-D (N, H, W, C), got shape {array.shape}; "
-            "pass images[None] for a single image"
-        )
-    if array.shape[0] == 0:
-        raise ValueError("images is empty (N = 0); pass at least one image")
-    expected = _model_input_shape(model)
-    for got, want in zip(array.shape[1:], expected):
-        if want is not None and got != want:
-            raise ValueError(
-                f"images have shape {array.shape[1:]} but model {model.name!r} takes "
-                f"{tuple(expected)}; resize them to the model's input size"
-            )
-    if not np.all(np.isfinite(array)):
-        raise ValueError("images contain NaN or infinite values")
-    return array
-
-
-def _model_input_shape(model):
-    shape = getattr(model, "input_shape", None)
-    if isinstance(shape, list):
-        raise ValueError(f"occlusion needs a single-input model; model {model.name!r} has {len(shape)} inputs")
-    if shape is None or len(shape) != 4:
-        raise ValueError(
-            f"occlusion needs a model taking images (N, H, W, C); model {getattr(model, 'name', model)!r} "
-            f"takes {shape}"
-        )
-    return shape[1:]
 
 
 def check_square(size, image_size):

@@ -1,0 +1,52 @@
+"""Old keyword names kept working for one release, with a DeprecationWarning.
+
+    @renamed_arguments(data="inputs", progress=("verbose", progress_to_verbose))
+    def top_activations(model, inputs, ...): ...
+
+``top_activations(model, data=x)`` then runs as ``inputs=x`` and warns,
+naming the new keyword. The signature users see (``help``, ``inspect``) is
+the new one.
+"""
+
+import functools
+import warnings
+
+
+def progress_to_verbose(progress):
+    """The old ``progress=True/False`` as Keras' ``verbose`` (1 or 0)."""
+    return 1 if progress else 0
+
+
+def renamed_arguments(**renames):
+    """Decorator mapping deprecated keyword names to their new names.
+
+    Args:
+        **renames: ``old="new"``, or ``old=("new", convert)`` when the old
+            value needs converting (``convert(old_value)``).
+
+    Raises (from the decorated function):
+        TypeError: both the old and the new name were passed.
+    """
+    table = {old: new if isinstance(new, tuple) else (new, None) for old, new in renames.items()}
+
+    def decorate(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            for old in table.keys() & kwargs.keys():
+                new, convert = table[old]
+                if new in kwargs:
+                    raise TypeError(
+                        f"{function.__qualname__}() got both {old!r} (deprecated) and {new!r}; pass only {new!r}"
+                    )
+                warnings.warn(
+                    f"{function.__qualname__}(): the argument {old!r} is deprecated and will be removed "
+                    f"in the next release; use {new!r}",
+                    DeprecationWarning, stacklevel=2,
+                )
+                value = kwargs.pop(old)
+                kwargs[new] = value if convert is None else convert(value)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
