@@ -13,7 +13,6 @@ import importlib
 import inspect
 import os
 import pathlib
-import re
 import shutil
 import signal
 
@@ -22,6 +21,7 @@ import tensorflow as tf
 
 from zfkeras import atomic
 from zfkeras.deconv import Deconvnet
+from zfkeras.export import record as export_record
 from zfkeras.export import signatures
 from zfkeras.validation import positive_int
 
@@ -45,9 +45,7 @@ def next_version(out_dir):
 
     Files count too (a version folder cannot take their name).
     """
-    out_dir = pathlib.Path(out_dir)
-    names = [p.name for p in out_dir.iterdir()] if out_dir.is_dir() else []
-    return max((int(name) for name in names if re.fullmatch(r"[0-9]+", name)), default=0) + 1
+    return max(export_record.versions(out_dir), default=0) + 1
 
 
 def _remove_dead_temporaries(out_dir):
@@ -158,7 +156,7 @@ def _check_layers(deconvnet, layers):
 
 
 def export_model(
-    model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None
+    model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None, record=None
 ):
     """Writes a SavedModel serving `model` into ``out_dir/<version>/``.
 
@@ -181,6 +179,9 @@ def export_model(
         deconvnet_layers: layer names the ``project`` signature serves
             (conv layers among them make the ``features`` outputs); default
             every layer the deconvnet mirrors.
+        record: None, or a JSON-friendly dict saved in the version folder
+            as ``zfkeras_export.json`` (what it was exported from; see
+            `zfkeras.export.record`).
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -219,6 +220,8 @@ def export_model(
         _maybe_die("staged")
         _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp)
         os.remove(staged)
+        if record is not None:
+            export_record.write_record(tmp, record)
         _maybe_die("written")
     return target
 
@@ -250,13 +253,20 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
     archive.write_out(path, verbose=False)
 
 
-def export_run(run_dir, out_dir, version=None):
+def export_run(run_dir, out_dir, version=None, reuse=False):
     """Exports a run folder's trained model with its preprocessing and class names.
+
+    The version folder records what it was exported from
+    (``zfkeras_export.json``: the model file's SHA-256 and the export's
+    parameters, `zfkeras.export.record`).
 
     Args:
         run_dir: a run folder (`zfkeras.runs.folder.RunFolder`).
         out_dir: the model folder a server watches.
         version: as in `export_model`.
+        reuse: with no `version`, return the newest version folder instead
+            of writing one when it was exported from the same model file
+            with the same parameters.
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -264,7 +274,12 @@ def export_run(run_dir, out_dir, version=None):
     from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(run_dir)
+    record = export_record.run_record(run)
+    if reuse and version is None:
+        found = export_record.reusable_version(out_dir, record)
+        if found is not None:
+            return found
     return export_model(
         run.load_model(), out_dir, run.class_names,
-        preprocessing=run.preprocessing_layer(), version=version,
+        preprocessing=run.preprocessing_layer(), version=version, record=record,
     )

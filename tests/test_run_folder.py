@@ -2,12 +2,15 @@
 
 import json
 import shutil
+import struct
+import zipfile
 
 import numpy as np
 import pytest
 
 from tests.train_helpers import write_learnable_fashion_mnist
-from zfkeras.runs.folder import FASHION_MNIST_NAMES, IncompleteRunError, RunFolder
+from zfkeras.data import FASHION_MNIST_CLASSES
+from zfkeras.runs.folder import CorruptRunError, IncompleteRunError, RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +71,33 @@ def test_an_unfinished_run_says_how_to_finish_it(tiny_run, tmp_path):
     assert partial.history == run.history
 
 
+def test_a_truncated_model_is_named_corrupt_not_missing(tiny_run, tmp_path):
+    run, _, _ = tiny_run
+    copy = _copy(run, tmp_path)
+    data = (copy / "model.keras").read_bytes()
+    (copy / "model.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptRunError) as error:
+        RunFolder(copy).load_model()
+    message = str(error.value)
+    assert f"{copy / 'model.keras'} is corrupt (not a complete zip archive" in message
+    assert "not found" not in message.lower()
+    assert f"`zfkeras train --run-dir {copy}`" in message
+    # a flipped byte inside a stored member fails its checksum
+    damaged = bytearray(data)
+    with zipfile.ZipFile(run.model_path) as archive:
+        member = next(info for info in archive.infolist() if info.filename.endswith(".h5"))
+    name_length, extra_length = struct.unpack("<HH", damaged[member.header_offset + 26:member.header_offset + 30])
+    damaged[member.header_offset + 30 + name_length + extra_length + member.compress_size // 2] ^= 0xFF
+    (copy / "model.keras").write_bytes(bytes(damaged))
+    with pytest.raises(CorruptRunError, match=r"member '.*\.h5' fails its checksum"):
+        RunFolder(copy).load_model()
+
+
 def test_config_metrics_history_and_class_names(tiny_run, tmp_path):
     run, config, _ = tiny_run
     assert run.is_complete and run.config == config.to_dict()
-    assert run.class_names == list(FASHION_MNIST_NAMES)
-    assert json.loads((run.path / "class_names.json").read_text()) == list(FASHION_MNIST_NAMES)
+    assert run.class_names == list(FASHION_MNIST_CLASSES)
+    assert json.loads((run.path / "class_names.json").read_text()) == list(FASHION_MNIST_CLASSES)
     assert run.input_shape == (28, 28, 1)
     assert run.report_dir == run.path / "report"
     metrics = run.metrics
@@ -80,7 +105,7 @@ def test_config_metrics_history_and_class_names(tiny_run, tmp_path):
     assert len(run.history["loss"]) == 1 and run.history == metrics["history"]
     # a run from before class_names.json: Fashion-MNIST names by default
     older = RunFolder(_copy(run, tmp_path, drop=("class_names.json", "splits.json")))
-    assert older.class_names == list(FASHION_MNIST_NAMES)
+    assert older.class_names == list(FASHION_MNIST_CLASSES)
     assert older.splits == run.splits
 
 

@@ -17,9 +17,10 @@ import shutil
 import keras
 
 from zfkeras.atomic import atomic_directory, remove_temporaries
+from zfkeras.runs.layout import CHECKPOINT_MODEL, CHECKPOINT_PATTERN, CHECKPOINT_REGEX, CHECKPOINT_STATE
 from zfkeras.validation import positive_int
 
-_NAME = re.compile(r"^epoch_(\d{4})$")
+_NAME = re.compile(CHECKPOINT_REGEX)
 
 
 def list_checkpoints(checkpoint_dir):
@@ -30,7 +31,7 @@ def list_checkpoints(checkpoint_dir):
     for name in os.listdir(checkpoint_dir):
         m = _NAME.match(name)
         path = os.path.join(checkpoint_dir, name)
-        if m and os.path.isfile(os.path.join(path, "state.json")):
+        if m and os.path.isfile(os.path.join(path, CHECKPOINT_STATE)):
             found.append((int(m.group(1)), path))
     return sorted(found)
 
@@ -58,10 +59,10 @@ def save_checkpoint(model, checkpoint_dir, epoch, state, keep=2):
         The checkpoint's path.
     """
     keep = positive_int(keep, "keep")
-    final = os.path.join(checkpoint_dir, f"epoch_{epoch:04d}")
+    final = os.path.join(checkpoint_dir, CHECKPOINT_PATTERN.format(epoch=epoch))
     with atomic_directory(final, replace=True) as tmp:
-        model.save(os.path.join(tmp, "model.keras"))
-        with open(os.path.join(tmp, "state.json"), "w") as f:
+        model.save(os.path.join(tmp, CHECKPOINT_MODEL))
+        with open(os.path.join(tmp, CHECKPOINT_STATE), "w") as f:
             json.dump({**state, "epoch": epoch}, f, indent=1)
     for _, old in list_checkpoints(checkpoint_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -75,8 +76,8 @@ def restore_checkpoint(model, path):
         The checkpoint's ``state.json`` as a dict.
     """
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(path, "model.keras"))
-    with open(os.path.join(path, "state.json")) as f:
+    model.load_weights(os.path.join(path, CHECKPOINT_MODEL))
+    with open(os.path.join(path, CHECKPOINT_STATE)) as f:
         return json.load(f)
 
 

@@ -28,7 +28,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.atomic import atomic_path
 from zfkeras.data import (
     array_dataset,
     labelled_files_dataset,
@@ -36,7 +35,9 @@ from zfkeras.data import (
     mean_image_for_run,
     preprocess_dataset,
 )
-from zfkeras.runs.folder import FASHION_MNIST_NAMES, RunFolder
+from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
+from zfkeras.runs.folder import RunFolder
+from zfkeras.runs.writer import RunWriter
 from zfkeras.runs.sources import folder_files, tfds_split
 from zfkeras.runs.splits import VALIDATION_NAMES, held_out_indices, plan_splits
 
@@ -77,15 +78,11 @@ def load_training_data(config):
 def _normalization(run_dir, images):
     """Per-pixel mean image and pixel standard deviation of the training
     split, computed once and kept with the run (``normalization.npz``)."""
-    path = os.path.join(run_dir, "normalization.npz")
-    if os.path.exists(path):
-        return RunFolder(run_dir).normalization()
-    pixels = images.astype(np.float64)
-    mean = pixels.mean(axis=0).astype(np.float32)
-    std = float((pixels - mean).std())
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, mean_image=mean, pixel_std=np.float32(std))
+    writer = RunWriter(run_dir)
+    if not writer.layout.normalization.exists():
+        pixels = images.astype(np.float64)
+        mean = pixels.mean(axis=0).astype(np.float32)
+        writer.write_normalization(mean, float((pixels - mean).std()))
     return RunFolder(run_dir).normalization()
 
 
@@ -121,7 +118,7 @@ def _fashion_mnist(config):
         evolution_ids=evolution_ids,
         input_shape=tuple(x_train.shape[1:]),
         num_classes=10,
-        class_names=list(FASHION_MNIST_NAMES),
+        class_names=list(FASHION_MNIST_CLASSES),
         num_train=len(train_idx),
         num_validation=len(val_idx),
         num_test=len(x_test),

@@ -18,9 +18,9 @@ from zfkeras.data.pipeline import two_core_options
 from zfkeras.data.transforms import read_image
 from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.progress import progress_bar
+from zfkeras.runs.layout import MEAN_IMAGE
 from zfkeras.validation import positive_int
 
-MEAN_IMAGE_FILENAME = "mean_image.npy"
 # verbose="auto" shows a progress bar above this many images.
 AUTO_PROGRESS_IMAGES = 2000
 
@@ -121,7 +121,7 @@ def compute_mean_image(source, image_size=256, batch_size=32, verbose="auto"):
 
 def mean_image_path(run_dir):
     """Returns where a run folder keeps its mean image."""
-    return os.path.join(os.fspath(run_dir), MEAN_IMAGE_FILENAME)
+    return os.path.join(os.fspath(run_dir), MEAN_IMAGE)
 
 
 def save_mean_image(mean_image, run_dir):

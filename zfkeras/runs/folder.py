@@ -1,18 +1,8 @@
 """`RunFolder`: everything a finished (or running) training run left behind.
 
-``zfkeras train --run-dir DIR`` writes::
+``zfkeras train --run-dir DIR`` writes (`zfkeras.runs.layout`)::
 
-    config.json          the configuration
-    splits.json          where train / validation / test examples come from
-    class_names.json     the label names, in label order
-    normalization.npz    Fashion-MNIST: mean image and pixel std
-    mean_image.npy       image folders / TFDS: mean of the centre squares
-    checkpoints/         one complete checkpoint per epoch (newest two)
-    logs/                TensorBoard event files
-    evolution/           feature-evolution records, one .npz per epoch
-    model.keras          the final model (written when training finished)
-    metrics.json         test metrics, history, timings
-    report/              what ``zfkeras report`` writes
+{layout}
 
 `RunFolder` reads these for the report, the probes and the export, so no
 tool parses them on its own. Opening one reads only ``config.json``; numpy,
@@ -20,19 +10,35 @@ Keras and the data are loaded when a method needs them.
 """
 
 import json
-import os
-import pathlib
+import zipfile
 
-from zfkeras.runs.splits import SPLITS_FILENAME, plan_splits
+from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
+from zfkeras.runs import layout
+from zfkeras.runs.layout import RunLayout
+from zfkeras.runs.splits import plan_splits
+from zfkeras.errors import InputError
 
-FASHION_MNIST_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+__doc__ = __doc__.replace("{layout}", layout.describe())
 
 
-class IncompleteRunError(ValueError):
+class IncompleteRunError(InputError):
     """The run folder lacks a file that training writes (it did not finish)."""
+
+
+class CorruptRunError(InputError):
+    """A file of the run folder exists but is damaged (e.g. truncated)."""
+
+
+def _zip_damage(path):
+    """Why `path` is not a complete zip archive, or None when it is one."""
+    if not zipfile.is_zipfile(path):
+        return "not a complete zip archive: truncated or overwritten"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"unreadable zip archive ({e})"
+    return None if bad is None else f"member {bad!r} fails its checksum"
 
 
 class RunFolder:
@@ -46,18 +52,19 @@ class RunFolder:
     """
 
     def __init__(self, path):
-        self.path = pathlib.Path(os.fspath(path))
-        config_path = self.path / "config.json"
+        self.layout = RunLayout(path)
+        self.path = self.layout.root
+        config_path = self.layout.config
         if not self.path.is_dir():
-            raise ValueError(f"not a run folder: {self.path} does not exist or is not a folder")
+            raise InputError(f"not a run folder: {self.path} does not exist or is not a folder")
         if not config_path.is_file():
-            raise ValueError(
-                f"not a run folder: {self.path} has no config.json; pass the folder "
+            raise InputError(
+                f"not a run folder: {self.path} has no {layout.CONFIG}; pass the folder "
                 "`zfkeras train --run-dir DIR` wrote"
             )
-        config = self._read_json("config.json")
+        config = self._read_json(layout.CONFIG)
         if not isinstance(config, dict) or "dataset" not in config:
-            raise ValueError(f"not a run folder: {config_path} is not a zfkeras training configuration")
+            raise InputError(f"not a run folder: {config_path} is not a zfkeras training configuration")
         self.config = config
 
     def __repr__(self):
@@ -71,7 +78,7 @@ class RunFolder:
             with open(path) as f:
                 return json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(f"run folder {self.path}: {name} is not valid JSON ({e})") from None
+            raise InputError(f"run folder {self.path}: {name} is not valid JSON ({e})") from None
 
     def _incomplete(self, what, why="training did not finish"):
         return IncompleteRunError(
@@ -88,17 +95,22 @@ class RunFolder:
     @property
     def model_path(self):
         """Path of the final model (``model.keras``)."""
-        return self.path / "model.keras"
+        return self.layout.model
 
     @property
     def report_dir(self):
         """Folder for the report (``<run>/report``; not created here)."""
-        return self.path / "report"
+        return self.layout.report
+
+    @property
+    def ablations_dir(self):
+        """Folder of the Table 2 variant runs (``<run>/ablations``)."""
+        return self.layout.ablations
 
     @property
     def is_complete(self):
         """Whether training finished (the model and metrics are written)."""
-        return self.model_path.is_file() and (self.path / "metrics.json").is_file()
+        return self.model_path.is_file() and self.layout.metrics.is_file()
 
     def load_model(self, **kwargs):
         """Loads ``model.keras`` (zfkeras layers registered).
@@ -106,32 +118,66 @@ class RunFolder:
         Args:
             **kwargs: passed to `zfkeras.load_model` (e.g. ``compile=False``).
 
+        Returns:
+            The Keras model.
+
         Raises:
             IncompleteRunError: training has not written the model yet.
+            CorruptRunError: the file exists but is not a complete
+                ``.keras`` archive (e.g. truncated by a full disk or a copy).
         """
-        self._require("model.keras")
+        self._require(layout.MODEL)
         import zfkeras.runs.preprocessing  # noqa: F401  (registers its layer)
         from zfkeras.saving import load_model
 
-        return load_model(self.model_path, **kwargs)
+        try:
+            return load_model(self.model_path, **kwargs)
+        except Exception as error:  # Keras raises several types for a bad file
+            damage = _zip_damage(self.model_path)
+            if damage is None:
+                raise
+            raise CorruptRunError(
+                f"run folder {self.path}: {self.model_path} is corrupt ({damage}); delete it and run "
+                f"`zfkeras train --run-dir {self.path}` to write it again"
+            ) from error
 
     @property
     def metrics(self):
         """``metrics.json`` as a dict (test metrics, history, timings)."""
-        self._require("metrics.json")
-        return self._read_json("metrics.json")
+        self._require(layout.METRICS)
+        return self._read_json(layout.METRICS)
 
     @property
     def history(self):
         """Per-epoch logs ``{name: [value per epoch]}`` (from metrics.json,
         or the newest checkpoint while training runs)."""
-        if (self.path / "metrics.json").is_file():
+        if self.layout.metrics.is_file():
             return self.metrics["history"]
-        checkpoints = sorted((self.path / "checkpoints").glob("epoch_*/state.json"))
+        checkpoints = sorted(self.layout.checkpoints.glob(f"*/{layout.CHECKPOINT_STATE}"))
         if not checkpoints:
-            raise self._incomplete("metrics.json", "no epoch has finished yet")
+            raise self._incomplete(layout.METRICS, "no epoch has finished yet")
         with open(checkpoints[-1]) as f:
             return json.load(f)["history"]
+
+    def digest(self, name):
+        """SHA-256 of one file of the run folder (read in 1 MiB blocks).
+
+        Args:
+            name: a file name of `zfkeras.runs.layout` (e.g. ``layout.MODEL``).
+
+        Returns:
+            Hex digest (str), or None when the file does not exist.
+        """
+        import hashlib
+
+        path = self.path / name
+        if not path.is_file():
+            return None
+        sha = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+        return sha.hexdigest()
 
     # -- data --------------------------------------------------------------
 
@@ -143,30 +189,30 @@ class RunFolder:
     @property
     def class_names(self):
         """Label names in label order (list of str)."""
-        if (self.path / "class_names.json").is_file():
-            return [str(name) for name in self._read_json("class_names.json")]
+        if self.layout.class_names.is_file():
+            return [str(name) for name in self._read_json(layout.CLASS_NAMES)]
         if self.dataset == "fashion_mnist":
-            return list(FASHION_MNIST_NAMES)  # runs from before class_names.json
-        raise self._incomplete("class_names.json", "training has not started")
+            return list(FASHION_MNIST_CLASSES)  # runs from before class_names.json
+        raise self._incomplete(layout.CLASS_NAMES, "training has not started")
 
     @property
     def splits(self):
         """The split plan (see `zfkeras.runs.splits.plan_splits`)."""
-        if (self.path / SPLITS_FILENAME).is_file():
-            return self._read_json(SPLITS_FILENAME)
+        if self.layout.splits.is_file():
+            return self._read_json(layout.SPLITS)
         if self.dataset == "fashion_mnist":  # runs from before splits.json
             return plan_splits(["train", "test"], self.config["validation_size"], self.config["seed"])
-        raise self._incomplete(SPLITS_FILENAME, "training has not started")
+        raise self._incomplete(layout.SPLITS, "training has not started")
 
     def normalization(self):
         """``(mean_image, scale)`` the model's inputs are normalised with."""
         import numpy as np
 
         if self.dataset == "fashion_mnist":
-            path = self._require("normalization.npz", "training has not started")
+            path = self._require(layout.NORMALIZATION, "training has not started")
             with np.load(path) as f:
                 return f["mean_image"].astype(np.float32), float(f["pixel_std"])
-        path = self._require("mean_image.npy", "training has not started")
+        path = self._require(layout.MEAN_IMAGE, "training has not started")
         return np.load(path).astype(np.float32), 1.0
 
     @property
@@ -194,6 +240,31 @@ class RunFolder:
 
         mean, scale = self.normalization()
         return preprocess_images(images, mean, scale, self.input_shape[:2])
+
+    def read_image(self, path):
+        """An image file as the run's test images are: uint8 at `input_shape`.
+
+        Image-folder and TFDS runs: the shortest side resized to the run's
+        ``image_size``, the centre square, its centre ``crop_size`` crop
+        (256 -> 256 -> 224 in the paper), exactly as `load_split` and the
+        trainer's test pipeline cut their images. Fashion-MNIST runs: the
+        shortest side resized to 28, the centre 28x28, grey. Feed the result
+        to `preprocess`.
+
+        Args:
+            path: a JPEG, PNG, BMP or GIF file.
+
+        Returns:
+            uint8 numpy array ``input_shape``.
+
+        Raises:
+            ValueError: the file cannot be read as an image.
+        """
+        from zfkeras.runs.sources import read_image_file
+
+        height, _, channels = self.input_shape
+        side = height if self.dataset == "fashion_mnist" else int(self.config["image_size"])
+        return read_image_file(path, side, height, channels)
 
     def preprocessing_layer(self, name="run_preprocessing"):
         """A Keras layer doing `preprocess` in-graph (uint8 or float input).
@@ -251,9 +322,9 @@ class RunFolder:
         """
         import numpy as np
 
-        files = sorted((self.path / "evolution").glob("evolution_epoch_*.npz"))
+        files = sorted(self.layout.evolution.glob(layout.EVOLUTION_GLOB))
         if not files:
-            raise self._incomplete("evolution/evolution_epoch_*.npz", "no recorded epoch has finished yet")
+            raise self._incomplete(f"{layout.EVOLUTION}/{layout.EVOLUTION_GLOB}", "no recorded epoch has finished yet")
         records = {}
         for path in files:
             with np.load(path) as f:

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from zfkeras.runs.layout import CONFIG
 from zfkeras.runs.splits import held_out_indices, stream_ranges
 
 
@@ -27,7 +28,7 @@ def load_raw_split(run, split, max_examples=None, seed=0):
     """See `RunFolder.load_split`."""
     loader = {"fashion_mnist": _fashion_mnist, "folder": _folder, "tfds": _tfds}.get(run.dataset)
     if loader is None:
-        raise ValueError(f"run folder {run.path}: unknown dataset {run.dataset!r} in config.json")
+        raise ValueError(f"run folder {run.path}: unknown dataset {run.dataset!r} in {CONFIG}")
     return loader(run.config, run.splits, split, max_examples, seed)
 
 
@@ -62,6 +63,43 @@ def to_model_size(image, image_size, crop_size):
     return np.clip(np.round(crop), 0, 255).astype(np.uint8)
 
 
+def read_image_file(path, image_size, crop_size, channels=3):
+    """One image file -> uint8 ``(crop, crop, channels)``, as the trainer reads it.
+
+    Decoded as RGB (`zfkeras.data.transforms.decode_image`), converted to
+    grey when ``channels`` is 1, then `to_model_size`: the shortest side
+    resized to ``image_size``, the centre square, its centre ``crop_size``
+    crop. Every photo a tool shows a run's model goes through here, as the
+    run's own test images do (`RunFolder.read_image`).
+
+    Args:
+        path: a JPEG, PNG, BMP or GIF file.
+        image_size: side of the centre square (resize of the shortest side).
+        crop_size: side of the centre crop the model takes.
+        channels: 3 (RGB) or 1 (grey).
+
+    Returns:
+        uint8 numpy array ``(crop_size, crop_size, channels)``.
+
+    Raises:
+        ValueError: the file cannot be read or decoded (names it and why).
+    """
+    import tensorflow as tf
+
+    from zfkeras.data.transforms import decode_image
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    try:
+        image = decode_image(tf.io.read_file(os.fspath(path)))
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"cannot read image file {os.fspath(path)!r}: {reason}") from None
+    if channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    return to_model_size(image, image_size, crop_size)
+
+
 def folder_files(config, plan, split):
     """``(paths, labels, class_names)`` of a folder run's split.
 
@@ -83,20 +121,15 @@ def folder_files(config, plan, split):
 
 
 def _folder(config, plan, split, max_examples, seed):
-    import tensorflow as tf
-
-    from zfkeras.data.transforms import decode_image
-
     paths, labels, _ = folder_files(config, plan, split)
     chosen = _choose(len(paths), max_examples, seed)
     images, kept = [], []
     for i in chosen:
         try:
-            image = decode_image(tf.io.read_file(paths[i]))
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
-            warnings.warn(f"skipping {paths[i]}: it cannot be decoded ({type(e).__name__})")
+            images.append(read_image_file(paths[i], config["image_size"], config["crop_size"]))
+        except ValueError as e:
+            warnings.warn(f"skipping {paths[i]}: it cannot be decoded ({e})")
             continue
-        images.append(to_model_size(image, config["image_size"], config["crop_size"]))
         kept.append(labels[i])
     if not images:
         raise ValueError(f"no image of the {split} split of {config['data_dir']} can be decoded")

@@ -19,7 +19,6 @@ Needs only numpy.
 import numpy as np
 
 VALIDATION_NAMES = ("val", "validation")
-SPLITS_FILENAME = "splits.json"
 
 
 def plan_splits(available, validation_size, seed):
