@@ -147,3 +147,97 @@ def test_a_killed_writer_leaves_only_a_temporary_never_the_real_file(tmp_path):
     assert remove_temporaries(tmp_path) == [leftover]
     assert os.listdir(tmp_path) == ["metrics.json"]
     assert remove_temporaries(tmp_path / "missing") == []
+
+
+def _folder_state(path):
+    """What a reader finds at `path`: None (nothing) or the sorted (name, text) pairs."""
+    try:
+        return tuple(sorted((name, (path / name).read_text()) for name in os.listdir(path)))
+    except FileNotFoundError:
+        return None
+
+
+def _fill(tmp, label, files=3):
+    for i in range(files):
+        with open(os.path.join(tmp, f"part{i}"), "w") as f:
+            f.write(label)
+
+
+def test_a_replaced_folder_is_at_its_path_at_every_step(tmp_path, monkeypatch):
+    import shutil
+
+    from zfkeras import atomic
+
+    if not atomic.exchange_supported(tmp_path):
+        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.atomic)")
+    target = tmp_path / "out"
+    with atomic_directory(target) as tmp:
+        _fill(tmp, "old")
+    complete = {tuple((f"part{i}", label) for i in range(3)) for label in ("old", "new")}
+    seen = []
+
+    def watch(function):
+        def watched(*args, **kwargs):
+            result = function(*args, **kwargs)
+            seen.append(_folder_state(target))
+            return result
+        return watched
+
+    # Every rename and removal the replacement does is followed by a look at the target.
+    monkeypatch.setattr(os, "replace", watch(os.replace))
+    monkeypatch.setattr(os, "rename", watch(os.rename))
+    monkeypatch.setattr(shutil, "rmtree", watch(shutil.rmtree))
+    monkeypatch.setattr(atomic, "_exchange", watch(atomic._exchange))
+    with atomic_directory(target, replace=True) as tmp:
+        _fill(tmp, "new")
+    assert seen and set(seen) <= complete, seen
+    assert _folder_state(target) == tuple((f"part{i}", "new") for i in range(3))
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_a_reader_polling_a_replaced_folder_always_finds_it_whole(tmp_path):
+    import threading
+
+    from zfkeras import atomic
+
+    if not atomic.exchange_supported(tmp_path):
+        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.atomic)")
+    target = tmp_path / "out"
+    with atomic_directory(target) as tmp:
+        _fill(tmp, "0")
+    states, done = [], threading.Event()
+
+    def read():
+        # Whether the path names a folder at each moment. (A listing can come
+        # out short: a reader inside the old folder sees it deleted after the
+        # swap, as the module docstring says.)
+        while not done.is_set():
+            states.append(os.path.isdir(target))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(1, 201):
+            with atomic_directory(target, replace=True) as tmp:
+                _fill(tmp, str(n))
+    finally:
+        done.set()
+        reader.join()
+    assert len(states) > 200
+    assert set(states) == {True}, f"{states.count(False)} of {len(states)} looks found no folder"
+    assert _folder_state(target) == tuple((f"part{i}", "200") for i in range(3))
+
+
+def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path):
+    from zfkeras import atomic
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x").write_text("b")
+    swapped = atomic._exchange(tmp_path / "a", tmp_path / "b")
+    assert swapped == atomic.exchange_supported(tmp_path)
+    expected = ("b", "a") if swapped else ("a", "b")
+    assert ((tmp_path / "a" / "x").read_text(), (tmp_path / "b" / "x").read_text()) == expected
+    with pytest.raises(FileNotFoundError):
+        atomic._exchange(tmp_path / "a", tmp_path / "missing")

@@ -6,14 +6,35 @@ and renames it onto the target only when the work succeeded. A process
 killed mid-write leaves at most a temporary named ``.tmp-...``, which no
 reader takes for the real file and `remove_temporaries` deletes.
 
+What a reader of the target sees, at any moment:
+
+* a file (`atomic_path`, `write_json_atomic`): the old file or the new one,
+  never part of either (one rename replaces it);
+* a new folder (`atomic_directory` where none was): nothing, then the
+  whole new folder;
+* a replaced folder (`atomic_directory(..., replace=True)` onto a
+  non-empty one): on Linux, where the file system can exchange two names
+  in one step (``renameat2(RENAME_EXCHANGE)``: ext4, XFS, Btrfs, tmpfs,
+  ...), the old folder or the new one, never neither. Elsewhere (no
+  exchange: other systems, some network file systems) two renames are
+  needed, and for the instant between them no folder is at the target
+  (still never a partial one); a process killed in that instant leaves the
+  old folder under a temporary name. `exchange_supported` says which holds.
+  Either way the old folder is deleted once the new one is in place, so a
+  reader already inside it (listing it, about to open its files) sees its
+  files disappear: open what you need from one folder, or retry.
+
 Needs only the standard library (no TensorFlow).
 """
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import secrets
 import shutil
+import sys
 
 TEMP_PREFIX = ".tmp-"
 
@@ -110,6 +131,67 @@ def _non_empty_dir(path):
     return os.path.isdir(path) and bool(os.listdir(path))
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+# errno values meaning "this system or file system cannot exchange"
+_NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without renameat2 (glibc < 2.28)
+        return None
+
+
+def _exchange(first, second):
+    """Swaps the names of two existing paths in one step.
+
+    Args:
+        first, second: paths on one file system.
+
+    Returns:
+        True when swapped; False when the system or file system cannot
+        exchange (nothing was changed).
+
+    Raises:
+        OSError: the exchange failed for another reason.
+    """
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(first), None, os.fspath(second))
+
+
+def exchange_supported(folder):
+    """Whether folders in `folder` are replaced without a moment of absence.
+
+    Tries an exchange of two empty temporary folders there (see the module
+    docstring).
+
+    Args:
+        folder: an existing folder.
+
+    Returns:
+        bool.
+    """
+    first, second = temporary_name(os.path.join(folder, "a")), temporary_name(os.path.join(folder, "b"))
+    os.makedirs(first)
+    os.makedirs(second)
+    try:
+        return _exchange(first, second)
+    finally:
+        _remove(first)
+        _remove(second)
+
+
 @contextlib.contextmanager
 def atomic_directory(path, replace=False):
     """Context manager: fill the yielded temporary folder, get folder `path`.
@@ -120,7 +202,8 @@ def atomic_directory(path, replace=False):
     Args:
         path: the folder to create.
         replace: allow replacing an existing non-empty folder at `path`
-            (the old one is deleted after the new one is in place).
+            (the old one is deleted after the new one is in place; what a
+            reader sees meanwhile: the module docstring).
 
     Yields:
         str: an empty temporary folder beside `path`.
@@ -149,12 +232,16 @@ def atomic_directory(path, replace=False):
                 raise ValueError(
                     f"atomic_directory: {path} was filled by someone else meanwhile; pass replace=True to replace it"
                 )
-            # Move the old folder aside (a rename), put the new one in place,
-            # then delete the old: a reader sees the old or the new folder.
-            old = temporary_name(path)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            if _exchange(tmp, path):
+                # one step: the old folder now has the temporary name
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                # Two renames: for the instant between them nothing is at
+                # `path` (never a partial folder).
+                old = temporary_name(path)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)  # onto nothing, or onto an empty folder
     except BaseException:
