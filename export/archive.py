@@ -24,6 +24,7 @@ from zfkeras.deconv import Deconvnet
 from zfkeras.export import record as export_record
 from zfkeras.export import signatures
 from zfkeras.validation import positive_int
+from zfkeras.errors import InputError
 
 CLASS_NAMES_FILE = "class_names.txt"
 
@@ -207,7 +208,7 @@ def export_model(
     version = next_version(out_dir) if version is None else positive_int(version, "version")
     target = out_dir / str(version)
     if target.exists():
-        raise ValueError(
+        raise InputError(
             f"version folder {target} already exists; pass another version or none "
             f"(the next free one is {next_version(out_dir)})"
         )

@@ -8,6 +8,8 @@ import argparse
 import os
 import sys
 
+from zfkeras.command import cli_main, verb_parser
+
 
 def _version(text):
     # argparse type: a positive integer (TF Serving's version folders)
@@ -18,9 +20,9 @@ def _version(text):
 
 def build_parser():
     """The argument parser of ``zfkeras export``."""
-    parser = argparse.ArgumentParser(
-        prog="zfkeras export",
-        description=(
+    parser = verb_parser(
+        "zfkeras export",
+        (
             "Write OUT_DIR/<version>/: a SavedModel of the run's trained model taking raw uint8 "
             "images, with signatures serving_default (probabilities, top classes and labels), "
             "features (conv1..conv5, fc7) and project (deconvnet projections). It loads with "
@@ -37,6 +39,7 @@ def build_parser():
     return parser
 
 
+@cli_main("zfkeras export")
 def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
@@ -58,11 +61,7 @@ def main(argv=None):
     from zfkeras.export.archive import export_run
 
     print(f"zfkeras export: exporting {run.path} (tracing the three signatures) ...", file=sys.stderr)
-    try:
-        path = export_run(run.path, args.out_dir, version=args.version)
-    except (ValueError, TypeError) as e:
-        print(f"zfkeras export: error: {e}", file=sys.stderr)
-        return 2
+    path = export_run(run.path, args.out_dir, version=args.version)
     print(os.path.abspath(path))
     return 0
 

@@ -34,6 +34,22 @@ def test_consistency_separates_covering_from_elsewhere():
     assert check["drop_elsewhere"] == 0.0 and check["images"] == 1
 
 
+def _assert_fig7_layout(path, rows):
+    import matplotlib.image
+
+    picture = matplotlib.image.imread(path)[..., :3]
+    height, width = picture.shape[:2]
+    # one row of five panels per image on a 16 x 3.3-per-row inch figure at 100 dpi
+    assert abs(height / width - 3.3 * rows / 16) < 0.15 * 3.3 * rows / 16, picture.shape
+    for row, band in enumerate(np.array_split(picture, rows, axis=0)):
+        # panels (b) and (d) are jet-coloured maps, (e) a label map: strongly coloured pixels in every row
+        saturated = np.ptp(band, axis=-1) > 0.5
+        assert saturated.sum() > 20_000, f"row {row}: {saturated.sum()} coloured pixels"
+        # panel (a) is the grey image with a mid-grey square
+        left = band[:, : width // 5]
+        assert ((np.ptp(left, axis=-1) < 0.02) & (np.abs(left.mean(axis=-1) - 0.5) < 0.02)).sum() > 20
+
+
 def test_square_size_scales_the_papers_50_of_224():
     assert f7.square_size(224) == 50 and f7.square_size(28) == 6
 
@@ -43,7 +59,7 @@ def test_section_on_a_real_run(trained_run, tmp_path, monkeypatch):
     monkeypatch.setitem(f7.REPORT_PARAMS, "stride", 2)
     section = f7.report_section(trained_run, tmp_path, progress=False)
     assert "Fig. 7" in section.caption_html and "Consistency check" in section.body_html
-    assert (tmp_path / "fig7_occlusion.png").stat().st_size > 10_000
+    _assert_fig7_layout(tmp_path / "fig7_occlusion.png", rows=4)
     rows = np.genfromtxt(tmp_path / "fig7_occlusion.csv", delimiter=",", names=True, dtype=None, encoding=None)
     raw, labels = trained_run.load_split("test", max_examples=6, seed=0)
     probs = trained_run.load_model().predict(trained_run.preprocess(raw), verbose=0)

@@ -80,7 +80,8 @@ def test_one_class_target(tmp_path):
         targets.load_target(str(root), run)
 
 
-def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path):
+def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path, monkeypatch):
+    from sklearn.metrics import balanced_accuracy_score
     from zfkeras.layer_features import features
 
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
@@ -95,7 +96,17 @@ def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path):
     oracle = fold_scores(transfer.softmax_classifier(0), features(model, x, "fc7", verbose=0), labels,
                          stratified_folds(labels, 3, 5, 2, 0))
     np.testing.assert_allclose(rows[1].pretrained.scores, oracle.scores)
-    assert len(rows[1].scratch.scores) == 2 and all(0 <= s <= 1 for s in rows[1].scratch.scores)
+    # each scratch score is scikit-learn's balanced accuracy of the scratch net's predictions on
+    # that fold, the fold trained again from the same initial state
+    again = transfer.ScratchTrainer(model, 3, steps=3, seed=0)
+    predicted = []
+    predict = again.model.predict
+    monkeypatch.setattr(again.model, "predict", lambda *a, **k: predicted.append(predict(*a, **k)) or predicted[-1])
+    splits = stratified_folds(labels, 3, 5, 2, 0)
+    assert len(rows[1].scratch.scores) == len(splits) == 2
+    for (train, test), score in zip(splits, rows[1].scratch.scores):
+        assert again.score(x, labels, train, test) == pytest.approx(score)
+        assert score == pytest.approx(balanced_accuracy_score(labels[test], predicted[-1].argmax(axis=1)))
 
     trainer = transfer.ScratchTrainer(model, 3, steps=4)
     start = [w.copy() for w in trainer.model.get_weights()]
@@ -142,7 +153,8 @@ def test_transfer_command_end_to_end(tmp_path, fashion_mnist_dir):
     assert "2 SGD steps" in proc.stdout
     with open(run / "report" / "transfer_digits.csv") as f:
         assert [r["per_class"] for r in csv.DictReader(f)] == ["1", "2"]
-    # too many images per class for the target: a one-line error, exit 1
+    # too many images per class for the target: a one-line error, exit 2
     proc = subprocess.run([sys.executable, "-m", "zfkeras", "transfer", str(run), "--per-class", "500"],
                           capture_output=True, text=True, timeout=600, env=quiet_env())
-    assert proc.returncode == 1 and "train_per_class=500 needs at least 501 examples" in proc.stderr
+    assert proc.returncode == 2 and "train_per_class=500 needs at least 501 examples" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import sys
 
+from zfkeras.command import cli_main, format_default, verb_parser
 from zfkeras.train.config import DATASETS, MODELS, TrainConfig
 
 _HELP = {
@@ -32,11 +33,10 @@ _HELP = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="zfkeras train",
-        description="Train a ZFNet-family model with the paper's recipe. Rerunning the same "
+    parser = verb_parser(
+        "zfkeras train",
+        "Train a ZFNet-family model with the paper's recipe. Rerunning the same "
         "command resumes from the last complete epoch.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--config", help="JSON file of settings (flags given here override it)")
     parser.add_argument("--overwrite", action="store_true", help="delete the run folder and start over")
@@ -45,12 +45,16 @@ def build_parser():
         flag = "--" + field.name.replace("_", "-")
         default = getattr(defaults, field.name)
         help_text = _HELP.get(field.name, field.name.replace("_", " "))
+        # The parser's default is None (a flag not given leaves the --config
+        # file's value), so the help states TrainConfig's default itself.
+        if format_default(default):
+            help_text += f" (default: {format_default(default)})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
-            parser.add_argument(flag, type=int, nargs="+", default=None, help=f"{help_text} (default: {' '.join(map(str, default))})")
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=help_text)
         else:
-            parser.add_argument(flag, type=type(default), default=None, help=f"{help_text} (default: {default})")
+            parser.add_argument(flag, type=type(default), default=None, help=help_text)
     return parser
 
 
@@ -78,6 +82,7 @@ def _keys(path):
         return json.load(f)
 
 
+@cli_main("zfkeras train")
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -90,13 +95,9 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
     from zfkeras.train.runner import run
 
-    try:
-        run(config, overwrite=args.overwrite)
-    except (ValueError, FileNotFoundError) as e:
-        # A run folder that holds another run, data that is missing or too
-        # small for the splits: one line saying what to do, no traceback.
-        print(f"zfkeras train: error: {e}", file=sys.stderr)
-        return 2
+    # A run folder that holds another run, data that is missing or too small
+    # for the splits raise InputError: one line saying what to do (`cli_main`).
+    run(config, overwrite=args.overwrite)
     return 0
 
 

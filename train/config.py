@@ -9,6 +9,7 @@ import json
 from zfkeras.atomic import write_json_atomic
 from zfkeras.models import ABLATIONS
 from zfkeras.validation import float_in_range, int_pair, non_negative_int, one_of, positive_float, positive_int
+from zfkeras.errors import InputError
 
 MODELS = ("zfnet_small", "zfnet", "alexnet_dense")
 DATASETS = ("fashion_mnist", "folder", "tfds")
@@ -69,9 +70,9 @@ class TrainConfig:
         one_of(self.model, "model", MODELS)
         one_of(self.dataset, "dataset", DATASETS)
         if self.dataset == "folder" and not self.data_dir:
-            raise ValueError("dataset 'folder' needs --data-dir (a folder with a train/ sub-folder)")
+            raise InputError("dataset 'folder' needs --data-dir (a folder with a train/ sub-folder)")
         if self.dataset == "tfds" and not self.tfds_name:
-            raise ValueError("dataset 'tfds' needs --tfds-name (e.g. imagenet2012)")
+            raise InputError("dataset 'tfds' needs --tfds-name (e.g. imagenet2012)")
         for name in ("epochs", "batch_size", "evolution_maps", "evolution_sample", "image_size",
                      "crop_size", "anneal_patience"):
             positive_int(getattr(self, name), name)
@@ -84,16 +85,16 @@ class TrainConfig:
         float_in_range(self.anneal_factor, "anneal_factor", 0, 1, low_inclusive=False, high_inclusive=False)
         float_in_range(self.min_learning_rate, "min_learning_rate", 0, None)
         if self.crop_size > self.image_size:
-            raise ValueError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
+            raise InputError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
         if isinstance(self.evolution_epochs, (str, bytes)) or not all(
                 isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.evolution_epochs):
-            raise ValueError(f"evolution_epochs must be positive ints, got {self.evolution_epochs!r}")
+            raise InputError(f"evolution_epochs must be positive ints, got {self.evolution_epochs!r}")
         one_of(self.ablation, "ablation", sorted(ABLATIONS))
         if self.conv1:
             if self.model != "zfnet_small":
-                raise ValueError(f"conv1 can only be set for zfnet_small, not {self.model!r}")
+                raise InputError(f"conv1 can only be set for zfnet_small, not {self.model!r}")
             if isinstance(self.conv1, (str, bytes)) or len(self.conv1) != 2:
-                raise ValueError(f"conv1 must be two positive ints (kernel, stride), got {self.conv1!r}")
+                raise InputError(f"conv1 must be two positive ints (kernel, stride), got {self.conv1!r}")
             self.conv1 = int_pair(self.conv1, "conv1")
         return self
 
@@ -108,7 +109,7 @@ class TrainConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - fields)
         if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known keys: {sorted(fields)}")
+            raise InputError(f"unknown config keys {unknown}; known keys: {sorted(fields)}")
         d = dict(d)
         if "evolution_epochs" in d:
             d["evolution_epochs"] = tuple(int(e) for e in d["evolution_epochs"])
@@ -122,11 +123,11 @@ class TrainConfig:
             with open(path) as f:
                 data = json.load(f)
         except FileNotFoundError:
-            raise ValueError(f"config file {path} does not exist") from None
+            raise InputError(f"config file {path} does not exist") from None
         except json.JSONDecodeError as e:
-            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
+            raise InputError(f"config file {path} is not valid JSON: {e}") from None
         if not isinstance(data, dict):
-            raise ValueError(f"config file {path} must hold a JSON object")
+            raise InputError(f"config file {path} must hold a JSON object")
         return cls.from_dict(data)
 
     def save(self, path):

@@ -40,6 +40,7 @@ from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.writer import RunWriter
 from zfkeras.runs.sources import folder_files, tfds_split
 from zfkeras.runs.splits import VALIDATION_NAMES, held_out_indices, plan_splits
+from zfkeras.errors import MissingInputError
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 SPLITS = ("train", "validation", "test")
@@ -138,10 +139,10 @@ def _image_folder(config):
     and ``test/`` beside it; missing ones are held out of ``train/``."""
     root = config.data_dir
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"--data-dir {root} does not exist")
+        raise MissingInputError(f"--data-dir {root} does not exist")
     available = [name for name in ("train", *VALIDATION_NAMES, "test") if os.path.isdir(os.path.join(root, name))]
     if "train" not in available:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{root} needs a train/ sub-folder holding one folder of images per class "
             "(optionally val/ and test/ beside it; what is missing is held out of train/)"
         )

@@ -20,9 +20,10 @@ from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.writer import RunWriter
 from zfkeras.train.config import TrainConfig, config_differences
+from zfkeras.errors import InputError
 
 
-class RunFolderConflict(ValueError):
+class RunFolderConflict(InputError):
     """The run folder holds a different run."""
 
 

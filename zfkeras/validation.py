@@ -8,6 +8,7 @@ Plain Python and numpy only: no TensorFlow import.
 """
 
 import numbers
+from zfkeras.errors import InputError, InputTypeError
 
 
 def _is_int(value):
@@ -19,7 +20,7 @@ def _as_int(value, name, what):
         return int(value)
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
         return int(value)
-    raise TypeError(f"{name} must be {what}, got {value!r} of type {type(value).__name__}")
+    raise InputTypeError(f"{name} must be {what}, got {value!r} of type {type(value).__name__}")
 
 
 def positive_int(value, name):
@@ -30,7 +31,7 @@ def positive_int(value, name):
     """
     value_int = _as_int(value, name, "a positive integer")
     if value_int < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
     return value_int
 
 
@@ -38,7 +39,7 @@ def non_negative_int(value, name):
     """``value`` as an int >= 0."""
     value_int = _as_int(value, name, "a non-negative integer")
     if value_int < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be a non-negative integer, got {value!r}")
     return value_int
 
 
@@ -56,26 +57,26 @@ def int_pair(value, name, allow_zero=False):
     check = non_negative_int if allow_zero else positive_int
     what = "a non-negative integer" if allow_zero else "a positive integer"
     if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be {what} or a pair of them, got the string {value!r}")
+        raise InputTypeError(f"{name} must be {what} or a pair of them, got the string {value!r}")
     if _is_int(value):
         return (check(value, name),) * 2
     try:
         items = tuple(value)
     except TypeError:
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be {what} or a pair of them, got {value!r} of type {type(value).__name__}"
         ) from None
     if len(items) != 2:
-        raise ValueError(f"{name} must be {what} or a pair of them, got {value!r} ({len(items)} values)")
+        raise InputError(f"{name} must be {what} or a pair of them, got {value!r} ({len(items)} values)")
     return tuple(check(v, name) for v in items)
 
 
 def _as_float(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
+        raise InputTypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     return value
 
 
@@ -83,7 +84,7 @@ def positive_float(value, name):
     """``value`` as a finite float > 0."""
     result = _as_float(value, name)
     if result <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InputError(f"{name} must be > 0, got {value!r}")
     return result
 
 
@@ -100,12 +101,12 @@ def float_in_range(value, name, low, high, low_inclusive=True, high_inclusive=Tr
         left = "-inf" if low is None else low
         right = "inf" if high is None else high
         interval = f"{'[' if low_inclusive and low is not None else '('}{left}, {right}{']' if high_inclusive and high is not None else ')'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        raise InputError(f"{name} must be in {interval}, got {value!r}")
     return result
 
 
 def one_of(value, name, choices):
     """``value`` if it is one of ``choices``; ValueError listing them."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value

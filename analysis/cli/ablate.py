@@ -7,10 +7,11 @@ run's report folder (``table2_ablations.csv``, ``.md``) and the terminal.
 Arguments are parsed without importing TensorFlow.
 """
 
-import argparse
 import os
 
-from zfkeras.analysis.cli.common import fail, non_negative_int, positive_int
+from zfkeras.analysis.cli.common import non_negative_int, positive_int
+from zfkeras.command import cli_main, verb_parser
+from zfkeras.errors import InputError
 
 PROG = "zfkeras ablate"
 
@@ -18,11 +19,10 @@ PROG = "zfkeras ablate"
 def build_parser():
     from zfkeras.models import ABLATIONS
 
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Paper Table 2: train each architecture variant from scratch with the run's recipe, "
+    parser = verb_parser(
+        PROG,
+        "Paper Table 2: train each architecture variant from scratch with the run's recipe, "
         "then report train top-1, validation top-1 and top-5 error.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("run_dir", help="run folder whose config.json gives the data and recipe")
     parser.add_argument("--variants", nargs="+", choices=list(ABLATIONS), metavar="VARIANT",
@@ -39,6 +39,7 @@ def build_parser():
     return parser
 
 
+@cli_main(PROG)
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -58,15 +59,12 @@ def main(argv=None):
     for name in ("epochs", "max_train_examples", "validation_size"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    try:
-        configs = t2.variant_configs(base, root, args.variants, **overrides)
-        if not args.table_only:
-            t2.train_ablations(configs)
-    except ValueError as error:
-        return fail(PROG, error)
+    configs = t2.variant_configs(base, root, args.variants, **overrides)
+    if not args.table_only:
+        t2.train_ablations(configs)
     rows = [r for r in t2.collect(root) if r["variant"] in configs]
     if not rows:
-        return fail(PROG, f"no finished variant in {root}; run without --table-only to train them")
+        raise InputError(f"no finished variant in {root}; run without --table-only to train them")
     out = args.out or os.path.join(args.run_dir, "report")
     command = f"zfkeras ablate {args.run_dir}" + (f" --variants {' '.join(configs)}" if args.variants else "") + \
         "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if k != "evolution_sample")

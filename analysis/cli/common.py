@@ -5,7 +5,6 @@ usage error before anything heavy is imported.
 """
 
 import argparse
-import sys
 
 from zfkeras import validation
 
@@ -62,9 +61,3 @@ def open_run(parser, path):
         return RunFolder(path)
     except ValueError as error:
         parser.error(str(error))
-
-
-def fail(prog, error):
-    """Prints a one-line error for a failure after parsing; returns 1."""
-    print(f"{prog}: error: {error}", file=sys.stderr)
-    return 1

@@ -12,25 +12,26 @@ read and every map computed before anything is written; the folder appears
 complete or not at all.
 """
 
-import argparse
 import os
-import sys
+
+from zfkeras.command import cli_main, verb_parser
+from zfkeras.errors import InputError
 
 _DESCRIPTION = __doc__.split("\n\n")[0]
 
 
 def build_parser():
     """The argument parser (no TensorFlow import)."""
-    parser = argparse.ArgumentParser(prog="zfkeras occlude", description=_DESCRIPTION)
+    parser = verb_parser("zfkeras occlude", _DESCRIPTION)
     parser.add_argument("model", metavar="RUN_DIR|MODEL", help="a run folder or a .keras model file")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
-    parser.add_argument("--out", default="occlusion", help="output folder (default: ./occlusion)")
+    parser.add_argument("--out", default="occlusion", help="output folder")
     parser.add_argument("--size", type=int, default=None,
                         help="side of the square in pixels (default: 50/224 of the input, the paper's)")
     parser.add_argument("--stride", type=int, default=None, help="step of the square (default: size // 5, at least 1)")
-    parser.add_argument("--layer", default="conv5", help="conv layer whose strongest map is followed (default conv5)")
+    parser.add_argument("--layer", default="conv5", help="conv layer whose strongest map is followed")
     parser.add_argument("--label", default=None,
-                        help="true class (name or index) of every image; default: the unoccluded prediction")
+                        help="true class (name or index) of every image (default: the unoccluded prediction)")
     parser.add_argument("--rescale", type=float, default=1.0,
                         help="bare .keras models only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -88,7 +89,7 @@ def _load(args):
     try:
         model = load_model(args.model)
     except Exception as error:  # Keras raises several types for a bad file
-        raise ValueError(f"cannot load model {args.model!r}: {error}") from None
+        raise InputError(f"cannot load model {args.model!r}: {error}") from None
     classes = model.output.shape[-1]
     return model, (lambda x: x.astype("float32") * args.rescale), [str(i) for i in range(classes)]
 
@@ -100,20 +101,17 @@ def _label_index(label, names):
         return names.index(label)
     if label.isdigit() and int(label) < len(names):
         return int(label)
-    raise ValueError(f"--label {label!r} is neither a class name nor an index 0..{len(names) - 1} "
+    raise InputError(f"--label {label!r} is neither a class name nor an index 0..{len(names) - 1} "
                      f"(classes: {', '.join(names)})")
 
 
+@cli_main("zfkeras occlude")
 def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
-    try:
-        return _run(args)
-    except ValueError as error:
-        print(f"zfkeras occlude: error: {error}", file=sys.stderr)
-        return 2
+    return _run(args)
 
 
 def _run(args):
@@ -130,7 +128,7 @@ def _run(args):
     labels = None if label is None else np.full(len(images), label)
     size = args.size or f7.square_size(h)
     if size > min(h, w):
-        raise ValueError(f"--size {size} is larger than the model's {h}x{w} input")
+        raise InputError(f"--size {size} is larger than the model's {h}x{w} input")
     stride = args.stride or max(1, size // 5)
     print(f"Occluding {len(images)} image(s) at {h}x{w}: square {size} px, stride {stride} px, layer {args.layer}")
     data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True)

@@ -5,19 +5,17 @@ the run's report folder (``table6_probes.csv``, ``.md``, the depth plot)
 and printed.
 """
 
-import argparse
-
-from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fail, fold_count, open_run, positive_int
+from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fold_count, open_run, positive_int
+from zfkeras.command import cli_main, verb_parser
 
 PROG = "zfkeras probe"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Paper Table 6: train a linear SVM (and a softmax on conv5, fc7) on each layer's "
+    parser = verb_parser(
+        PROG,
+        "Paper Table 6: train a linear SVM (and a softmax on conv5, fc7) on each layer's "
         "features of N images per class, test on up to M others per class, over random folds.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("run_dir", help="run folder written by zfkeras train")
     parser.add_argument("--layers", nargs="+", help="layers to probe (default: conv1-conv5, fc6, fc7 that exist)")
@@ -35,6 +33,7 @@ def build_parser():
     return parser
 
 
+@cli_main(PROG)
 def main(argv=None):
     parser = build_parser()
     args = parse_target_args(parser, argv)
@@ -44,13 +43,10 @@ def main(argv=None):
     from zfkeras.analysis.sections import table6_probes
 
     out = args.out or str(run.report_dir)
-    try:
-        results, meta = table6_probes.probe_run(
-            run, args.layers, args.target, args.per_class, args.test_per_class, args.folds, args.seed,
-            None if args.pool == "none" else args.pool, args.batch_size, True, args.tfds_data_dir, args.manual_dir,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        return fail(PROG, error)
+    results, meta = table6_probes.probe_run(
+        run, args.layers, args.target, args.per_class, args.test_per_class, args.folds, args.seed,
+        None if args.pool == "none" else args.pool, args.batch_size, True, args.tfds_data_dir, args.manual_dir,
+    )
     command = f"zfkeras probe {args.run_dir} --target {args.target} --per-class {args.per_class} " \
               f"--test-per-class {args.test_per_class} --folds {args.folds} --seed {args.seed} --pool {args.pool}"
     files, _, _ = table6_probes.write_table6(results, meta, out, command)

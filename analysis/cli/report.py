@@ -4,19 +4,19 @@ Parsing imports neither TensorFlow nor Keras, so ``--help`` and argument
 errors answer at once.
 """
 
-import argparse
 import os
 import sys
 
 from zfkeras.analysis.report.build import SECTIONS  # plain data, no TensorFlow
+from zfkeras.command import cli_main, verb_parser
 
 
 def build_parser():
     """The argument parser of ``zfkeras report``."""
     names = [name for name, _ in SECTIONS]
-    parser = argparse.ArgumentParser(
-        prog="zfkeras report",
-        description=(
+    parser = verb_parser(
+        "zfkeras report",
+        (
             "Write RUN_DIR/report/index.html: the paper's figures and tables for a trained "
             "run (Figs. 2, 4-7, Tables 1-4, 6), an explorer of every feature map's top 9, "
             "and CSV/JSON files of every number. Finished sections are reused on a rerun."
@@ -32,6 +32,7 @@ def build_parser():
     return parser
 
 
+@cli_main("zfkeras report")
 def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
@@ -40,12 +41,8 @@ def main(argv=None):
         parser.error(f"RUN_DIR {args.run_dir!r} is not a folder; pass the run folder written by 'zfkeras train'")
     from zfkeras.analysis.report.build import write_report
 
-    try:
-        index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
-                             use_cache=not args.no_cache)
-    except (ValueError, TypeError) as e:
-        print(f"zfkeras report: error: {e}", file=sys.stderr)
-        return 2
+    index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
+                         use_cache=not args.no_cache)
     print(f"Report: {os.path.abspath(index)}")
     return 0
 

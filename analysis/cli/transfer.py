@@ -6,19 +6,17 @@ written to the run's report folder (``transfer_<target>.csv``, ``.md``,
 ``_curve.png``) and printed.
 """
 
-import argparse
-
-from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fail, fold_count, non_negative_int, open_run, positive_int
+from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fold_count, non_negative_int, open_run, positive_int
+from zfkeras.command import cli_main, verb_parser
 
 PROG = "zfkeras transfer"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Keep the trained layers fixed, train a new softmax on N images per class of a target, "
+    parser = verb_parser(
+        PROG,
+        "Keep the trained layers fixed, train a new softmax on N images per class of a target, "
         "test on up to M per class, against the same architecture trained from scratch on the same images.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("run_dir", help="run folder written by zfkeras train")
     parser.add_argument("--target", default="digits",
@@ -36,6 +34,7 @@ def build_parser():
     return parser
 
 
+@cli_main(PROG)
 def main(argv=None):
     parser = build_parser()
     args = parse_target_args(parser, argv)
@@ -43,13 +42,10 @@ def main(argv=None):
     from zfkeras.analysis.sections import table3_4_transfer as transfer
 
     out = args.out or str(run.report_dir)
-    try:
-        rows, meta = transfer.transfer_run(
-            run, args.target, args.per_class, args.test_per_class, args.folds, args.seed, args.scratch_steps,
-            args.layer, True, args.tfds_data_dir, args.manual_dir,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        return fail(PROG, error)
+    rows, meta = transfer.transfer_run(
+        run, args.target, args.per_class, args.test_per_class, args.folds, args.seed, args.scratch_steps,
+        args.layer, True, args.tfds_data_dir, args.manual_dir,
+    )
     command = (f"zfkeras transfer {args.run_dir} --target {args.target} --per-class "
                f"{' '.join(map(str, args.per_class))} --test-per-class {args.test_per_class} --folds {args.folds} "
                f"--seed {args.seed} --scratch-steps {args.scratch_steps}")

@@ -18,6 +18,7 @@ from sklearn.metrics import balanced_accuracy_score
 from threadpoolctl import threadpool_limits
 
 from zfkeras.validation import non_negative_int, positive_int
+from zfkeras.errors import InputError
 
 
 @dataclasses.dataclass
@@ -79,16 +80,16 @@ def stratified_folds(labels, train_per_class, test_per_class=50, folds=5, seed=0
         test_per_class = positive_int(test_per_class, "test_per_class")
     folds = positive_int(folds, "folds")
     if folds < 2:
-        raise ValueError(f"folds must be at least 2 (the paper uses 5), got {folds}")
+        raise InputError(f"folds must be at least 2 (the paper uses 5), got {folds}")
     seed = non_negative_int(seed, "seed")
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise ValueError(
+        raise InputError(
             f"the data has {len(classes)} class ({classes.tolist()}); a probe or transfer needs at least 2 classes"
         )
     short = [(c.item(), int(n)) for c, n in zip(classes, counts) if n < train_per_class + 1]
     if short:
-        raise ValueError(
+        raise InputError(
             f"train_per_class={train_per_class} needs at least {train_per_class + 1} examples in every class "
             f"(N to train, 1 or more to test); these (class, count) pairs have fewer: {short[:10]}; "
             "lower the number per class or add images"

@@ -26,6 +26,7 @@ import os
 import numpy as np
 
 from zfkeras.validation import positive_int
+from zfkeras.errors import InputError
 
 BUILTIN_TARGETS = ("test", "digits")
 
@@ -66,10 +67,10 @@ def check_target(spec):
     if spec.startswith("tfds:"):
         name = spec[len("tfds:"):]
         if not name:
-            raise ValueError(f"target {spec!r} names no TFDS dataset; write tfds:NAME, e.g. tfds:caltech101")
+            raise InputError(f"target {spec!r} names no TFDS dataset; write tfds:NAME, e.g. tfds:caltech101")
         return "tfds", name
     if not os.path.isdir(spec):
-        raise ValueError(
+        raise InputError(
             f"target {spec!r} is neither 'test', 'digits', 'tfds:NAME' nor an existing folder of "
             "class sub-folders; check the path"
         )
@@ -155,7 +156,7 @@ def load_folder_target(root, input_shape, max_per_class=None, seed=0):
         except (OSError, ValueError) as error:
             skipped.append((paths[i], str(error).splitlines()[0]))
     if not images:
-        raise ValueError(f"no image in {root} could be read ({len(skipped)} files failed)")
+        raise InputError(f"no image in {root} could be read ({len(skipped)} files failed)")
     h, w, c = input_shape
     return Target(
         np.stack(images), np.asarray(kept, np.int64), names,
@@ -214,5 +215,5 @@ def load_target(spec, run, max_per_class=None, seed=0, data_dir=None, manual_dir
     else:
         target = load_tfds_target(argument, input_shape, max_per_class, seed, data_dir, manual_dir)
     if len(np.unique(target.labels)) < 2:
-        raise ValueError(f"target {spec!r} has only one class; probes and transfer need at least 2 classes")
+        raise InputError(f"target {spec!r} has only one class; probes and transfer need at least 2 classes")
     return target

@@ -32,6 +32,7 @@ from zfkeras.analysis.output import figures
 from zfkeras.analysis.output import tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.models import ABLATIONS
+from zfkeras.errors import InputError
 
 ABLATION_DIRNAME = "ablations"
 STEM = "table2_ablations"
@@ -61,7 +62,7 @@ def check_variants(variants):
         return list(ABLATIONS)
     unknown = [v for v in variants if v not in ABLATIONS]
     if unknown:
-        raise ValueError(f"unknown ablation variant(s) {unknown}; choose from {list(ABLATIONS)}")
+        raise InputError(f"unknown ablation variant(s) {unknown}; choose from {list(ABLATIONS)}")
     return list(dict.fromkeys(variants))
 
 

@@ -34,6 +34,7 @@ from zfkeras.analysis.output import figures
 from zfkeras.analysis.output import tables
 from zfkeras.analysis.protocol.folds import fold_scores, stratified_folds
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.errors import InputError
 
 PROBE_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 SOFTMAX_LAYERS = ("conv5", "fc7")
@@ -68,7 +69,7 @@ def default_layers(model):
     names = {layer.name for layer in model.layers}
     found = [name for name in PROBE_LAYERS if name in names]
     if not found:
-        raise ValueError(
+        raise InputError(
             f"model {model.name!r} has none of the layers {list(PROBE_LAYERS)}; pass layers=[...] "
             f"naming some of its layers: {[layer.name for layer in model.layers]}"
         )

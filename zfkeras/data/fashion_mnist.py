@@ -12,6 +12,7 @@ import os
 import zlib
 
 import numpy as np
+from zfkeras.errors import InputError, MissingInputError
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -91,7 +92,7 @@ def find_fashion_mnist(data_dir=None):
         if not missing:
             return folder
         looked.append(f"  {folder} (missing: {', '.join(missing)})")
-    raise FileNotFoundError(
+    raise MissingInputError(
         "Fashion-MNIST idx files not found. Looked in:\n"
         + "\n".join(looked)
         + f"\nInstall them with `{INSTALL_COMMAND}`, or put the four files "
@@ -118,22 +119,22 @@ def read_idx(path, expected_ndim):
         with gzip.open(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: not a readable gzip file ({e})") from None
+        raise InputError(f"{path}: not a readable gzip file ({e})") from None
     if len(data) < 4:
-        raise ValueError(f"{path}: too short for an idx header ({len(data)} bytes)")
+        raise InputError(f"{path}: too short for an idx header ({len(data)} bytes)")
     zero0, zero1, dtype_code, ndim = data[0], data[1], data[2], data[3]
     if zero0 != 0 or zero1 != 0 or dtype_code != _UBYTE or ndim != expected_ndim:
-        raise ValueError(
+        raise InputError(
             f"{path}: bad idx magic number 0x{data[:4].hex()} "
             f"(expected 0x000008{expected_ndim:02x}: unsigned bytes, {expected_ndim} dims)"
         )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise ValueError(f"{path}: truncated idx header")
+        raise InputError(f"{path}: truncated idx header")
     shape = tuple(int(v) for v in np.frombuffer(data, ">u4", count=ndim, offset=4))
     expected_size = header_size + int(np.prod(shape))
     if len(data) != expected_size:
-        raise ValueError(
+        raise InputError(
             f"{path}: idx header declares shape {shape} ({expected_size} bytes) "
             f"but the file holds {len(data)} bytes (truncated or corrupt)"
         )
@@ -146,14 +147,14 @@ def _read_split(folder, images_file, labels_file):
     images = read_idx(images_path, expected_ndim=3)
     labels = read_idx(labels_path, expected_ndim=1)
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{images_path} holds {images.shape[0]} images but {labels_path} "
             f"holds {labels.shape[0]} labels"
         )
     if images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
+        raise InputError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
     if labels.size and labels.max() >= len(FASHION_MNIST_CLASSES):
-        raise ValueError(
+        raise InputError(
             f"{labels_path}: label {int(labels.max())} is out of range "
             f"(Fashion-MNIST has {len(FASHION_MNIST_CLASSES)} classes)"
         )

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from zfkeras.data.transforms import read_image
 from zfkeras.progress import progress_bar
+from zfkeras.errors import InputError, MissingInputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # verbose="auto" shows a progress bar above this many files to decode.
@@ -96,14 +97,14 @@ def list_image_files(root, class_names=None):
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"Image folder {root!r} does not exist or is not a folder")
+        raise MissingInputError(f"Image folder {root!r} does not exist or is not a folder")
     folders = sorted(
         name
         for name in os.listdir(root)
         if not name.startswith(".") and os.path.isdir(os.path.join(root, name))
     )
     if not folders:
-        raise ValueError(
+        raise InputError(
             f"{root} has no class sub-folders; expected the layout "
             f"{os.path.join(root, '<class>', '<image>.jpg')}"
         )
@@ -113,7 +114,7 @@ def list_image_files(root, class_names=None):
         class_names = [str(name) for name in class_names]
         unknown = [name for name in folders if name not in class_names]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"{root} has class folders {unknown} that are not in class_names "
                 f"{class_names}; add them to class_names"
             )
@@ -131,7 +132,7 @@ def list_image_files(root, class_names=None):
                     paths.append(os.path.join(dirpath, filename))
                     labels.append(label)
     if not paths:
-        raise ValueError(
+        raise InputError(
             f"No image files ({', '.join(IMAGE_EXTENSIONS)}) under the class folders of {root}"
         )
     return paths, np.asarray(labels, np.int64), list(class_names)
@@ -250,7 +251,7 @@ def decodable_files(paths, labels=None, where="the given files", verbose="auto")
     bad = set(report.paths)
     keep = [i for i, path in enumerate(paths) if path not in bad]
     if not keep:
-        raise ValueError(f"No image in {where} can be decoded.\n{report}")
+        raise InputError(f"No image in {where} can be decoded.\n{report}")
     paths = [paths[i] for i in keep]
     if labels is not None:
         labels = np.asarray(labels)[keep]

@@ -20,6 +20,7 @@ from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.progress import progress_bar
 from zfkeras.runs.layout import MEAN_IMAGE
 from zfkeras.validation import positive_int
+from zfkeras.errors import InputError, MissingInputError
 
 # verbose="auto" shows a progress bar above this many images.
 AUTO_PROGRESS_IMAGES = 2000
@@ -163,18 +164,18 @@ def load_mean_image(run_dir, image_size=None):
     """
     path = mean_image_path(run_dir)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"No mean image at {path}; compute it over the training split with "
             "compute_mean_image() and save it with save_mean_image()"
         )
     try:
         mean_image = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path} is not a readable .npy file ({error}); delete it to recompute it") from None
+        raise InputError(f"{path} is not a readable .npy file ({error}); delete it to recompute it") from None
     if mean_image.ndim != 3:
-        raise ValueError(f"{path}: expected an (H, W, C) mean image, got shape {mean_image.shape}")
+        raise InputError(f"{path}: expected an (H, W, C) mean image, got shape {mean_image.shape}")
     if image_size is not None and mean_image.shape[:2] != (image_size, image_size):
-        raise ValueError(
+        raise InputError(
             f"{path} is a {mean_image.shape[0]}x{mean_image.shape[1]} mean image, "
             f"but image_size is {image_size}"
         )

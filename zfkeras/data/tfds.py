@@ -15,6 +15,7 @@ import re
 from zfkeras.data.folders import check_validate_flag
 from zfkeras.data.folders import files_dataset
 from zfkeras.data.preprocessing import pipeline_settings
+from zfkeras.errors import InputError, MissingInputError
 
 
 def _import_tfds():
@@ -57,12 +58,12 @@ def tfds_image_folder_dataset(root, split, mode="train", image_size=256, crop_si
     validate = check_validate_flag(validate)
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"Image folder {root!r} does not exist or is not a folder")
+        raise MissingInputError(f"Image folder {root!r} does not exist or is not a folder")
     tfds = _import_tfds()
     builder = tfds.folder_dataset.ImageFolder(root)
     splits = list(builder.info.splits.keys())
     if split not in splits:
-        raise ValueError(
+        raise InputError(
             f"{root} has no split {split!r} (found {splits}); expected the layout "
             f"{os.path.join(root, '<split>', '<class>', '<image>.jpg')}"
         )
@@ -105,7 +106,7 @@ def _archive_hint(builder, manual_dir=None):
     return f"To prepare it, put its source files in {place} and pass manual_dir="
 
 
-class DownloadRefusedError(FileNotFoundError):
+class DownloadRefusedError(MissingInputError):
     """TFDS wanted to download a file that is not in manual_dir."""
 
 
@@ -146,13 +147,13 @@ def _prepare_offline(tfds, builder, name, manual_dir):
     except DownloadRefusedError:
         raise  # Its message already says which file to put where.
     except FileNotFoundError as error:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"Cannot prepare {name!r} from {manual_dir}: {error}\n"
             f"{_archive_hint(builder, manual_dir)}"
         ) from None
     except AssertionError as error:
         # TFDS reports an empty or missing manual_dir this way.
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"Cannot prepare {name!r} from {manual_dir}: "
             f"{str(error).splitlines()[0]}\n{_archive_hint(builder, manual_dir)}"
         ) from None
@@ -186,16 +187,16 @@ def tfds_dataset(name, split, data_dir=None, manual_dir=None):
     try:
         builder = tfds.builder(name, data_dir=None if data_dir is None else os.fspath(data_dir))
     except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(f"TFDS has no dataset named {name!r}") from None
+        raise InputError(f"TFDS has no dataset named {name!r}") from None
     if manual_dir is not None and not builder.is_prepared():
         manual_dir = os.fspath(manual_dir)
         if not os.path.isdir(manual_dir):
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"manual_dir {manual_dir!r} does not exist. {_archive_hint(builder, manual_dir)}"
             )
         _prepare_offline(tfds, builder, name, manual_dir)
     if not builder.is_prepared():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
             "is never downloaded here. Pass the data_dir where it is prepared, or "
             f"prepare it from local files.\n{_archive_hint(builder)}"
@@ -203,7 +204,7 @@ def tfds_dataset(name, split, data_dir=None, manual_dir=None):
     splits = list(builder.info.splits.keys())
     base_split = re.split(r"[\[+]", split)[0]
     if base_split not in splits:
-        raise ValueError(f"TFDS dataset {name!r} has no split {split!r} (splits: {splits})")
+        raise InputError(f"TFDS dataset {name!r} has no split {split!r} (splits: {splits})")
     data = builder.as_dataset(split=split, as_supervised=True)
     features = builder.info.features
     label = features["label"] if "label" in getattr(features, "keys", lambda: ())() else None

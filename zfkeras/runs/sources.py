@@ -15,6 +15,7 @@ import numpy as np
 
 from zfkeras.runs.layout import CONFIG
 from zfkeras.runs.splits import held_out_indices, stream_ranges
+from zfkeras.errors import InputError
 
 
 def _choose(count, max_examples, seed):
@@ -28,7 +29,7 @@ def load_raw_split(run, split, max_examples=None, seed=0):
     """See `RunFolder.load_split`."""
     loader = {"fashion_mnist": _fashion_mnist, "folder": _folder, "tfds": _tfds}.get(run.dataset)
     if loader is None:
-        raise ValueError(f"run folder {run.path}: unknown dataset {run.dataset!r} in {CONFIG}")
+        raise InputError(f"run folder {run.path}: unknown dataset {run.dataset!r} in {CONFIG}")
     return loader(run.config, run.splits, split, max_examples, seed)
 
 
@@ -94,7 +95,7 @@ def read_image_file(path, image_size, crop_size, channels=3):
         image = decode_image(tf.io.read_file(os.fspath(path)))
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"cannot read image file {os.fspath(path)!r}: {reason}") from None
+        raise InputError(f"cannot read image file {os.fspath(path)!r}: {reason}") from None
     if channels == 1:
         image = tf.image.rgb_to_grayscale(image)
     return to_model_size(image, image_size, crop_size)
@@ -132,7 +133,7 @@ def _folder(config, plan, split, max_examples, seed):
             continue
         kept.append(labels[i])
     if not images:
-        raise ValueError(f"no image of the {split} split of {config['data_dir']} can be decoded")
+        raise InputError(f"no image of the {split} split of {config['data_dir']} can be decoded")
     return np.stack(images), np.asarray(kept, np.int64)
 
 
@@ -169,6 +170,6 @@ def _tfds(config, plan, split, max_examples, seed):
         else:
             kept.append(item)
     if not kept:
-        raise ValueError(f"the {split} split of TFDS {config['tfds_name']!r} is empty")
+        raise InputError(f"the {split} split of TFDS {config['tfds_name']!r} is empty")
     kept.sort(key=lambda item: item[0])
     return np.stack([item[1] for item in kept]), np.asarray([item[2] for item in kept], np.int64)

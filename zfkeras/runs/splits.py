@@ -17,6 +17,7 @@ Needs only numpy.
 """
 
 import numpy as np
+from zfkeras.errors import InputError
 
 VALIDATION_NAMES = ("val", "validation")
 
@@ -38,13 +39,13 @@ def plan_splits(available, validation_size, seed):
     """
     available = list(available)
     if "train" not in available:
-        raise ValueError(f"the data has no 'train' split (it has {available}); a run needs one to train on")
+        raise InputError(f"the data has no 'train' split (it has {available}); a run needs one to train on")
     named_validation = next((name for name in VALIDATION_NAMES if name in available), None)
     test = "test" if "test" in available else named_validation
     validation = named_validation if named_validation not in (None, test) else None
     held = [name for name, source in (("validation", validation), ("test", test)) if source is None]
     if held and validation_size < 1:
-        raise ValueError(
+        raise InputError(
             f"the data has no separate {' or '.join(held)} split, so it is held out of 'train', "
             f"but validation_size is {validation_size}; pass --validation-size N (N >= 1)"
         )
@@ -75,7 +76,7 @@ def held_out_indices(num_examples, plan, max_train=0):
     count = plan["held_out"]
     held = [name for name in ("validation", "test") if plan[name] is None]
     if count * len(held) >= num_examples:
-        raise ValueError(
+        raise InputError(
             f"holding out {count} examples for each of {held} leaves no training examples out of "
             f"{num_examples}; pass a smaller --validation-size"
         )

@@ -1,0 +1,82 @@
+"""What every ``zfkeras <verb>`` shares: its help formatter and its error handler.
+
+`HelpFormatter` shows each option's default once. `cli_main` wraps a
+verb's ``main(argv)``: an `zfkeras.errors.InputError` (zfkeras' own checks
+of what the user gave) becomes one line and exit status 2, any other
+exception is a bug and is shown with its traceback (exit status 1), so an
+internal failure never reads like a mistake of the user's. Plain Python:
+no TensorFlow import.
+"""
+
+import argparse
+import functools
+import sys
+import traceback
+
+from zfkeras.errors import InputError
+
+USER_ERROR_STATUS = 2  # as argparse's usage errors
+INTERNAL_ERROR_STATUS = 1
+
+
+def format_default(value):
+    """A default as it is typed on the command line: ``1 2 5`` for a sequence."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help, once.
+
+    Nothing is appended where the help already states the default (one
+    computed at run time, e.g. "(default: RUN_DIR/report)") or where there
+    is none to show: ``None`` (the help says what happens) or ``False`` of
+    an on/off flag.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "(default" in text or "%(default)" in text
+                or default is None or default is False or default is argparse.SUPPRESS):
+            return text
+        # argparse %-formats the help text: a % in the default is escaped
+        return f"{text} (default: {format_default(default).replace('%', '%%')})"
+
+
+def verb_parser(prog, description):
+    """The argument parser of a verb: its name, its description, `HelpFormatter`."""
+    return argparse.ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
+
+
+def user_error(prog, error):
+    """Prints ``prog: error: ...`` (one line); returns the exit status of a user error."""
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return USER_ERROR_STATUS
+
+
+def cli_main(prog):
+    """Decorator for a verb's ``main(argv)``: user errors in one line, bugs with their traceback."""
+
+    def wrap(main):
+        @functools.wraps(main)
+        def run(argv=None):
+            try:
+                return main(argv)
+            except InputError as error:
+                return user_error(prog, error)
+            except Exception as error:  # noqa: BLE001 - shown in full, never swallowed
+                print(
+                    f"{prog}: internal error: {type(error).__name__}: {error}\n"
+                    "This is a bug in zfkeras or a library it uses, not a problem with your input. "
+                    "The traceback follows; please include it when you report the bug.",
+                    file=sys.stderr,
+                )
+                traceback.print_exc()
+                return INTERNAL_ERROR_STATUS
+
+        run.cli_prog = prog  # lets the tests check that every verb goes through here
+        return run
+
+    return wrap
