@@ -34,7 +34,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.atomic import write_json_atomic
 from tests import oracle
-from zfkeras.analysis.output.figures import cpu_model
+from zfkeras.analysis.output.machine import cpu_model
 
 
 def _chain_oracle_fn(model, layer):

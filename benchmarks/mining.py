@@ -31,7 +31,7 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras.mining import top_activations
-from zfkeras.analysis.output.figures import cpu_model
+from zfkeras.analysis.output.machine import cpu_model
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 

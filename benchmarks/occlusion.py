@@ -36,7 +36,7 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras.occlusion_engine import occlusion
-from zfkeras.analysis.output.figures import cpu_model
+from zfkeras.analysis.output.machine import cpu_model
 
 BATCH = 64
 

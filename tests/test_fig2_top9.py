@@ -50,8 +50,9 @@ def test_panels_are_the_receptive_field_crops_of_patch_and_projection(tiny, pane
     patch = figures.place(np.repeat(raw[image_id, t:b, l:rr] / 255.0, 3, axis=-1), (t, l, b, rr), size)
     np.testing.assert_allclose(top.patches[c, r], patch, rtol=1e-6)
     projection = deconv.project(images[image_id:image_id + 1], "conv3", c, position=position[None])[0]
-    crop = projection[t:b, l:rr]
-    expected = figures.place(np.repeat(0.5 + crop / (2 * np.abs(crop).max()), 3, axis=-1), (t, l, b, rr), size)
+    crop, peak = projection[t:b, l:rr], np.abs(projection[t:b, l:rr]).max()
+    grey = 0.5 + crop / (2 * peak) if peak > 0 else np.full_like(crop, 0.5)  # zero is grey
+    expected = figures.place(np.repeat(grey, 3, axis=-1), (t, l, b, rr), size)
     np.testing.assert_allclose(top.projections[c, r], expected, atol=1e-5)
     # conv1's field is its 5x5 kernel; conv3's (after two 3x3/2 pools) is larger
     assert fig2_top9.full_field_size(deconv, "conv1") == (5, 5) and size[0] > 5
@@ -109,11 +110,10 @@ def test_section_of_a_tiny_run(tmp_path, fashion_mnist_dir, monkeypatch):
     from tests.report_helpers import CONV_FILTERS, make_tiny_run
     from zfkeras.runs.folder import RunFolder
 
-    monkeypatch.setitem(fig2_top9.REPORT_PARAMS, "test_images", 30)
     run = RunFolder(make_tiny_run(tmp_path / "run", evolution=False, fit=False))
     out = tmp_path / "report"
     out.mkdir()
-    section = fig2_top9.report_section(run, out, progress=False)
+    section = fig2_top9.report_section(run, out, progress=False, test_images=30)
     assert "Fig. 2" in section.caption_html and "over 30 images" in section.caption_html
     assert all((out / f).exists() for f in section.files) and "explorer.html" in section.files
     lines = (out / fig2_top9.NUMBERS).read_text().splitlines()

@@ -65,15 +65,16 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
         seen.append((config, model.get_layer("conv1").kernel_size))
 
     monkeypatch.setattr(runner, "run", fake_run)
+    budget = {"train_examples": 96, "epochs": 2, "validation_size": 10}
     for variant in fig6.variants():
-        assert fig6.train_variant(FakeRun(), variant, tmp_path, fig6.REPORT_PARAMS, progress=False) == \
+        assert fig6.train_variant(FakeRun(), variant, tmp_path, **budget, progress=False) == \
             tmp_path / fig6.RUNS / variant.key
     configs = [c for c, _ in seen]
     assert [k for _, k in seen] == [(5, 5), (9, 9), (5, 5)]
     assert [c.filter_rms_clip for c in configs] == [0.1, 0.1, 0.0]
     for config in configs:
-        assert config.max_train_examples == fig6.REPORT_PARAMS["train_examples"]
-        assert config.epochs == fig6.REPORT_PARAMS["epochs"] and config.seed == 3 and config.devices == 0
+        assert config.max_train_examples == 96 and config.validation_size == 10
+        assert config.epochs == 2 and config.seed == 3 and config.devices == 0
     assert runner.build_model(configs[0], (28, 28, 1), 10).get_layer("conv1").kernel_size == (5, 5)  # restored
 
 

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from zfkeras.analysis.output import figures
+from zfkeras.analysis.output import figures, machine, tables
 
 
 @pytest.mark.parametrize("box, where", [
@@ -31,7 +31,7 @@ def test_montage_layout_gaps_and_uncovered_colour():
 
 
 def test_writers_are_complete_files(tmp_path):
-    figures.write_csv(tmp_path / "a.csv", ["x", "y"], [[1, 2.5], ["b", 3]])
+    tables.write_csv(tmp_path / "a.csv", ["x", "y"], [[1, 2.5], ["b", 3]])
     with open(tmp_path / "a.csv") as f:
         assert list(csv.reader(f)) == [["x", "y"], ["1", "2.5"], ["b", "3"]]
     figures.save_image_array(np.full((3, 4, 3), 0.5), tmp_path / "a.png")
@@ -48,4 +48,4 @@ def test_html_helpers_escape():
 
 
 def test_cpu_model_names_the_processor():
-    assert "cores" in figures.cpu_model()
+    assert "cores" in machine.cpu_model()

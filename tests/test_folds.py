@@ -73,3 +73,25 @@ def test_fold_scores_length_mismatch():
     splits = stratified_folds(LABELS, 1, folds=2)
     with pytest.raises(ValueError, match="one label per row"):
         fold_scores(DummyClassifier(), np.zeros((3, 1)), LABELS, splits)
+
+
+def test_fold_scores_equal_a_hand_written_loop_with_a_hand_counted_score():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(3)
+    labels = np.repeat(np.arange(3), 12)
+    features = rng.normal(size=(36, 4)) + labels[:, None] * 0.7  # learnable, not perfectly
+    splits = stratified_folds(labels, 4, test_per_class=6, folds=3, seed=5)
+    steps = []
+    result = fold_scores(LogisticRegression(C=0.5), features, labels, splits, seed=5,
+                         progress=lambda: steps.append(1), describe=lambda m: float(m.coef_[0, 0]))
+    expected, coefficients = [], []
+    for train, test in splits:
+        model = LogisticRegression(C=0.5).fit(features[train], labels[train])
+        predicted = model.predict(features[test])
+        recalls = [np.mean(predicted[labels[test] == c] == c) for c in range(3)]  # per class, then averaged
+        expected.append(np.mean(recalls))
+        coefficients.append(float(model.coef_[0, 0]))
+    assert result.scores == pytest.approx(expected, abs=1e-12)
+    assert 0 < min(expected) and max(expected) < 1  # not a trivial case
+    assert result.details == pytest.approx(coefficients) and len(steps) == 3 and result.seed == 5

@@ -35,6 +35,10 @@ def test_wheel_holds_only_the_zfkeras_package(tmp_path):
                    if "__pycache__" not in p.parts}
         packaged = {n[len(f"zfkeras/{sub}/"):] for n in names if n.startswith(f"zfkeras/{sub}/") and n.endswith(".py")}
         assert sources == packaged, sub
+    # the report's page templates are package data of zfkeras.analysis
+    templates = {p.name for p in (ROOT / "analysis" / "report" / "templates").glob("*.html")}
+    assert templates >= {"report.html", "explorer.html"}
+    assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("zfkeras/analysis/report/templates/")} == templates
     # every subpackage of the core is packaged too
     for init in (ROOT / "zfkeras").rglob("__init__.py"):
         assert init.relative_to(ROOT).as_posix() in names

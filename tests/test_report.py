@@ -28,17 +28,15 @@ def _run_folder(path, model=True):
     return path
 
 
-def _module(monkeypatch, name, report_section, params=None):
+def _module(monkeypatch, name, report_section):
     module = types.ModuleType(f"zfkeras.analysis.sections.{name}")
     module.report_section = report_section
-    if params is not None:
-        module.REPORT_PARAMS = params
     monkeypatch.setitem(sys.modules, f"zfkeras.analysis.sections.{name}", module)
     return module
 
 
 def _writer(key, calls):
-    def report_section(run, out_dir, progress=True):
+    def report_section(run, out_dir, progress=True, *, images=10):
         calls.append(key)
         (out_dir / f"{key}.csv").write_text("a,b\n1,2\n")
         return Section(key, f"Fig. {key}", f"caption of {key}", f'<a href="{key}.csv">numbers</a>', [f"{key}.csv"])
@@ -94,7 +92,7 @@ def test_a_section_returning_the_wrong_type_is_listed_as_failed(tmp_path, monkey
 
 def test_rerun_reuses_sections_until_the_model_or_parameters_change(tmp_path, monkeypatch):
     calls = []
-    module = _module(monkeypatch, "stub_cached", _writer("cached", calls), params={"images": 10})
+    _module(monkeypatch, "stub_cached", _writer("cached", calls))
     run = _run_folder(tmp_path / "run")
     report.write_report(run, ["stub_cached"], progress=False)
     report.write_report(run, ["stub_cached"], progress=False)
@@ -103,13 +101,13 @@ def test_rerun_reuses_sections_until_the_model_or_parameters_change(tmp_path, mo
     os.utime(run / "model.keras", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     report.write_report(run, ["stub_cached"], progress=False)
     assert calls == ["cached"] * 2  # a retrained model invalidates
-    module.REPORT_PARAMS = {"images": 20}
-    report.write_report(run, ["stub_cached"], progress=False)
+    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}})
     assert calls == ["cached"] * 3  # other parameters invalidate
     (run / "report" / "cached.csv").unlink()
-    report.write_report(run, ["stub_cached"], progress=False)
+    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}})
     assert calls == ["cached"] * 4  # a deleted file invalidates
-    report.write_report(run, ["stub_cached"], progress=False, use_cache=False)
+    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}},
+                        use_cache=False)
     assert calls == ["cached"] * 5
 
 
@@ -194,3 +192,21 @@ def test_real_section_on_a_run_without_evolution_files_is_listed_missing(tmp_pat
     page = report.write_report(run, ["fig4_evolution"], progress=False).read_text()
     missing = page[page.index('id="missing"'):]
     assert "Fig. 4" in missing and "evolution/evolution_epoch_*.npz is missing" in missing
+
+
+def test_user_controlled_text_is_escaped_and_section_fragments_are_not(tmp_path, monkeypatch):
+    calls = []
+    _module(monkeypatch, "stub_fragment", _writer("fragment", calls))
+
+    def unavailable(run, out_dir, progress=True):
+        raise SectionUnavailable('class "<img src=x onerror=alert(1)>" & co is missing')
+
+    _module(monkeypatch, "stub_hostile", unavailable)
+    run = _run_folder(tmp_path / "run <b>&amp;")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(dict(config, model="<script>alert(1)</script>")))
+    page = report.write_report(run, ["stub_fragment", "stub_hostile"], progress=False).read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "&amp; co" in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>zfkeras report: run &lt;b&gt;&amp;amp;</title>" in page
+    assert '<a href="fragment.csv">numbers</a>' in page  # the section's own HTML, as written

@@ -33,16 +33,14 @@ pytestmark = [
 def report_dir(tmp_path_factory):
     """Writes the report (Figs. 2 and 4, the explorer, one missing section) of a tiny run."""
     from tests.report_helpers import make_tiny_run
-    from zfkeras.analysis.sections import fig2_top9
     from zfkeras.analysis.report.build import write_report
     from zfkeras.data import fashion_mnist
 
     if not all(os.path.isfile(os.path.join(fashion_mnist.DEBIAN_DIR, f)) for f in fashion_mnist.FILES):
         pytest.skip(f"Fashion-MNIST is not installed: {fashion_mnist.INSTALL_COMMAND}")
     run = make_tiny_run(tmp_path_factory.mktemp("browser") / "run")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(fig2_top9.REPORT_PARAMS, "test_images", 200)
-        write_report(run, ["fig2_top9", "fig4_evolution", "no_such_section"], progress=False)
+    write_report(run, ["fig2_top9", "fig4_evolution", "no_such_section"], progress=False,
+                 params={"fig2_top9": {"test_images": 200}})
     return run / "report"
 
 

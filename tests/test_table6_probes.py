@@ -49,12 +49,7 @@ def test_probe_run_and_report_section(tmp_path):
     assert meta["images"] == 30 and meta["classes"] == 3
 
     out = tmp_path / "report"
-    table6_probes.REPORT_PARAMS_BACKUP = dict(table6_probes.REPORT_PARAMS)
-    try:
-        table6_probes.REPORT_PARAMS.update(per_class=4, test_per_class=6, folds=2)
-        section = table6_probes.report_section(run, out, progress=False)
-    finally:
-        table6_probes.REPORT_PARAMS.update(table6_probes.REPORT_PARAMS_BACKUP)
+    section = table6_probes.report_section(run, out, progress=False, per_class=4, test_per_class=6, folds=2)
     assert isinstance(section, Section) and section.key == "table6"
     for name in section.files:
         assert (out / name).is_file(), name

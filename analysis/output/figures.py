@@ -1,43 +1,18 @@
-"""Shared helpers for the report's figures, tables and captions.
+"""Drawing the report's figures: panels placed and tiled, PNGs, HTML fragments.
+
+Where and when a figure was made is `machine`; CSV and Markdown tables are
+`tables`; how a projection is shown is `zfkeras.display`.
 
 Plain numpy and matplotlib (Agg backend); no TensorFlow. Every writer is
 atomic (the file appears complete or not at all), so an interrupted report
 never leaves a half-written PNG that a rerun would take for a finished one.
 """
 
-import csv
-import datetime
 import html
-import io
-import os
-import platform
 
 import numpy as np
 
 from zfkeras.atomic import atomic_path
-
-
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo (falls back to `platform`)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    return f"{name}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
-def today():
-    """UTC date and time, e.g. ``2026-11-23 09:30 UTC``."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def measured_on():
-    """One caption line: where and when the figure was computed."""
-    return f"Computed on {html.escape(cpu_model())}, {today()}."
 
 
 def place(patch, box, full_size, fill=np.nan):
@@ -117,17 +92,6 @@ def save_image_array(image, path):
     image = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
     with atomic_path(path) as tmp:
         matplotlib.image.imsave(tmp, image, format="png")
-
-
-def write_csv(path, header, rows):
-    """Writes a CSV file atomically."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as f:
-            f.write(buffer.getvalue())
 
 
 def html_table(header, rows, float_format="{:.3g}"):

@@ -1,4 +1,4 @@
-"""Writing the result tables of the probes, transfer and ablations.
+"""Writing tables: CSV files (`write_csv`) and the result tables of the probes, transfer and ablations.
 
 Every table is written twice, atomically: ``STEM.csv`` (for programs) and
 ``STEM.md`` (a Markdown table, for people and docs), with the notes that
@@ -6,10 +6,22 @@ say how the numbers were made (data, budget, seeds, CPU) under the
 Markdown table.
 """
 
+import csv
+import io
 import os
 
-from zfkeras.analysis.output.figures import write_csv
 from zfkeras.atomic import atomic_path
+
+
+def write_csv(path, header, rows):
+    """Writes a CSV file atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(buffer.getvalue())
 
 
 def markdown_table(header, rows):

@@ -1,7 +1,7 @@
 """The run report: ``RUN_DIR/report/index.html`` and everything it shows.
 
 `write_report` asks each experiment module of `SECTIONS` for its section
-(``report_section(run, out_dir, progress)``, see `report_types`), and
+(``report_section(run, out_dir, progress, **parameters)``, see `section`), and
 writes one self-contained folder: the HTML page, the PNGs, CSV/JSON files of
 every number, a copy of the run's configuration and metrics. No external
 URL is used, so the folder can be zipped, mailed or opened from file://.
@@ -11,14 +11,13 @@ A section that cannot run (its module is not installed, it raised
 the reason, and every other section is still written.
 
 Rerunning reuses finished sections: each one is cached in
-``report/.cache/<module>.json`` under a key made of the model file's
-modification time and size, the module's ``REPORT_PARAMS`` (if any) and a
-hash of its source, and reused while that key matches and its files exist.
+``report/.cache/<module>.json`` under a key made of the run-folder files it
+declares in ``INPUTS``, its parameters (``report_section``'s keyword
+arguments) and its code (`cache.section_key`), and reused while that key
+matches and its files exist.
 """
 
 import dataclasses
-import hashlib
-import html
 import importlib
 import json
 import os
@@ -27,8 +26,11 @@ import sys
 import time
 import traceback
 
-from zfkeras.analysis.output import figures
+from zfkeras.analysis.output import machine
+from zfkeras.analysis.report import cache
+from zfkeras.analysis.report.pages import render
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.runs.layout import REPORT_SUMMARY
 
 # (module in zfkeras.analysis.sections, title), in the order they appear.
 SECTIONS = (
@@ -79,25 +81,6 @@ def _normalize_sections(sections):
     return out
 
 
-def _model_stamp(run):
-    path = pathlib.Path(run.path) / "model.keras"
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return {"mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
-
-
-def _cache_key(run, module):
-    source = getattr(module, "__file__", None)
-    digest = None
-    if source and os.path.exists(source):
-        with open(source, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    params = getattr(module, "REPORT_PARAMS", {})
-    return json.loads(json.dumps({"model": _model_stamp(run), "params": params, "source": digest}, default=str))
-
-
 def _cached(out_dir, name, key):
     path = out_dir / CACHE_DIR / f"{name}.json"
     try:
@@ -127,7 +110,7 @@ def _check_section(section, name):
             raise ValueError(f"section {name!r} lists file {file!r} outside the report folder")
 
 
-def _build_section(run, out_dir, name, title, progress, use_cache):
+def _build_section(run, out_dir, name, title, progress, use_cache, overrides=None):
     """Returns (Section or None, Missing or None, reused)."""
     try:
         module = importlib.import_module(f"zfkeras.analysis.sections.{name}")
@@ -139,13 +122,14 @@ def _build_section(run, out_dir, name, title, progress, use_cache):
         return None, _failure(out_dir, name, title, "import failed", e), False
     if not hasattr(module, "report_section"):
         return None, Missing(name, title, f"zfkeras.analysis.sections.{name} has no report_section()"), False
-    key = _cache_key(run, module)
+    params = cache.resolve_parameters(module.report_section, overrides, name)
+    key = cache.section_key(run.path, module, params)
     if use_cache:
         section = _cached(out_dir, name, key)
         if section is not None:
             return section, None, True
     try:
-        section = module.report_section(run, out_dir, progress=progress)
+        section = module.report_section(run, out_dir, progress=progress, **params)
         _check_section(section, name)
     except SectionUnavailable as e:
         return None, Missing(name, title, str(e) or "unavailable"), False
@@ -164,7 +148,7 @@ def _failure(out_dir, name, title, what, error):
     return Missing(name, title, f"{what}: {type(error).__name__}: {first_line}", log)
 
 
-def write_report(run_dir, sections=None, progress=True, use_cache=True):
+def write_report(run_dir, sections=None, progress=True, use_cache=True, params=None):
     """Writes ``RUN_DIR/report/index.html`` and the files it shows.
 
     Args:
@@ -172,18 +156,25 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True):
         sections: module names in ``zfkeras.analysis`` (or ``(module,
             title)`` pairs) to include, in order; None for `SECTIONS`.
         progress: print a line per step and let sections show progress bars.
-        use_cache: reuse sections computed by an earlier call for the same
-            model file and parameters.
+        use_cache: reuse sections computed by an earlier call while their
+            inputs, parameters and code are unchanged (`cache`).
+        params: ``{module: {parameter: value}}`` overriding the defaults
+            of a section's ``report_section`` keyword arguments.
 
     Returns:
         pathlib.Path of ``index.html``.
 
     Raises:
         ValueError: `run_dir` is not a run folder.
+        TypeError: `params` names a section or parameter that is not there.
     """
     from zfkeras.runs.folder import RunFolder
 
     chosen = _normalize_sections(sections)
+    params = dict(params or {})
+    stray = sorted(set(params) - {name for name, _ in chosen})
+    if stray:
+        raise TypeError(f"params for {stray[0]!r}, which is not among the sections written")
     run = RunFolder(run_dir)
     out_dir = pathlib.Path(run.report_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +183,7 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True):
     for i, (name, title) in enumerate(chosen, 1):
         start = time.perf_counter()
         _say(progress, f"{i}/{len(chosen)} {name} ...")
-        section, miss, reused = _build_section(run, out_dir, name, title, progress, use_cache)
+        section, miss, reused = _build_section(run, out_dir, name, title, progress, use_cache, params.get(name))
         seconds = time.perf_counter() - start
         timings[name] = round(seconds, 2)
         if section is not None:
@@ -221,8 +212,8 @@ def _write_summary(run, out_dir, done, missing, timings):
 
     summary = {
         "run_dir": str(run.path),
-        "cpu": figures.cpu_model(),
-        "date": figures.today(),
+        "cpu": machine.cpu_model(),
+        "date": machine.today(),
         "python": sys.version.split()[0],
         "sections": [{"key": s.key, "title": s.title, "files": s.files} for s in done],
         "missing": [dataclasses.asdict(m) for m in missing],
@@ -230,7 +221,7 @@ def _write_summary(run, out_dir, done, missing, timings):
         "config": _safe(lambda: run.config),
         "metrics": _safe(lambda: run.metrics),
     }
-    write_json_atomic(out_dir / "report.json", summary)
+    write_json_atomic(out_dir / REPORT_SUMMARY, summary)
     return summary
 
 
@@ -242,56 +233,8 @@ def _safe(getter):
         return None
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em} h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
-img.figure{max-width:100%;height:auto;image-rendering:pixelated;border:1px solid #ddd}
-.caption{font-size:.92em;color:#333;background:#f6f6f6;padding:.6em .8em;border-left:3px solid #999}
-.files{font-size:.85em;color:#555} table.numbers{border-collapse:collapse;font-size:.9em;margin:.5em 0}
-table.numbers td,table.numbers th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-.missing li{margin:.3em 0} code{background:#f0f0f0;padding:0 3px}
-"""
-
-
-def _header(run, summary):
-    config = summary.get("config") or {}
-    metrics = summary.get("metrics") or {}
-    facts = [f"Run folder <code>{html.escape(str(run.path))}</code>"]
-    if config:
-        facts.append(f"model <b>{html.escape(str(config.get('model')))}</b> on "
-                     f"<b>{html.escape(str(config.get('dataset')))}</b>, {config.get('epochs')} epochs")
-    if metrics.get("test_accuracy") is not None:
-        facts.append(f"test accuracy {100 * metrics['test_accuracy']:.2f}% "
-                     f"({metrics.get('test_examples', '?')} test images)")
-    facts.append(f"CPU: {html.escape(summary['cpu'])}")
-    facts.append(f"written {summary['date']} by <code>zfkeras report {html.escape(str(run.path))}</code>")
-    return "<p>" + "; ".join(facts) + ". Numbers: <a href=\"report.json\">report.json</a>.</p>"
-
-
 def render_page(run, done, missing, summary):
-    """The HTML of index.html (a string)."""
-    toc = "".join(f'<li><a href="#{html.escape(s.key)}">{html.escape(s.title)}</a></li>' for s in done)
-    if missing:
-        toc += '<li><a href="#missing">Missing sections</a></li>'
-    parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        f"<title>zfkeras report: {html.escape(run.path.name)}</title><style>{_CSS}</style></head><body>",
-        "<h1>Visualizing and Understanding Convolutional Networks: run report</h1>",
-        _header(run, summary),
-        f"<ul class=\"toc\">{toc}</ul>",
-    ]
-    for s in done:
-        files = " · ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in s.files)
-        parts.append(
-            f'<section id="{html.escape(s.key)}"><h2>{html.escape(s.title)}</h2>{s.body_html}'
-            f'<p class="caption">{s.caption_html}</p><p class="files">Files: {files}</p></section>'
-        )
-    if missing:
-        items = []
-        for m in missing:
-            log = f' (<a href="{html.escape(m.log)}">traceback</a>)' if m.log else ""
-            items.append(f"<li><b>{html.escape(m.title)}</b> (<code>zfkeras.analysis.sections.{html.escape(m.module)}</code>): "
-                         f"{html.escape(m.reason)}{log}</li>")
-        parts.append(f'<section id="missing"><h2>Missing sections</h2><ul class="missing">{"".join(items)}</ul></section>')
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    """The HTML of index.html (a string): ``templates/report.html``."""
+    return render("report.html", run_name=run.path.name, run_path=str(run.path), config=summary.get("config") or {},
+                  metrics=summary.get("metrics") or {}, cpu=summary["cpu"], date=summary["date"],
+                  summary_file=REPORT_SUMMARY, done=done, missing=missing)

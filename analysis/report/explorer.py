@@ -5,16 +5,17 @@ server, no fetch): the index of every map (activations, image ids, labels)
 is a script, ``explorer/data.js``, and the pictures are one sprite PNG per
 layer, ``explorer/<layer>.png``, holding every map's tile (3x3 projections
 beside 3x3 patches, as in Fig. 2) one under the other. The page shows one
-tile by clipping the sprite, scaled up with square pixels.
+tile by clipping the sprite, scaled up with square pixels. The page is the
+template ``templates/explorer.html`` (`pages`).
 """
 
-import html
 import json
 import re
 
 import numpy as np
 
 from zfkeras.analysis.output import figures
+from zfkeras.analysis.report.pages import render
 
 PAGE = "explorer.html"
 FOLDER = "explorer"
@@ -84,94 +85,9 @@ def write_explorer(out_dir, panels, labels, class_names, title=""):
     with atomic_path(out_dir / DATA) as tmp:
         with open(tmp, "w") as f:
             f.write("window.ZF_EXPLORER = " + json.dumps(index, separators=(",", ":")) + ";\n")
+    page = render("explorer.html", title=title, data_script=DATA, index_file=INDEX)
     with atomic_path(out_dir / PAGE) as tmp:
-        with open(tmp, "w") as f:
-            f.write(_PAGE.replace("{{TITLE}}", html.escape(title)).replace("{{DATA}}", DATA))
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(page)
     return files + [INDEX, DATA, PAGE]
 
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>zfkeras explorer: {{TITLE}}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
-#view{overflow:hidden;border:1px solid #ccc;margin:1em 0;background:#fff}
-#sprite{display:block;image-rendering:pixelated;max-width:none}
-label{margin-right:1em} table{border-collapse:collapse;font-size:.9em}
-td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-.caption{font-size:.9em;color:#333;background:#f6f6f6;padding:.6em .8em;border-left:3px solid #999}
-</style></head><body>
-<p><a href="index.html">&larr; back to the report</a></p>
-<h1>Feature map explorer: {{TITLE}}</h1>
-<p><label>Layer <select id="layer"></select></label>
-<label>Feature map <select id="map"></select></label>
-<button id="prev" type="button">&larr; previous map</button>
-<button id="next" type="button">next map &rarr;</button></p>
-<h2 id="heading"></h2>
-<div id="view"><img id="sprite" alt="top-9 projections and patches"></div>
-<table id="top9"><thead><tr><th>rank</th><th>activation</th><th>test image</th><th>label</th></tr></thead>
-<tbody></tbody></table>
-<p class="caption">For the chosen feature map: the 9 test images whose strongest activation of that map is
-largest, each activation projected to pixels by the deconvnet (left 3x3 block) and the image patch under the
-unit's receptive field (right 3x3 block), ranked left to right, top to bottom. Projections are
-contrast-normalised per panel (0.5 + x / (2 max|x|), zero is grey); pale blue marks the part of a receptive field
-cut off by the image border. This is the paper's Fig. 2 for every map of every conv layer; the numbers are in
-<a href="explorer/index.json">explorer/index.json</a>.</p>
-<script src="{{DATA}}"></script>
-<script>
-(function () {
-  "use strict";
-  var data = window.ZF_EXPLORER;
-  var layerSel = document.getElementById("layer"), mapSel = document.getElementById("map");
-  var img = document.getElementById("sprite"), view = document.getElementById("view");
-  var TARGET_HEIGHT = 300;
-  data.layers.forEach(function (layer, i) {
-    layerSel.add(new Option(layer.name + " (" + layer.maps.length + " maps)", String(i)));
-  });
-  function fillMaps() {
-    var layer = data.layers[+layerSel.value];
-    mapSel.innerHTML = "";
-    layer.maps.forEach(function (m, c) {
-      mapSel.add(new Option("map " + c + " (top " + m.values[0].toFixed(2) + ")", String(c)));
-    });
-  }
-  function show() {
-    var layer = data.layers[+layerSel.value], c = +mapSel.value, m = layer.maps[c];
-    var scale = Math.max(1, Math.floor(TARGET_HEIGHT / layer.tile_h));
-    if (img.getAttribute("src") !== layer.sprite) { img.setAttribute("src", layer.sprite); }
-    img.style.width = (layer.tile_w * scale) + "px";
-    img.style.height = (layer.tile_h * layer.maps.length * scale) + "px";
-    img.style.marginTop = (-c * layer.tile_h * scale) + "px";
-    view.style.width = (layer.tile_w * scale) + "px";
-    view.style.height = (layer.tile_h * scale) + "px";
-    document.getElementById("heading").textContent =
-      layer.name + ", feature map " + c + ": projections | image patches";
-    var body = document.querySelector("#top9 tbody");
-    body.innerHTML = "";
-    m.values.forEach(function (v, r) {
-      var row = body.insertRow();
-      [String(r + 1), v.toFixed(3), "#" + m.image_ids[r], m.labels[r]].forEach(function (t) {
-        row.insertCell().textContent = t;
-      });
-    });
-    try { history.replaceState(null, "", "#" + encodeURIComponent(layer.name) + "/" + c); } catch (e) { /* file:// may refuse */ }
-  }
-  function fromHash() {
-    var parts = decodeURIComponent(location.hash.slice(1)).split("/");
-    var c = parseInt(parts.pop(), 10), name = parts.join("/");
-    var i = data.layers.findIndex(function (l) { return l.name === name; });
-    if (i < 0) { i = 0; c = 0; }
-    layerSel.value = String(i); fillMaps();
-    mapSel.value = String(c >= 0 && c < data.layers[i].maps.length ? c : 0);
-  }
-  layerSel.addEventListener("change", function () { fillMaps(); mapSel.value = "0"; show(); });
-  mapSel.addEventListener("change", show);
-  function step(d) {
-    var n = data.layers[+layerSel.value].maps.length;
-    mapSel.value = String((+mapSel.value + d + n) % n); show();
-  }
-  document.getElementById("prev").addEventListener("click", function () { step(-1); });
-  document.getElementById("next").addEventListener("click", function () { step(1); });
-  fromHash(); show();
-})();
-</script></body></html>
-"""

@@ -1,11 +1,16 @@
 """Types shared by the report and the experiment modules that feed it.
 
-Every experiment module in ``zfkeras.analysis`` that contributes to
+Every section module in ``zfkeras.analysis.sections`` that contributes to
 ``zfkeras report RUN_DIR`` exposes::
 
-    report_section(run: RunFolder, out_dir: pathlib.Path, progress=True) -> Section
+    INPUTS = (...)   # what it reads of the run folder: names of files and folders
+    report_section(run: RunFolder, out_dir: pathlib.Path, progress=True, *, parameter=default, ...) -> Section
 
-It writes its PNG/CSV/JSON files into ``out_dir`` (the report folder) with
+Its parameters are the keyword arguments of ``report_section`` with their
+defaults (no module-level settings), so the report can cache a section
+under exactly its inputs, parameters and code (`zfkeras.analysis.report.cache`)
+and a caller can change one (``write_report(params={module: {name: value}})``).
+``report_section`` writes its PNG/CSV/JSON files into ``out_dir`` (the report folder) with
 names saying what they hold, refers to them in ``body_html`` by path
 relative to ``out_dir``, and lists them in ``files``. When the step cannot
 run (no model, no evolution files, a missing optional dependency ...) it
@@ -15,6 +20,13 @@ missing with that reason and still writes every other section.
 
 import dataclasses
 from typing import List
+
+from zfkeras.runs import layout
+
+# The run-folder files a section reads when it runs the trained model on the
+# run's own (preprocessed) test images and names their classes.
+TRAINED_MODEL = (layout.CONFIG, layout.MODEL, layout.SPLITS, layout.CLASS_NAMES,
+                 layout.NORMALIZATION, layout.MEAN_IMAGE)
 
 
 @dataclasses.dataclass

@@ -15,12 +15,12 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.output import figures, machine, tables
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.display import projection_to_image, to_rgb
 
 K = 9
-REPORT_PARAMS = {"test_images": 10000, "k": K, "maps_per_layer": 6, "seed": 0}
+INPUTS = TRAINED_MODEL
 FIGURE = "fig2_top9.png"
 NUMBERS = "fig2_top9.csv"
 CSV_HEADER = ["layer", "channel", "rank", "activation", "image_id", "label", "y", "x",
@@ -194,15 +194,14 @@ def csv_rows(panels, labels):
     return rows
 
 
-def compute(run, progress=True, params=None):
-    """Loads the run's model and test sample and mines every conv layer.
+def compute(run, progress=True, test_images=10000, k=K, seed=0):
+    """Loads the run's model and `test_images` test images (drawn with `seed`) and mines every conv layer.
 
     Returns:
         (panels dict layer -> LayerTop9, raw_images, labels, layers).
     """
     from zfkeras import Deconvnet
 
-    params = dict(REPORT_PARAMS, **(params or {}))
     try:
         model = run.load_model()
     except ValueError as e:
@@ -214,30 +213,36 @@ def compute(run, progress=True, params=None):
     # Same projections as the switch unpooling (tested), faster on CPU.
     deconv = Deconvnet(model, unpooling="max_pool_grad")
     layers = conv_layers(model, deconv)
-    raw, labels = run.load_split("test", max_examples=params["test_images"], seed=params["seed"])
+    raw, labels = run.load_split("test", max_examples=test_images, seed=seed)
     images = run.preprocess(raw)
-    panels = top9_panels(deconv, model, images, raw, layers, k=params["k"], progress=progress)
+    panels = top9_panels(deconv, model, images, raw, layers, k=k, progress=progress)
     return panels, raw, labels, layers
 
 
-def report_section(run, out_dir, progress=True):
-    """The Fig. 2 section and the explorer page (see `report_types`)."""
+def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_per_layer=6, seed=0):
+    """The Fig. 2 section and the explorer page (see `zfkeras.analysis.report.section`).
+
+    Args:
+        test_images: test images mined (a seeded draw of the run's test split).
+        k: activations per map (9 in the paper).
+        maps_per_layer: maps per layer the figure shows (the explorer shows all).
+        seed: seed of the image draw and of the maps shown.
+    """
     from zfkeras.analysis.report import explorer
 
-    panels, raw, labels, layers = compute(run, progress=progress)
-    params = REPORT_PARAMS
+    panels, raw, labels, layers = compute(run, progress=progress, test_images=test_images, k=k, seed=seed)
     # One draw per layer (seed + layer index), so equal-sized layers do not show the same map numbers.
-    chosen = {layer: choose_maps(panels[layer], params["maps_per_layer"], params["seed"] + i)
+    chosen = {layer: choose_maps(panels[layer], maps_per_layer, seed + i)
               for i, layer in enumerate(layers)}
     plot_fig2(panels, chosen, out_dir / FIGURE)
-    figures.write_csv(out_dir / NUMBERS, CSV_HEADER, csv_rows(panels, labels))
+    tables.write_csv(out_dir / NUMBERS, CSV_HEADER, csv_rows(panels, labels))
     class_names = _class_names(run)
     explorer_files = explorer.write_explorer(out_dir, panels, labels, class_names, title=str(run.path.name))
     model_name = (run.config or {}).get("model", "model")
     caption = (
         "Reproduces the paper's <b>Fig. 2</b> (visualisation of features in a fully trained model). "
-        f"Rows are layers ({', '.join(html.escape(l) for l in layers)}); for {params['maps_per_layer']} "
-        f"feature maps per layer, drawn at random (seed {params['seed']} + layer index) among those that fire on at least "
+        f"Rows are layers ({', '.join(html.escape(l) for l in layers)}); for {maps_per_layer} "
+        f"feature maps per layer, drawn at random (seed {seed} + layer index) among those that fire on at least "
         "9 images, a 3x3 block of the top-9 activations projected to pixels by the deconvnet (left) beside the "
         "3x3 block of the matching image patches (right). The top 9 are the 9 images whose strongest activation "
         f"of the map is largest, over {len(raw)} images of the run's test split (images never used for training "
@@ -248,7 +253,7 @@ def report_section(run, out_dir, progress=True):
         f"Model: {figures.run_description(run)}; {html.escape(str(model_name))}'s {len(layers)} conv layers. "
         f"Made by <code>zfkeras report {html.escape(str(run.path))}</code>. Every map of every layer: "
         f"<a href=\"{explorer.PAGE}\">the explorer</a>; activations, image ids, positions and receptive fields of "
-        f"all maps: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {figures.measured_on()}"
+        f"all maps: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
     )
     body = (figures.img_html(FIGURE, "Fig. 2: top-9 projections and patches per layer")
             + f'<p><a href="{explorer.PAGE}">Open the explorer</a>: any layer, any feature map.</p>')

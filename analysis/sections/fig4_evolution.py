@@ -11,11 +11,13 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
+from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.runs import layout
 from zfkeras.display import projection_to_image
 
-REPORT_PARAMS = {"layout": "rows=maps, columns=epochs, one block per layer", "normalization": "symmetric per panel"}
+# The trainer's evolution records; config.json for the caption (sample size, seed).
+INPUTS = (layout.CONFIG, layout.EVOLUTION)
 FIGURE = "fig4_evolution.png"
 NUMBERS = "fig4_evolution.csv"
 
@@ -97,7 +99,7 @@ def plot_evolution(epochs, grids, path):
 
 
 def report_section(run, out_dir, progress=True):
-    """The Fig. 4 section of the report (see `report_types`)."""
+    """The Fig. 4 section of the report (see `zfkeras.analysis.report.section`); no parameters."""
     try:
         evolution = run.evolution()
     except (ValueError, OSError) as e:
@@ -113,7 +115,7 @@ def report_section(run, out_dir, progress=True):
         raise SectionUnavailable(f"the run's evolution files cannot be drawn: {e}") from None
     plot_evolution(epochs, grids, out_dir / FIGURE)
     rows = [row for g in grids.values() for row in g["rows"]]
-    figures.write_csv(out_dir / NUMBERS, ["layer", "channel", "epoch", "image_id", "y", "x", "activation"], rows)
+    tables.write_csv(out_dir / NUMBERS, ["layer", "channel", "epoch", "image_id", "y", "x", "activation"], rows)
     config = getattr(run, "config", {}) or {}
     sample = config.get("evolution_sample", "?")
     maps = max(len(g["channels"]) for g in grids.values())
@@ -128,7 +130,7 @@ def report_section(run, out_dir, progress=True):
         "0.5 + x / (2 max|x|), so zero is grey. "
         f"Model: {figures.run_description(run)}; made by <code>zfkeras train</code> (the evolution files) "
         f"and <code>zfkeras report</code> (this drawing). Image ids, positions and activations: "
-        f"<a href=\"{NUMBERS}\">{NUMBERS}</a>. {figures.measured_on()}"
+        f"<a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
     )
     body = figures.img_html(FIGURE, "Fig. 4: feature evolution grid")
     return Section("fig4", "Fig. 4: feature evolution during training", caption, body, [FIGURE, NUMBERS])

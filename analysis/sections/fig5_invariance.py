@@ -11,11 +11,11 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.output import figures, machine, tables
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.display import to_rgb
 
-REPORT_PARAMS = {"images": 5, "seed": 0, "low": "conv1", "high": "fc7"}
+INPUTS = TRAINED_MODEL
 ROWS = (
     ("translate", "vertical translation (x image height)"),
     ("scale", "scale factor"),
@@ -30,8 +30,8 @@ def pick_images(labels, count, seed=0):
     return np.array([rng.choice(np.flatnonzero(labels == c)) for c in classes])
 
 
-def compute(run, params=REPORT_PARAMS):
-    """The three sweeps for the run's model.
+def compute(run, images=5, seed=0, low="conv1", high="fc7"):
+    """The three sweeps for the run's model: `images` test images of different classes, drawn with `seed`.
 
     Returns:
         ``(images, labels, {transform: InvarianceResult})``.
@@ -40,18 +40,18 @@ def compute(run, params=REPORT_PARAMS):
 
     model = run.load_model()
     names = [layer.name for layer in model.layers]
-    missing = [n for n in (params["low"], params["high"]) if n not in names]
+    missing = [n for n in (low, high) if n not in names]
     if missing:
         raise SectionUnavailable(f"the run's model has no layer {missing[0]!r} (Fig. 5 compares conv1 and fc7)")
     raw, labels = run.load_split("test")
-    chosen = pick_images(labels, params["images"], params["seed"])
-    images, labels = raw[chosen].astype(np.float32), labels[chosen]
+    chosen = pick_images(labels, images, seed)
+    shown, labels = raw[chosen].astype(np.float32), labels[chosen]
     results = {
-        kind: invariance(model, images, labels, kind, layers=(params["low"], params["high"]),
+        kind: invariance(model, shown, labels, kind, layers=(low, high),
                          preprocess=run.preprocess, fill_value=0.0)
         for kind, _ in ROWS
     }
-    return images, labels, results
+    return shown, labels, results
 
 
 def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
@@ -84,29 +84,33 @@ def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True):
-    """The Fig. 5 section of the run report."""
-    params = REPORT_PARAMS
-    images, labels, results = compute(run, params)
+def report_section(run, out_dir, progress=True, *, images=5, seed=0, low="conv1", high="fc7"):
+    """The Fig. 5 section of the run report.
+
+    Args:
+        images: test images swept, one per class (a draw with `seed`).
+        low, high: the lower and the upper layer whose features are compared.
+    """
+    shown, labels, results = compute(run, images, seed, low, high)
     names = run.class_names
-    plot(images, labels, results, names, out_dir / "fig5_invariance.png", params["low"], params["high"])
+    plot(shown, labels, results, names, out_dir / "fig5_invariance.png", low, high)
     rows = []
     for kind, _ in ROWS:
         r = results[kind]
         for n in range(len(labels)):
             for j, amount in enumerate(r.amounts):
-                rows.append([kind, float(amount), n, names[labels[n]], float(r.distance[params["low"]][n, j]),
-                             float(r.distance[params["high"]][n, j]), float(r.probability[n, j]),
+                rows.append([kind, float(amount), n, names[labels[n]], float(r.distance[low][n, j]),
+                             float(r.distance[high][n, j]), float(r.probability[n, j]),
                              names[int(r.predicted[n, j])]])
-    header = ["transform", "amount", "image", "true_class", f"{params['low']}_distance",
-              f"{params['high']}_distance", "p_true_class", "predicted"]
-    figures.write_csv(out_dir / "fig5_invariance.csv", header, rows)
+    header = ["transform", "amount", "image", "true_class", f"{low}_distance",
+              f"{high}_distance", "p_true_class", "predicted"]
+    tables.write_csv(out_dir / "fig5_invariance.csv", header, rows)
     summary = []
     for kind, _ in ROWS:
         r = results[kind]
-        summary.append([kind, float(r.distance[params["low"]].mean()), float(r.distance[params["high"]].mean()),
+        summary.append([kind, float(r.distance[low].mean()), float(r.distance[high].mean()),
                         float(r.probability.min())])
-    table = figures.html_table(["transform", f"mean {params['low']} distance", f"mean {params['high']} distance",
+    table = figures.html_table(["transform", f"mean {low} distance", f"mean {high} distance",
                                 "lowest p(true class)"], summary)
     caption = (
         "Reproduces <b>Fig. 5</b> of Zeiler &amp; Fergus: "
@@ -117,7 +121,7 @@ def report_section(run, out_dir, progress=True):
         "The paper finds layer 1 changes sharply with small transformations, the top layer less, "
         "and the output is stable to translation and scaling but not rotation. "
         f"Model: {figures.run_description(run)}. Command: <code>zfkeras report {html.escape(str(run.path))}</code>. "
-        + figures.measured_on()
+        + machine.measured_on()
     )
     body = figures.img_html("fig5_invariance.png", "Fig. 5 invariance curves") + table
     return Section("fig5", "Fig. 5: invariance to translation, scale and rotation", caption, body,

@@ -16,13 +16,17 @@ import shutil
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
+from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol import filter_measures as fm
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.runs import layout
 from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.runs.folder import RunFolder
 
-REPORT_PARAMS = {"train_examples": 8192, "epochs": 1, "validation_size": 1000, "sample": 1000,
-                 "projections": 16, "baseline_conv1": [9, 2, 4]}
+# The base run's recipe and test split; the variants it trains are report
+# output (fig6_runs/), not inputs.
+INPUTS = (layout.CONFIG, layout.SPLITS)
+BASELINE_CONV1 = (9, 2, 4)  # (kernel, stride, padding): the paper's 11x11/4 scaled to 28 px
 FIGURE = "fig6_architecture.png"
 NUMBERS = "fig6_architecture.csv"
 RUNS = "fig6_runs"
@@ -38,9 +42,9 @@ class Variant:
     clip: bool
 
 
-def variants(params=None):
+def variants(baseline_conv1=BASELINE_CONV1):
     """The three trained variants: ZF (clipped), baseline (clipped), ZF unclipped."""
-    kernel, stride, pad = (params or REPORT_PARAMS)["baseline_conv1"]
+    kernel, stride, pad = baseline_conv1
     return (
         Variant("zf_5x5s1", "ZF-small: conv1 5x5/1, clipping", (5, 1, 2), True),
         Variant(f"baseline_{kernel}x{kernel}s{stride}", f"baseline: conv1 {kernel}x{kernel}/{stride}, clipping",
@@ -49,8 +53,8 @@ def variants(params=None):
     )
 
 
-def train_variant(run, variant, out_dir, params, progress=True):
-    """Trains (or reuses) one variant with `runner.run`; returns its folder."""
+def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_size, progress=True):
+    """Trains (or reuses) one variant with `runner.run` on that budget; returns its folder."""
     from zfkeras.train import runner
     from zfkeras.train.config import TrainConfig
 
@@ -60,16 +64,16 @@ def train_variant(run, variant, out_dir, params, progress=True):
         **{k: v for k, v in base.items() if k in ("dataset", "data_dir", "tfds_name", "manual_dir", "seed",
                                                     "batch_size", "learning_rate", "momentum", "dropout")},
         "model": "zfnet_small", "ablation": "zf", "devices": 0,
-        "max_train_examples": params["train_examples"], "epochs": params["epochs"],
-        "validation_size": params["validation_size"], "evolution_sample": 8, "evolution_maps": 1,
-        "evolution_epochs": [params["epochs"]], "filter_rms_clip": 0.1 if variant.clip else 0.0,
+        "max_train_examples": train_examples, "epochs": epochs,
+        "validation_size": validation_size, "evolution_sample": 8, "evolution_maps": 1,
+        "evolution_epochs": [epochs], "filter_rms_clip": 0.1 if variant.clip else 0.0,
         "run_dir": str(folder),
         # zfnet_small pads conv1 by kernel // 2, as the variants' third number says
         "conv1": [] if variant.conv1 == (5, 1, 2) else list(variant.conv1[:2]),
     })
     if progress:
-        print(f"[report] fig6: training {variant.label} ({params['train_examples']} images, "
-              f"{params['epochs']} epoch) into {folder}", flush=True)
+        print(f"[report] fig6: training {variant.label} ({train_examples} images, "
+              f"{epochs} epoch) into {folder}", flush=True)
     runner.run(config, verbose=2 if progress else 0)
     # A finished run needs no checkpoints (a rerun sees metrics.json and
     # stops); dropping them keeps the report folder small enough to share.
@@ -142,10 +146,16 @@ def plot_fig6(results, labels, path):
     figures.save_png(fig, path, dpi=110)
 
 
-def report_section(run, out_dir, progress=True):
-    """The Fig. 6 section (see `report_types`)."""
-    import zfkeras.runs.folder as run_folder
+def report_section(run, out_dir, progress=True, *, train_examples=8192, epochs=1, validation_size=1000,
+                   sample=1000, projections=16, baseline_conv1=BASELINE_CONV1):
+    """The Fig. 6 section (see `zfkeras.analysis.report.section`).
 
+    Args:
+        train_examples, epochs, validation_size: the budget every variant is trained with.
+        sample: test images the numbers are measured on.
+        projections: conv2 maps projected per variant.
+        baseline_conv1: (kernel, stride, padding) of the baseline's conv1.
+    """
     if (run.config or {}).get("dataset") != "fashion_mnist" or tuple(run.input_shape)[:2] != (28, 28):
         raise SectionUnavailable("Fig. 6's scaled comparison is defined for 28-pixel Fashion-MNIST runs; "
                                  f"this run uses {run.config.get('dataset')!r}")
@@ -153,24 +163,24 @@ def report_section(run, out_dir, progress=True):
         import zfkeras.mining  # noqa: F401
     except ImportError as e:
         raise SectionUnavailable(f"top-k mining is not available ({e})") from None
-    params = REPORT_PARAMS
-    raw, _ = run.load_split("test", max_examples=params["sample"], seed=0)
+    raw, _ = run.load_split("test", max_examples=sample, seed=0)
     results, labels, rows = [], [], []
-    for variant in variants(params):
-        folder = train_variant(run, variant, out_dir, params, progress)
-        trained = run_folder.RunFolder(folder)
-        result = measure(trained.load_model(), trained.preprocess(raw), variant.conv1[1], params["projections"])
+    for variant in variants(tuple(baseline_conv1)):
+        folder = train_variant(run, variant, out_dir, train_examples=train_examples, epochs=epochs,
+                               validation_size=validation_size, progress=progress)
+        trained = RunFolder(folder)
+        result = measure(trained.load_model(), trained.preprocess(raw), variant.conv1[1], projections)
         result["test_accuracy"] = float(trained.metrics["test_accuracy"])
         results.append(result)
         labels.append(variant.label)
         rows.append([variant.key, variant.label, variant.conv1[0], variant.conv1[1], variant.clip]
                     + [result[key] for key, _ in NUMBER_COLUMNS])
     header = ["variant", "description", "conv1_kernel", "conv1_stride", "clipping"] + [k for k, _ in NUMBER_COLUMNS]
-    figures.write_csv(out_dir / NUMBERS, header, rows)
+    tables.write_csv(out_dir / NUMBERS, header, rows)
     plot_fig6(results, labels, out_dir / FIGURE)
     table = figures.html_table(["model"] + [t for _, t in NUMBER_COLUMNS],
                                [[label] + [r[k] for k, _ in NUMBER_COLUMNS] for r, label in zip(results, labels)])
-    kernel, stride, _ = params["baseline_conv1"]
+    kernel, stride, _ = baseline_conv1
     caption = (
         "Reproduces the paper's <b>Fig. 6</b> (architecture selection: (b, c) layer-1 filters of the 11x11/4 "
         "baseline vs the 7x7/2 model, (d, e) their layer-2 features; clipping) with numbers beside the "
@@ -178,11 +188,11 @@ def report_section(run, out_dir, progress=True):
         f"small-stride choice) vs conv1 {kernel}x{kernel} stride {stride} (the baseline: kernel scaled by 11/7, "
         "larger stride; every other layer identical), and zfnet_small with vs without feature-scale clipping "
         "(filter RMS 0.1). All three trained by <code>zfkeras.train.runner.run</code> (the code of "
-        f"<code>zfkeras train</code>) with the same budget: {params['train_examples']} Fashion-MNIST training "
-        f"images, {params['epochs']} epoch, seed {run.config.get('seed', 0)}, the run's recipe otherwise "
+        f"<code>zfkeras train</code>) with the same budget: {train_examples} Fashion-MNIST training "
+        f"images, {epochs} epoch, seed {run.config.get('seed', 0)}, the run's recipe otherwise "
         f"(folders in <code>{RUNS}/</code>); far shorter than the main run, so compare them with each other. "
         "Top row: all conv1 filters, one grey scale per model (zero is grey). Bottom row: the "
-        f"{params['projections']} conv2 maps with the strongest activations over {params['sample']} test "
+        f"{projections} conv2 maps with the strongest activations over {sample} test "
         "images, each projected from its strongest activation, contrast-normalised per panel. "
         f"<b>Definitions.</b> Dead filter: RMS below {fm.DEAD_FRACTION:.0%} of the layer's median filter RMS. "
         "Maps never active: maps whose activation is never positive on the sample. Dominance: largest filter "
@@ -192,7 +202,7 @@ def report_section(run, out_dir, progress=True):
         "removed) above the Nyquist frequency of the conv1 output grid, 1/(2 stride) cycles/pixel along y or x "
         "(0 by definition for stride 1), averaged over the projections; L2 energy &gt; 1/4: the same above a "
         f"fixed 1/4 cycles/pixel, comparable across strides. Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>. "
-        f"{figures.measured_on()}"
+        f"{machine.measured_on()}"
     )
     body = figures.img_html(FIGURE, "Fig. 6: conv1 filters and conv2 projections per variant") + table
     return Section("fig6", "Fig. 6: architecture selection, with numbers", caption, body,

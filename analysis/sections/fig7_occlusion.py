@@ -23,12 +23,12 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.output import figures, machine, tables
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.display import projection_to_image, to_rgb
 
-REPORT_PARAMS = {"panels": 4, "sample": 24, "layer": "conv5", "seed": 0, "size_fraction": 50 / 224,
-                 "stride": 1, "covering": 0.1, "elsewhere": 0.5}
+INPUTS = TRAINED_MODEL
+PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
 
 
 @dataclasses.dataclass
@@ -42,7 +42,7 @@ class Fig7Data:
     layer: str
 
 
-def square_size(image_size, fraction=REPORT_PARAMS["size_fraction"]):
+def square_size(image_size, fraction=PAPER_FRACTION):
     """The paper's 50 px square in a 224 px image, scaled to ``image_size``."""
     return max(1, int(round(fraction * image_size)))
 
@@ -176,24 +176,32 @@ def _extent(result):
     return (c[0, 0, 1] + half - step, c[0, -1, 1] + half + step, c[-1, 0, 0] + half + step, c[0, 0, 0] + half - step)
 
 
-def report_section(run, out_dir, progress=True):
-    """The Fig. 7 section of the run report."""
-    params = REPORT_PARAMS
+def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="conv5", seed=0,
+                   size_fraction=PAPER_FRACTION, stride=1, covering=0.1, elsewhere=0.5):
+    """The Fig. 7 section of the run report.
+
+    Args:
+        panels: images drawn in the figure. sample: test images occluded (a draw with `seed`).
+        layer: the conv layer whose strongest map is followed.
+        size_fraction: side of the square over the image's side. stride: its step in pixels.
+        covering, elsewhere: shares of square positions that count as covering the
+            projected region (the top) and as lying elsewhere (the bottom).
+    """
     model = run.load_model()
-    if params["layer"] not in [layer.name for layer in model.layers]:
-        raise SectionUnavailable(f"the run's model has no layer {params['layer']!r} (Fig. 7 follows layer 5)")
-    raw, labels = run.load_split("test", max_examples=params["sample"], seed=params["seed"])
-    size = square_size(run.input_shape[0])
-    data = compute(model, raw, run.preprocess, size, params["stride"], params["layer"], labels, progress)
+    if layer not in [l.name for l in model.layers]:
+        raise SectionUnavailable(f"the run's model has no layer {layer!r} (Fig. 7 follows layer 5)")
+    raw, labels = run.load_split("test", max_examples=sample, seed=seed)
+    size = square_size(run.input_shape[0], size_fraction)
+    data = compute(model, raw, run.preprocess, size, stride, layer, labels, progress)
     names = run.class_names
-    plot_panels(data, names, out_dir / "fig7_occlusion.png", show=range(min(params["panels"], len(raw))))
-    check = consistency(data, params["covering"], params["elsewhere"])
+    plot_panels(data, names, out_dir / "fig7_occlusion.png", show=range(min(panels, len(raw))))
+    check = consistency(data, covering, elsewhere)
     r = data.result
     rows = [[n, names[r.true_label[n]], int(r.strongest_channel[n]), float(r.unoccluded_probability[n]),
              float(r.class_probability[n].min()), float(data.unoccluded_activity[n])] for n in range(len(raw))]
-    figures.write_csv(out_dir / "fig7_occlusion.csv",
+    tables.write_csv(out_dir / "fig7_occlusion.csv",
                       ["image", "true_class", "strongest_map", "p_true_unoccluded", "p_true_min", "activity_unoccluded"], rows)
-    figures.write_csv(out_dir / "fig7_consistency.csv", ["drop_covering", "drop_elsewhere", "images", "sample"],
+    tables.write_csv(out_dir / "fig7_consistency.csv", ["drop_covering", "drop_elsewhere", "images", "sample"],
                       [[check["drop_covering"], check["drop_elsewhere"], check["images"], len(raw)]])
     number = (
         f"<p><b>Consistency check:</b> the {data.layer} map's activity drops by "
@@ -204,15 +212,15 @@ def report_section(run, out_dir, progress=True):
     caption = (
         "Reproduces <b>Fig. 7</b> of Zeiler &amp; Fergus. A square of side "
         f"{size} px (the paper's 50 px of 224, scaled to {run.input_shape[0]} px) filled with the images' mean "
-        f"(grey in the model's input space) slides with stride {params['stride']} px over {len(raw)} test images "
-        f"(seed {params['seed']}); shown: the first {min(params['panels'], len(raw))}. (b) total activation of the "
+        f"(grey in the model's input space) slides with stride {stride} px over {len(raw)} test images "
+        f"(seed {seed}); shown: the first {min(panels, len(raw))}. (b) total activation of the "
         f"{data.layer} map strongest on the unoccluded image, (c) that map's strongest activation projected by the "
         "deconvnet (contrast-normalised: grey = 0), (d) p(true class), (e) most probable label, each at the "
         "square's centre. Consistency: per image, the square positions are ranked by the share of the "
-        f"projection's absolute mass inside the square; the top {100 * params['covering']:.0f}% cover the "
-        f"projected region, the bottom {100 * params['elsewhere']:.0f}% lie elsewhere; drop = 1 − activity / "
+        f"projection's absolute mass inside the square; the top {100 * covering:.0f}% cover the "
+        f"projected region, the bottom {100 * elsewhere:.0f}% lie elsewhere; drop = 1 − activity / "
         "unoccluded activity. "
-        f"Occlusion path: {html.escape(r.method)}. Model: {figures.run_description(run)}. " + figures.measured_on()
+        f"Occlusion path: {html.escape(r.method)}. Model: {figures.run_description(run)}. " + machine.measured_on()
     )
     body = figures.img_html("fig7_occlusion.png", "Fig. 7 occlusion panels") + number
     return Section("fig7", "Fig. 7: occlusion sensitivity", caption, body,

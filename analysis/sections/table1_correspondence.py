@@ -14,8 +14,8 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.output import figures, machine
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.output.tables import write_table
 
 # (top, left, bottom, right), end-exclusive, on 28x28 Fashion-MNIST ankle boots.
@@ -25,7 +25,7 @@ PARTS = {
     "heel": (18, 21, 24, 27),
     "shaft top": (3, 15, 9, 21),
 }
-REPORT_PARAMS = {"images": 5, "random_trials": 10, "seed": 0, "layers": ("conv5", "fc7"), "box": 6}
+INPUTS = TRAINED_MODEL
 # The paper's Table 1 (mean feature sign change, layer 5 / layer 7).
 PAPER = {"right eye": (0.067, 0.069), "left eye": (0.069, 0.068), "nose": (0.079, 0.069), "random": (0.107, 0.073)}
 
@@ -60,8 +60,11 @@ def object_boxes(images, size, trials, seed):
     return out
 
 
-def compute(run, params=REPORT_PARAMS):
+def compute(run, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"), box=6):
     """Sign-change consistency for each part and for the random control.
+
+    `images` aligned ankle boots; the control: a `box` x `box` square on the
+    object, `random_trials` draws with `seed`; `layers` those the model has.
 
     Returns:
         ``(images, {part: {layer: CorrespondenceResult}}, random boxes)``;
@@ -76,18 +79,19 @@ def compute(run, params=REPORT_PARAMS):
         )
     model = run.load_model()
     names = [layer.name for layer in model.layers]
-    layers = [name for name in params["layers"] if name in names]
+    wanted = layers
+    layers = [name for name in wanted if name in names]
     if not layers:
-        raise SectionUnavailable(f"the run's model has none of the layers {list(params['layers'])}")
+        raise SectionUnavailable(f"the run's model has none of the layers {list(wanted)}")
     raw, labels = run.load_split("test")
-    images = raw[aligned_images(raw, labels, ANKLE_BOOT, params["images"])].astype(np.float32)
+    boots = raw[aligned_images(raw, labels, ANKLE_BOOT, images)].astype(np.float32)
     fill = 0.0  # the background value: the mask removes the part
-    results = {part: correspondence(model, images, box, layers, fill=fill, preprocess=run.preprocess)
-               for part, box in PARTS.items()}
-    trials = object_boxes(images, params["box"], params["random_trials"], params["seed"])
+    results = {part: correspondence(model, boots, part_box, layers, fill=fill, preprocess=run.preprocess)
+               for part, part_box in PARTS.items()}
+    trials = object_boxes(boots, box, random_trials, seed)
     pooled = {layer: [] for layer in layers}
     for boxes in trials:
-        for layer, r in correspondence(model, images, boxes, layers, fill=fill, preprocess=run.preprocess).items():
+        for layer, r in correspondence(model, boots, boxes, layers, fill=fill, preprocess=run.preprocess).items():
             pooled[layer].append(r)
     results["random"] = {
         layer: CorrespondenceResult(
@@ -99,7 +103,7 @@ def compute(run, params=REPORT_PARAMS):
         )
         for layer, rs in pooled.items()
     }
-    return images, results, trials
+    return boots, results, trials
 
 
 def _plot_masks(images, trials, path):
@@ -119,10 +123,10 @@ def _plot_masks(images, trials, path):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True):
-    """The Table 1 section of the run report."""
-    params = REPORT_PARAMS
-    images, results, trials = compute(run, params)
+def report_section(run, out_dir, progress=True, *, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"),
+                   box=6):
+    """The Table 1 section of the run report (parameters: see `compute`)."""
+    images, results, trials = compute(run, images, random_trials, seed, layers, box)
     layers = list(next(iter(results.values())))
     _plot_masks(images, trials, out_dir / "table1_correspondence_masks.png")
     header = ["part"] + [f"{layer}_{k}" for layer in layers for k in ("mean", "std", "delta", "features")]
@@ -132,7 +136,7 @@ def report_section(run, out_dir, progress=True):
     md_rows = [[part] + [f"{r[layer].mean:.3f} ± {r[layer].std:.3f}" for layer in layers] for part, r in results.items()]
     files = write_table(out_dir, "table1_correspondence", header, rows, md_header, md_rows,
                         title="Table 1: mean feature sign change",
-                        notes=[f"{len(images)} aligned ankle boots; 6x6 masks; random: {params['random_trials']} trials, seed {params['seed']}"])
+                        notes=[f"{len(images)} aligned ankle boots; {box}x{box} masks; random: {random_trials} trials, seed {seed}"])
     paper = figures.html_table(["paper (dogs)", "layer 5", "layer 7"], [[k, *v] for k, v in PAPER.items()])
     ours = figures.html_table(md_header, md_rows)
     parts = [p for p in results if p != "random"]
@@ -143,11 +147,11 @@ def report_section(run, out_dir, progress=True):
         "have the same part masked (value 0, the background); for each layer, "
         "ε<sub>i</sub> = x<sub>i</sub> − x̃<sub>i</sub> and Δ = Σ<sub>i≠j</sub> Hamming(sign ε<sub>i</sub>, sign ε<sub>j</sub>); "
         "shown as the paper does: Hamming distance per feature, mean ± std over the image pairs "
-        f"(random: a 6x6 box on the boot at a random place in each image, {params['random_trials']} trials, seed "
-        f"{params['seed']}). Lower = more consistent change = tighter correspondence. "
+        f"(random: a {box}x{box} box on the boot at a random place in each image, {random_trials} trials, seed "
+        f"{seed}). Lower = more consistent change = tighter correspondence. "
         f"Here {len(lower)} of {len(parts)} parts score lower than random at {html.escape(layers[0])}"
         + (f" ({html.escape(', '.join(lower))})" if lower else "")
-        + f". Model: {figures.run_description(run)}. " + figures.measured_on()
+        + f". Model: {figures.run_description(run)}. " + machine.measured_on()
     )
     body = figures.img_html("table1_correspondence_masks.png", "masked parts") + ours + "<p>For orientation, the paper's numbers:</p>" + paper
     return Section("table1", "Table 1: correspondence analysis", caption, body,

@@ -26,11 +26,9 @@ import warnings
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-
-from zfkeras.analysis.output import tables
+from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol.folds import FoldScores, fold_scores, mean_per_class_accuracy, stratified_folds
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 
 DEFAULT_PER_CLASS = (1, 2, 5, 10, 15, 30)
 SCRATCH_BATCH = 32
@@ -40,10 +38,7 @@ SCRATCH_LEARNING_RATE, SCRATCH_MOMENTUM = 0.01, 0.9
 PAPER_CALTECH101 = {15: ("83.8 ± 0.5", "22.8 ± 1.5"), 30: ("86.5 ± 0.5", "46.5 ± 1.7")}
 PAPER_CALTECH256 = {15: ("65.7 ± 0.2", "9.0 ± 1.4"), 30: ("70.6 ± 0.2", "22.5 ± 0.7"),
                     45: ("72.7 ± 0.4", "31.2 ± 0.5"), 60: ("74.2 ± 0.3", "38.8 ± 1.4")}
-# The report's reduced budget (the paper's protocol is 5 folds and the full
-# list of N; see docs/PROBES.md for the timing).
-REPORT_PARAMS = {"target": "digits", "per_class": (1, 5, 10, 30), "test_per_class": 50, "folds": 3,
-                 "seed": 0, "scratch_steps": 40}
+INPUTS = TRAINED_MODEL
 
 
 @dataclasses.dataclass
@@ -204,7 +199,7 @@ def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_cla
         if scratch_steps else "not run",
         "skipped_files": len(data.skipped), "seconds": round(time.perf_counter() - start, 1),
         "cpu_seconds": round(time.process_time() - cpu_start, 1),
-        "cpu": figures.cpu_model(),
+        "cpu": machine.cpu_model(),
     }
     return rows, meta
 
@@ -274,23 +269,27 @@ def plot_curve(rows, meta, path):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True):
-    """The transfer table and curve at the report's reduced budget."""
+def report_section(run, out_dir, progress=True, *, target="digits", per_class=(1, 5, 10, 30), test_per_class=50,
+                   folds=3, seed=0, scratch_steps=40):
+    """The transfer table and curve at the report's reduced budget.
+
+    The parameters are those of `transfer_run`, reduced (the paper's protocol is 5 folds and the full list of
+    N; see docs/PROBES.md for the timing).
+    """
     if not (run.path / "model.keras").exists():
         raise SectionUnavailable(f"{run.path / 'model.keras'} is missing: training has not finished")
-    p = REPORT_PARAMS
-    rows, meta = transfer_run(run, p["target"], p["per_class"], p["test_per_class"], p["folds"], p["seed"],
-                              p["scratch_steps"], progress=progress)
-    command = (f"zfkeras transfer {run.path} --target {p['target']} --per-class {' '.join(map(str, p['per_class']))} "
-               f"--folds {p['folds']} --scratch-steps {p['scratch_steps']}")
+    rows, meta = transfer_run(run, target, per_class, test_per_class, folds, seed, scratch_steps,
+                              progress=progress)
+    command = (f"zfkeras transfer {run.path} --target {target} --per-class {' '.join(map(str, per_class))} "
+               f"--folds {folds} --scratch-steps {scratch_steps}")
     files, shown, notes = write_transfer(rows, meta, str(out_dir), command)
-    stem = file_stem(p["target"])
+    stem = file_stem(target)
     caption = (
         "Paper Tables 3-4 and the one-shot curve: the trained layers kept fixed, a new softmax on N images "
         f"per class, against the same net trained from scratch. Model: {figures.run_description(run)}. "
         "Reduced for the report (the full protocol is 5 folds, N = 1, 2, 5, 10, 15, 30, 100 scratch steps): "
-        f"{p['folds']} folds, N = {', '.join(map(str, p['per_class']))}, {p['scratch_steps']} scratch steps. "
-        + " ".join(html.escape(n.replace("`", "")) for n in notes) + f" {figures.measured_on()}"
+        f"{folds} folds, N = {', '.join(map(str, per_class))}, {scratch_steps} scratch steps. "
+        + " ".join(html.escape(n.replace("`", "")) for n in notes) + f" {machine.measured_on()}"
     )
     body = (figures.html_table(SHOWN, shown) + figures.img_html(f"{stem}_curve.png", "transfer curve")
             + f'<p><a href="{stem}.csv">{stem}.csv</a> · <a href="{stem}.md">{stem}.md</a></p>')
