@@ -34,7 +34,12 @@ def build_parser():
     parser.add_argument("out_dir", metavar="OUT_DIR", help="model folder a server watches (created if missing)")
     parser.add_argument(
         "--version", type=_version, default=None, metavar="N",
-        help="version folder number (default: one more than the highest in OUT_DIR, 1 if none)",
+        help="version folder number (default: one more than the highest in OUT_DIR, 1 if none; "
+        "the highest itself when it was exported from the same model with the same parameters)",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="write a new version even when the newest one was exported from the same model",
     )
     return parser
 
@@ -44,7 +49,9 @@ def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from zfkeras.runs.folder import RunFolder  # no TensorFlow
+    from zfkeras.export import record as export_record  # no TensorFlow
+    from zfkeras.runs.folder import RunFolder
+    from zfkeras.runs.layout import MODEL
 
     try:
         run = RunFolder(args.run_dir)
@@ -52,11 +59,19 @@ def main(argv=None):
         parser.error(str(e))
     if not run.model_path.is_file():
         parser.error(
-            f"run folder {run.path} has no model.keras (training did not finish); run "
+            f"run folder {run.path} has no {MODEL} (training did not finish); run "
             f"`zfkeras train --run-dir {run.path}` to resume"
         )
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         parser.error(f"OUT_DIR {args.out_dir!r} exists and is not a folder; choose a folder")
+    record = export_record.run_record(run)
+    found = None if args.force or args.version else export_record.reusable_version(args.out_dir, record)
+    if found is not None:
+        print(f"zfkeras export: reused {found}: it was exported from the same {MODEL} "
+              f"(sha256 {record['model_sha256'][:12]}...) with the same parameters; pass --force for a new "
+              "version", file=sys.stderr)
+        print(os.path.abspath(found))
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
     from zfkeras.export.archive import export_run
 

@@ -1,6 +1,7 @@
 """``zfkeras export``: answers --help and argument errors without TensorFlow,
 exports a run folder and prints the version folder."""
 
+import hashlib
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ def test_help_and_argument_errors_do_not_import_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                             cwd=helpers.REPO, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "usage: zfkeras export RUN_DIR OUT_DIR" in result.stdout.replace("[-h] [--version N] ", "")
+    assert "usage: zfkeras export RUN_DIR OUT_DIR" in result.stdout.replace("[-h] [--version N] [--force] ", "")
     assert result.stdout.count("exit 2") == 2 and "exit 0" in result.stdout
     assert "imported: []" in result.stdout
     assert "--version: must be a positive integer, got '0'" in result.stderr
@@ -71,3 +72,36 @@ def test_exports_a_run_folder_and_prints_the_version_folder(tmp_path, capsys):
     # the same version again: refused, reported in one line, exit status 2
     assert cli.main([str(run), str(out), "--version", "7"]) == 2
     assert "version folder" in capsys.readouterr().err
+
+
+def test_an_unchanged_model_reuses_the_newest_version_and_force_writes_a_new_one(tmp_path, capsys):
+    import json
+
+    model = helpers.tiny_model()
+    run = helpers.write_run_folder(tmp_path / "run", model)
+    out = tmp_path / "serving"
+    assert cli.main([str(run), str(out)]) == 0
+    first = capsys.readouterr()
+    assert first.out.strip() == str((out / "1").resolve()) and "reused" not in first.err
+    record = json.loads((out / "1" / "zfkeras_export.json").read_text())
+    assert record["model_sha256"] == hashlib.sha256((run / "model.keras").read_bytes()).hexdigest()
+    # the same model again: the version is reused, nothing is written
+    stamp = (out / "1" / "saved_model.pb").stat().st_mtime_ns
+    assert cli.main([str(run), str(out)]) == 0
+    again = capsys.readouterr()
+    assert again.out.strip() == str((out / "1").resolve())
+    assert f"reused {out / '1'}" in again.err and "--force" in again.err
+    assert sorted(p.name for p in out.iterdir()) == ["1"]
+    assert (out / "1" / "saved_model.pb").stat().st_mtime_ns == stamp
+    # --force: a new version of the same model
+    assert cli.main([str(run), str(out), "--force"]) == 0
+    assert capsys.readouterr().out.strip() == str((out / "2").resolve())
+    # another model (other weights): a new version, its own record
+    helpers.tiny_model(seed=11).save(run / "model.keras")
+    assert cli.main([str(run), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str((out / "3").resolve())
+    assert json.loads((out / "3" / "zfkeras_export.json").read_text())["model_sha256"] != record["model_sha256"]
+    # other parameters (class names) from the same model file: a new version too
+    (run / "class_names.json").write_text(json.dumps([f"c{i}" for i in range(10)]))
+    assert cli.main([str(run), str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str((out / "4").resolve())

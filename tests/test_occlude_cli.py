@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.run_helpers import write_folder_run
 from zfkeras.analysis.cli import occlude as occlude_cli
 
 
@@ -15,14 +16,41 @@ def _write_images(folder, count=2):
     return paths
 
 
-def test_read_image_resizes_shorter_side_and_centre_crops(tmp_path):
+def test_read_bare_image_resizes_shorter_side_and_centre_crops(tmp_path):
     path = tmp_path / "wide.png"
     array = np.zeros((20, 40), np.uint8)
     array[:, 10:30] = 255  # the centre 20x20 square is white
     Image.fromarray(array).save(path)
-    out = occlude_cli.read_image(str(path), 10, 10, 1)
+    out = occlude_cli.read_bare_image(str(path), 10, 10, 1)
     assert out.shape == (10, 10, 1) and out.dtype == np.uint8
     assert out[:, 1:-1].min() == 255  # the centre square, scaled to 10x10 (edges blend)
+    assert out[:, 0].max() < 255 and out[:, -1].max() < 255  # the black sides blend in at the edges
+
+
+def _probabilities_of(out):
+    rows = np.genfromtxt(out / "occlusion.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    return np.atleast_1d(rows["p_class_unoccluded"])
+
+
+def test_a_photo_is_cut_and_preprocessed_as_the_runs_test_images(tmp_path):
+    from zfkeras.runs.folder import RunFolder
+    from zfkeras.runs.sources import folder_files, to_model_size
+
+    run_dir, _ = write_folder_run(tmp_path)
+    run = RunFolder(run_dir)
+    paths, _, _ = folder_files(run.config, run.splits, "test")
+    raw, _ = run.load_split("test")  # the test pipeline's version: 45x61 -> 36x49 -> 36x36 -> 28x28
+    assert raw.shape == (len(paths), 28, 28, 3)
+    np.testing.assert_array_equal(np.stack([run.read_image(p) for p in paths]), raw)
+    model = run.load_model()
+    expected = model.predict(run.preprocess(raw), verbose=0).max(axis=1)
+    out = tmp_path / "panels"
+    assert occlude_cli.main([str(run_dir), *paths, "--out", str(out), "--stride", "7"]) == 0
+    np.testing.assert_allclose(_probabilities_of(out), expected, rtol=1e-5)
+    # The shortest side straight to 28 (the old cut) shows the model other pixels.
+    straight = np.stack([to_model_size(np.asarray(Image.open(p).convert("RGB")), 28, 28) for p in paths])
+    other = model.predict(run.preprocess(straight), verbose=0).max(axis=1)
+    assert np.abs(other - expected).max() > 1e-3
 
 
 def test_panels_for_image_files(trained_run, tmp_path):
@@ -33,7 +61,7 @@ def test_panels_for_image_files(trained_run, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["item0_occlusion.png", "item1_occlusion.png", "occlusion.csv"]
     rows = np.genfromtxt(out / "occlusion.csv", delimiter=",", names=True, dtype=None, encoding=None)
     model = trained_run.load_model()
-    images = np.stack([occlude_cli.read_image(p, 28, 28, 1) for p in paths])
+    images = np.stack([trained_run.read_image(p) for p in paths])
     probs = model.predict(trained_run.preprocess(images), verbose=0)
     np.testing.assert_allclose(rows["p_class_unoccluded"], probs.max(axis=1), rtol=1e-4)
 

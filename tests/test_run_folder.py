@@ -207,3 +207,17 @@ def test_evolution_records_are_the_saved_projections(tiny_run):
             assert len(record["channels"]) == len(record["image_ids"]) == config.evolution_maps
             # image ids index the training split the run used
             assert set(record["image_ids"]) <= set(range(640))
+
+
+def test_the_layout_is_listed_once_in_the_docs_and_the_docstring():
+    import pathlib
+
+    import zfkeras.runs.folder as folder_module
+    from zfkeras.runs import layout
+
+    listing = layout.describe()
+    names = [name for name, _ in layout.ENTRIES]
+    assert names[:3] == ["config.json", "splits.json", "class_names.json"] and "model.keras" in names
+    assert listing in folder_module.__doc__
+    training = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "TRAINING.md").read_text()
+    assert listing in training, "docs/TRAINING.md's run-folder listing differs from zfkeras.runs.layout.describe()"

@@ -43,18 +43,20 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    from zfkeras.runs.layout import CONFIG, RunLayout
     from zfkeras.train.config import TrainConfig
 
-    config_path = os.path.join(args.run_dir, "config.json")
-    if not os.path.isfile(config_path):
-        parser.error(f"not a run folder: {args.run_dir} has no config.json; pass a folder zfkeras train wrote")
+    layout = RunLayout(args.run_dir)
+    config_path = layout.config
+    if not config_path.is_file():
+        parser.error(f"not a run folder: {args.run_dir} has no {CONFIG}; pass a folder zfkeras train wrote")
     try:
         base = TrainConfig.from_file(config_path)
     except ValueError as error:
         parser.error(str(error))
     from zfkeras.analysis.sections import table2_ablations as t2
 
-    root = args.ablation_dir or str(t2.ablation_dir(args.run_dir))
+    root = args.ablation_dir or str(layout.ablations)
     overrides = {"evolution_sample": args.evolution_sample}
     for name in ("epochs", "max_train_examples", "validation_size"):
         if getattr(args, name) is not None:
@@ -65,7 +67,7 @@ def main(argv=None):
     rows = [r for r in t2.collect(root) if r["variant"] in configs]
     if not rows:
         raise InputError(f"no finished variant in {root}; run without --table-only to train them")
-    out = args.out or os.path.join(args.run_dir, "report")
+    out = args.out or str(layout.report)
     command = f"zfkeras ablate {args.run_dir}" + (f" --variants {' '.join(configs)}" if args.variants else "") + \
         "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items() if k != "evolution_sample")
     files, _, _ = t2.write_table2(rows, out, root, command)

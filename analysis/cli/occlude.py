@@ -1,10 +1,13 @@
 """``zfkeras occlude RUN_DIR|MODEL IMAGE...``: Fig. 7 panels for your own images.
 
-Each image file is converted to the model's channels (grey or RGB), resized
-so that its shorter side matches the model's input and centre-cropped, then
-preprocessed as the run's model expects (mean image and scaling from the
-run folder). With a bare ``.keras`` model no preprocessing is known:
-pixels in [0, 255] are multiplied by ``--rescale`` and fed as they are.
+With a run folder, each image file is cut and preprocessed exactly as the
+run's test images are (`RunFolder.read_image`, then `RunFolder.preprocess`):
+for image-folder and TFDS runs the shortest side goes to the run's
+``image_size``, then the centre square, then its centre ``crop_size`` crop
+(256 -> 256 -> 224 in the paper), then the mean image is subtracted. With a
+bare ``.keras`` model no preprocessing is known: the shortest side goes to
+the model's input side, the centre is cut, and pixels in [0, 255] are
+multiplied by ``--rescale`` and fed as they are.
 
 Writes ``OUT/<image name>_occlusion.png`` (panels (a)-(e) of Fig. 7) for
 every image and ``OUT/occlusion.csv`` (one row per image). Every image is
@@ -52,38 +55,31 @@ def _check_args(parser, args):
         parser.error(f"output folder {args.out!r} exists and is not empty; pass --overwrite to replace it")
 
 
-def read_image(path, height, width, channels):
-    """One image file -> uint8 ``(height, width, channels)``.
+def read_bare_image(path, height, width, channels):
+    """One image file -> uint8 ``(height, width, channels)`` for a bare model.
 
-    Shorter side resized to fit, then centre-cropped.
+    `zfkeras.runs.sources.read_image_file` at the model's larger side (the
+    shortest side resized to it, the centre square), then its centre
+    ``height x width``.
 
     Raises:
         ValueError: the file is not a readable image (names it and why).
     """
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from zfkeras.runs.sources import read_image_file
 
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = image.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ValueError(f"cannot read image file {path!r}: {error}") from None
-    scale = max(height / image.height, width / image.width)
-    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
-    image = image.resize(size, Image.BILINEAR)
-    left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    array = np.asarray(image.crop((left, top, left + width, top + height)), np.uint8)
-    return array.reshape(height, width, channels)
+    side = max(height, width)
+    square = read_image_file(path, side, side, channels)
+    top, left = (side - height) // 2, (side - width) // 2
+    return square[top:top + height, left:left + width]
 
 
 def _load(args):
-    """(model, preprocess, class names) from a run folder or a .keras file."""
+    """(model, image reader, preprocess, class names) from a run folder or a .keras file."""
     if os.path.isdir(args.model):
         from zfkeras.runs.folder import RunFolder
 
         run = RunFolder(args.model)
-        return run.load_model(), run.preprocess, list(run.class_names)
+        return run.load_model(), run.read_image, run.preprocess, list(run.class_names)
     from zfkeras.saving import load_model
 
     try:
@@ -91,7 +87,9 @@ def _load(args):
     except Exception as error:  # Keras raises several types for a bad file
         raise InputError(f"cannot load model {args.model!r}: {error}") from None
     classes = model.output.shape[-1]
-    return model, (lambda x: x.astype("float32") * args.rescale), [str(i) for i in range(classes)]
+    h, w, c = (int(d) for d in model.input_shape[1:])
+    return (model, lambda path: read_bare_image(path, h, w, c), (lambda x: x.astype("float32") * args.rescale),
+            [str(i) for i in range(classes)])
 
 
 def _label_index(label, names):
@@ -121,9 +119,9 @@ def _run(args):
     from zfkeras.analysis.output import figures
     from zfkeras.atomic import atomic_directory
 
-    model, preprocess, names = _load(args)
-    h, w, c = (int(d) for d in model.input_shape[1:])
-    images = np.stack([read_image(path, h, w, c) for path in args.images])
+    model, read_image, preprocess, names = _load(args)
+    h, w = (int(d) for d in model.input_shape[1:3])
+    images = np.stack([read_image(path) for path in args.images])
     label = _label_index(args.label, names)
     labels = None if label is None else np.full(len(images), label)
     size = args.size or f7.square_size(h)

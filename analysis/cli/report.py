@@ -44,7 +44,29 @@ def main(argv=None):
     index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
                          use_cache=not args.no_cache)
     print(f"Report: {os.path.abspath(index)}")
-    return 0
+    return _status(index)
+
+
+def _status(index):
+    """0 when the report holds a section; else 1, saying why none was made.
+
+    Args:
+        index: path of the written ``index.html`` (its folder holds ``report.json``).
+
+    Returns:
+        The exit status.
+    """
+    import json
+
+    from zfkeras.runs.layout import REPORT_SUMMARY
+
+    with open(os.path.join(os.path.dirname(index), REPORT_SUMMARY)) as f:
+        summary = json.load(f)
+    if summary["sections"]:
+        return 0
+    reasons = "; ".join(f"{m['module']}: {m['reason']}" for m in summary["missing"]) or "no section was asked for"
+    print(f"zfkeras report: error: no section could be made ({reasons})", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ ENTRIES = (
     (EVOLUTION + "/", f"raw Fig. 4 projections and image ids per recorded epoch ({EVOLUTION_GLOB})"),
     (MODEL, "the final model (written when training finished)"),
     (METRICS, "test metrics, history, timings, checks (written last: the run is complete)"),
-    (REPORT + "/", f"what ``zfkeras report`` writes (index.html, {REPORT_SUMMARY}, figures, tables)"),
-    (ABLATIONS + "/", "``zfkeras ablate``: one run folder per Table 2 variant"),
+    (REPORT + "/", f"what zfkeras report writes (index.html, {REPORT_SUMMARY}, figures, tables)"),
+    (ABLATIONS + "/", "zfkeras ablate: one run folder per Table 2 variant"),
     (WORKERS + "/", "multi-worker runs: the non-chief workers' own run folders"),
 )
 
