@@ -116,7 +116,7 @@ def _run(args):
     import numpy as np
 
     from zfkeras.analysis.sections import fig7_occlusion as f7
-    from zfkeras.analysis.output import figures
+    from zfkeras.analysis.output import tables
     from zfkeras.atomic import atomic_directory
 
     model, read_image, preprocess, names = _load(args)
@@ -137,7 +137,7 @@ def _run(args):
                               data.unoccluded_activity[n:n + 1], data.layer)
             f7.plot_panels(one, names, os.path.join(tmp, f"{stem}_occlusion.png"))
         r = data.result
-        figures.write_csv(os.path.join(tmp, "occlusion.csv"),
+        tables.write_csv(os.path.join(tmp, "occlusion.csv"),
                           ["image", "class", "p_class_unoccluded", "p_class_min", "strongest_map"],
                           [[p, names[r.true_label[n]], float(r.unoccluded_probability[n]),
                             float(r.class_probability[n].min()), int(r.strongest_channel[n])]
