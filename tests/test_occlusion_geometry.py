@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from zfkeras.graph.window import Window
 from zfkeras.occlusion_engine import geometry
 
 
@@ -11,16 +12,16 @@ from zfkeras.occlusion_engine import geometry
     (13, 3, 1, "same"), (14, 4, 2, "same"), (15, 3, 2, "same"), (16, 2, 3, "same"),
     (13, 3, 2, "valid"), (14, 4, 1, "valid"), (226, 7, 2, "valid"), (55, 3, 2, "same"),
 ])
-def test_window_op_output_size_matches_keras(size, kernel, stride, padding):
-    op = geometry.window_op((size, size + 1), (kernel, kernel), (stride, stride), padding)
+def test_window_output_size_matches_keras(size, kernel, stride, padding):
+    op = Window((kernel, kernel), (stride, stride), padding=padding, in_size=(size, size + 1))
     layer = keras.layers.MaxPooling2D(kernel, stride, padding=padding)
     expected = layer.compute_output_shape((None, size, size + 1, 1))[1:3]
     assert op.out_size == tuple(expected)
     if padding == "valid":
-        assert op.pad == (0, 0, 0, 0)
+        assert op.before == op.after == (0, 0)
     else:  # padded input holds exactly the windows read
-        for axis, (before, after) in enumerate([op.pad[:2], op.pad[2:]]):
-            padded = op.in_size[axis] + before + after
+        for axis in (0, 1):
+            padded = op.in_size[axis] + op.before[axis] + op.after[axis]
             assert (op.out_size[axis] - 1) * stride + kernel == padded
 
 
@@ -38,14 +39,14 @@ def brute_force_affected(starts, extent, kernel, stride, pad, out_size):
     (20, 3, 1, "same"), (20, 4, 2, "same"), (21, 5, 2, "valid"), (19, 2, 2, "valid"), (22, 3, 3, "same"),
 ])
 def test_affected_output_covers_exactly_the_reachable_outputs(in_size, kernel, stride, padding):
-    op = geometry.window_op((in_size, in_size), (kernel, kernel), (stride, stride), padding)
+    op = Window((kernel, kernel), (stride, stride), padding=padding, in_size=(in_size, in_size))
     rng = np.random.default_rng(0)
     extent = 5
     starts = np.stack([rng.integers(0, in_size - extent + 1, 30), np.arange(30) % (in_size - extent + 1)], 1)
     window = geometry.affected_output(op, geometry.Window(starts, (extent, extent)))
     for axis in (0, 1):
         truth = brute_force_affected(starts[:, axis], extent, kernel, stride,
-                                     op.pad[2 * axis], op.out_size[axis])
+                                     op.before[axis], op.out_size[axis])
         first = window.starts[:, axis]
         assert np.all(first >= 0) and np.all(first + window.extent[axis] <= op.out_size[axis])
         for hit, f in zip(truth, first):

@@ -3,7 +3,8 @@
 `Deconvnet` mirrors a model's convolutional trunk (chains, branches, nested
 models); `SUPPORTED_LAYERS` names the layers it has mirror rules for. The
 rules live one class per layer type in `rules_*.py`, registered in
-`zfkeras.deconv.rules`; the walk over the Keras graph is in `graph.py`.
+`zfkeras.deconv.rules`; the model graph they are bound to is
+`zfkeras.graph` (walked once, shared with the occlusion engine).
 """
 
 # Importing the rule modules registers their rules (in this order).

@@ -20,7 +20,6 @@ import tensorflow as tf
 from zfkeras._compat import renamed_arguments
 from zfkeras.deconv import geometry
 from zfkeras.deconv.graph import INPUT_ID, build_plan
-from zfkeras.deconv.rules_conv import ConvRule
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
 from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import int_pair, one_of, positive_int
@@ -54,14 +53,9 @@ class Deconvnet:
         self.unpooling = one_of(unpooling, "unpooling", UNPOOLING_MODES)
         self.model = model
         plan = build_plan(model, unpooling)
-        if not any(isinstance(step.rule, ConvRule) for step in plan.steps):
-            raise ValueError(
-                f"model {model.name!r} has no convolution before its head; nothing to project"
-            )
         self._plan = plan
         self._steps = plan.steps
         self._index = {step.name: i for i, step in enumerate(self._steps)}
-        self._producer = {step.output: i for i, step in enumerate(self._steps)}
         self._ancestor_cache = {}
         self._fns = {}
         self._sizes_cache = {}
@@ -69,7 +63,7 @@ class Deconvnet:
     @property
     def input_shape(self):
         """``(H, W, C)`` of the model's input (entries may be None)."""
-        return self._plan.input_shape
+        return self._plan.graph.input_shape
 
     @property
     def layer_names(self):
@@ -86,7 +80,7 @@ class Deconvnet:
         """
         step = self._steps[self._layer_index(layer)]
         height, width = self._sizes(image_shape)[step.output]
-        return (height, width, self._plan.channels[step.output])
+        return (height, width, step.shape[-1])
 
     def output_shape(self, layer, image_shape=None):
         """Deprecated name of `layer_output_shape`."""
@@ -97,9 +91,10 @@ class Deconvnet:
     def receptive_field(self, layer, position, image_shape=None):
         """The input-pixel box that can influence a unit of `layer`.
 
-        Computed from the layers' kernels, strides and paddings (SAME and
-        ZeroPadding2D included). After branches it is the union (bounding
-        box) of the boxes along every path down to the image.
+        Computed from the model graph's windows (`zfkeras.graph`: kernels,
+        strides, paddings, SAME and ZeroPadding2D included). After branches
+        it is the union (bounding box) of the boxes along every path down
+        to the image.
 
         Args:
             layer: a name in `layer_names`.
@@ -194,7 +189,7 @@ class Deconvnet:
                             f"{type(layer).__name__}")
         if layer in self._index:
             return self._index[layer]
-        if layer in self._plan.head:
+        if layer in self._plan.graph.head_names:
             raise ValueError(
                 f"layer {layer!r} is in the classifier head, which the deconvnet does not "
                 f"mirror; project from one of {self.layer_names}"
@@ -204,14 +199,8 @@ class Deconvnet:
     def _ancestors(self, index):
         """The steps the output of step ``index`` depends on, in topological order."""
         if index not in self._ancestor_cache:
-            needed, stack = set(), [index]
-            while stack:
-                i = stack.pop()
-                if i in needed:
-                    continue
-                needed.add(i)
-                stack.extend(self._producer[t] for t in self._steps[i].inputs if t != INPUT_ID)
-            self._ancestor_cache[index] = [self._steps[i] for i in sorted(needed)]
+            # the plan's steps are the graph's, index for index, with their rules
+            self._ancestor_cache[index] = [self._steps[i] for i in self._plan.graph.ancestors(index)]
         return self._ancestor_cache[index]
 
     def _sizes(self, image_shape):
@@ -223,7 +212,7 @@ class Deconvnet:
             )
         hw = int_pair(tuple(image_shape or self.input_shape)[:2], "image_shape (H, W)")
         if hw not in self._sizes_cache:
-            self._sizes_cache[hw] = geometry.spatial_sizes(self._steps, hw)
+            self._sizes_cache[hw] = self._plan.graph.spatial_sizes(hw)
         return self._sizes_cache[hw]
 
     @staticmethod

@@ -1,13 +1,13 @@
-"""Spatial sizes and receptive fields, from the rules' geometry (no probing).
+"""Receptive fields, from the model graph's windows (no probing).
 
-Every rule describes each spatial axis as a window: output position ``i``
-sees input positions ``[i * stride - pad_before, i * stride - pad_before +
-kernel)``. A box on a layer's output maps to the input box spanned by its
-first and last positions' windows, clipped to the input (positions outside
-it are padding, which has no receptive field of its own). A dilated
-window counts as its whole span: at the image border its first or last tap
-may fall on padding, so the box can exceed the pixels that really matter by
-up to ``dilation - 1``.
+Every step of `zfkeras.graph.walk` describes each spatial axis as a
+`zfkeras.graph.window.Window`: output position ``i`` sees input positions
+``[i * stride - before, i * stride - before + span)``. A box on a layer's
+output maps to the input box spanned by its first and last positions'
+windows, clipped to the input (positions outside it are padding, which has
+no receptive field of its own). A dilated window counts as its whole span:
+at the image border its first or last tap may fall on padding, so the box
+can exceed the pixels that really matter by up to ``dilation - 1``.
 
 After branches the receptive field is the **union** (the bounding box) of
 the boxes reached along every path from the layer down to the image: e.g.
@@ -16,31 +16,16 @@ in a residual block, the larger of the two paths' boxes.
 
 import numpy as np
 
-from zfkeras.deconv.graph import INPUT_ID
+from zfkeras.graph.walk import INPUT_ID
 
 _EMPTY = 2**62  # an empty interval is (_EMPTY, -_EMPTY): neutral for the union
 
 
-def spatial_sizes(steps, image_hw):
-    """Tensor id -> ``(H, W)`` for images of spatial size ``image_hw``.
-
-    Args:
-        steps: the plan's steps (topological order).
-        image_hw: ``(H, W)`` of the input.
-    """
-    sizes = {INPUT_ID: tuple(image_hw)}
-    for step in steps:
-        hw = sizes[step.inputs[0]]
-        sizes[step.output] = tuple(step.rule.geometry(axis, hw[axis])[3] for axis in (0, 1))
-    return sizes
-
-
-def _map_interval(lo, hi, geometry, size):
+def _map_interval(lo, hi, span, stride, before, size):
     """Input interval of an output interval, clipped to ``[0, size)``."""
-    kernel, stride, pad_before, _ = geometry
     empty = lo >= hi
-    new_lo = np.clip(lo * stride - pad_before, 0, size)
-    new_hi = np.clip((hi - 1) * stride - pad_before + kernel, 0, size)
+    new_lo = np.clip(lo * stride - before, 0, size)
+    new_hi = np.clip((hi - 1) * stride - before + span, 0, size)
     empty |= new_lo >= new_hi
     return np.where(empty, _EMPTY, new_lo), np.where(empty, -_EMPTY, new_hi)
 
@@ -49,8 +34,8 @@ def receptive_boxes(steps, sizes, target, positions):
     """Input boxes of the units at ``positions`` of tensor ``target``.
 
     Args:
-        steps: the plan's steps up to the target (topological order).
-        sizes: from `spatial_sizes`.
+        steps: graph steps up to the target (topological order).
+        sizes: tensor id -> ``(H, W)``, from ``ModelGraph.spatial_sizes``.
         target: id of the layer's output tensor.
         positions: ``(N, 2)`` int array of ``(y, x)``.
 
@@ -66,8 +51,11 @@ def receptive_boxes(steps, sizes, target, positions):
         if box is None:
             continue  # not on a path from the target down to the image
         in_hw = sizes[step.inputs[0]]
-        top, bottom = _map_interval(box[0], box[2], step.rule.geometry(0, in_hw[0]), in_hw[0])
-        left, right = _map_interval(box[1], box[3], step.rule.geometry(1, in_hw[1]), in_hw[1])
+        window = step.window.at(in_hw)
+        (top, bottom), (left, right) = (
+            _map_interval(box[axis], box[axis + 2], window.span[axis], window.strides[axis],
+                          window.before[axis], in_hw[axis])
+            for axis in (0, 1))
         for tensor_id in step.inputs:
             if tensor_id in boxes:  # fan-out: the union over paths
                 old = boxes[tensor_id]

@@ -4,31 +4,20 @@ A rule binds one Keras layer of the convolutional trunk and knows
 * how to go **up** (the forward computation, returning what the way down
   needs, e.g. a max pool's switches),
 * how to go **down** (map a signal at the layer's output to its inputs: the
-  deconvnet's mirror of the layer),
-* its **geometry** (window, stride and leading padding per spatial axis),
-  from which receptive fields and output sizes are computed.
+  deconvnet's mirror of the layer).
+
+Its geometry (window, strides, padding) is not the rule's: every tool reads
+it from the one model graph (`zfkeras.graph`).
 
 Adding a layer type means adding one `Rule` subclass decorated with
 `register`. `SUPPORTED_LAYERS` and the supported-layer list of
 docs/DECONVNET.md are generated from the registry.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
 RULES = []  # registered rule classes, in the order they are tried
-
-# Layers that start the classifier head: the deconvnet mirrors what is
-# before them and ignores them and everything computed from them.
-HEAD_TYPES = (
-    keras.layers.Flatten,
-    keras.layers.Dense,
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalMaxPooling2D,
-)
-
 
 class UnsupportedLayer(Exception):
     """Raised by a rule's constructor for a configuration it cannot mirror."""
@@ -75,32 +64,6 @@ class Rule:
     def down(self, signal, saved):
         """Way down. Returns one signal per input (None: no signal)."""
         return [signal]
-
-    def geometry(self, axis, size):
-        """``(kernel, stride, pad_before, out_size)`` along spatial ``axis``
-        (0: height, 1: width) of an input of length ``size`` (None: unknown).
-
-        Output position ``i`` sees input positions ``i * stride - pad_before``
-        up to ``i * stride - pad_before + kernel`` (end-exclusive).
-        """
-        return 1, 1, 0, size
-
-
-def window_geometry(size, kernel, stride, padding, dilation=1):
-    """Geometry of a sliding window with Keras/TensorFlow VALID or SAME padding.
-
-    SAME puts the smaller half of the padding first, as TensorFlow does.
-    Unknown sizes (None) give unknown output sizes.
-    """
-    span = (kernel - 1) * dilation + 1
-    if padding == "valid":
-        out = None if size is None else (size - span) // stride + 1
-        return span, stride, 0, out
-    if size is None:
-        return span, stride, None, None
-    out = math.ceil(size / stride)
-    total = max((out - 1) * stride + span - size, 0)
-    return span, stride, total // 2, out
 
 
 def activation_name(fn):

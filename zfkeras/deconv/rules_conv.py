@@ -14,7 +14,6 @@ from zfkeras.deconv.rules import (
     UnsupportedLayer,
     checked_activation,
     register,
-    window_geometry,
 )
 
 
@@ -31,7 +30,7 @@ def _transpose_by_gradient(linear_fn, x, signal):
 
 
 class ConvRule(Rule):
-    """Shared parts: activation, strides, padding, dilation, geometry."""
+    """Shared parts: activation, strides, padding, dilation."""
 
     def __init__(self, layer, unpooling):
         super().__init__(layer, unpooling)
@@ -40,10 +39,6 @@ class ConvRule(Rule):
         self.padding = layer.padding.upper()
         self.dilation = tuple(int(v) for v in layer.dilation_rate)
         self.dilated = self.dilation != (1, 1)
-
-    def geometry(self, axis, size):
-        return window_geometry(size, self.layer.kernel_size[axis], self.strides[axis],
-                               self.layer.padding, self.dilation[axis])
 
     def _finish_up(self, x, y):
         if self.layer.use_bias:

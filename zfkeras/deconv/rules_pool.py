@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from zfkeras.deconv.rules import Rule, register, window_geometry
+from zfkeras.deconv.rules import Rule, register
 from zfkeras.layers._pooling import normalize_pool_args
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax, max_pool_with_argmax
 from zfkeras.layers.max_unpool import unpool_like
@@ -16,9 +16,6 @@ class _PoolRule(Rule):
             layer.pool_size, layer.strides, layer.padding)
         self.ksize = [1, *self.pool_size, 1]
         self.kstrides = [1, *self.strides, 1]
-
-    def geometry(self, axis, size):
-        return window_geometry(size, self.pool_size[axis], self.strides[axis], self.padding)
 
 
 @register

@@ -31,10 +31,6 @@ class ZeroPadding2DRule(Rule):
         (t, _), (l, _) = self.padding
         return [signal[:, t : t + saved[1], l : l + saved[2], :]]
 
-    def geometry(self, axis, size):
-        before, after = self.padding[axis]
-        return 1, 1, before, None if size is None else size + before + after
-
 
 @register
 class Cropping2DRule(Rule):
@@ -55,10 +51,6 @@ class Cropping2DRule(Rule):
     def down(self, signal, saved):
         (t, b), (l, r) = self.cropping
         return [tf.pad(signal, [[0, 0], [t, b], [l, r], [0, 0]])]
-
-    def geometry(self, axis, size):
-        before, after = self.cropping[axis]
-        return 1, 1, -before, None if size is None else size - before - after
 
 
 @register

@@ -1,7 +1,6 @@
 """Shared argument handling for the pooling layers (private)."""
 
-import math
-
+from zfkeras.graph.window import axis_window
 from zfkeras.validation import int_pair, one_of
 
 
@@ -20,9 +19,6 @@ def normalize_pool_args(pool_size, strides, padding):
 
 
 def pooled_size(n, k, s, padding):
-    """Output length of a pool/conv along one axis (None stays None)."""
-    if n is None:
-        return None
-    if padding == "same":
-        return math.ceil(n / s)
-    return (n - k) // s + 1
+    """Output length of a pool along one axis (None stays None): the model
+    graph's window arithmetic, so the layer and every tool agree."""
+    return axis_window(n, k, s, padding)[2]

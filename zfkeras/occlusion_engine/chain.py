@@ -1,119 +1,81 @@
-"""A model as a chain of steps that incremental occlusion understands."""
+"""The part of a model's graph that incremental occlusion can compute.
+
+The model is read from the one model graph (`zfkeras.graph.walk`); its
+steps say which layer it is and its window. What this engine can do on a
+window: a plain `Conv2D` (no dilation or groups) and max pooling (the
+deconvnet's rule registry tells them apart from their subclasses and
+cousins), `ZeroPadding2D` (a shift), and any pointwise step (identity
+window: the same map at every pixel, so it runs on a crop alone).
+"""
 
 import dataclasses
-from typing import Optional
 
-import keras
-
-from zfkeras.layers.local_response_normalization import LocalResponseNormalization
-from zfkeras.occlusion_engine.geometry import WindowOp, window_op
-
-# Layers whose output at a pixel depends only on the input at that pixel
-# (in inference mode), so a patch can go through them alone.
-_POINTWISE = (
-    keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.Activation,
-    keras.layers.Dropout, keras.layers.Rescaling, LocalResponseNormalization,
-)
+from zfkeras.deconv.rules_conv import Conv2DRule
+from zfkeras.deconv.rules_pool import MaxPoolRule
+from zfkeras.deconv.rules_structure import ZeroPadding2DRule
+from zfkeras.graph.walk import Step, walk
 
 
-@dataclasses.dataclass
-class Step:
-    """One layer of the trunk.
+@dataclasses.dataclass(frozen=True)
+class ChainStep(Step):
+    """A graph step of the incremental trunk.
+
+    Its ``window`` is placed on the occluded images' sizes (its
+    ``in_size`` and ``out_size`` are the step's).
 
     Attributes:
         kind: ``"conv"``, ``"pool"`` (max), ``"pad"`` (ZeroPadding2D) or
             ``"pointwise"``.
-        layer: the Keras layer.
-        op: its `WindowOp` (conv and pool), else None.
-        pad: ``(top, bottom, left, right)`` of a ZeroPadding2D, else None.
-        in_size, out_size: ``(H, W)`` of its input and output.
-        channels_in, channels_out: channels of its input and output.
+        channels_in: channels of its input (its output's: ``shape[-1]``).
     """
 
-    kind: str
-    layer: keras.layers.Layer
-    op: Optional[WindowOp]
-    pad: Optional[tuple]
-    in_size: tuple
-    out_size: tuple
-    channels_in: int
-    channels_out: int
+    kind: str = None
+    channels_in: int = None
 
 
-def chain_layers(model):
-    """The model's layers from input to output, or ``(None, why)`` if not one chain."""
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        outputs = None
-    if not outputs or len(model.inputs) != 1 or len(outputs) != 1:
-        return None, "the model is not built with one input and one output"
-    layers, tensor = [], outputs[0]
-    while True:
-        layer, node_index, tensor_index = tensor._keras_history
-        if tensor_index != 0:
-            return None, f"layer {layer.name!r} has several outputs"
-        if isinstance(layer, keras.layers.InputLayer):
-            return layers[::-1], None
-        if isinstance(layer, keras.Model):
-            return None, f"it contains the nested model {layer.name!r}"
-        inputs = list(layer._inbound_nodes[node_index].input_tensors)
-        if len(inputs) != 1:
-            return None, f"layer {layer.name!r} has {len(inputs)} inputs (not a chain)"
-        layers.append(layer)
-        tensor = inputs[0]
-
-
-def _is_pointwise(layer):
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return layer.axis in (-1, 3)
-    return isinstance(layer, _POINTWISE)
-
-
-def _kind(layer):
-    if type(layer) is keras.layers.Conv2D:
-        ok = tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1
-        return "conv" if ok and layer.data_format == "channels_last" else None
-    if type(layer) is keras.layers.MaxPooling2D:
-        return "pool" if layer.data_format == "channels_last" else None
-    if isinstance(layer, keras.layers.ZeroPadding2D):
-        return "pad" if layer.data_format == "channels_last" else None
-    return "pointwise" if _is_pointwise(layer) else None
+def _kind(step):
+    """How the engine computes ``step`` on a window, or None."""
+    layer, window = step.layer, step.window
+    if window is None or len(step.inputs) != 1:
+        return None
+    if Conv2DRule.matches(layer):
+        return "conv" if window.dilation == (1, 1) and layer.groups == 1 else None
+    if MaxPoolRule.matches(layer):
+        return "pool"
+    if ZeroPadding2DRule.matches(layer):
+        return "pad"
+    return "pointwise" if window.is_identity else None
 
 
 def split_trunk(model, image_shape):
-    """The longest prefix of the chain made of supported layers.
+    """The longest prefix of the model's chain that the engine computes on windows.
 
     Args:
         model: a Keras model.
         image_shape: ``(H, W, C)`` of the images.
 
     Returns:
-        ``(steps, head_layers, None)`` or ``(None, None, why)`` when the
-        model is not a chain.
+        ``(steps, rest, None)`` -- `ChainStep`s, then the graph steps run
+        whole (the remaining trunk and the head) -- or ``(None, None, why)``
+        when the model is not one chain.
     """
-    layers, why = chain_layers(model)
-    if layers is None:
-        return None, None, why
+    try:
+        graph = walk(model, unknown="keep")
+    except (TypeError, ValueError) as error:
+        return None, None, str(error)
+    if not graph.is_chain():
+        return None, None, "the model is not one chain of single-input layers"
     size, channels = tuple(image_shape[:2]), int(image_shape[2])
     steps = []
-    for index, layer in enumerate(layers):
-        kind = _kind(layer)
+    for step in graph.steps:
+        kind = _kind(step)
         if kind is None:
-            return steps, layers[index:], None
-        op, pad, out, channels_out = None, None, size, channels
-        if kind == "conv":
-            op = window_op(size, layer.kernel_size, layer.strides, layer.padding)
-            out, channels_out = op.out_size, int(layer.filters)
-        elif kind == "pool":
-            op = window_op(size, layer.pool_size, layer.strides, layer.padding)
-            out = op.out_size
-        elif kind == "pad":
-            (top, bottom), (left, right) = layer.padding
-            pad = (int(top), int(bottom), int(left), int(right))
-            out = (size[0] + top + bottom, size[1] + left + right)
-        if min(out) < 1:
-            return steps, layers[index:], None
-        steps.append(Step(kind, layer, op, pad, size, tuple(out), channels, channels_out))
-        size, channels = tuple(out), channels_out
-    return steps, [], None
+            break
+        # placed on the images' size (the model's may be None)
+        window = step.window.at(size)
+        if min(window.out_size) < 1:
+            break
+        steps.append(dataclasses.replace(step, window=window).extended(
+            ChainStep, kind=kind, channels_in=channels))
+        size, channels = window.out_size, int(step.shape[-1])
+    return steps, graph.steps[len(steps):] + graph.head, None

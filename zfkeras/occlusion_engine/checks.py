@@ -88,13 +88,18 @@ def check_labels(labels, count, classes):
 
 
 def check_layer(model, layer):
-    """Raises unless ``layer`` is a feature map the `Deconvnet` can mirror."""
+    """Raises unless ``layer`` is a feature map the `Deconvnet` can mirror.
+
+    Reads the model graph with its mirror rules (`zfkeras.deconv.graph`),
+    without building a `Deconvnet`: every trunk step is NHWC by the graph's
+    construction, so a trunk name is a feature map.
+    """
     if not isinstance(layer, str):
         raise TypeError(f"layer must be a layer name (str), got {layer!r}")
-    import zfkeras  # lazily: zfkeras.Deconvnet lives in the (being refactored) deconv package
+    from zfkeras.deconv.graph import build_plan  # lazily: keeps this module TensorFlow-free
 
     try:
-        names = zfkeras.Deconvnet(model).layer_names
+        names = [step.name for step in build_plan(model, "switches").steps]
     except (TypeError, ValueError) as error:
         raise ValueError(f"layer_activity needs a model the Deconvnet can mirror: {error}") from None
     if layer not in names:
@@ -102,6 +107,3 @@ def check_layer(model, layer):
             f"layer {layer!r} is not a convolutional feature map of model {model.name!r}; "
             f"choose one of {names}"
         )
-    shape = model.get_layer(layer).output.shape
-    if len(shape) != 4:
-        raise ValueError(f"layer {layer!r} outputs shape {tuple(shape)}, not a feature map (N, H, W, C)")

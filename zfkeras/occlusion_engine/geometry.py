@@ -1,7 +1,8 @@
 """Window geometry of occlusion: which part of each layer a square can change.
 
-Plain numpy, no TensorFlow. Every spatial layer of a chain is described as
-explicit padding followed by a VALID window operation (kernel, stride); a
+Plain numpy, no TensorFlow. Every spatial layer of a chain is read as its
+model-graph `zfkeras.graph.window.Window`: explicit padding (``before``,
+``after``) followed by a VALID window operation (kernel, strides); a
 "patch" is the part of a map that differs from the unoccluded map, one
 rectangle per square position. All positions share one patch extent (the
 largest), so that a batch of positions has one static shape; a patch that
@@ -12,56 +13,6 @@ recomputes a few unchanged values (exactly).
 import dataclasses
 
 import numpy as np
-
-
-@dataclasses.dataclass(frozen=True)
-class WindowOp:
-    """A spatial layer as padding + VALID window op.
-
-    Attributes:
-        kernel: ``(kh, kw)``.
-        stride: ``(sh, sw)``.
-        pad: ``(top, bottom, left, right)`` added before the window op.
-        in_size: ``(H, W)`` of the unpadded input.
-        out_size: ``(Ho, Wo)`` of the output.
-    """
-
-    kernel: tuple
-    stride: tuple
-    pad: tuple
-    in_size: tuple
-    out_size: tuple
-
-
-def _same_padding(size, kernel, stride):
-    """TensorFlow's SAME padding of one axis: ``(before, after, out)``."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2, out
-
-
-def window_op(in_size, kernel, stride, padding):
-    """The `WindowOp` of a conv/pool layer.
-
-    Args:
-        in_size: ``(H, W)`` of the layer's input.
-        kernel: ``(kh, kw)``.
-        stride: ``(sh, sw)``.
-        padding: ``"valid"`` or ``"same"`` (any case).
-
-    Returns:
-        A `WindowOp`.
-    """
-    pads, out = [], []
-    for size, k, s in zip(in_size, kernel, stride):
-        if padding.lower() == "same":
-            before, after, o = _same_padding(size, k, s)
-        else:
-            before, after, o = 0, 0, (size - k) // s + 1
-        pads += [before, after]
-        out.append(o)
-    return WindowOp(tuple(int(k) for k in kernel), tuple(int(s) for s in stride),
-                    tuple(pads), tuple(int(v) for v in in_size), tuple(out))
 
 
 def _affected_axis(starts, extent, kernel, stride, pad_before, out_size):
@@ -94,18 +45,21 @@ class Window:
 
 
 def affected_output(op, patch):
-    """The output `Window` of `op` that the input `patch` can change."""
-    rows, h = _affected_axis(patch.starts[:, 0], patch.extent[0], op.kernel[0],
-                             op.stride[0], op.pad[0], op.out_size[0])
-    cols, w = _affected_axis(patch.starts[:, 1], patch.extent[1], op.kernel[1],
-                             op.stride[1], op.pad[2], op.out_size[1])
-    return Window(np.stack([rows, cols], axis=1), (h, w))
+    """The output `Window` that the input `patch` can change.
+
+    Args:
+        op: the layer's placed `zfkeras.graph.window.Window`.
+        patch: `Window` of changed input positions.
+    """
+    rows, cols = [_affected_axis(patch.starts[:, a], patch.extent[a], op.span[a], op.strides[a],
+                                 op.before[a], op.out_size[a]) for a in (0, 1)]
+    return Window(np.stack([rows[0], cols[0]], axis=1), (rows[1], cols[1]))
 
 
 def input_region(op, out_window):
-    """The padded-input `Window` that computing ``out_window`` reads."""
-    starts = out_window.starts * np.asarray(op.stride)
-    extent = tuple((e - 1) * s + k for e, s, k in zip(out_window.extent, op.stride, op.kernel))
+    """The padded-input `Window` that computing ``out_window`` of ``op`` reads."""
+    starts = out_window.starts * np.asarray(op.strides)
+    extent = tuple((e - 1) * s + k for e, s, k in zip(out_window.extent, op.strides, op.span))
     return Window(starts, extent)
 
 

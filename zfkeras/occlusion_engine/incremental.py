@@ -18,6 +18,13 @@ from zfkeras.occlusion_engine import geometry
 from zfkeras.occlusion_engine.chain import split_trunk
 
 
+def _call(layer, x):
+    """``layer`` in inference mode; its first output (a `MaxPoolWithArgmax`
+    also returns switches, which nothing in a chain reads)."""
+    y = layer(x, training=False)
+    return y[0] if isinstance(y, (list, tuple)) else y
+
+
 class IncrementalOcclusion:
     """Occlusion of one square size at fixed corners, computed incrementally.
 
@@ -36,13 +43,13 @@ class IncrementalOcclusion:
         self._patches, self._regions, self.switch = [patch], [], len(steps)
         for index, step in enumerate(steps):
             if step.kind == "pad":
-                patch = geometry.Window(patch.starts + np.array([step.pad[0], step.pad[2]]), patch.extent)
+                patch = geometry.Window(patch.starts + np.array(step.window.before), patch.extent)
             elif step.kind in ("conv", "pool"):
-                out = geometry.affected_output(step.op, patch)
-                if out.fraction_of(step.out_size) > switch_fraction:
+                out = geometry.affected_output(step.window, patch)
+                if out.fraction_of(step.window.out_size) > switch_fraction:
                     self.switch = index
                     break
-                self._regions.append((index, geometry.input_region(step.op, out), patch))
+                self._regions.append((index, geometry.input_region(step.window, out), patch))
                 patch = out
             self._patches.append(patch)
         self.cost_ratio = self._cost_ratio()
@@ -71,7 +78,7 @@ class IncrementalOcclusion:
             return None, why
         if not any(s.kind in ("conv", "pool") for s in steps):
             return None, "the model does not start with conv/pool layers"
-        names = [s.layer.name for s in steps] + [l.name for l in head]
+        names = [s.name for s in steps + head]
         if layer is not None and layer not in names:
             return None, f"layer {layer!r} is not in the model's chain"
         engine = cls(steps, head, image_shape, size, np.asarray(corners), layer, switch_fraction)
@@ -87,8 +94,8 @@ class IncrementalOcclusion:
         for index, step in enumerate(self.steps):
             if step.kind != "conv":
                 continue
-            per_output = np.prod(step.op.kernel) * step.channels_in * step.channels_out
-            area = step.out_size[0] * step.out_size[1]
+            per_output = np.prod(step.window.kernel) * step.channels_in * step.shape[-1]
+            area = np.prod(step.window.out_size)
             full += area * per_output
             if index in windows:
                 # the region assembly (gathers, select) costs like a few MACs per input value
@@ -98,10 +105,9 @@ class IncrementalOcclusion:
             else:
                 incremental += area * per_output
         head = 0.0
-        for layer in self.head:
-            shape = layer.output.shape
-            spatial = int(np.prod([d or 1 for d in shape[1:3]])) if len(shape) == 4 else 1
-            head += spatial * layer.count_params()
+        for step in self.head:
+            spatial = int(np.prod([d or 1 for d in step.shape[:2]])) if len(step.shape) == 3 else 1
+            head += spatial * step.layer.count_params()
         return float((incremental + head) / max(full + head, 1.0))
 
     # -- TensorFlow parts ---------------------------------------------------
@@ -112,10 +118,10 @@ class IncrementalOcclusion:
             if index == self.switch:
                 break
             if step.kind in ("conv", "pool"):
-                top, bottom, left, right = step.op.pad
+                (top, left), (bottom, right) = step.window.before, step.window.after
                 value = 0.0 if step.kind == "conv" else float("-inf")
                 padded[index] = tf.pad(x[0], [[top, bottom], [left, right], [0, 0]], constant_values=value)
-            x = step.layer(x, training=False)
+            x = _call(step.layer, x)
             boundary.append(x)
         return padded, [b[0] for b in boundary]
 
@@ -129,9 +135,10 @@ class IncrementalOcclusion:
     @staticmethod
     def _window_op(step, region):
         layer = step.layer
+        window = step.window
         if step.kind == "pool":
-            return tf.nn.max_pool2d(region, step.op.kernel, step.op.stride, "VALID")
-        y = tf.nn.conv2d(region, tf.convert_to_tensor(layer.kernel), step.op.stride, "VALID")
+            return tf.nn.max_pool2d(region, window.kernel, window.strides, "VALID")
+        y = tf.nn.conv2d(region, tf.convert_to_tensor(layer.kernel), window.strides, "VALID")
         if layer.use_bias:
             y = tf.nn.bias_add(y, tf.convert_to_tensor(layer.bias))
         return layer.activation(y)
@@ -146,13 +153,13 @@ class IncrementalOcclusion:
                 patch = self._window_op(step, region)
                 region_index += 1
             elif step.kind == "pointwise":
-                patch = step.layer(patch, training=False)
-            if step.layer.name == self.layer:
+                patch = _call(step.layer, patch)
+            if step.name == self.layer:
                 activity = self._window_activity(boundary[index + 1], patch, window_rows_cols, channel)
         x = self._assemble(boundary[self.switch], patch, indices[region_index])
-        for layer in [s.layer for s in self.steps[self.switch:]] + list(self.head):
-            x = layer(x, training=False)
-            if layer.name == self.layer:
+        for step in self.steps[self.switch:] + list(self.head):
+            x = _call(step.layer, x)
+            if step.name == self.layer:
                 activity = tf.reduce_sum(tf.gather(x, channel, axis=-1), axis=[1, 2])
         return x, activity
 
@@ -172,13 +179,11 @@ class IncrementalOcclusion:
             sub = slice(start, stop)
             chunk = []
             for index, region, patch in self._regions:
-                step = self.steps[index]
-                padded = (step.in_size[0] + step.op.pad[0] + step.op.pad[1],
-                          step.in_size[1] + step.op.pad[2] + step.op.pad[3])
+                window = self.steps[index].window
+                padded = tuple(s + b + a for s, b, a in zip(window.in_size, window.before, window.after))
                 chunk.append(tf.constant(geometry.region_indices(
                     geometry.Window(region.starts[sub], region.extent),
-                    geometry.Window(patch.starts[sub], patch.extent), padded,
-                    (step.op.pad[0], step.op.pad[2]))))
+                    geometry.Window(patch.starts[sub], patch.extent), padded, window.before)))
             last = self._patches[-1]
             size = self._boundary_size(self.switch)
             whole = geometry.Window(np.zeros((stop - start, 2), "int64"), size)
@@ -188,12 +193,14 @@ class IncrementalOcclusion:
         return self._index_cache[key]
 
     def _boundary_size(self, index):
-        return self.steps[index].in_size if index < len(self.steps) else self.steps[-1].out_size
+        if index < len(self.steps):
+            return self.steps[index].window.in_size
+        return self.steps[-1].window.out_size
 
     def _activity_window(self, sub):
         """Rows/cols of the activity layer's recomputed window (when windowed)."""
         for index, step in enumerate(self.steps[: self.switch]):
-            if step.layer.name == self.layer:
+            if step.name == self.layer:
                 window = self._patches[index + 1]
                 return tuple(tf.constant((window.starts[sub, axis, None] + np.arange(window.extent[axis])).astype("int32"))
                              for axis in (0, 1))
