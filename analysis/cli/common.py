@@ -5,6 +5,7 @@ usage error before anything heavy is imported.
 """
 
 import argparse
+import os
 
 from zfkeras import validation
 
@@ -51,6 +52,20 @@ def parse_target_args(parser, argv):
     except ValueError as error:
         parser.error(str(error))
     return args
+
+
+def open_target_run(parser, argv):
+    """Parses ``argv``, checks ``--target`` and opens RUN_DIR: ``(args, run, output folder)``."""
+    args = parse_target_args(parser, argv)
+    run = open_run(parser, args.run_dir)
+    return args, run, args.out or str(run.report_dir)
+
+
+def print_written(out, table, files):
+    """Prints the Markdown ``table`` written in ``out``, then the files written."""
+    with open(os.path.join(out, table)) as f:
+        print(f.read())
+    print("Wrote " + ", ".join(os.path.join(out, name) for name in files))
 
 
 def open_run(parser, path):

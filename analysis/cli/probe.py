@@ -5,7 +5,7 @@ the run's report folder (``table6_probes.csv``, ``.md``, the depth plot)
 and printed.
 """
 
-from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fold_count, open_run, positive_int
+from zfkeras.analysis.cli.common import add_output_options, fold_count, non_negative_int, open_target_run, positive_int, print_written
 from zfkeras.command import cli_main, verb_parser
 
 PROG = "zfkeras probe"
@@ -25,7 +25,7 @@ def build_parser():
     parser.add_argument("--per-class", type=positive_int, default=30, help="training images per class (N)")
     parser.add_argument("--test-per-class", type=positive_int, default=50, help="at most this many test images per class")
     parser.add_argument("--folds", type=fold_count, default=5, help="random stratified train/test folds")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds (fold i uses seed + i)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the folds (fold i uses seed + i)")
     parser.add_argument("--pool", choices=("max", "avg", "none"), default="max",
                         help="conv-map reduction to a 2x2 grid ('none': raw maps, flattened)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="images per forward pass")
@@ -36,13 +36,9 @@ def build_parser():
 @cli_main(PROG)
 def main(argv=None):
     parser = build_parser()
-    args = parse_target_args(parser, argv)
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
-    run = open_run(parser, args.run_dir)
+    args, run, out = open_target_run(parser, argv)
     from zfkeras.analysis.sections import table6_probes
 
-    out = args.out or str(run.report_dir)
     results, meta = table6_probes.probe_run(
         run, args.layers, args.target, args.per_class, args.test_per_class, args.folds, args.seed,
         None if args.pool == "none" else args.pool, args.batch_size, True, args.tfds_data_dir, args.manual_dir,
@@ -50,6 +46,5 @@ def main(argv=None):
     command = f"zfkeras probe {args.run_dir} --target {args.target} --per-class {args.per_class} " \
               f"--test-per-class {args.test_per_class} --folds {args.folds} --seed {args.seed} --pool {args.pool}"
     files, _, _ = table6_probes.write_table6(results, meta, out, command)
-    print(open(f"{out}/{table6_probes.CSV_NAME}.md").read())
-    print("Wrote " + ", ".join(f"{out}/{f}" for f in files))
+    print_written(out, f"{table6_probes.CSV_NAME}.md", files)
     return 0

@@ -6,7 +6,7 @@ written to the run's report folder (``transfer_<target>.csv``, ``.md``,
 ``_curve.png``) and printed.
 """
 
-from zfkeras.analysis.cli.common import add_output_options, parse_target_args, fold_count, non_negative_int, open_run, positive_int
+from zfkeras.analysis.cli.common import add_output_options, fold_count, non_negative_int, open_target_run, positive_int, print_written
 from zfkeras.command import cli_main, verb_parser
 
 PROG = "zfkeras transfer"
@@ -37,11 +37,9 @@ def build_parser():
 @cli_main(PROG)
 def main(argv=None):
     parser = build_parser()
-    args = parse_target_args(parser, argv)
-    run = open_run(parser, args.run_dir)
+    args, run, out = open_target_run(parser, argv)
     from zfkeras.analysis.sections import table3_4_transfer as transfer
 
-    out = args.out or str(run.report_dir)
     rows, meta = transfer.transfer_run(
         run, args.target, args.per_class, args.test_per_class, args.folds, args.seed, args.scratch_steps,
         args.layer, True, args.tfds_data_dir, args.manual_dir,
@@ -50,6 +48,5 @@ def main(argv=None):
                f"{' '.join(map(str, args.per_class))} --test-per-class {args.test_per_class} --folds {args.folds} "
                f"--seed {args.seed} --scratch-steps {args.scratch_steps}")
     files, _, _ = transfer.write_transfer(rows, meta, out, command)
-    print(open(f"{out}/{files[1]}").read())
-    print("Wrote " + ", ".join(f"{out}/{f}" for f in files))
+    print_written(out, files[1], files)
     return 0
