@@ -85,7 +85,7 @@ def main(argv=None):
             ),
             "features": (
                 lambda: {k: v.numpy() for k, v in loaded.signatures["features"](images=images).items()},
-                lambda: features(model, x, feature_names, progress=False),
+                lambda: features(model, x, feature_names, verbose=0),
             ),
             "project_conv5": (
                 lambda: loaded.signatures["project"](images=images, layer=tf.constant("conv5"),

@@ -47,7 +47,7 @@ def _timed(fn):
 
 def measure(name, model, images, repeats, batch_size):
     """Times mining and predict over ``images``; returns a result row."""
-    mine = lambda: top_activations(model, images, LAYERS, k=9, batch_size=batch_size, progress=False)
+    mine = lambda: top_activations(model, images, LAYERS, k=9, batch_size=batch_size, verbose=0)
     predict = lambda: model.predict(images, batch_size=batch_size, verbose=0)
     predict_first = _timed(predict)[0]
     mine_first = _timed(mine)[0]

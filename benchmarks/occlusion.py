@@ -89,9 +89,9 @@ def bench_case(name, model, size, stride, repeats):
     label = int(np.argmax(model(image[None], training=False)))
     methods = {
         "ours": lambda: occlusion(model, image[None], size, stride, fill=0.0, labels=[label],
-                                  batch_size=BATCH, progress=False),
+                                  batch_size=BATCH, verbose=0),
         "full": lambda: occlusion(model, image[None], size, stride, fill=0.0, labels=[label],
-                                  batch_size=BATCH, method="full", progress=False),
+                                  batch_size=BATCH, method="full", verbose=0),
     }
     algo = xplique_algorithm(model, size, stride)
     methods["xplique_algo"] = lambda: algo(image, label, 0.0)

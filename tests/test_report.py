@@ -44,14 +44,17 @@ def _writer(key, calls):
     return report_section
 
 
+def _unavailable(monkeypatch, name, reason):
+    def report_section(run, out_dir, progress=True):
+        raise SectionUnavailable(reason)
+
+    _module(monkeypatch, name, report_section)
+
+
 def test_sections_written_in_order_and_missing_ones_listed_with_why(tmp_path, monkeypatch):
     calls = []
     _module(monkeypatch, "stub_first", _writer("first", calls))
-
-    def unavailable(run, out_dir, progress=True):
-        raise SectionUnavailable("run has no evolution files; train it first")
-
-    _module(monkeypatch, "stub_unavailable", unavailable)
+    _unavailable(monkeypatch, "stub_unavailable", "run has no evolution files; train it first")
     _module(monkeypatch, "stub_last", _writer("last", calls))
     run = _run_folder(tmp_path / "run")
     index = report.write_report(run, ["stub_first", "stub_unavailable", "stub_does_not_exist", "stub_last"],
@@ -195,13 +198,8 @@ def test_real_section_on_a_run_without_evolution_files_is_listed_missing(tmp_pat
 
 
 def test_user_controlled_text_is_escaped_and_section_fragments_are_not(tmp_path, monkeypatch):
-    calls = []
-    _module(monkeypatch, "stub_fragment", _writer("fragment", calls))
-
-    def unavailable(run, out_dir, progress=True):
-        raise SectionUnavailable('class "<img src=x onerror=alert(1)>" & co is missing')
-
-    _module(monkeypatch, "stub_hostile", unavailable)
+    _module(monkeypatch, "stub_fragment", _writer("fragment", []))
+    _unavailable(monkeypatch, "stub_hostile", 'class "<img src=x onerror=alert(1)>" & co is missing')
     run = _run_folder(tmp_path / "run <b>&amp;")
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps(dict(config, model="<script>alert(1)</script>")))

@@ -102,15 +102,15 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
     Returns:
         dict layer -> `LayerTop9`.
     """
-    import keras
-
     from zfkeras.mining import top_activations
+    from zfkeras.progress import progress_bar
 
     if len(images) < k:
         raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
-    top = top_activations(model, images, list(layers), k=k, progress=progress)
+    verbose = 1 if progress else 0
+    top = top_activations(model, images, list(layers), k=k, verbose=verbose)
     total = sum(np.asarray(top[l].image_ids).size for l in layers)
-    bar = keras.utils.Progbar(total, unit_name="projection") if progress else None
+    bar = progress_bar(total, verbose, "projection")
     raw = np.asarray(raw_images, np.float32) / 255.0
     result = {}
     for layer in layers:

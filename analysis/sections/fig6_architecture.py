@@ -94,7 +94,7 @@ def measure(model, images, stride, count):
 
     kernel = np.asarray(model.get_layer("conv1").kernel)
     deconv = Deconvnet(model, unpooling="max_pool_grad")
-    top = top_activations(model, images, ["conv1", "conv2"], k=1, progress=False)
+    top = top_activations(model, images, ["conv1", "conv2"], k=1, verbose=0)
     never_active = {l: int((np.asarray(top[l].values)[:, 0] <= 0).sum()) for l in ("conv1", "conv2")}
     strongest = np.argsort(-np.asarray(top["conv2"].values)[:, 0], kind="stable")[:count]
     ids = np.asarray(top["conv2"].image_ids)[strongest, 0]

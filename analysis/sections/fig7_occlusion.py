@@ -67,7 +67,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
     from zfkeras.occlusion_engine import occlusion
 
     images = np.asarray(preprocess(raw_images), np.float32)
-    result = occlusion(model, images, size, stride, labels=labels, layer=layer, progress=progress)
+    result = occlusion(model, images, size, stride, labels=labels, layer=layer, verbose=1 if progress else 0)
     projection = Deconvnet(model).project(images, layer, result.strongest_channel)
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)
     unoccluded = maps[np.arange(len(images)), :, :, result.strongest_channel].sum(axis=(1, 2))

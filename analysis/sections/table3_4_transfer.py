@@ -29,6 +29,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol.folds import FoldScores, fold_scores, mean_per_class_accuracy, stratified_folds
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
+from zfkeras.progress import progress_bar
 
 DEFAULT_PER_CLASS = (1, 2, 5, 10, 15, 30)
 SCRATCH_BATCH = 32
@@ -144,13 +145,13 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
     # Fail on the largest N before any work is done.
     stratified_folds(labels, per_class[-1], test_per_class, folds, seed)
     layer = layer or feature_layer(model)
-    feats = features(model, images, layer, pool=None, batch_size=batch_size, progress=progress)
+    feats = features(model, images, layer, pool=None, batch_size=batch_size, verbose=1 if progress else 0)
     labels = np.asarray(labels)
     classes = np.unique(labels)
     # The scratch net's softmax needs labels 0..C-1.
     dense_labels = np.searchsorted(classes, labels)
     trainer = ScratchTrainer(model, len(classes), scratch_steps, seed) if scratch_steps else None
-    bar = _progbar(len(per_class) * folds, progress)
+    bar = progress_bar(len(per_class) * folds, 1 if progress else 0, "fold")
     rows = []
     for n in per_class:
         splits = stratified_folds(labels, n, test_per_class, folds, seed)
@@ -164,14 +165,6 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
         if bar is not None:
             bar.add(folds)
     return rows
-
-
-def _progbar(total, progress):
-    if not progress:
-        return None
-    import keras
-
-    return keras.utils.Progbar(total, unit_name="fold")
 
 
 def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_class=50, folds=5, seed=0,

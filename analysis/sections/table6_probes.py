@@ -35,6 +35,7 @@ from zfkeras.analysis.output import tables
 from zfkeras.analysis.protocol.folds import fold_scores, stratified_folds
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.errors import InputError
+from zfkeras.progress import progress_bar
 
 PROBE_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 SOFTMAX_LAYERS = ("conv5", "fc7")
@@ -122,7 +123,7 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
     splits = stratified_folds(labels, train_per_class, test_per_class, folds, seed)
     jobs = [("SVM", name) for name in feature_sets]
     jobs += [("Softmax", name) for name in softmax_layers if name in feature_sets]
-    bar = _progbar(len(jobs) * len(splits), progress)
+    bar = progress_bar(len(jobs) * len(splits), 1 if progress else 0, "fit")
     results = []
     for probe, name in jobs:
         classifier = svm_probe(train_per_class, seed) if probe == "SVM" else softmax_probe(seed)
@@ -135,14 +136,6 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
             )
         results.append(ProbeResult(probe, name, int(feature_sets[name].shape[1]), scores))
     return results
-
-
-def _progbar(total, progress):
-    if not progress:
-        return None
-    import keras
-
-    return keras.utils.Progbar(total, unit_name="fit")
 
 
 def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
@@ -173,7 +166,7 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
     layers = list(layers) if layers else default_layers(model)
     data = load_target(target, run, per_class + test_per_class, seed, data_dir, manual_dir)
     feats = features(model, run.preprocess(data.images), layers, pool=pool, batch_size=batch_size,
-                     progress=progress)
+                     verbose=1 if progress else 0)
     feats = feats if isinstance(feats, dict) else {layers[0]: feats}
     results = probe_features(feats, data.labels, per_class, test_per_class, folds, seed, progress=progress)
     meta = {
