@@ -154,12 +154,14 @@ def test_head_layer_is_refused(small_deconv):
 
 
 def test_channel_out_of_range(small_deconv):
-    with pytest.raises(ValueError, match="channel 32 is out of range.*32 channels"):
+    with pytest.raises(ValueError, match=r"channel must be in \[0, 32\) for layer 'conv1', which has 32 channels; got 32 at index 0"):
         small_deconv.project(_digits(2), "conv1", 32)
-    with pytest.raises(ValueError, match="channel -1 is out of range"):
+    with pytest.raises(ValueError, match=r"channel must be in \[0, 32\) .*; got -1 at index 1"):
         small_deconv.project(_digits(2), "conv1", [0, -1])
-    with pytest.raises(ValueError, match="one entry per image"):
+    with pytest.raises(ValueError, match=r"channel must be an int or a 1-D array with one channel index per image \(2\); got shape \(3,\)"):
         small_deconv.project(_digits(2), "conv1", [0, 1, 2])
+    with pytest.raises(TypeError, match=r"channel must be integers \(one channel index per image\), got dtype float64"):
+        small_deconv.project(_digits(2), "conv1", [0.5, 1.0])
 
 
 def test_position_out_of_range(small_deconv):

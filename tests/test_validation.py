@@ -66,3 +66,15 @@ def test_one_of():
     assert v.one_of("same", "padding", ("valid", "same")) == "same"
     with pytest.raises(ValueError, match="padding must be one of 'valid', 'same'; got 'full'"):
         v.one_of("full", "padding", ("valid", "same"))
+
+
+def test_index_array_one_index_per_image_in_range():
+    got = v.index_array([2, 0.0, 1], "labels", 3, 3, "class index", "a model with 3 classes")
+    assert got.dtype == np.int64 and got.tolist() == [2, 0, 1]
+    assert v.index_array(4, "channel", 2, 5, "channel index", "layer 'c'", broadcast=True).tolist() == [4, 4]
+    with pytest.raises(ValueError, match=r"^labels must be a 1-D array with one class index per image \(3\); got shape \(\)"):
+        v.index_array(1, "labels", 3, 3, "class index", "a model with 3 classes")
+    with pytest.raises(TypeError, match=r"labels must be integers \(one class index per image\), got dtype float64"):
+        v.index_array([0, 1.5, 2], "labels", 3, 3, "class index", "a model with 3 classes")
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) for a model with 3 classes; got 3 at index 2"):
+        v.index_array([0, 1, 3], "labels", 3, 3, "class index", "a model with 3 classes")

@@ -18,7 +18,7 @@ import numpy as np
 from zfkeras._compat import renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, stored_images
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import one_of, positive_int
+from zfkeras.validation import index_array, one_of, positive_int
 
 TRANSFORMS = ("translate", "scale", "rotate")
 
@@ -131,16 +131,12 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)
     images, to_model = stored_images(model, inputs, preprocess)
-    labels = np.asarray(labels)
-    if labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must have one entry per image ({images.shape[0]}); got shape {labels.shape}")
     amounts = np.asarray(DEFAULT_AMOUNTS[transform] if amounts is None else amounts, np.float32)
     if amounts.ndim != 1 or amounts.size == 0:
         raise ValueError(f"amounts must be a non-empty 1-D sequence; got {amounts!r}")
     layers, _ = resolve_layers(model, layers, "invariance")
     classes = model.output.shape[-1]
-    if labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"labels must be in 0..{classes - 1}; got values {labels.min()}..{labels.max()}")
+    labels = index_array(labels, "labels", len(images), classes, "class index", f"a model with {classes} classes")
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in layers] + list(model.outputs))
 
     def run(batch):

@@ -110,3 +110,43 @@ def one_of(value, name, choices):
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value
+
+
+def index_array(value, name, length, count, what, of, broadcast=False):
+    """``value`` as int64 ``(length,)``: one index in ``[0, count)`` per image.
+
+    Class labels (`occlusion`, `invariance`) and feature-map channels
+    (`Deconvnet.project`) are checked here.
+
+    Args:
+        value: a sequence or array of indices (integers, or floats with no
+            fractional part), or one int when ``broadcast``.
+        name: the argument's name, for the messages ("labels").
+        length: the number of images.
+        count: the number of classes or channels.
+        what: one entry, for the messages ("class index").
+        of: what has ``count`` of them, for the messages ("model 'net',
+            which has 10 classes").
+        broadcast: accept one int for every image.
+
+    Raises:
+        ValueError: wrong shape, an index out of range; TypeError: not
+        integers.
+    """
+    import numpy as np
+
+    array = np.asarray(value)
+    if broadcast and array.ndim == 0:
+        array = np.full(length, array)
+    if array.ndim != 1 or array.shape[0] != length:
+        one = "an int or " if broadcast else ""
+        raise ValueError(f"{name} must be {one}a 1-D array with one {what} per image ({length}); got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        if not (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
+            raise TypeError(f"{name} must be integers (one {what} per image), got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    bad = (array < 0) | (array >= count)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be in [0, {count}) for {of}; got {array[first]} at index {first}")
+    return array

@@ -22,7 +22,7 @@ from zfkeras.deconv import geometry
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import int_pair, one_of, positive_int
+from zfkeras.validation import index_array, int_pair, one_of, positive_int
 
 UNPOOLING_MODES = ("switches", "max_pool_grad")
 
@@ -161,7 +161,8 @@ class Deconvnet:
         images = check_images(inputs, self.input_shape, self.model.name)
         n = images.shape[0]
         height, width, channels_count = self.layer_output_shape(layer, images.shape[1:])
-        channels = self._check_channels(channel, n, layer, channels_count)
+        channels = index_array(channel, "channel", n, channels_count, "channel index",
+                               f"layer {layer!r}, which has {channels_count} channels", broadcast=True)
         positions = None
         if position is not None:
             positions = np.asarray(position)
@@ -214,26 +215,6 @@ class Deconvnet:
         if hw not in self._sizes_cache:
             self._sizes_cache[hw] = self._plan.graph.spatial_sizes(hw)
         return self._sizes_cache[hw]
-
-    @staticmethod
-    def _check_channels(channel, n, layer, count):
-        channels = np.asarray(channel)
-        if channels.ndim == 0:
-            channels = np.full(n, channels)
-        if channels.ndim != 1 or channels.shape[0] != n:
-            raise ValueError(
-                f"channel must be an int or a 1-D array with one entry per image ({n}); "
-                f"got shape {channels.shape}"
-            )
-        if not np.issubdtype(channels.dtype, np.integer):
-            raise ValueError(f"channel must be integer, got dtype {channels.dtype}")
-        bad = (channels < 0) | (channels >= count)
-        if bad.any():
-            raise ValueError(
-                f"channel {channels[bad][0]} is out of range for layer {layer!r}, "
-                f"which has {count} channels (0..{count - 1})"
-            )
-        return channels
 
     @staticmethod
     def _check_positions(positions, n, layer, height, width):

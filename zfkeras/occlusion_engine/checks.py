@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from zfkeras.validation import index_array
+
 # How far a probability row may be from summing to 1 (float32 softmax is
 # within ~1e-6; anything this far off is not a probability output).
 _SUM_TOLERANCE = 1e-3
@@ -71,20 +73,7 @@ def class_probabilities(outputs, from_logits, model_name):
 
 def check_labels(labels, count, classes):
     """``labels`` as int64 ``(N,)`` within ``[0, classes)``."""
-    array = np.asarray(labels)
-    if array.ndim != 1 or array.shape[0] != count:
-        raise ValueError(f"labels must have one class index per image ({count}), got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        if not (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
-            raise TypeError(f"labels must be integer class indices, got dtype {array.dtype}")
-    array = array.astype("int64")
-    bad = (array < 0) | (array >= classes)
-    if bad.any():
-        raise ValueError(
-            f"labels must be in [0, {classes}) for a model with {classes} classes; "
-            f"got {array[bad][0]} at index {int(np.flatnonzero(bad)[0])}"
-        )
-    return array
+    return index_array(labels, "labels", count, classes, "class index", f"a model with {classes} classes")
 
 
 def check_layer(model, layer):
