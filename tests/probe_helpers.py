@@ -43,6 +43,10 @@ class StubRun:
     def report_dir(self):
         return self.path / "report"
 
+    @property
+    def model_path(self):
+        return self.path / "model.keras"
+
     def load_model(self):
         import keras
 

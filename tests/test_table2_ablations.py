@@ -7,6 +7,7 @@ import pytest
 
 from zfkeras.analysis.sections import table2_ablations as t2
 from zfkeras.analysis.report.section import SectionUnavailable
+from zfkeras.runs.folder import RunFolder
 from zfkeras.train.config import TrainConfig
 from tests.subprocess_helpers import quiet_env
 
@@ -34,15 +35,10 @@ def test_scaled_widths_on_the_small_model():
     assert ablation_kwargs("conv345_512_1024_512", zfnet_small)["conv_filters"] == (32, 64, 171, 341, 128)
 
 
-class _Run:
-    def __init__(self, path):
-        self.path = path
-        self.config = {"model": "zfnet_small", "dataset": "fashion_mnist"}
-
-
 def test_report_section_unavailable_without_ablations(tmp_path):
-    with pytest.raises(SectionUnavailable, match="zfkeras ablate"):
-        t2.report_section(_Run(tmp_path), tmp_path / "report")
+    TrainConfig(run_dir=str(tmp_path), **TINY).save(tmp_path / "config.json")
+    with pytest.raises(SectionUnavailable, match=f"no finished ablation run in {tmp_path / 'ablations'}"):
+        t2.report_section(RunFolder(tmp_path), tmp_path / "report")
 
 
 def test_ablate_end_to_end_and_resume(tmp_path, fashion_mnist_dir):
@@ -71,7 +67,7 @@ def test_ablate_end_to_end_and_resume(tmp_path, fashion_mnist_dir):
     assert proc.stdout.count("already complete") == 2
     assert (run_dir / "ablations" / "zf" / "model.keras").stat().st_mtime_ns == stamp
 
-    section = t2.report_section(_Run(run_dir), tmp_path / "report")
+    section = t2.report_section(RunFolder(run_dir), tmp_path / "report")
     assert section.key == "table2" and "Not yet trained" in section.caption_html
     assert (tmp_path / "report" / "table2_ablations.md").is_file()
 

@@ -1,7 +1,13 @@
 """The run folder: what ``zfkeras train`` writes and every tool reads.
 
-`RunFolder` is the public face (``zfkeras.RunFolder``). Importing this
-package does not import TensorFlow.
+* `layout`: every file and folder name, defined once (`RunLayout` paths);
+* `writer`: `RunWriter`, how the trainer and ``zfkeras ablate`` write them;
+* `folder`: `RunFolder`, how every tool reads them (the public face,
+  ``zfkeras.RunFolder``);
+* `preprocessing`, `sources`, `splits`: a run's input preprocessing, its
+  raw images and its split plan.
+
+Importing this package does not import TensorFlow.
 """
 
 from zfkeras._lazy import lazy_exports
