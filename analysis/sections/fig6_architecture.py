@@ -77,8 +77,9 @@ def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_s
     runner.run(config, verbose=2 if progress else 0)
     # A finished run needs no checkpoints (a rerun sees metrics.json and
     # stops); dropping them keeps the report folder small enough to share.
-    if (folder / "metrics.json").is_file():
-        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    finished = RunFolder(folder)
+    if finished.is_complete:
+        shutil.rmtree(finished.layout.checkpoints, ignore_errors=True)
     return folder
 
 

@@ -269,8 +269,8 @@ def report_section(run, out_dir, progress=True, *, target="digits", per_class=(1
     The parameters are those of `transfer_run`, reduced (the paper's protocol is 5 folds and the full list of
     N; see docs/PROBES.md for the timing).
     """
-    if not (run.path / "model.keras").exists():
-        raise SectionUnavailable(f"{run.path / 'model.keras'} is missing: training has not finished")
+    if not run.model_path.exists():
+        raise SectionUnavailable(f"{run.model_path} is missing: training has not finished")
     rows, meta = transfer_run(run, target, per_class, test_per_class, folds, seed, scratch_steps,
                               progress=progress)
     command = (f"zfkeras transfer {run.path} --target {target} --per-class {' '.join(map(str, per_class))} "
