@@ -18,6 +18,7 @@ from zfkeras.atomic import atomic_path
 from zfkeras.deconv import Deconvnet
 from zfkeras.display import projections_to_images
 from zfkeras.inputs import check_image_shape, check_images
+from zfkeras.runs.layout import EVOLUTION_PATTERN
 from zfkeras.train.filters import tile_images, write_image_summary
 from zfkeras.validation import non_negative_int, positive_int
 
@@ -267,7 +268,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         self._writer.flush()
 
     def _save(self, epoch, results):
-        final = os.path.join(self.out_dir, f"evolution_epoch_{epoch:03d}.npz")
+        final = os.path.join(self.out_dir, EVOLUTION_PATTERN.format(epoch=epoch))
         with atomic_path(final) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **results)

@@ -23,7 +23,6 @@ the paper.
 
 import dataclasses
 import html
-import json
 import os
 import pathlib
 
@@ -32,9 +31,10 @@ from zfkeras.analysis.output import figures
 from zfkeras.analysis.output import tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.models import ABLATIONS
+from zfkeras.runs.folder import RunFolder
+from zfkeras.runs.layout import RunLayout
 from zfkeras.errors import InputError
 
-ABLATION_DIRNAME = "ablations"
 STEM = "table2_ablations"
 # variant -> (paper row, train top-1, val top-1, val top-5 error %). The
 # removal rows are on the paper's Krizhevsky replication, the width rows on
@@ -49,11 +49,6 @@ PAPER_TABLE2 = {
     "fc_8192": ("Adjust layers 6,7: 8192 units", 22.0, 38.8, 17.0),
     "conv345_512_1024_512": ("Adjust layers 3,4,5: 512,1024,512 maps", 18.8, 37.5, 16.0),
 }
-
-
-def ablation_dir(run_path):
-    """Where the ablations of a run live: ``RUN_DIR/ablations``."""
-    return pathlib.Path(run_path) / ABLATION_DIRNAME
 
 
 def check_variants(variants):
@@ -101,11 +96,6 @@ def train_ablations(configs, verbose=None):
     return results
 
 
-def _read(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def collect(root):
     """Finished variants under ``root``, in `ABLATIONS` order.
 
@@ -115,10 +105,11 @@ def collect(root):
     """
     rows = []
     for variant in ABLATIONS:
-        folder = pathlib.Path(root) / variant
-        if not (folder / "metrics.json").is_file():
+        folder = RunLayout(pathlib.Path(root) / variant)
+        if not folder.metrics.is_file():
             continue
-        m, config = _read(folder / "metrics.json"), _read(folder / "config.json")
+        variant_run = RunFolder(folder.root)
+        m, config = variant_run.metrics, variant_run.config
         train_acc = (m.get("history", {}).get("accuracy") or [float("nan")])[-1]
         top5 = m.get("test_top5")
         rows.append({
@@ -180,7 +171,7 @@ def write_table2(rows, out_dir, root, command=""):
 
 def report_section(run, out_dir, progress=True):
     """Table 2 when ``RUN_DIR/ablations/`` holds finished variants."""
-    root = ablation_dir(run.path)
+    root = run.ablations_dir
     rows = collect(root) if root.is_dir() else []
     if not rows:
         raise SectionUnavailable(
