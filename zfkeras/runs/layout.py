@@ -25,6 +25,7 @@ METRICS = "metrics.json"
 REPORT = "report"
 ABLATIONS = "ablations"
 WORKERS = "workers"
+MINED = "mined"
 
 # Inside checkpoints/: one folder per epoch holding the model and its state.
 CHECKPOINT_PATTERN = "epoch_{epoch:04d}"
@@ -39,6 +40,11 @@ EVOLUTION_PATTERN = "evolution_epoch_{epoch:03d}.npz"
 EVOLUTION_GLOB = "evolution_epoch_*.npz"
 # Inside report/: the page's summary of what it holds.
 REPORT_SUMMARY = "report.json"
+# Inside mined/: one file per mined layer, and the progress of a running pass.
+MINED_PATTERN = "{layer}.npz"
+MINED_GLOB = "*.npz"
+MINED_PARTIAL = "partial"
+MINED_PROGRESS = "progress.npz"
 
 # (name, what it holds), in the order the trainer writes them.
 ENTRIES = (
@@ -55,6 +61,8 @@ ENTRIES = (
     (METRICS, "test metrics, history, timings, checks (written last: the run is complete)"),
     (REPORT + "/", f"what zfkeras report writes (index.html, {REPORT_SUMMARY}, figures, tables)"),
     (ABLATIONS + "/", "zfkeras ablate: one run folder per Table 2 variant"),
+    (MINED + "/", f"zfkeras mine: each layer's top-k activations ({MINED_PATTERN.format(layer='<layer>')}; "
+                  f"{MINED_PARTIAL}/ while mining)"),
     (WORKERS + "/", "multi-worker runs: the non-chief workers' own run folders"),
 )
 
@@ -154,6 +162,16 @@ class RunLayout:
     def ablations(self):
         """``ablations/``."""
         return self.root / ABLATIONS
+
+    @property
+    def mined(self):
+        """``mined/`` (top-k activations written by ``zfkeras mine``)."""
+        return self.root / MINED
+
+    @property
+    def mined_progress(self):
+        """``mined/partial/progress.npz`` (the progress of an unfinished ``zfkeras mine``)."""
+        return self.mined / MINED_PARTIAL / MINED_PROGRESS
 
     def worker(self, role):
         """The run folder of a non-chief worker ``workers/<role>``."""
