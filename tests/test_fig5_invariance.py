@@ -50,6 +50,5 @@ def _assert_fig5_layout(path, images):
 
 
 def test_missing_layer_is_unavailable(trained_run, tmp_path, monkeypatch):
-    monkeypatch.setitem(fig5_invariance.REPORT_PARAMS, "high", "fc9")
     with pytest.raises(SectionUnavailable, match="no layer 'fc9'"):
-        fig5_invariance.report_section(trained_run, tmp_path, progress=False)
+        fig5_invariance.report_section(trained_run, tmp_path, progress=False, high="fc9")

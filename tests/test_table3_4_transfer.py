@@ -121,10 +121,9 @@ def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path, monkeypatch
 
 def test_report_section_writes_table_and_curve(tmp_path, monkeypatch):
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
-    monkeypatch.setattr(transfer, "REPORT_PARAMS", {"target": "digits", "per_class": (1, 2), "test_per_class": 4,
-                                                    "folds": 2, "seed": 0, "scratch_steps": 2})
     out = tmp_path / "report"
-    section = transfer.report_section(run, out, progress=False)
+    section = transfer.report_section(run, out, progress=False, target="digits", per_class=(1, 2), test_per_class=4,
+                                      folds=2, seed=0, scratch_steps=2)
     assert isinstance(section, Section) and section.key == "table3_4_transfer"
     assert section.files == ["transfer_digits.csv", "transfer_digits.md", "transfer_digits_curve.png"]
     for name in section.files:

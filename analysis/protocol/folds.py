@@ -4,7 +4,8 @@ Zeiler & Fergus (Sec. 5.2): "we train on N images per class, test on up to
 50 per class", mean of the per-class accuracies, repeated over 5 random
 train/test splits. `stratified_folds` draws those splits (seeded, disjoint
 train and test parts, exactly N training images of every class);
-`fold_scores` fits a scikit-learn classifier on each and scores it with
+`fold_scores` runs scikit-learn's `cross_validate` over exactly those
+splits (``cv=`` the list of splits) and scores each fold with
 `balanced_accuracy_score`, which is exactly the mean of per-class recalls.
 
 numpy and scikit-learn only: no TensorFlow import.
@@ -13,8 +14,8 @@ numpy and scikit-learn only: no TensorFlow import.
 import dataclasses
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import cross_validate
 from threadpoolctl import threadpool_limits
 
 from zfkeras.validation import non_negative_int, positive_int
@@ -114,7 +115,7 @@ def mean_per_class_accuracy(y_true, y_pred):
 
 
 def fold_scores(classifier, features, labels, splits, seed=0, progress=None, describe=None):
-    """Fits a fresh copy of ``classifier`` on each fold and scores it.
+    """Fits a fresh copy of ``classifier`` on each fold and scores it (`cross_validate`).
 
     Args:
         classifier: an unfitted scikit-learn estimator (cloned per fold).
@@ -141,12 +142,13 @@ def fold_scores(classifier, features, labels, splits, seed=0, progress=None, des
 
 
 def _fit_folds(classifier, features, labels, splits, seed, progress, describe):
-    scores, details = [], []
-    for train, test in splits:
-        model = clone(classifier).fit(features[train], labels[train])
-        scores.append(mean_per_class_accuracy(labels[test], model.predict(features[test])))
-        if describe is not None:
-            details.append(describe(model))
+    def score(model, x, y):  # called once per fold, on its test part, after the fit
+        value = mean_per_class_accuracy(y, model.predict(x))
         if progress is not None:
             progress()
-    return FoldScores(scores=scores, seed=int(seed), details=details)
+        return value
+
+    done = cross_validate(classifier, features, labels, cv=[(np.asarray(tr), np.asarray(te)) for tr, te in splits],
+                          scoring=score, return_estimator=describe is not None, error_score="raise")
+    details = [describe(model) for model in done["estimator"]] if describe is not None else []
+    return FoldScores(scores=[float(v) for v in done["test_score"]], seed=int(seed), details=details)

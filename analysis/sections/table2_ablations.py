@@ -26,16 +26,17 @@ import html
 import os
 import pathlib
 
-from zfkeras.analysis.output import figures
-
-from zfkeras.analysis.output import tables
+from zfkeras.analysis.output import figures, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.models import ABLATIONS
 from zfkeras.runs.folder import RunFolder
+from zfkeras.runs import layout
 from zfkeras.runs.layout import RunLayout
 from zfkeras.errors import InputError
 
 STEM = "table2_ablations"
+# The base run's config (the caption) and every variant trained under ablations/.
+INPUTS = (layout.CONFIG, layout.ABLATIONS)
 # variant -> (paper row, train top-1, val top-1, val top-5 error %). The
 # removal rows are on the paper's Krizhevsky replication, the width rows on
 # its own model.

@@ -29,11 +29,9 @@ import warnings
 
 import numpy as np
 
-from zfkeras.analysis.output import figures
-
-from zfkeras.analysis.output import tables
+from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol.folds import fold_scores, stratified_folds
-from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.errors import InputError
 from zfkeras.progress import progress_bar
 
@@ -50,8 +48,7 @@ PAPER_TABLE6 = {
     ("SVM", "conv5"): (86.2, 65.6), ("SVM", "fc7"): (85.5, 71.7),
     ("Softmax", "conv5"): (82.9, 65.7), ("Softmax", "fc7"): (85.4, 72.6),
 }
-# What the report runs (its cache key): the paper's 30/class, 50 tested.
-REPORT_PARAMS = {"target": "test", "per_class": 30, "test_per_class": 50, "folds": 5, "seed": 0, "pool": "max"}
+INPUTS = TRAINED_MODEL
 CSV_NAME, PLOT_NAME = "table6_probes", "table6_probes_by_depth.png"
 
 
@@ -175,7 +172,7 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
         "test_per_class": test_per_class, "folds": folds, "seed": seed, "pool": pool,
         "svm_c_grid": list(SVM_C_GRID), "seconds": round(time.perf_counter() - start, 1),
         "cpu_seconds": round(time.process_time() - cpu_start, 1),
-        "cpu": figures.cpu_model(),
+        "cpu": machine.cpu_model(),
     }
     return results, meta
 
@@ -252,20 +249,21 @@ def plot_depth(results, path, meta):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True):
-    """Table 6 and the depth plot for the report (see `REPORT_PARAMS`)."""
-    model_path = run.path / "model.keras"
+def report_section(run, out_dir, progress=True, *, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
+                   pool="max"):
+    """Table 6 and the depth plot for the report: the paper's 30/class, 50 tested (parameters: `probe_run`)."""
+    model_path = run.model_path
     if not model_path.exists():
         raise SectionUnavailable(f"{model_path} is missing: training has not finished; rerun zfkeras train with the same --run-dir")
-    results, meta = probe_run(run, progress=progress, **REPORT_PARAMS)
-    params = REPORT_PARAMS
-    command = (f"zfkeras probe {run.path} --target {params['target']} --per-class {params['per_class']} "
-               f"--test-per-class {params['test_per_class']} --folds {params['folds']} --seed {params['seed']}")
+    results, meta = probe_run(run, target=target, per_class=per_class, test_per_class=test_per_class, folds=folds,
+                              seed=seed, pool=pool, progress=progress)
+    command = (f"zfkeras probe {run.path} --target {target} --per-class {per_class} "
+               f"--test-per-class {test_per_class} --folds {folds} --seed {seed}")
     files, shown, notes = write_table6(results, meta, str(out_dir), command)
     caption = (
         "Paper Table 6: a linear SVM (and a softmax on conv5, fc7) trained on each layer's features. "
         f"Model: {figures.run_description(run)}. " + " ".join(html.escape(n.replace('`', '')) for n in notes)
-        + f" {figures.measured_on()}"
+        + f" {machine.measured_on()}"
     )
     body = (figures.html_table(SHOWN_HEADER, shown) + figures.img_html(PLOT_NAME, "accuracy by depth")
             + f'<p><a href="{CSV_NAME}.csv">{CSV_NAME}.csv</a> · <a href="{CSV_NAME}.md">{CSV_NAME}.md</a></p>')
