@@ -14,10 +14,18 @@ case " $* " in
   *" -h "*|*" --help "*) exec "$VENV/bin/zfkeras" train "$@" ;;
 esac
 
+# Each step's wall time, printed together at the end.
+TIMES=()
 step() { printf '\n== %s  [%s UTC] ==\n' "$1" "$(date -u +%H:%M:%S)"; }
+timed() {  # timed NAME COMMAND...: runs the command and records its wall time
+  local name=$1 start=$SECONDS; shift
+  "$@"
+  TIMES+=("$(printf '%-8s %3dm %02ds' "$name" $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)))")
+}
+JOB_START=$SECONDS
 
 step "train (zfkeras train $*)"
-"$VENV/bin/zfkeras" train "$@"
+timed train "$VENV/bin/zfkeras" train "$@"
 
 # The run folder the trainer used, resolved from the same arguments
 # (no TensorFlow import: instant).
@@ -28,9 +36,14 @@ print(config_from_args(build_parser().parse_args(sys.argv[1:])).run_dir)
 ' "$@")"
 
 step "report (zfkeras report $RUN_DIR)"
-"$VENV/bin/zfkeras" report "$RUN_DIR"
-step "export (zfkeras export $RUN_DIR $RUN_DIR/export)" && "$VENV/bin/zfkeras" export "$RUN_DIR" "$RUN_DIR/export"
+timed report "$VENV/bin/zfkeras" report "$RUN_DIR"
+step "export (zfkeras export $RUN_DIR $RUN_DIR/export)"
+timed export "$VENV/bin/zfkeras" export "$RUN_DIR" "$RUN_DIR/export"
 
 step "done"
+echo "Time per step (this machine: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //'), \
+AVX-512 $(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo yes || echo no)):"
+for line in "${TIMES[@]}"; do echo "  $line"; done
+printf '  %-8s %3dm %02ds\n' total $(((SECONDS - JOB_START) / 60)) $(((SECONDS - JOB_START) % 60))
 echo "Run folder: $(cd "$RUN_DIR" && pwd)"
 echo "Report:     $(cd "$RUN_DIR" && pwd)/report/index.html"
