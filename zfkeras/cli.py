@@ -3,8 +3,8 @@
 A small dispatcher: it knows the verbs and their one-line help, and imports
 a verb's package only when that verb runs, so ``zfkeras --help`` and
 argument errors answer at once, without importing TensorFlow. This is the
-one place where the zfkeras core refers to zfkeras.train, zfkeras.analysis,
-zfkeras.export and zfkeras.explore.
+one place where the zfkeras core refers to zfkeras.train, zfkeras.analysis
+and zfkeras.export.
 """
 
 import importlib
@@ -19,7 +19,6 @@ VERBS = {
     "transfer": ("zfkeras.analysis.cli.transfer", "few-shot transfer of the trained layers (Tables 3-4)"),
     "ablate": ("zfkeras.analysis.cli.ablate", "train every Table 2 variant and tabulate their errors"),
     "export": ("zfkeras.export.cli", "write a SavedModel that classifies, returns features and serves projections"),
-    "explore": ("zfkeras.explore.cli", "prepare any Keras convnet and an image folder for the TensorBoard explorer"),
 }
 
 

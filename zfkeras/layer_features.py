@@ -21,6 +21,13 @@ Outputs that are not 4-D (Dense, Flatten) are returned flattened as they are.
 ``inputs``: see `zfkeras.streaming` (image arrays, or `tf.data.Dataset` of
 images, ``(images, labels)`` or ``{"image": ...}``, batched or not).
 
+``strategy``: under a `tf.distribute` strategy (also
+`MultiWorkerMirroredStrategy` across processes) each worker reads only its
+shard (`zfkeras.streaming.distribute_stream`), and the rows of all
+replicas are gathered on every worker (padded to equal size, one
+collective all-gather) and put back in input order by image id: every
+worker gets the rows one process returns.
+
 The module is named apart from the function, so ``zfkeras.features`` is
 always the function, whatever was imported before.
 """
@@ -33,14 +40,15 @@ import tensorflow as tf
 from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.streaming import image_stream, layer_output_model, resolve_layers, run_checked
+from zfkeras.streaming import distribute_stream, image_stream, layer_output_model, resolve_layers, run_checked
 from zfkeras.validation import int_pair, one_of
 
 POOLS = (None, "max", "avg")
 
 
 @renamed_arguments(data="inputs", layer="layers", progress=("verbose", progress_to_verbose))
-def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
+def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_BATCH_SIZE, strategy=None,
+             verbose="auto"):
     """The features of one layer (or several) for every image of ``inputs``.
 
     Args:
@@ -52,7 +60,10 @@ def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_
         pool: ``"max"`` (default), ``"avg"`` or None (raw maps, flattened)
             for 4-D outputs.
         grid: cells of the pooling grid, an int or ``(gh, gw)``; default 2x2.
-        batch_size: images per forward pass (ignored for batched datasets).
+        batch_size: images per forward pass, over all replicas under a
+            strategy (ignored for batched datasets).
+        strategy: a `tf.distribute.Strategy` (see the module docstring),
+            or None for the current device.
         verbose: 0 (silent), 1 (a progress bar over batches) or "auto"
             (a bar over more than 20 batches of known number).
 
@@ -67,13 +78,22 @@ def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_
     pool = one_of(pool, "pool", POOLS)
     grid = int_pair(grid, "grid")
     check_verbose(verbose)
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
     names, single = resolve_layers(model, layers, "features")
     stream = image_stream(model, inputs, batch_size)
     sub = layer_output_model(model, names)
     # A partial of a module-level function: TensorFlow keys its retracing
     # warning on the Python function, and each call traces its own graph.
-    step = tf.function(functools.partial(_features_step, sub, pool, grid), reduce_retracing=True)
-    collected = run_checked(lambda: _collect(step, stream, len(names), verbose), model_input_shape(model))
+    replica_step = functools.partial(_features_step, sub, pool, grid)
+    if strategy is None:
+        step = tf.function(replica_step, reduce_retracing=True)
+        run = functools.partial(_collect, step, stream, len(names), verbose)
+    else:
+        step = tf.function(functools.partial(_distributed_step, strategy, replica_step), reduce_retracing=True)
+        widths = [_width(model, name, pool, grid) for name in names]
+        run = functools.partial(_collect_distributed, step, stream, strategy, batch_size, widths, verbose)
+    collected = run_checked(run, model_input_shape(model))
     return collected[0] if single else dict(zip(names, collected))
 
 
@@ -81,6 +101,65 @@ def _features_step(sub, pool, grid, images):
     outputs = sub(tf.cast(images, sub.inputs[0].dtype), training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [reduce_output(o, pool, grid) for o in outputs]
+
+
+def _distributed_step(strategy, replica_step, batch):
+    images, ids = batch
+    return strategy.run(lambda x, i: (replica_step(x), i), args=(images, ids))
+
+
+def _width(model, name, pool, grid):
+    """Features per image of one layer (from its static output shape; 0 when not fixed)."""
+    shape = model.get_layer(name).output.shape[1:]
+    if None in shape:
+        return 0
+    return int(reduce_output(tf.zeros((0, *shape)), pool, grid).shape[1])
+
+
+def _collect_distributed(step, stream, strategy, batch_size, widths, verbose):
+    """Runs ``step`` on every worker's shard, then gathers every replica's
+    rows on every worker and orders them by image id."""
+    dataset, num_steps = distribute_stream(strategy, stream, batch_size)
+    bar = progress_bar(num_steps, verbose, "batch")
+    local = len(strategy.extended.worker_devices)
+    parts = [[] for _ in range(local)]  # per local replica: (ids, [rows per layer]) per step
+    for i, batch in enumerate(dataset):
+        outputs, ids = step(batch)
+        replica_ids = strategy.experimental_local_results(ids)
+        replica_rows = [strategy.experimental_local_results(o) for o in outputs]
+        for j in range(local):
+            parts[j].append((replica_ids[j].numpy(), [rows[j].numpy() for rows in replica_rows]))
+        if bar is not None:
+            bar.update(i + 1)
+    ids, rows = _all_gather_rows(strategy, parts, widths)
+    if len(ids) == 0:
+        raise ValueError("inputs yielded no images; give at least one image")
+    order = np.argsort(ids, kind="stable")
+    return [r[order] for r in rows]
+
+
+def _all_gather_rows(strategy, parts, widths):
+    """Every replica's ``(ids, rows)`` on every worker: padded to the
+    largest replica's count (ids -1), gathered, padding dropped."""
+    ids = [np.concatenate([p[0] for p in part]) if part else np.zeros(0, np.int64) for part in parts]
+    rows = [[np.concatenate([p[1][l] for p in part]) if part else np.zeros((0, w), np.float32)
+             for l, w in enumerate(widths)] for part in parts]
+    local = len(parts)
+
+    def per_replica(values):
+        return strategy.experimental_distribute_values_from_function(
+            lambda context: values[context.replica_id_in_sync_group % local])
+
+    gather = tf.function(lambda v: tf.nest.map_structure(lambda t: strategy.gather(t, axis=0), v))
+    most = int(gather(per_replica([tf.constant([len(i)], tf.int64) for i in ids])).numpy().max())
+    padded = per_replica([
+        (tf.constant(np.pad(i, (0, most - len(i)), constant_values=-1)),
+         [tf.constant(np.pad(r, ((0, most - len(r)), (0, 0)))) for r in replica_rows])
+        for i, replica_rows in zip(ids, rows)
+    ])
+    all_ids, all_rows = tf.nest.map_structure(lambda t: t.numpy(), gather(padded))
+    keep = all_ids >= 0
+    return all_ids[keep], [r[keep] for r in all_rows]
 
 
 def _collect(step, stream, num_layers, verbose):
@@ -115,7 +194,10 @@ def reduce_output(output, pool, grid):
     unless ``pool`` is None; anything else is flattened.
     """
     if pool is None or output.shape.rank != 4:
-        return tf.reshape(output, [tf.shape(output)[0], -1])
+        # The static width when known: -1 cannot be inferred for an empty
+        # batch (a replica's share of a short last batch).
+        width = output.shape[1:].num_elements()
+        return tf.reshape(output, [tf.shape(output)[0], -1 if width is None else width])
     return adaptive_pool(output, grid, pool)
 
 

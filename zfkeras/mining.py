@@ -19,8 +19,12 @@ reduced to its maximum (rows, then columns), the running top-k is merged
 with the batch's on the device (one stable ``top_k`` per layer), and the
 position is searched only for entries that enter the top k (reading
 ``C*k*(H+W)`` values instead of the batch's activations). Under a
-`tf.distribute` strategy each replica keeps its own running top-k and the
-replicas' lists are gathered and merged once at the end.
+`tf.distribute` strategy (also `MultiWorkerMirroredStrategy` across
+processes or hosts) each worker reads only its shard of the inputs, with
+the image ids of the whole input (`zfkeras.streaming.distribute_stream`),
+each replica keeps its own running top-k, and the replicas' lists are
+gathered on every worker (a collective all-gather) and merged once at the
+end with the tie rule: the result equals one process's.
 """
 
 import dataclasses
@@ -33,7 +37,7 @@ import tensorflow as tf
 from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.streaming import image_stream, layer_output_model, resolve_layers, run_checked
+from zfkeras.streaming import distribute_stream, image_stream, layer_output_model, resolve_layers, run_checked
 from zfkeras.validation import positive_int
 
 # Placeholder of an unfilled slot: ranks after every real entry.
@@ -68,6 +72,21 @@ class TopActivations:
         return self.values.shape[0]
 
 
+class MiningResult(dict):
+    """What `top_activations` returns: a dict layer name -> `TopActivations`.
+
+    Attributes:
+        num_images: the images mined (all workers together).
+        local_images: the images this process ran through the model (its
+            shard under a multi-worker strategy; ``num_images`` otherwise).
+    """
+
+    def __init__(self, layers, num_images, local_images):
+        super().__init__(layers)
+        self.num_images = num_images
+        self.local_images = local_images
+
+
 @renamed_arguments(data="inputs", progress=("verbose", progress_to_verbose))
 def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, strategy=None, verbose="auto"):
     """The ``k`` images that most strongly activate each feature map.
@@ -84,14 +103,18 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
         batch_size: global batch size (split over replicas under a
             strategy); ignored for already batched datasets.
         strategy: a `tf.distribute.Strategy` to run on (e.g.
-            `MirroredStrategy` over GPUs or logical CPUs), or None for the
-            current device. Build the model in ``strategy.scope()`` to
-            have its weights mirrored on every replica's device.
+            `MirroredStrategy` over GPUs or logical CPUs,
+            `MultiWorkerMirroredStrategy` over processes: every worker
+            calls with the same model and inputs and reads only its
+            shard), or None for the current device. Build the model in
+            ``strategy.scope()`` to have its weights mirrored on every
+            replica's device.
         verbose: 0 (silent), 1 (a progress bar over batches) or "auto"
             (a bar over more than 20 batches of known number).
 
     Returns:
-        dict layer name -> `TopActivations`, in the order of ``layers``.
+        `MiningResult`: dict layer name -> `TopActivations`, in the order
+        of ``layers``; every worker of a strategy gets the same result.
 
     Raises:
         ValueError: unknown layer (lists the valid ones), a layer whose
@@ -114,12 +137,11 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
         )
     channels = [shape[2] for shape in shapes]
     step = _cached_step(model, names, k, strategy)
-    run = _run_distributed if strategy is not None else _run_local
-    state = run_checked(
-        lambda: run(step, stream, channels, k, strategy, progress_bar(stream.num_batches, verbose, "batch")),
-        model_input_shape(model),
-    )
-    count, nan_batches, lists = state
+    if strategy is None:
+        run = functools.partial(_run_local, step, stream, channels, k, verbose)
+    else:
+        run = functools.partial(_run_distributed, step, stream, channels, k, strategy, batch_size, verbose)
+    count, local_count, nan_batches, lists = run_checked(run, model_input_shape(model))
     if count == 0:
         raise ValueError("inputs yielded no images; give at least one image")
     if nan_batches:
@@ -129,10 +151,10 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
         )
     if k > count:
         raise ValueError(_too_few(k, count))
-    return {
+    return MiningResult({
         name: _as_result(*merge_lists(*lists[i], k), shape[1])
         for i, (name, shape) in enumerate(zip(names, shapes))
-    }
+    }, count, local_count)
 
 
 def _too_few(k, count):
@@ -326,27 +348,31 @@ def _distributed_step(strategy, replica_step, batch, state):
     return strategy.run(replica_step, args=(batch, state))
 
 
-def _run_local(step, stream, channels, k, strategy, bar):
-    state = _initial_state(channels, k)
-    for i, batch in enumerate(stream.dataset):
-        state = step(batch, state)
-        if bar is not None:
-            bar.update(i + 1)
-    count, nan_batches, lists = state
-    return int(count), int(nan_batches), [tuple(t.numpy() for t in entry) for entry in lists]
-
-
-def _run_distributed(step, stream, channels, k, strategy, bar):
-    """Each replica merges its share of every batch into its own running
-    list; the lists of all replicas (all workers) are gathered at the end."""
-    with strategy.scope():
-        state = strategy.experimental_distribute_values_from_function(lambda _: _initial_state(channels, k))
-    dataset = strategy.experimental_distribute_dataset(stream.dataset)
+def _run_steps(step, dataset, state, num_steps, verbose):
+    bar = progress_bar(num_steps, verbose, "batch")
     for i, batch in enumerate(dataset):
         state = step(batch, state)
         if bar is not None:
             bar.update(i + 1)
-    return _gather_replicas(strategy, state)
+    return state
+
+
+def _run_local(step, stream, channels, k, verbose):
+    count, nan_batches, lists = _run_steps(step, stream.dataset, _initial_state(channels, k), stream.num_batches, verbose)
+    return int(count), int(count), int(nan_batches), [tuple(t.numpy() for t in entry) for entry in lists]
+
+
+def _run_distributed(step, stream, channels, k, strategy, batch_size, verbose):
+    """Each replica merges its share of its worker's shard into its own
+    running list; the lists of all replicas (all workers) are gathered at
+    the end."""
+    with strategy.scope():
+        state = strategy.experimental_distribute_values_from_function(lambda _: _initial_state(channels, k))
+    dataset, num_steps = distribute_stream(strategy, stream, batch_size)
+    state = _run_steps(step, dataset, state, num_steps, verbose)
+    local = sum(int(c) for c in strategy.experimental_local_results(state[0]))
+    total, bad, lists = _gather_replicas(strategy, state)
+    return total, local, bad, lists
 
 
 def _gather_replicas(strategy, state):

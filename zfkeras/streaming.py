@@ -15,10 +15,19 @@ Accepted ``inputs``:
   Elements of rank 3 ``(H, W, C)`` are unbatched and get batched here;
   elements of rank 4 ``(B, H, W, C)`` are batches, used as they come
   (``batch_size`` is then ignored).
+
+Under a `tf.distribute` strategy (`distribute_stream`) every input
+pipeline (one per worker) reads only its shard, with the image ids of the
+whole input: an array's contiguous slice ``[i*N//n, (i+1)*N//n)`` (only
+that slice is ever read), an unbatched dataset's elements ``i, i+n, ...``
+and a batched dataset's batches ``i, i+n, ...`` (`tf.data.Dataset.shard`:
+the model runs only on the shard, but the elements before the shard are
+still produced by the dataset's own steps; shard the files of a costly
+pipeline yourself, or give arrays).
 """
 
 import re
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 import keras
@@ -38,11 +47,16 @@ class ImageStream(NamedTuple):
             asked for ids (int64 indices in the order ``inputs`` yields).
         num_images: the number of images, or None when unknown in advance.
         num_batches: the number of batches, or None when unknown.
+        shard: ``shard(count, index, batch_size)``: the dataset of one of
+            ``count`` input pipelines, ``(images, image_ids)`` batches of
+            at most ``batch_size`` (arrays and unbatched datasets) with the
+            ids of the whole input (see the module docstring).
     """
 
     dataset: tf.data.Dataset
     num_images: Optional[int]
     num_batches: Optional[int]
+    shard: Optional[Callable] = None
 
 
 def resolve_layers(model, layers, purpose, maps_only=False):
@@ -154,19 +168,28 @@ def _array_stream(inputs, expected, model_name, batch_size, with_ids):
     # dtype=None: no copy of the whole array; batches are cast on the way.
     images = check_images(inputs, expected, model_name, dtype=None)
     n = len(images)
+    dataset = _array_batches(images, 0, n, batch_size)
+    if with_ids:
+        dataset = _attach_ids(dataset)
+
+    def shard(count, index, shard_batch):
+        start, stop = index * n // count, (index + 1) * n // count
+        return _attach_ids(_array_batches(images, start, stop, shard_batch), start).prefetch(2)
+
+    return ImageStream(dataset.prefetch(2), n, -(-n // batch_size), shard)
+
+
+def _array_batches(images, start, stop, batch_size):
+    """Batches of ``images[start:stop]``; nothing outside is read."""
 
     def batches():
-        for start in range(0, n, batch_size):
+        for first in range(start, stop, batch_size):
             # Slices are views: the array is never copied as a whole.
-            yield images[start : start + batch_size]
+            yield images[first : min(first + batch_size, stop)]
 
     spec = tf.TensorSpec((None, *images.shape[1:]), tf.as_dtype(images.dtype))
     dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
-    num_batches = -(-n // batch_size)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
-    if with_ids:
-        dataset = _attach_ids(dataset)
-    return ImageStream(dataset.prefetch(2), n, num_batches)
+    return dataset.apply(tf.data.experimental.assert_cardinality(-(-(stop - start) // batch_size)))
 
 
 def _dataset_stream(data, expected, model_name, batch_size, with_ids):
@@ -190,6 +213,14 @@ def _dataset_stream(data, expected, model_name, batch_size, with_ids):
     if cardinality == 0:
         raise ValueError("inputs is an empty dataset (0 elements); give at least one image")
     known = cardinality if cardinality > 0 else None
+    elements = dataset
+
+    def shard(count, index, shard_batch):
+        if rank == 3:
+            ids = elements.enumerate().shard(count, index).batch(shard_batch)
+            return ids.map(lambda i, images: (images, i)).prefetch(2)
+        return _attach_ids(elements).shard(count, index).prefetch(2)
+
     if rank == 3:
         num_images, num_batches = known, None if known is None else -(-known // batch_size)
         dataset = dataset.batch(batch_size)
@@ -197,7 +228,7 @@ def _dataset_stream(data, expected, model_name, batch_size, with_ids):
         num_images, num_batches = None, known
     if with_ids:
         dataset = _attach_ids(dataset)
-    return ImageStream(dataset.prefetch(2), num_images, num_batches)
+    return ImageStream(dataset.prefetch(2), num_images, num_batches, shard)
 
 
 def _images_of(spec):
@@ -213,12 +244,44 @@ def _images_of(spec):
     )
 
 
-def _attach_ids(dataset):
+def _attach_ids(dataset, first=0):
     def step(offset, images):
         count = tf.cast(tf.shape(images)[0], tf.int64)
         return offset + count, (images, offset + tf.range(count, dtype=tf.int64))
 
-    return dataset.scan(tf.constant(0, tf.int64), step)
+    return dataset.scan(tf.constant(first, tf.int64), step)
+
+
+def distribute_stream(strategy, stream, batch_size):
+    """The stream as a distributed dataset: each input pipeline its shard.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+        stream: an `ImageStream` (from `image_stream`).
+        batch_size: the global batch (each replica gets
+            ``ceil(batch_size / replicas)`` images per step).
+
+    Returns:
+        ``(distributed dataset of (images, image_ids), steps or None)``:
+        the steps of the longest shard when the size is known.
+    """
+    replicas = strategy.num_replicas_in_sync
+    per_replica = -(-batch_size // replicas)
+
+    def shard(context):
+        return stream.shard(context.num_input_pipelines, context.input_pipeline_id, per_replica)
+
+    dataset = strategy.distribute_datasets_from_function(shard)
+    steps = None
+    if stream.num_images is not None or stream.num_batches is not None:
+        local = len(strategy.extended.worker_devices)
+        pipelines = max(1, replicas // local)
+        if stream.num_images is not None:
+            batches = -(-(-(-stream.num_images // pipelines)) // per_replica)
+        else:
+            batches = -(-stream.num_batches // pipelines)
+        steps = -(-batches // local)
+    return dataset, steps
 
 
 def run_checked(iterator_fn, expected):
