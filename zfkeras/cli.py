@@ -3,8 +3,8 @@
 A small dispatcher: it knows the verbs and their one-line help, and imports
 a verb's package only when that verb runs, so ``zfkeras --help`` and
 argument errors answer at once, without importing TensorFlow. This is the
-one place where the zfkeras core refers to zfkeras.train, zfkeras.analysis
-and zfkeras.export.
+one place where the zfkeras core refers to zfkeras.train, zfkeras.analysis,
+zfkeras.export and zfkeras.explore.
 """
 
 import importlib
@@ -15,10 +15,12 @@ VERBS = {
     "train": ("zfkeras.train.cli", "train a ZFNet-family model (paper recipe, checkpoints, TensorBoard)"),
     "report": ("zfkeras.analysis.cli.report", "write a run's HTML report: the paper's figures and tables"),
     "occlude": ("zfkeras.analysis.cli.occlude", "occlusion panels (Fig. 7) for your own image files"),
+    "mine": ("zfkeras.analysis.cli.mine", "mine the top-k activations of a run's layers into RUN_DIR/mined/ (resumable)"),
     "probe": ("zfkeras.analysis.cli.probe", "per-layer linear SVM / softmax probes (Table 6)"),
     "transfer": ("zfkeras.analysis.cli.transfer", "few-shot transfer of the trained layers (Tables 3-4)"),
     "ablate": ("zfkeras.analysis.cli.ablate", "train every Table 2 variant and tabulate their errors"),
     "export": ("zfkeras.export.cli", "write a SavedModel that classifies, returns features and serves projections"),
+    "explore": ("zfkeras.explore.cli", "prepare any Keras convnet and an image folder for the TensorBoard explorer"),
 }
 
 

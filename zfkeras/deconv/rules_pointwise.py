@@ -5,14 +5,11 @@ import keras
 import tensorflow as tf
 
 from zfkeras.deconv.rules import (
-    DECONVNET,
     FORWARD_ACTIVATIONS,
     Rule,
     UnsupportedLayer,
     activation_name,
-    rectify,
     register,
-    vector_jacobian,
 )
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 
@@ -21,8 +18,7 @@ from zfkeras.layers.local_response_normalization import LocalResponseNormalizati
 class ReLURule(Rule):
     layer_types = (keras.layers.ReLU,)
     label = "`ReLU` (plain or `max_value=6`)"
-    mirror = ("rectify: relu(signal), whatever the forward input was (the paper's rule); "
-              "guided backprop: also the forward mask; gradient: the mask only")
+    mirror = "rectify: relu(signal), whatever the forward input was (the paper's rule)"
 
     def __init__(self, layer, unpooling):
         super().__init__(layer, unpooling)
@@ -36,11 +32,10 @@ class ReLURule(Rule):
             raise UnsupportedLayer(f" with max_value={layer.max_value} (only None or 6)")
 
     def up(self, inputs):
-        y = self.forward(inputs[0])
-        return y, y
+        return self.forward(inputs[0]), None
 
-    def down(self, signal, saved, method=DECONVNET):
-        return [rectify(signal, saved, self.forward, method)]
+    def down(self, signal, saved):
+        return [tf.nn.relu(signal)]
 
 
 @register
@@ -58,11 +53,10 @@ class ActivationRule(Rule):
 
     def up(self, inputs):
         x = inputs[0]
-        y = x if self.forward is None else self.forward(x)
-        return y, y
+        return (x if self.forward is None else self.forward(x)), None
 
-    def down(self, signal, saved, method=DECONVNET):
-        return [rectify(signal, saved, self.forward, method)]
+    def down(self, signal, saved):
+        return [signal if self.forward is None else tf.nn.relu(signal)]
 
 
 @register
@@ -81,7 +75,7 @@ class BatchNormalizationRule(Rule):
     def up(self, inputs):
         return self.layer(inputs[0], training=False), None
 
-    def down(self, signal, saved, method=DECONVNET):
+    def down(self, signal, saved):
         layer = self.layer
         scale = tf.math.rsqrt(tf.cast(layer.moving_variance, signal.dtype) + layer.epsilon)
         if layer.scale:
@@ -105,7 +99,7 @@ class RescalingRule(Rule):
     def up(self, inputs):
         return inputs[0] * self.scale + self.offset, None
 
-    def down(self, signal, saved, method=DECONVNET):
+    def down(self, signal, saved):
         return [signal * self.scale]
 
 
@@ -113,16 +107,10 @@ class RescalingRule(Rule):
 class LocalResponseNormalizationRule(Rule):
     layer_types = (LocalResponseNormalization,)
     label = "`LocalResponseNormalization`"
-    mirror = ("identity: skipped on the way down, as in the paper; guided backprop and "
-              "gradient: its true gradient")
+    mirror = "identity: skipped on the way down, as in the paper"
 
     def up(self, inputs):
-        return self.layer(inputs[0]), inputs[0]
-
-    def down(self, signal, saved, method=DECONVNET):
-        if method == DECONVNET:
-            return [signal]
-        return [vector_jacobian(self.layer, saved, signal)]
+        return self.layer(inputs[0]), None
 
 
 @register
