@@ -28,8 +28,6 @@ _EXPORTS = {
     "top_activations": "zfkeras.mining",
     "features": "zfkeras.layer_features",
     "occlusion": "zfkeras.occlusion_engine",
-    "grad_cam": "zfkeras.cam",
-    "faithfulness": "zfkeras.fidelity",
     "RunFolder": "zfkeras.runs",
 }
 

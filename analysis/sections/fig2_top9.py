@@ -7,7 +7,11 @@ the image patch under the unit's receptive field
 (`Deconvnet.receptive_field`). Both are cut to the same receptive-field box.
 
 `top9_panels` computes the panels of every map (the explorer shows them
-all); `plot_fig2` draws the paper's layout for a few maps per layer.
+all); `plot_fig2` draws the paper's layout for a few maps per layer. The
+top 9 of a layer are read from ``RUN_DIR/mined/`` (`zfkeras.runs.mined`,
+written by ``zfkeras mine``) instead of mined again when they were mined
+from the same images (split, number, seed) with at least ``k`` entries and
+the run's current ``model.keras``; ``mined/`` is an input of the section.
 """
 
 import dataclasses
@@ -18,9 +22,10 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.runs import layout
 
 K = 9
-INPUTS = TRAINED_MODEL
+INPUTS = TRAINED_MODEL + (layout.MINED,)
 FIGURE = "fig2_top9.png"
 NUMBERS = "fig2_top9.csv"
 CSV_HEADER = ["layer", "channel", "rank", "activation", "image_id", "label", "y", "x",
@@ -86,7 +91,7 @@ def full_field_size(deconv, layer):
     return int((boxes[:, 2] - boxes[:, 0]).max()), int((boxes[:, 3] - boxes[:, 1]).max())
 
 
-def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progress=True):
+def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progress=True, top=None):
     """Mines and draws the top-k panels of every map of `layers`.
 
     Args:
@@ -98,6 +103,9 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
         k: activations per map (9 in the paper).
         chunk: projections computed per deconvnet call (bounds memory).
         progress: show a progress bar.
+        top: dict layer -> `zfkeras.mining.TopActivations` already known
+            for these images (e.g. stored by ``zfkeras mine``); only the
+            other layers are mined.
 
     Returns:
         dict layer -> `LayerTop9`.
@@ -108,7 +116,10 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
     if len(images) < k:
         raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
     verbose = 1 if progress else 0
-    top = top_activations(model, images, list(layers), k=k, verbose=verbose)
+    top = dict(top or {})
+    missing = [layer for layer in layers if layer not in top]
+    if missing:
+        top.update(top_activations(model, images, missing, k=k, verbose=verbose))
     total = sum(np.asarray(top[l].image_ids).size for l in layers)
     bar = progress_bar(total, verbose, "projection")
     raw = np.asarray(raw_images, np.float32) / 255.0
@@ -198,7 +209,8 @@ def compute(run, progress=True, test_images=10000, k=K, seed=0):
     """Loads the run's model and `test_images` test images (drawn with `seed`) and mines every conv layer.
 
     Returns:
-        (panels dict layer -> LayerTop9, raw_images, labels, layers).
+        (panels dict layer -> LayerTop9, raw_images, labels, layers, the
+        layers whose top k were read from ``RUN_DIR/mined/``).
     """
     from zfkeras import Deconvnet
 
@@ -215,8 +227,18 @@ def compute(run, progress=True, test_images=10000, k=K, seed=0):
     layers = conv_layers(model, deconv)
     raw, labels = run.load_split("test", max_examples=test_images, seed=seed)
     images = run.preprocess(raw)
-    panels = top9_panels(deconv, model, images, raw, layers, k=k, progress=progress)
-    return panels, raw, labels, layers
+    stored = stored_top(run, layers, k, test_images, seed, len(raw))
+    panels = top9_panels(deconv, model, images, raw, layers, k=k, progress=progress, top=stored)
+    return panels, raw, labels, layers, list(stored)
+
+
+def stored_top(run, layers, k, test_images, seed, num_images):
+    """The layers' top ``k`` stored by ``zfkeras mine`` for these images and this model (dict; may be empty)."""
+    from zfkeras.runs import mined
+
+    found = {layer: mined.load_top_activations(run, layer, k=k, split="test", max_images=test_images, seed=seed,
+                                               num_images=num_images) for layer in layers}
+    return {layer: top for layer, top in found.items() if top is not None}
 
 
 def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_per_layer=6, seed=0):
@@ -230,7 +252,7 @@ def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_
     """
     from zfkeras.analysis.report import explorer
 
-    panels, raw, labels, layers = compute(run, progress=progress, test_images=test_images, k=k, seed=seed)
+    panels, raw, labels, layers, reused = compute(run, progress=progress, test_images=test_images, k=k, seed=seed)
     # One draw per layer (seed + layer index), so equal-sized layers do not show the same map numbers.
     chosen = {layer: choose_maps(panels[layer], maps_per_layer, seed + i)
               for i, layer in enumerate(layers)}
@@ -253,12 +275,21 @@ def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_
         f"Model: {figures.run_description(run)}; {html.escape(str(model_name))}'s {len(layers)} conv layers. "
         f"Made by <code>zfkeras report {html.escape(str(run.path))}</code>. Every map of every layer: "
         f"<a href=\"{explorer.PAGE}\">the explorer</a>; activations, image ids, positions and receptive fields of "
-        f"all maps: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
+        f"all maps: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {_reuse_note(reused, layers)}{machine.measured_on()}"
     )
     body = (figures.img_html(FIGURE, "Fig. 2: top-9 projections and patches per layer")
             + f'<p><a href="{explorer.PAGE}">Open the explorer</a>: any layer, any feature map.</p>')
     return Section("fig2", "Fig. 2: top-9 activations, projected and as image patches", caption, body,
                    [FIGURE, NUMBERS] + explorer_files)
+
+
+def _reuse_note(reused, layers):
+    """The caption's sentence on where the top 9 come from."""
+    if not reused:
+        return "The top 9 were mined for this report (<code>zfkeras mine</code> stores them for reuse). "
+    which = "every layer" if len(reused) == len(layers) else ", ".join(html.escape(l) for l in reused)
+    return (f"The top 9 of {which} were reused from <code>{layout.MINED}/</code> (written by <code>zfkeras "
+            "mine</code> from the same images and the same model.keras), not mined again. ")
 
 
 def _class_names(run):
