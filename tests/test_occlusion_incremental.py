@@ -1,4 +1,4 @@
-"""Incremental occlusion equals full re-inference on chain models."""
+"""Incremental occlusion equals full re-inference on chain models (graphs: test_occlusion_graph)."""
 
 import keras
 import numpy as np
@@ -90,26 +90,30 @@ def assert_engine_matches_full(model, image_shape, size, stride, layer=None, cha
 @pytest.mark.parametrize("size,stride", [(5, 2), (4, 3), (9, 7)])
 @pytest.mark.parametrize("switch_fraction", [0.3, 1.0])
 def test_odd_kernels_same_and_valid(size, stride, switch_fraction):
-    assert_engine_matches_full(odd_same_valid(), (23, 21, 3), size, stride, switch_fraction=switch_fraction)
+    engine = assert_engine_matches_full(odd_same_valid(), (23, 21, 3), size, stride,
+                                        switch_fraction=switch_fraction)
+    if switch_fraction == 1.0:  # nothing switches: every trunk step is windowed
+        assert engine.windowed_names == ["c1", "p1", "c2", "r2", "c3"]
 
 
 @pytest.mark.parametrize("layer,channel", [("c1", 2), ("p1", 0), ("c2", 5), ("c3", 1)])
 def test_even_kernels_padding_lrn_with_layer_activity(layer, channel):
     engine = assert_engine_matches_full(even_padded(), (24, 26, 2), 6, 3, layer, channel,
                                         switch_fraction=0.9)
-    assert engine.switch >= 3  # c1 and p1 at least are windowed
+    assert {"pad", "c1", "p1"} <= set(engine.windowed_names)
 
 
-def test_pointwise_layers_and_unsupported_layer_in_the_head():
+def test_pointwise_layers_and_average_pool_are_windowed():
     engine = assert_engine_matches_full(pointwise_then_unsupported(), (20, 20, 3), 5, 3, "c2", 4,
                                         switch_fraction=1.0)
-    assert [l.name for l in engine.head][:1] != ["c2"] and engine.head
+    names = engine.windowed_names
+    assert "bn" in names and "c2" in names and "c3" in names and any("average" in n for n in names)
 
 
 def test_zfnet_small():
     model = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
     engine = assert_engine_matches_full(model, (28, 28, 1), 7, 3, "conv5", 3)
-    assert engine.switch > 1
+    assert engine.windowed_names[:2] == ["pad1", "conv1"]
 
 
 @pytest.mark.parametrize("layer", [None, "conv2", "conv5"])
@@ -129,11 +133,10 @@ def test_occlusion_picks_incremental_and_agrees_with_full():
     np.testing.assert_array_equal(auto.predicted_label, full.predicted_label)
 
 
-def test_branched_model_falls_back_or_refuses():
+def test_model_without_a_windowed_first_layer_falls_back_or_refuses():
     inputs = keras.Input((12, 12, 1))
-    a = L.Conv2D(2, 3, padding="same")(inputs)
-    b = L.Conv2D(2, 3, padding="same")(inputs)
-    outputs = L.Dense(2, activation="softmax")(L.Flatten()(L.Add()([a, b])))
+    a = L.UpSampling2D()(inputs)  # no known window: everything runs whole
+    outputs = L.Dense(2, activation="softmax")(L.Flatten()(L.Conv2D(2, 3)(a)))
     model = keras.Model(inputs, outputs)
     images = np.random.default_rng(6).uniform(size=(1, 12, 12, 1)).astype("float32")
     assert occlusion(model, images, 3, 2, verbose=0).method == "full"

@@ -7,7 +7,8 @@ import numpy as np
 
 from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
-from zfkeras.occlusion_engine import checks
+from zfkeras.errors import InputError
+from zfkeras.occlusion_engine import approximate, checks
 from zfkeras.occlusion_engine.full import FullInference
 from zfkeras.occlusion_engine.geometry import square_corners
 from zfkeras.progress import check_verbose, progress_bar
@@ -17,6 +18,8 @@ from zfkeras.validation import one_of, positive_int
 # this share of full re-inference (below that its gathers cost more than
 # they save; measured in docs/BENCHMARKS.md).
 _AUTO_MAX_COST = 0.7
+
+METHODS = ("auto", "full", "incremental", "approximate")
 
 # Traced engines are kept on the model (outside Keras' attribute tracking),
 # so that calling `occlusion` again (another image, the same square) does
@@ -44,7 +47,16 @@ class OcclusionResult:
         fill: ``(C,)`` the value the square was filled with.
         size: side of the square.
         stride: step between corners.
-        method: ``"full"`` or ``"incremental"``, the path that computed it.
+        method: ``"full"``, ``"incremental"`` or ``"approximate"``, the
+            path that computed it.
+        computed: ``(N, rows, cols)`` True where the network ran (all True
+            unless ``method="approximate"``; elsewhere interpolated).
+        approximation: None, or (``method="approximate"``) what it did:
+            ``tau`` (the projective-field threshold, None when the model
+            ran whole), ``drill_down`` (share of positions computed after
+            the coarse pass), ``coarse_stride`` (pixels), ``engine``
+            (``"incremental"`` or ``"full"``), ``positions_computed``
+            (per image) and ``positions`` (per image, in all).
     """
 
     class_probability: np.ndarray
@@ -58,11 +70,14 @@ class OcclusionResult:
     size: int = None
     stride: int = None
     method: str = None
+    computed: np.ndarray = None
+    approximation: Optional[dict] = None
 
 
 @renamed_arguments(images="inputs", progress=("verbose", progress_to_verbose))
 def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
-              batch_size=DEFAULT_BATCH_SIZE, from_logits=False, method="auto", verbose="auto"):
+              batch_size=DEFAULT_BATCH_SIZE, from_logits=False, method="auto", verbose="auto",
+              tau=None, drill_down=None, coarse_stride=None):
     """Slides a square over images and records the network's response.
 
     The square (side ``size``, value ``fill``) is placed with its top-left
@@ -91,9 +106,21 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
             ``"incremental"`` recomputes only the window of each layer that
             the square can change (exact; conv/pool/pad/pointwise chains,
             see docs/OCCLUSION.md); ``"auto"`` takes the incremental path
-            when the model allows it and it saves work.
+            when the model allows it and it saves work; ``"approximate"``
+            thresholds every layer's recomputed window at ``tau`` of its
+            map and drills down adaptively (docs/OCCLUSION.md: defaults,
+            measured error, how to tune).
         verbose: 0 (silent), 1 (a progress bar over square positions) or
             "auto" (a bar over more than 20 model calls' worth of positions).
+        tau: ``method="approximate"`` only: each layer recomputes at most
+            ``ceil(tau * side)`` rows and columns of its map (default 0.7;
+            1.0: exact windows).
+        drill_down: ``method="approximate"`` only: the share of positions
+            computed at the requested stride after the coarse pass, where
+            the probability dropped most (default 0.5; 1.0: all).
+        coarse_stride: ``method="approximate"`` only: the stride of the
+            coarse pass in pixels, a multiple of ``stride`` (default
+            ``2 * stride``; ``stride``: no drill-down).
 
     Returns:
         An `OcclusionResult`.
@@ -104,7 +131,8 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
     size = positive_int(size, "size")
     stride = positive_int(stride, "stride")
     batch_size = positive_int(batch_size, "batch_size")
-    method = one_of(method, "method", ("auto", "full", "incremental"))
+    method = one_of(method, "method", METHODS)
+    approx = _approximation_options(method, stride, tau, drill_down, coarse_stride)
     check_verbose(verbose)
     images = check_images(inputs, model_input_shape(model), model.name)
     image_size = images.shape[1:3]
@@ -130,25 +158,38 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
 
     corners = square_corners(image_size, size, stride)
     flat_corners = corners.reshape(-1, 2)
-    key = ("incremental", images.shape[1:], size, stride, layer)
+    key = ("incremental", images.shape[1:], size, stride, layer, approx and approx["tau"])
     if key not in engines:
-        engines[key] = _incremental_engine(model, images.shape[1:], size, flat_corners, layer)
+        engines[key] = _incremental_engine(model, images.shape[1:], size, flat_corners, layer,
+                                           approx and approx["tau"])
     engine = _choose_engine(method, model, engines[key], full)
 
     n, count = len(images), len(flat_corners)
     class_probability = np.empty((n, count), "float32")
     predicted = np.empty((n, count), "int64")
     activity = None if layer is None else np.empty((n, count), "float32")
+    computed = np.ones((n, count), bool)
     progbar = progress_bar(n * count, verbose, "position", auto_minimum=20 * batch_size)
     for index in range(n):
         channel = None if strongest is None else int(strongest[index])
-        if engine is full:
-            out, act = full.run(images[index], flat_corners, size, fill, batch_size, channel, progbar)
+
+        def compute(positions, index=index, channel=channel):
+            if engine is full:
+                out, act = full.run(images[index], flat_corners[positions], size, fill, batch_size,
+                                    channel, progbar)
+            else:
+                out, act = engine.run(images[index], fill, batch_size, channel, progbar, positions)
+            probs = checks.class_probabilities(out, from_logits, model.name)
+            return probs[:, true_label[index]], probs.argmax(axis=1), act
+
+        if approx is None:
+            class_probability[index], predicted[index], act = compute(np.arange(count))
         else:
-            out, act = engine.run(images[index], fill, batch_size, channel, progbar)
-        probs = checks.class_probabilities(out, from_logits, model.name)
-        class_probability[index] = probs[:, true_label[index]]
-        predicted[index] = probs.argmax(axis=1)
+            maps = approximate.drill_down(compute, corners.shape[:2], probabilities[index, true_label[index]],
+                                          approx["factor"], approx["drill_down"])
+            class_probability[index], predicted[index], act, mask = (
+                None if m is None else m.reshape(-1) for m in maps)
+            computed[index] = mask
         if activity is not None:
             activity[index] = act
 
@@ -164,15 +205,43 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
         fill=fill,
         size=size,
         stride=stride,
-        method="full" if engine is full else "incremental",
+        method=method if approx else ("full" if engine is full else "incremental"),
+        computed=computed.reshape(grid),
+        approximation=None if approx is None else {
+            "tau": None if engine is full else approx["tau"], "drill_down": approx["drill_down"],
+            "coarse_stride": approx["factor"] * stride, "engine": "full" if engine is full else "incremental",
+            "positions_computed": computed.sum(axis=1).tolist(), "positions": count},
     )
 
 
-def _incremental_engine(model, image_shape, size, corners, layer):
+def _approximation_options(method, stride, tau, drill_down, coarse_stride):
+    """The approximate path's settings (None for the other methods)."""
+    given = {k: v for k, v in (("tau", tau), ("drill_down", drill_down), ("coarse_stride", coarse_stride))
+             if v is not None}
+    if method != "approximate":
+        if given:
+            raise InputError(f"{', '.join(given)} only apply to method='approximate', not method={method!r}")
+        return None
+    tau = approximate.DEFAULT_TAU if tau is None else _fraction(tau, "tau")
+    drill = approximate.DEFAULT_DRILL_DOWN if drill_down is None else _fraction(drill_down, "drill_down")
+    coarse = approximate.DEFAULT_COARSE_FACTOR * stride if coarse_stride is None else positive_int(
+        coarse_stride, "coarse_stride")
+    if coarse % stride:
+        raise InputError(f"coarse_stride must be a multiple of stride={stride}, got {coarse}")
+    return {"tau": None if tau == 1.0 else tau, "drill_down": drill, "factor": coarse // stride}
+
+
+def _fraction(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value <= 1:
+        raise InputError(f"{name} must be a number in (0, 1], got {value!r}")
+    return float(value)
+
+
+def _incremental_engine(model, image_shape, size, corners, layer, tau=None):
     """``(engine or None, why not)`` for the incremental path."""
     from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
 
-    return IncrementalOcclusion.plan(model, image_shape, size, corners, layer)
+    return IncrementalOcclusion.plan(model, image_shape, size, corners, layer, tau=tau)
 
 
 def _choose_engine(method, model, planned, full):
@@ -180,6 +249,8 @@ def _choose_engine(method, model, planned, full):
     if method == "full":
         return full
     engine, why_not = planned
+    if method == "approximate":
+        return full if engine is None else engine
     if method == "incremental":
         if engine is None:
             raise ValueError(f"method='incremental' cannot run on model {model.name!r}: {why_not}; use method='full'")
