@@ -247,10 +247,11 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
     archive.track(class_table)
     archive.add_endpoint("serving_default", fns.classify, [images])
     archive.add_endpoint("features", fns.features, [images])
-    archive.add_endpoint(
-        "project", fns.project,
-        [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],
-    )
+    for name, method in signatures.PROJECT_SIGNATURES.items():  # one per backward rule
+        archive.add_endpoint(
+            name, fns.projector(method),
+            [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],
+        )
     archive.write_out(path, verbose=False)
 
 

@@ -22,6 +22,16 @@ from zfkeras.streaming import layer_output_model
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5
 
+# One ``project`` signature per backward rule of `Deconvnet.project`:
+# TF Serving and other SavedModel clients must feed every input of a
+# signature, so a ``method`` input would break every existing ``project``
+# request; separate signatures keep ``project`` (the deconvnet) as it was.
+PROJECT_SIGNATURES = {
+    "project": "deconvnet",
+    "project_guided_backprop": "guided_backprop",
+    "project_gradient": "gradient",
+}
+
 
 def output_key(layer_name):
     """A signature output name for a layer name (``outer/inner/conv1`` -> ``outer_inner_conv1``)."""
@@ -97,7 +107,10 @@ class ServingFunctions:
         self.top_k = min(TOP_K, self.num_classes)
         self.softmax = softmax
         self.channel_counts = [int(deconvnet.layer_output_shape(name)[-1]) for name in self.layers]
-        self._projectors = [deconvnet.projection_function(name) for name in self.layers]
+        self._projectors = {
+            method: [deconvnet.projection_function(name, method) for name in self.layers]
+            for method in PROJECT_SIGNATURES.values()
+        }
         self._feature_names = list(feature_layers)
         self._reduce_features = reduce_features
         self._feature_model = layer_output_model(model, self._feature_names) if feature_layers else None
@@ -132,8 +145,14 @@ class ServingFunctions:
             for name, value in zip(self._feature_names, maps)
         }
 
-    def project(self, images, layer, channel):
-        """``project``: the deconvnet projection of one channel per image."""
+    def projector(self, method):
+        """The serving function of `PROJECT_SIGNATURES`' ``method``:
+        ``(images, layer, channel) -> projection, position, value``."""
+        return lambda images, layer, channel: self.project(images, layer, channel, method)
+
+    def project(self, images, layer, channel, method="deconvnet"):
+        """``project``: the projection of one channel per image by ``method``
+        (`zfkeras.Deconvnet.project`'s backward rule; `PROJECT_SIGNATURES`)."""
         x = self.model_inputs(images)
         # Each check's condition holds when an earlier problem is already
         # reported, so exactly one message describes a bad request.
@@ -166,7 +185,7 @@ class ServingFunctions:
             index = tf.identity(index)
             channel = tf.reshape(channel, [-1])
         branches = [
-            (lambda project=project: project(x, channel)) for project in self._projectors
+            (lambda project=project: project(x, channel)) for project in self._projectors[method]
         ]
         projection, position, value = tf.switch_case(index, branches)
         return {
