@@ -1,11 +1,12 @@
-"""Packaging: the top-level folders train/, analysis/ and export/ install as
-zfkeras.train, zfkeras.analysis and zfkeras.export, so that site-packages
+"""Packaging: the top-level folders train/, analysis/, export/ and explore/
+install as zfkeras.train, zfkeras.analysis, zfkeras.export and
+zfkeras.explore, so that site-packages
 holds one package, ``zfkeras`` (metadata and dependencies are in setup.cfg).
 """
 
 from setuptools import find_packages, setup
 
-SUBPACKAGES = ("train", "analysis", "export")
+SUBPACKAGES = ("train", "analysis", "export", "explore")
 
 package_dir = {"zfkeras": "zfkeras"}
 packages = find_packages(include=["zfkeras", "zfkeras.*"])

@@ -88,13 +88,30 @@ try:
 except KeyError:  # already registered by an earlier import of this module
     pass
 
+_GUIDED = "ZfkerasOracleGuided"
+try:
+    @tf.RegisterGradient(_GUIDED)
+    def _guided_gradient(op, grad):
+        # Springenberg et al.: the forward mask (where the rectifier passed its
+        # input) and the backward rectification, both
+        y = op.outputs[0]
+        passed = y > 0 if op.type == "Relu" else (y > 0) & (y < 6)
+        return tf.where(passed, tf.nn.relu(grad), tf.zeros_like(grad))
+except KeyError:
+    pass
 
-def gradient_function(model, layer):
+# backward rule -> the gradient override of Relu and Relu6 ops (None: autodiff's own)
+OVERRIDES = {"deconvnet": _RECTIFY, "guided_backprop": _GUIDED, "gradient": None}
+
+
+def gradient_function(model, layer, method="deconvnet"):
     """A tf.function ``(images, channels[, positions]) -> (projection, positions)``.
 
     Forward pass of ``model`` up to ``layer``'s output in inference mode
     (BatchNormalization uses its moving statistics), with the backward of
-    every ``Relu`` and ``Relu6`` op replaced by ``relu(grad)``; the seed is
+    every ``Relu`` and ``Relu6`` op replaced by ``relu(grad)`` (``method``
+    "deconvnet"), by ``relu(grad)`` where the forward op passed its input
+    ("guided_backprop"), or kept ("gradient"); the seed is
     the chosen activation's value, zero elsewhere (None positions: each
     channel's strongest activation). ``layer`` is a layer name of
     ``model`` or a symbolic tensor of its graph (for layers shared with
@@ -105,7 +122,9 @@ def gradient_function(model, layer):
 
     @tf.function(reduce_retracing=True, autograph=False)
     def run(images, channels, positions=None):
-        with tf.compat.v1.get_default_graph().gradient_override_map({"Relu": _RECTIFY, "Relu6": _RECTIFY}):
+        override = OVERRIDES[method]
+        overrides = {} if override is None else {"Relu": override, "Relu6": override}
+        with tf.compat.v1.get_default_graph().gradient_override_map(overrides):
             act = sub(images, training=False)
         n = tf.shape(act)[0]
         if positions is None:
@@ -119,14 +138,29 @@ def gradient_function(model, layer):
     return run
 
 
-def graph_project(model, images, layer, channels, positions=None):
+def graph_project(model, images, layer, channels, positions=None, method="deconvnet"):
     """The oracle on any graph model: see `gradient_function`. Returns numpy
     ``(projection, positions)``."""
     args = [tf.constant(images, tf.float32), tf.constant(np.asarray(channels), tf.int32)]
     if positions is not None:
         args.append(tf.constant(np.asarray(positions), tf.int32))
-    projection, used = gradient_function(model, layer)(*args)
+    projection, used = gradient_function(model, layer, method)(*args)
     return projection.numpy(), used.numpy()
+
+
+def tape_gradient(model, images, layer, channels, positions):
+    """The plain gradient, eagerly with `tf.GradientTape` (no override, no
+    graph rewriting): each chosen activation's value times its gradient with
+    respect to the image. ``layer`` is a layer name of ``model``."""
+    images = tf.constant(images, tf.float32)
+    sub = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    index = np.stack([np.arange(len(channels)), positions[:, 0], positions[:, 1], channels], axis=1)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        chosen = tf.gather_nd(sub(images, training=False), index)
+        # the seed is the value, a constant: d(value * stop(value)) / dx = value * d value / dx
+        score = tf.reduce_sum(chosen * tf.stop_gradient(chosen))
+    return tape.gradient(score, images).numpy()
 
 
 def rel_err(a, b):

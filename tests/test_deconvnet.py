@@ -188,7 +188,8 @@ def test_unpooling_modes_agree_on_zfnet_small(small_model, small_deconv):
     for layer in ("pool1", "conv3", "pool5"):
         np.testing.assert_allclose(fused.project(images, layer, 2), small_deconv.project(images, layer, 2),
                                    rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="unpooling must be one of 'switches', 'max_pool_grad'; got 'nearest'"):
+    with pytest.raises(ValueError, match="unpooling must be one of 'auto', 'switches', 'max_pool_grad'; "
+                                         "got 'nearest'"):
         Deconvnet(small_model, unpooling="nearest")
 
 

@@ -1,9 +1,10 @@
 """The layering contracts of .importlinter hold, and they catch a violation.
 
-In the checkout train/, analysis/ and export/ sit beside zfkeras/, and
-import-linter reads a package from its folder, so the tests copy the
-sources into the installed layout (zfkeras/train, zfkeras/analysis,
-zfkeras/export) and run ``lint-imports`` on that copy.
+In the checkout train/, analysis/, export/ and explore/ sit beside
+zfkeras/, and import-linter reads a package from its folder, so the tests
+copy the sources into the installed layout (zfkeras/train,
+zfkeras/analysis, zfkeras/export, zfkeras/explore) and run
+``lint-imports`` on that copy.
 """
 
 import pathlib
@@ -14,7 +15,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".importlinter"
-OUTER = ("train", "analysis", "export")
+OUTER = ("train", "analysis", "export", "explore")
 LINT_IMPORTS = pathlib.Path(sys.executable).with_name("lint-imports")
 
 
@@ -47,23 +48,26 @@ def test_the_layering_contracts_hold(tmp_path):
     # every file of the copy was read: the copy, with its three outer packages, was analysed
     assert f"Analyzed {files} files" in done.stdout, done.stdout[-1000:]
     names = _contract_names()
-    assert len(names) == 3
+    assert len(names) == 4
     for name in names:
         assert f"{name} KEPT" in done.stdout
-    assert "Contracts: 3 kept, 0 broken." in done.stdout
+    assert "Contracts: 4 kept, 0 broken." in done.stdout
 
 
 def test_a_violation_of_each_contract_is_caught(tmp_path):
     tree = _installed_layout(tmp_path)
-    # the core importing train, export importing analysis (inside a function), train importing export
+    # the core importing train, export importing analysis (inside a function), train importing export,
+    # the core importing the explorer
     (tree / "zfkeras" / "deconv" / "_probe.py").write_text("import zfkeras.train.runner\n")
     (tree / "zfkeras" / "export" / "_probe.py").write_text(
         "def later():\n    from zfkeras.analysis.report import build\n")
     (tree / "zfkeras" / "train" / "_probe.py").write_text("from zfkeras.export import archive\n")
+    (tree / "zfkeras" / "runs" / "_probe.py").write_text("from zfkeras.explore import plugin\n")
     done = _lint(tree)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "Contracts: 0 kept, 3 broken." in done.stdout
+    assert "Contracts: 0 kept, 4 broken." in done.stdout
     assert "zfkeras.deconv._probe -> zfkeras.train.runner (l.1)" in done.stdout
     assert "zfkeras.export._probe -> zfkeras.analysis.report.build (l.2)" in done.stdout
     assert "zfkeras.train._probe -> zfkeras.export.archive (l.1)" in done.stdout
+    assert "zfkeras.runs._probe -> zfkeras.explore.plugin (l.1)" in done.stdout
 

@@ -1,5 +1,7 @@
-"""The wheel holds one top-level package, zfkeras, with train/, analysis/
-and export/ inside it as zfkeras.train, zfkeras.analysis, zfkeras.export."""
+"""The wheel holds one top-level package, zfkeras, with train/, analysis/,
+export/ and explore/ inside it as zfkeras.train, zfkeras.analysis,
+zfkeras.export and zfkeras.explore; the explorer's static files and its
+TensorBoard entry point come with it."""
 
 import pathlib
 import shutil
@@ -30,7 +32,7 @@ def test_wheel_holds_only_the_zfkeras_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert tops == {"zfkeras", wheel.name.split("-py")[0] + ".dist-info"}, tops
-    for sub in ("train", "analysis", "export"):
+    for sub in ("train", "analysis", "export", "explore"):
         sources = {p.relative_to(ROOT / sub).as_posix() for p in (ROOT / sub).rglob("*.py")
                    if "__pycache__" not in p.parts}
         packaged = {n[len(f"zfkeras/{sub}/"):] for n in names if n.startswith(f"zfkeras/{sub}/") and n.endswith(".py")}
@@ -39,6 +41,14 @@ def test_wheel_holds_only_the_zfkeras_package(tmp_path):
     templates = {p.name for p in (ROOT / "analysis" / "report" / "templates").glob("*.html")}
     assert templates >= {"report.html", "explorer.html"}
     assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("zfkeras/analysis/report/templates/")} == templates
+    # the explorer's ES modules and style sheet are package data of zfkeras.explore
+    static = {p.name for p in (ROOT / "explore" / "static").iterdir() if p.suffix in (".js", ".css")}
+    assert {"index.js", "style.css"} <= static
+    assert {n.rsplit("/", 1)[-1] for n in names if n.startswith("zfkeras/explore/static/")} == static
+    # TensorBoard finds the plugin through the wheel's entry point
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[tensorboard_plugins]" in text and "zfkeras = zfkeras.explore.plugin:ExplorerPlugin" in text
     # every subpackage of the core is packaged too
     for init in (ROOT / "zfkeras").rglob("__init__.py"):
         assert init.relative_to(ROOT).as_posix() in names

@@ -28,6 +28,8 @@ _EXPORTS = {
     "top_activations": "zfkeras.mining",
     "features": "zfkeras.layer_features",
     "occlusion": "zfkeras.occlusion_engine",
+    "grad_cam": "zfkeras.cam",
+    "faithfulness": "zfkeras.fidelity",
     "RunFolder": "zfkeras.runs",
 }
 

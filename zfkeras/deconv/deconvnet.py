@@ -9,6 +9,10 @@ the forward kernels transposed, and each other layer's mirror rule
 topological order; a tensor used by several layers receives the sum of
 their signals. Kernels are read from the model's variables on every call
 (tied weights), so training the model changes the projections.
+
+The same engine runs two later backward rules (``method=``): guided
+backpropagation (Springenberg et al. 2015) and the plain gradient
+(Simonyan et al. 2014); see `zfkeras.deconv.rules.rectify`.
 """
 
 import functools
@@ -18,13 +22,14 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras._compat import renamed_arguments
-from zfkeras.deconv import geometry
+from zfkeras.deconv import geometry, unpooling as unpooling_choice
 from zfkeras.deconv.graph import INPUT_ID, build_plan
+from zfkeras.deconv.rules import DECONVNET, METHODS
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
 from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import index_array, int_pair, one_of, positive_int
 
-UNPOOLING_MODES = ("switches", "max_pool_grad")
+UNPOOLING_MODES = unpooling_choice.UNPOOLING_MODES
 
 
 class Deconvnet:
@@ -36,12 +41,14 @@ class Deconvnet:
             convolutional trunk is made of the layers in `SUPPORTED_LAYERS`,
             optionally followed by a classifier head (Flatten, Dense, global
             pooling and everything computed from them), which is not mirrored.
-        unpooling: ``"switches"`` (default) records every max pool's
-            switches with `tf.nn.max_pool_with_argmax` and unpools with
-            them; ``"max_pool_grad"`` unpools with TensorFlow's max-pool
-            gradient kernel, which keeps the same switches internally. Both
-            give the same projections (tested); the second is faster on CPUs
-            where the argmax pooling kernel is slow (docs/BENCHMARKS.md).
+        unpooling: ``"switches"`` records every max pool's switches with
+            `tf.nn.max_pool_with_argmax` and unpools with them;
+            ``"max_pool_grad"`` unpools with TensorFlow's max-pool gradient
+            kernel, which keeps the same switches internally. Both give the
+            same projections (tested); which is faster depends on the CPU
+            (docs/BENCHMARKS.md). ``"auto"`` (default) times both on the
+            model's max pools once, at the first projection, and keeps the
+            faster (`resolved_unpooling`; `zfkeras.deconv.unpooling`).
 
     Raises:
         ValueError: a layer of the trunk has no mirror rule (the message
@@ -49,16 +56,34 @@ class Deconvnet:
             not built or has several inputs or outputs.
     """
 
-    def __init__(self, model, unpooling="switches"):
+    def __init__(self, model, unpooling="auto"):
         self.unpooling = one_of(unpooling, "unpooling", UNPOOLING_MODES)
         self.model = model
-        plan = build_plan(model, unpooling)
+        self._plans = {}
+        self._resolved = None if unpooling == unpooling_choice.AUTO else unpooling
+        # names, shapes and receptive fields are the same in every mode
+        plan = self._plan_for(self._resolved or unpooling_choice.SWITCHES)
         self._plan = plan
         self._steps = plan.steps
         self._index = {step.name: i for i, step in enumerate(self._steps)}
         self._ancestor_cache = {}
         self._fns = {}
         self._sizes_cache = {}
+
+    @property
+    def resolved_unpooling(self):
+        """The unpooling the projections use: `unpooling`, or for ``"auto"``
+        the faster path, measured once (``"switches"`` or ``"max_pool_grad"``)."""
+        if self._resolved is None:
+            sizes = None if None in self.input_shape[:2] else self._sizes(None)
+            self._resolved = unpooling_choice.choose(self._plan_for, sizes)
+        return self._resolved
+
+    @property
+    def plan(self):
+        """The `zfkeras.deconv.graph.Plan` the projections run (the model graph
+        with its mirror rules, in the `resolved_unpooling` mode)."""
+        return self._plan_for(self.resolved_unpooling)
 
     @property
     def input_shape(self):
@@ -117,12 +142,13 @@ class Deconvnet:
                                          self._steps[index].output, positions)
         return tuple(int(v) for v in boxes[0]) if single else boxes
 
-    def projection_function(self, layer):
+    def projection_function(self, layer, method=DECONVNET):
         """A TensorFlow-traceable projection for one layer (for `tf.function`,
         SavedModel export, or use inside other graphs).
 
         Args:
             layer: a name in `layer_names`.
+            method: the backward rule, as for `project`.
 
         Returns:
             ``fn(images, channels, positions=None)`` taking float32 NHWC
@@ -134,10 +160,13 @@ class Deconvnet:
             first (as `project` does).
         """
         index = self._layer_index(layer)
-        return functools.partial(_project_graph, self._ancestors(index), self._steps[index].output)
+        method = one_of(method, "method", METHODS)
+        return functools.partial(_project_graph, self._ancestors(index), self._steps[index].output,
+                                 method=method)
 
     @renamed_arguments(images="inputs")
-    def project(self, inputs, layer, channel, position=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
+    def project(self, inputs, layer, channel, position=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto",
+                method=DECONVNET):
         """Projects one activation per image of `layer` down to pixel space.
 
         Args:
@@ -152,10 +181,19 @@ class Deconvnet:
             batch_size: images projected per graph call (bounds memory).
             verbose: 0 (silent), 1 (a progress bar over batches) or
                 "auto" (a bar over more than 20 batches).
+            method: the backward rule at every rectifier (docs/METHODS.md):
+                ``"deconvnet"`` (default, the paper's: rectify the signal),
+                ``"guided_backprop"`` (rectify and apply the forward ReLU's
+                mask) or ``"gradient"`` (the mask only: the plain gradient
+                of the activation). The same switches, tied weights and
+                other rules in all three; each is seeded with the chosen
+                activation's value, so ``"gradient"`` returns the value
+                times its gradient with respect to the pixels.
 
         Returns:
             float32 array shaped like `inputs`.
         """
+        one_of(method, "method", METHODS)
         batch_size = positive_int(batch_size, "batch_size")
         check_verbose(verbose)
         images = check_images(inputs, self.input_shape, self.model.name)
@@ -169,7 +207,7 @@ class Deconvnet:
             if positions.shape == (2,):
                 positions = np.tile(positions, (n, 1))
             self._check_positions(positions, n, layer, height, width)
-        fn = self._function(layer)
+        fn = self._function(layer, method)
         out = []
         bar = progress_bar(-(-n // batch_size), verbose, "batch")
         for start in range(0, n, batch_size):
@@ -197,12 +235,19 @@ class Deconvnet:
             )
         raise ValueError(f"unknown layer {layer!r}; project from one of {self.layer_names}")
 
+    def _plan_for(self, mode):
+        if mode not in self._plans:
+            self._plans[mode] = build_plan(self.model, mode)
+        return self._plans[mode]
+
     def _ancestors(self, index):
         """The steps the output of step ``index`` depends on, in topological order."""
-        if index not in self._ancestor_cache:
+        key = (index, self.resolved_unpooling)
+        if key not in self._ancestor_cache:
             # the plan's steps are the graph's, index for index, with their rules
-            self._ancestor_cache[index] = [self._steps[i] for i in self._plan.graph.ancestors(index)]
-        return self._ancestor_cache[index]
+            steps = self.plan.steps
+            self._ancestor_cache[key] = [steps[i] for i in self._plan.graph.ancestors(index)]
+        return self._ancestor_cache[key]
 
     def _sizes(self, image_shape):
         """Tensor id -> (H, W) for ``image_shape`` (default: the model's)."""
@@ -232,19 +277,41 @@ class Deconvnet:
                 f"(y in 0..{height - 1}, x in 0..{width - 1})"
             )
 
-    def _function(self, layer):
-        if layer not in self._fns:
-            self._fns[layer] = tf.function(self.projection_function(layer),
-                                           reduce_retracing=True, jit_compile=False,
-                                           autograph=False)  # plain Python: faster tracing
-        return self._fns[layer]
+    def _function(self, layer, method=DECONVNET):
+        if (layer, method) not in self._fns:
+            self._fns[layer, method] = tf.function(self.projection_function(layer, method),
+                                                   reduce_retracing=True, jit_compile=False,
+                                                   autograph=False)  # plain Python: faster tracing
+        return self._fns[layer, method]
 
 
-def _project_graph(steps, target, images, channels, positions=None):
-    """Up through `steps` recording what the way down needs, select, go down."""
+def run_up(steps, images):
+    """Up through ``steps``: ``(values, saved)``, tensor id -> output and what
+    its way down needs."""
     values, saved = {INPUT_ID: images}, {}
     for step in steps:
         values[step.output], saved[step.output] = step.rule.up([values[i] for i in step.inputs])
+    return values, saved
+
+
+def run_down(steps, signals, saved, method, images):
+    """Down through ``steps`` (reversed) from ``signals`` (tensor id -> signal
+    at that tensor) to the pixels; a tensor read by several steps gets the sum."""
+    signals = dict(signals)
+    for step in reversed(steps):
+        signal = signals.pop(step.output, None)
+        if signal is None:
+            continue
+        for tensor_id, down in zip(step.inputs, step.rule.down(signal, saved[step.output], method)):
+            if down is not None:  # fan-out: a tensor gets the sum of its consumers' signals
+                signals[tensor_id] = signals[tensor_id] + down if tensor_id in signals else down
+    projection = signals.get(INPUT_ID)
+    return tf.zeros_like(images) if projection is None else projection
+
+
+def _project_graph(steps, target, images, channels, positions=None, method=DECONVNET):
+    """Up through `steps` recording what the way down needs, select, go down."""
+    values, saved = run_up(steps, images)
     x = values[target]
     n = tf.shape(x)[0]
     if positions is None:
@@ -258,14 +325,4 @@ def _project_graph(steps, target, images, channels, positions=None):
     chosen = tf.gather_nd(x, index)
     # every other activation of the layer is zero; the chosen one keeps its value
     signals = {target: tf.scatter_nd(index, chosen, tf.shape(x))}
-    for step in reversed(steps):
-        signal = signals.pop(step.output, None)
-        if signal is None:
-            continue
-        for tensor_id, down in zip(step.inputs, step.rule.down(signal, saved[step.output])):
-            if down is not None:  # fan-out: a tensor gets the sum of its consumers' signals
-                signals[tensor_id] = signals[tensor_id] + down if tensor_id in signals else down
-    projection = signals.get(INPUT_ID)
-    if projection is None:
-        projection = tf.zeros_like(images)
-    return projection, positions, chosen
+    return run_down(steps, signals, saved, method, images), positions, chosen

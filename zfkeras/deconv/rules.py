@@ -6,6 +6,14 @@ A rule binds one Keras layer of the convolutional trunk and knows
 * how to go **down** (map a signal at the layer's output to its inputs: the
   deconvnet's mirror of the layer).
 
+The way down takes a backward ``method`` (`METHODS`): the paper's
+``"deconvnet"`` rectifies the signal at every rectifier; ``"guided_backprop"``
+(Springenberg et al. 2015) also applies the forward ReLU's mask there;
+``"gradient"`` applies the mask only, which makes the way down the plain
+gradient (then the contrast normalisation takes its true gradient too).
+Every other step is linear and the same for the three: max pools route to
+their switches, the rest is the transpose of the layer's linear part.
+
 Its geometry (window, strides, padding) is not the rule's: every tool reads
 it from the one model graph (`zfkeras.graph`).
 
@@ -18,6 +26,9 @@ import keras
 import tensorflow as tf
 
 RULES = []  # registered rule classes, in the order they are tried
+
+DECONVNET, GUIDED_BACKPROP, GRADIENT = "deconvnet", "guided_backprop", "gradient"
+METHODS = (DECONVNET, GUIDED_BACKPROP, GRADIENT)
 
 class UnsupportedLayer(Exception):
     """Raised by a rule's constructor for a configuration it cannot mirror."""
@@ -61,8 +72,9 @@ class Rule:
         """Forward pass. Args: list of input tensors. Returns ``(output, saved)``."""
         return inputs[0], None
 
-    def down(self, signal, saved):
-        """Way down. Returns one signal per input (None: no signal)."""
+    def down(self, signal, saved, method=DECONVNET):
+        """Way down with backward ``method`` (one of `METHODS`). Returns one
+        signal per input (None: no signal)."""
         return [signal]
 
 
@@ -86,6 +98,36 @@ def checked_activation(layer):
     if name not in FORWARD_ACTIVATIONS:
         raise UnsupportedLayer(f" with activation {name!r} (only relu, relu6 or linear)")
     return FORWARD_ACTIVATIONS[name]
+
+
+def rectify(signal, output, forward, method):
+    """The way down through a rectifier whose forward op ``forward`` (relu or
+    relu6; None: linear) produced ``output``.
+
+    deconvnet: ``relu(signal)``, whatever the forward input was (the paper);
+    guided_backprop: ``relu(signal)`` where the forward rectifier passed its
+    input (``0 < output``, and ``output < 6`` for relu6), zero elsewhere;
+    gradient: ``signal`` there, zero elsewhere -- TensorFlow's own
+    ``ReluGrad`` / ``Relu6Grad`` kernels, so the gradient is bitwise autodiff's.
+    """
+    if forward is None:
+        return signal
+    if method != GRADIENT:
+        signal = tf.nn.relu(signal)
+    if method == DECONVNET:
+        return signal
+    if forward is tf.nn.relu6:
+        return tf.raw_ops.Relu6Grad(gradients=signal, features=output)
+    return tf.raw_ops.ReluGrad(gradients=signal, features=output)
+
+
+def vector_jacobian(fn, x, signal):
+    """``signal`` times the Jacobian of ``fn`` at ``x`` (autodiff's backward):
+    the transpose of a linear ``fn``, or the gradient of a nonlinear one."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.gradient(y, x, output_gradients=signal)
 
 
 def rule_for(layer, unpooling):

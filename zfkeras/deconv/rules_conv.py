@@ -3,30 +3,24 @@
 Each filters the signal with the transpose of its forward linear map, read
 from the layer's live variables (tied weights), without the bias -- the
 paper's "filter with the transposed filters". A relu/relu6 activation is
-rectified first.
+rectified first (`zfkeras.deconv.rules.rectify`: per backward method).
+
+``saved`` is ``(what the transpose needs, the layer's output)``: the
+output's sign is the forward mask of guided backprop and the gradient.
 """
 
 import keras
 import tensorflow as tf
 
 from zfkeras.deconv.rules import (
+    DECONVNET,
     Rule,
     UnsupportedLayer,
     checked_activation,
+    rectify,
     register,
+    vector_jacobian,
 )
-
-
-def _transpose_by_gradient(linear_fn, x, signal):
-    """Applies the transpose of the linear map ``linear_fn`` to ``signal``.
-
-    Used where TensorFlow's CPU kernels have no transposed op (dilation):
-    the transpose of a linear map is its vector-Jacobian product.
-    """
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = linear_fn(x)
-    return tape.gradient(y, x, output_gradients=signal)
 
 
 class ConvRule(Rule):
@@ -45,11 +39,14 @@ class ConvRule(Rule):
             y = tf.nn.bias_add(y, tf.cast(self.layer.bias, x.dtype))
         if self.activation is not None:
             y = self.activation(y)
-        # A dilated transpose needs the input itself (see _transpose_by_gradient).
-        return y, (x if self.dilated else tf.shape(x))
+        # A dilated transpose needs the input itself: TensorFlow's CPU kernels have
+        # no dilated transposed op, so it is the vector-Jacobian product.
+        return y, ((x if self.dilated else tf.shape(x)), y)
 
-    def _rectify(self, signal):
-        return signal if self.activation is None else tf.nn.relu(signal)
+    def _rectify(self, signal, saved, method):
+        """The activation's way down; returns it with what the transpose needs."""
+        needed, output = saved
+        return rectify(signal, output, self.activation, method), needed
 
 
 @register
@@ -83,10 +80,10 @@ class Conv2DRule(ConvRule):
     def up(self, inputs):
         return self._finish_up(inputs[0], self._conv(inputs[0]))
 
-    def down(self, signal, saved):
-        signal = self._rectify(signal)
+    def down(self, signal, saved, method=DECONVNET):
+        signal, saved = self._rectify(signal, saved, method)
         if self.dilated:
-            return [_transpose_by_gradient(self._conv, saved, signal)]
+            return [vector_jacobian(self._conv, saved, signal)]
         kernel = tf.cast(self.layer.kernel, signal.dtype)  # tied weights, live
         if self.groups == 1:
             return [tf.nn.conv2d_transpose(signal, kernel, saved, self.strides, self.padding)]
@@ -120,7 +117,7 @@ class _DepthwiseBase(ConvRule):
         """Transpose of the depthwise step, back to the layer's input."""
         kernel = self._depthwise_kernel(signal.dtype)
         if self.dilated:
-            return _transpose_by_gradient(
+            return vector_jacobian(
                 lambda x: _depthwise(x, kernel, self.strides, self.padding, self.dilation),
                 saved, signal)
         return tf.nn.depthwise_conv2d_backprop_input(
@@ -140,8 +137,8 @@ class DepthwiseConv2DRule(_DepthwiseBase):
         kernel = self._depthwise_kernel(x.dtype)
         return self._finish_up(x, _depthwise(x, kernel, self.strides, self.padding, self.dilation))
 
-    def down(self, signal, saved):
-        return [self._depthwise_transpose(self._rectify(signal), saved)]
+    def down(self, signal, saved, method=DECONVNET):
+        return [self._depthwise_transpose(*self._rectify(signal, saved, method))]
 
 
 @register
@@ -160,8 +157,8 @@ class SeparableConv2DRule(_DepthwiseBase):
                                    dilations=self.dilation)
         return self._finish_up(x, y)
 
-    def down(self, signal, saved):
-        signal = self._rectify(signal)
+    def down(self, signal, saved, method=DECONVNET):
+        signal, saved = self._rectify(signal, saved, method)
         pointwise = tf.cast(self.layer.pointwise_kernel, signal.dtype)  # (1, 1, C*M, F)
         between = tf.nn.conv2d(signal, tf.transpose(pointwise, [0, 1, 3, 2]), 1, "VALID")
         return [self._depthwise_transpose(between, saved)]

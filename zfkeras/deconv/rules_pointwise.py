@@ -5,11 +5,14 @@ import keras
 import tensorflow as tf
 
 from zfkeras.deconv.rules import (
+    DECONVNET,
     FORWARD_ACTIVATIONS,
     Rule,
     UnsupportedLayer,
     activation_name,
+    rectify,
     register,
+    vector_jacobian,
 )
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 
@@ -18,7 +21,8 @@ from zfkeras.layers.local_response_normalization import LocalResponseNormalizati
 class ReLURule(Rule):
     layer_types = (keras.layers.ReLU,)
     label = "`ReLU` (plain or `max_value=6`)"
-    mirror = "rectify: relu(signal), whatever the forward input was (the paper's rule)"
+    mirror = ("rectify: relu(signal), whatever the forward input was (the paper's rule); "
+              "guided backprop: also the forward mask; gradient: the mask only")
 
     def __init__(self, layer, unpooling):
         super().__init__(layer, unpooling)
@@ -32,10 +36,11 @@ class ReLURule(Rule):
             raise UnsupportedLayer(f" with max_value={layer.max_value} (only None or 6)")
 
     def up(self, inputs):
-        return self.forward(inputs[0]), None
+        y = self.forward(inputs[0])
+        return y, y
 
-    def down(self, signal, saved):
-        return [tf.nn.relu(signal)]
+    def down(self, signal, saved, method=DECONVNET):
+        return [rectify(signal, saved, self.forward, method)]
 
 
 @register
@@ -53,10 +58,11 @@ class ActivationRule(Rule):
 
     def up(self, inputs):
         x = inputs[0]
-        return (x if self.forward is None else self.forward(x)), None
+        y = x if self.forward is None else self.forward(x)
+        return y, y
 
-    def down(self, signal, saved):
-        return [signal if self.forward is None else tf.nn.relu(signal)]
+    def down(self, signal, saved, method=DECONVNET):
+        return [rectify(signal, saved, self.forward, method)]
 
 
 @register
@@ -75,7 +81,7 @@ class BatchNormalizationRule(Rule):
     def up(self, inputs):
         return self.layer(inputs[0], training=False), None
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         layer = self.layer
         scale = tf.math.rsqrt(tf.cast(layer.moving_variance, signal.dtype) + layer.epsilon)
         if layer.scale:
@@ -99,7 +105,7 @@ class RescalingRule(Rule):
     def up(self, inputs):
         return inputs[0] * self.scale + self.offset, None
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         return [signal * self.scale]
 
 
@@ -107,10 +113,16 @@ class RescalingRule(Rule):
 class LocalResponseNormalizationRule(Rule):
     layer_types = (LocalResponseNormalization,)
     label = "`LocalResponseNormalization`"
-    mirror = "identity: skipped on the way down, as in the paper"
+    mirror = ("identity: skipped on the way down, as in the paper; guided backprop and "
+              "gradient: its true gradient")
 
     def up(self, inputs):
-        return self.layer(inputs[0]), None
+        return self.layer(inputs[0]), inputs[0]
+
+    def down(self, signal, saved, method=DECONVNET):
+        if method == DECONVNET:
+            return [signal]
+        return [vector_jacobian(self.layer, saved, signal)]
 
 
 @register

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from zfkeras.deconv.rules import Rule, register
+from zfkeras.deconv.rules import DECONVNET, Rule, register
 from zfkeras.layers._pooling import normalize_pool_args
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax, max_pool_with_argmax
 from zfkeras.layers.max_unpool import unpool_like
@@ -33,7 +33,7 @@ class MaxPoolRule(_PoolRule):
         y, switches = max_pool_with_argmax(x, self.pool_size, self.strides, self.padding)
         return y, (switches, x)
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         if self.unpooling == "max_pool_grad":
             x, y = saved
             # The max-pool gradient routes each value to its window's argmax:
@@ -58,6 +58,6 @@ class AveragePoolRule(_PoolRule):
         x = inputs[0]
         return tf.nn.avg_pool2d(x, self.pool_size, self.strides, self.padding.upper()), tf.shape(x)
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         return [tf.raw_ops.AvgPoolGrad(orig_input_shape=saved, grad=signal, ksize=self.ksize,
                                        strides=self.kstrides, padding=self.padding.upper())]

@@ -4,7 +4,7 @@ Add and Concatenate."""
 import keras
 import tensorflow as tf
 
-from zfkeras.deconv.rules import Rule, UnsupportedLayer, register
+from zfkeras.deconv.rules import DECONVNET, Rule, UnsupportedLayer, register
 
 
 def _paddings(layer_padding):
@@ -27,7 +27,7 @@ class ZeroPadding2DRule(Rule):
         (t, b), (l, r) = self.padding
         return tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]), tf.shape(x)
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         (t, _), (l, _) = self.padding
         return [signal[:, t : t + saved[1], l : l + saved[2], :]]
 
@@ -48,7 +48,7 @@ class Cropping2DRule(Rule):
         shape = tf.shape(x)
         return x[:, t : shape[1] - b, l : shape[2] - r, :], None
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         (t, b), (l, r) = self.cropping
         return [tf.pad(signal, [[0, 0], [t, b], [l, r], [0, 0]])]
 
@@ -62,7 +62,7 @@ class AddRule(Rule):
     def up(self, inputs):
         return tf.add_n(inputs), len(inputs)
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         return [signal] * saved
 
 
@@ -81,5 +81,5 @@ class ConcatenateRule(Rule):
         sizes = [int(x.shape[-1]) for x in inputs]
         return tf.concat(inputs, axis=-1), sizes
 
-    def down(self, signal, saved):
+    def down(self, signal, saved, method=DECONVNET):
         return tf.split(signal, saved, axis=-1)

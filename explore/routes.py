@@ -1,0 +1,176 @@
+"""The explorer's HTTP routes (under ``/data/plugin/zfkeras/``), as werkzeug WSGI apps.
+
+Every route reads its parameters through `zfkeras.explore.params` and the
+run through `Discovery.resolve`; a refused request gets 400 and
+``{"error": message}``; a failure inside gets 500 and a one-line message
+(the traceback goes to TensorBoard's log, never to the client).
+
+    GET  /runs                              the sources under the log folder
+    GET  /info?run=                         layers, classes, methods (loads the model)
+    GET  /unit?run=&layer=&map=[&method=]   top 9 and evolution, or mining progress
+    GET  /test_images?run=&offset=&count=   thumbnails of the mined images
+    POST /upload?run=                       an image file as the body -> its id
+    GET  /analyze?run=&image=               top 5 classes, strongest maps per layer
+    GET  /project?run=&image=&layer=&map=[&y=&x=][&method=]
+    GET  /occlusion?run=&image=&size=&stride=
+"""
+
+import logging
+import re
+import threading
+
+from werkzeug import wrappers
+
+from zfkeras.explore import params
+from zfkeras.explore.params import BadRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_THUMBS = 48
+_IMAGE = re.compile(r"^(test:(\d{1,9})|upload:([0-9a-f]{64}))$")
+
+
+class Explorer:
+    """The routes' state: discovery, loaded sessions, mining jobs, uploads."""
+
+    def __init__(self, discovery):
+        from zfkeras.explore.jobs import MiningJobs
+        from zfkeras.explore.uploads import Uploads
+
+        self.discovery = discovery
+        self.jobs, self.uploads = MiningJobs(), Uploads()
+        self._sessions, self._lock, self._loading = {}, threading.Lock(), {}
+
+    # -- shared steps ---------------------------------------------------------
+
+    def session(self, args):
+        run_id, path, kind = self.discovery.resolve(args)
+        with self._lock:
+            lock = self._loading.setdefault(run_id, threading.Lock())
+        with lock:
+            if run_id not in self._sessions:
+                from zfkeras.explore.session import Session
+                from zfkeras.explore.sources import open_source
+
+                self._sessions[run_id] = Session(open_source(kind, run_id, path))
+            return self._sessions[run_id]
+
+    def image(self, session, args):
+        """The ``image`` parameter (``test:N`` or ``upload:SHA256``) -> raw uint8 model-size image."""
+        match = _IMAGE.match(params.text(args, "image"))
+        if match is None:
+            raise BadRequest("parameter 'image' must be test:<index> or upload:<id from /upload>")
+        if match.group(2) is not None:
+            raw, _ = session.test_raw()
+            index = int(match.group(2))
+            if index >= len(raw):
+                raise BadRequest(f"test image {index} does not exist: the run has images 0..{len(raw) - 1}")
+            return raw[index]
+        from zfkeras.explore.uploads import cut
+
+        data, suffix = self.uploads.get(match.group(3))
+        return cut(session.source, data, suffix)
+
+    @staticmethod
+    def method(session, args):
+        return params.choice(args, "method", session.methods, default="deconvnet")
+
+    # -- routes ---------------------------------------------------------------
+
+    def runs(self, args):
+        sources = self.discovery.sources(refresh=True)
+        return {"runs": [{"id": run_id, "kind": kind} for run_id, kind in sorted(sources.items())]}
+
+    def info(self, args):
+        return self.session(args).info()
+
+    def unit(self, args):
+        session = self.session(args)
+        layer = params.layer(args, session.layers)
+        channel = params.integer(args, "map", 0, session.layers[layer][2] - 1)
+        method = self.method(session, args)
+        status, value = self.jobs.result(session, layer)
+        if status == "mining":
+            return {"status": "mining", "progress": round(value, 3), "layer": layer, "map": channel,
+                    "images": int(len(session.test_raw()[0]))}
+        return dict(session.unit(layer, channel, value, method), status="ready")
+
+    def test_images(self, args):
+        from zfkeras.explore import pictures
+
+        session = self.session(args)
+        raw, labels = session.test_raw()
+        offset = params.integer(args, "offset", 0, max(0, len(raw) - 1), default=0)
+        count = params.integer(args, "count", 1, MAX_THUMBS, default=24)
+        return {"total": int(len(raw)), "offset": offset, "images": [
+            {"image": f"test:{i}", "thumb": pictures.raw_uri(raw[i]),
+             "label": None if labels is None else session.label_name(labels[i])}
+            for i in range(offset, min(len(raw), offset + count))]}
+
+    def upload(self, args, body):
+        session = self.session(args)
+        digest = self.uploads.add(body)
+        from zfkeras.explore import pictures
+        from zfkeras.explore.uploads import cut
+
+        raw = cut(session.source, *self.uploads.get(digest))
+        return {"image": f"upload:{digest}", "thumb": pictures.raw_uri(raw)}
+
+    def analyze(self, args):
+        session = self.session(args)
+        return session.analyze(self.image(session, args))
+
+    def project(self, args):
+        session = self.session(args)
+        raw = self.image(session, args)
+        layer = params.layer(args, session.layers)
+        height, width, count = session.layers[layer]
+        channel = params.integer(args, "map", 0, count - 1)
+        position = None
+        if args.get("y") or args.get("x"):
+            position = (params.integer(args, "y", 0, height - 1), params.integer(args, "x", 0, width - 1))
+        return session.project_image(raw, layer, channel, position, self.method(session, args))
+
+    def occlusion(self, args):
+        session = self.session(args)
+        raw = self.image(session, args)
+        side = min(session.source.input_shape[:2])
+        size = params.integer(args, "size", 1, side)
+        stride = params.integer(args, "stride", 1, side)
+        return session.occlude(raw, size, stride)
+
+
+def json_app(handler, methods=("GET",), body=False, max_body=None):
+    """A WSGI app answering ``handler(args[, body])`` as JSON; refusals 400, failures 500 (one line)."""
+    from tensorboard.backend import http_util
+
+    from zfkeras.errors import InputError
+    from zfkeras.explore.jobs import MiningError
+
+    @wrappers.Request.application
+    def app(request):
+        try:
+            if request.method not in methods:
+                raise BadRequest(f"use {' or '.join(methods)} for this route, not {request.method}")
+            if body:
+                length = request.content_length
+                if length is not None and length > max_body:
+                    raise BadRequest(f"the upload is {length} bytes; at most {max_body} ({max_body >> 20} MiB)")
+                data = request.stream.read(max_body + 1)
+                answer = handler(request.args, data)
+            else:
+                answer = handler(request.args)
+            return http_util.Respond(request, answer, "application/json")
+        except BadRequest as error:
+            return http_util.Respond(request, {"error": str(error)}, "application/json", code=error.status)
+        except InputError as error:  # zfkeras' own checks of what was asked (a bad run folder, image)
+            return http_util.Respond(request, {"error": str(error)}, "application/json", code=400)
+        except MiningError as error:
+            return http_util.Respond(request, {"error": str(error)}, "application/json", code=500)
+        except Exception as error:  # noqa: BLE001 - logged in full, answered in one line
+            logger.exception("zfkeras explorer: %s failed", request.path)
+            return http_util.Respond(request, {"error": f"internal error ({type(error).__name__}); "
+                                                        "the TensorBoard log has the details"},
+                                     "application/json", code=500)
+
+    return app

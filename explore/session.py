@@ -1,0 +1,253 @@
+"""One source's model, loaded once, and what the explorer computes with it.
+
+A `Session` holds the model, its `zfkeras.Deconvnet` (unpooling
+``"max_pool_grad"``: the same projections as the switches, faster on
+CPUs), the raw images top 9 are mined over, and small caches; one lock
+serialises the model calls of concurrent requests. Each method returns
+plain JSON-able dicts whose pictures are PNG data URIs (`pictures`).
+"""
+
+import inspect
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from zfkeras.explore import pictures
+from zfkeras.explore.params import BadRequest
+
+K = 9
+THUMB_MAPS = 8          # maps per layer in an image's grid
+GRID_LAYERS = 8         # layers in that grid (evenly spread, the last included)
+TOP_CLASSES = 5
+MAX_OCCLUSION_POSITIONS = 1024
+_CACHE_SIZE = 256
+
+
+def projection_methods():
+    """The projection methods `Deconvnet.project` offers (``method=``, when it has one)."""
+    from zfkeras import Deconvnet
+
+    parameter = inspect.signature(Deconvnet.project).parameters.get("method")
+    if parameter is None:
+        return ("deconvnet",)
+    return ("deconvnet", "guided_backprop", "gradient")
+
+
+class _Cache(OrderedDict):
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > _CACHE_SIZE:
+            self.popitem(last=False)
+        return value
+
+
+def _spread(names, count):
+    """At most ``count`` of ``names``, evenly spaced, the last one included."""
+    if len(names) <= count:
+        return list(names)
+    picks = np.unique(np.round(np.linspace(len(names) - 1, 0, count)).astype(int))
+    return [names[i] for i in sorted(picks)]
+
+
+class Session:
+    """A loaded source (see `zfkeras.explore.sources`)."""
+
+    def __init__(self, source):
+        import keras
+
+        from zfkeras import Deconvnet
+
+        self.source = source
+        self.lock = threading.RLock()
+        self.model = source.load_model()
+        self.deconv = Deconvnet(self.model, unpooling="max_pool_grad")
+        self.methods = projection_methods()
+        self.layers, self.conv_layers = {}, []
+        conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+        for name in self.deconv.layer_names:
+            if "/" in name:
+                continue  # nested-model layers: top_activations takes plain names
+            layer = self.model.get_layer(name)
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            self.layers[name] = tuple(int(d) for d in self.deconv.layer_output_shape(name))
+            if isinstance(layer, conv_types):
+                self.conv_layers.append(name)
+        if not self.layers:
+            raise BadRequest(f"{source.id}: the model has no feature-map layer the deconvnet can project")
+        self.occlusion_layer = (self.conv_layers or list(self.layers))[-1]
+        last = self.model.layers[-1]
+        activation = getattr(getattr(last, "activation", None), "__name__", "")
+        self.from_logits = not (activation == "softmax" or isinstance(last, keras.layers.Softmax))
+        self.class_names = source.class_names
+        self._raw = self._labels = self._evolution = None
+        self._units, self._sub_models = _Cache(), {}
+
+    # -- data ---------------------------------------------------------------
+
+    def test_raw(self):
+        """``(raw uint8 images, labels or None)`` mined over (loaded once)."""
+        with self.lock:
+            if self._raw is None:
+                self._raw, self._labels = self.source.test_images()
+            return self._raw, self._labels
+
+    def label_name(self, label):
+        label = int(label)
+        return self.class_names[label] if 0 <= label < len(self.class_names) else f"class {label}"
+
+    def info(self):
+        raw, _ = self.test_raw()
+        evolution = self.evolution()
+        return {
+            "run": self.source.id, "title": self.source.title, "kind": self.source.kind,
+            "input_shape": list(self.source.input_shape), "test_images": int(len(raw)),
+            "layers": [{"name": n, "shape": list(s), "conv": n in self.conv_layers} for n, s in self.layers.items()],
+            "default_layer": self.occlusion_layer, "occlusion_layer": self.occlusion_layer,
+            "methods": list(self.methods), "class_names": self.class_names,
+            "evolution": {layer: [int(c) for c in records[0]["channels"]] for layer, records in evolution.items()
+                          if layer in self.layers and records},
+        }
+
+    def evolution(self):
+        with self.lock:
+            if self._evolution is None:
+                self._evolution = self.source.evolution()
+            return self._evolution
+
+    # -- units --------------------------------------------------------------
+
+    def check_channel(self, layer, channel):
+        count = self.layers[layer][2]
+        if not 0 <= channel < count:
+            raise BadRequest(f"map {channel} does not exist: layer {layer!r} has maps 0..{count - 1}")
+
+    def unit(self, layer, channel, top, method):
+        """Top-k panels (projection and patch, cut to the receptive field) of one map."""
+        self.check_channel(layer, channel)
+        key = (layer, channel, method)
+        if key in self._units:
+            return self._units[key]
+        raw, labels = self.test_raw()
+        ids = np.asarray(top.image_ids[channel], np.int64)
+        positions = np.asarray(top.positions[channel], np.int64)
+        values = np.asarray(top.values[channel], np.float32)
+        with self.lock:
+            projected = self._project(self.source.preprocess(raw[ids]), layer, channel, positions, method)
+            boxes = np.asarray(self.deconv.receptive_field(layer, positions)).reshape(-1, 4)
+        panels = []
+        for i, (image_id, (t, l, b, r)) in enumerate(zip(ids, boxes)):
+            panels.append({
+                "image": int(image_id), "value": round(float(values[i]), 4),
+                "position": [int(v) for v in positions[i]], "box": [int(t), int(l), int(b), int(r)],
+                "label": None if labels is None else self.label_name(labels[image_id]),
+                "projection": pictures.projection_uri(projected[i, t:b, l:r]),
+                "patch": pictures.raw_uri(raw[image_id, t:b, l:r]),
+            })
+        return self._units.put(key, {"layer": layer, "map": channel, "method": method, "panels": panels,
+                                     "evolution": self.unit_evolution(layer, channel)})
+
+    def unit_evolution(self, layer, channel):
+        """Fig. 4 for one map: its recorded projection at every recorded epoch, or why there is none."""
+        records = self.evolution().get(layer) or []
+        recorded = sorted({int(c) for r in records for c in r["channels"]})
+        epochs = []
+        for record in records:
+            where = np.flatnonzero(np.asarray(record["channels"]) == channel)
+            if where.size:
+                i = int(where[0])
+                epochs.append({"epoch": int(record["epoch"]), "value": round(float(record["values"][i]), 4),
+                               "image": pictures.projection_uri(record["projections"][i])})
+        return {"epochs": epochs, "recorded_maps": recorded}
+
+    def _project(self, images, layer, channel, position, method):
+        kwargs = {} if method == "deconvnet" else {"method": method}
+        return self.deconv.project(images, layer, channel, position=position, verbose=0, **kwargs)
+
+    # -- one image ----------------------------------------------------------
+
+    def _sub_model(self, names):
+        names = tuple(names)
+        if names not in self._sub_models:
+            from zfkeras.streaming import layer_output_model
+
+            self._sub_models[names] = layer_output_model(self.model, list(names))
+        return self._sub_models[names]
+
+    def _probabilities(self, x):
+        out = np.asarray(self.model(x, training=False), np.float64)[0]
+        if self.from_logits:
+            out = np.exp(out - out.max())
+            out /= out.sum()
+        return out
+
+    def analyze(self, raw):
+        """Top classes and, per layer, the maps that respond most to one raw image."""
+        x = self.source.preprocess(raw[None])
+        names = _spread(self.conv_layers or list(self.layers), GRID_LAYERS)
+        with self.lock:
+            probabilities = self._probabilities(x)
+            outputs = self._sub_model(names)(x, training=False)
+        outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        order = np.argsort(-probabilities)[:TOP_CLASSES]
+        grid = []
+        for name, maps in zip(names, outputs):
+            peaks = maps.reshape(-1, maps.shape[-1]).max(axis=0)
+            strongest = np.argsort(-peaks, kind="stable")[:THUMB_MAPS]
+            grid.append({"layer": name, "maps": [
+                {"map": int(c), "value": round(float(peaks[c]), 4), "thumb": pictures.activation_uri(maps[..., c])}
+                for c in strongest]})
+        return {"image": pictures.raw_uri(raw), "layers": grid,
+                "top": [{"label": self.label_name(c), "class": int(c), "p": round(float(probabilities[c]), 5)}
+                        for c in order]}
+
+    def project_image(self, raw, layer, channel, position, method):
+        """One unit of one image projected (at ``position`` or its strongest), with its activation map."""
+        self.check_channel(layer, channel)
+        height, width, _ = self.layers[layer]
+        if position is not None and not (0 <= position[0] < height and 0 <= position[1] < width):
+            raise BadRequest(f"position {tuple(position)} is outside layer {layer!r}'s {height}x{width} maps")
+        x = self.source.preprocess(raw[None])
+        with self.lock:
+            maps = np.asarray(self._sub_model([layer])(x, training=False))[0, ..., channel]
+            if position is None:
+                position = tuple(int(v) for v in np.unravel_index(int(np.argmax(maps)), maps.shape))
+            projected = self._project(x, layer, channel, np.asarray([position]), method)[0]
+            box = self.deconv.receptive_field(layer, position)
+        return {"layer": layer, "map": channel, "method": method, "position": list(position),
+                "value": round(float(maps[position]), 4), "box": list(box), "map_shape": [height, width],
+                "projection": pictures.projection_uri(projected), "activation": pictures.activation_uri(maps)}
+
+    def occlude(self, raw, size, stride):
+        """Fig. 7's three maps for one raw image."""
+        from zfkeras import occlusion
+
+        height, width, _ = self.source.input_shape
+        if size > min(height, width):
+            raise BadRequest(f"size {size} is larger than the image ({height}x{width})")
+        positions = ((height - size) // stride + 1) * ((width - size) // stride + 1)
+        if positions > MAX_OCCLUSION_POSITIONS:
+            raise BadRequest(f"size {size} and stride {stride} give {positions} square positions; "
+                             f"at most {MAX_OCCLUSION_POSITIONS}: take a larger stride")
+        x = self.source.preprocess(raw[None])
+        with self.lock:
+            result = occlusion(self.model, x, size, stride, layer=self.occlusion_layer,
+                               from_logits=self.from_logits, verbose=0)
+        predicted = result.predicted_label[0]
+        shown = [int(c) for c in np.unique(predicted)]
+        palette = pictures.label_colors(len(shown))
+        colours = np.zeros(max(shown) + 1, np.int64)
+        colours[shown] = np.arange(len(shown))
+        activity = result.layer_activity[0]
+        return {
+            "size": size, "stride": stride, "method": result.method, "grid": list(predicted.shape),
+            "true_label": self.label_name(result.true_label[0]),
+            "unoccluded_probability": round(float(result.unoccluded_probability[0]), 5),
+            "probability": pictures.colormap_uri(result.class_probability[0], 0.0, 1.0),
+            "label": pictures.label_map_uri(colours[predicted], palette),
+            "legend": [{"label": self.label_name(c), "color": palette[i]} for i, c in enumerate(shown)],
+            "activity": pictures.colormap_uri(activity, float(activity.min()), float(activity.max()), "viridis"),
+            "layer": self.occlusion_layer, "channel": int(result.strongest_channel[0]),
+        }

@@ -1,0 +1,137 @@
+"""A training run or an explore entry, read the same way by the explorer.
+
+`open_source(kind, run_id, path)` gives an object with: ``title``,
+``load_model()``, ``class_names``, ``input_shape``, ``test_images()``
+(the raw uint8 images top 9 are mined over, with their labels or None),
+``preprocess(raw)``, ``read_image(path)`` (a photo cut as those images
+are), ``evolution()``, ``mining_params`` and ``folder``, what
+`zfkeras.runs.mined` stores mined results in. For a run these are
+`zfkeras.runs.RunFolder`'s (the test split, ``load_split("test",
+max_examples, seed=0)``, the same draw as the report's Fig. 2); for an
+entry, `zfkeras.explore.entry`'s files.
+"""
+
+import os
+
+from zfkeras.errors import InputError
+from zfkeras.explore import entry
+from zfkeras.runs import RunFolder
+from zfkeras.runs.layout import RunLayout
+
+# The test images mined for a run: as the report's Fig. 2 (its default
+# 10,000, seed 0), at most ~512 MB of raw pixels. ZFKERAS_EXPLORE_TEST_IMAGES
+# lowers it (tests, slow machines).
+TEST_IMAGES = 10000
+TEST_IMAGES_ENV = "ZFKERAS_EXPLORE_TEST_IMAGES"
+PIXEL_BUDGET = 512 << 20
+SEED = 0
+
+
+def test_image_count(input_shape):
+    """How many test images are mined for a model of ``input_shape``."""
+    cap = TEST_IMAGES
+    if os.environ.get(TEST_IMAGES_ENV, "").isdigit():
+        cap = max(9, int(os.environ[TEST_IMAGES_ENV]))
+    h, w, c = input_shape
+    return max(9, min(cap, PIXEL_BUDGET // max(1, h * w * c)))
+
+
+class RunSource:
+    """A run folder ``zfkeras train`` wrote."""
+
+    kind = "run"
+
+    def __init__(self, run_id, path):
+        self.id, self.run = run_id, RunFolder(path)
+        self.path = self.run.path
+        self.input_shape = tuple(self.run.input_shape)
+        self.mining_params = {"split": "test", "max_images": test_image_count(self.input_shape), "seed": SEED}
+        self.folder = self.run
+
+    @property
+    def title(self):
+        return f"{self.id} ({self.run.config.get('model', 'model')} on {self.run.dataset})"
+
+    def load_model(self):
+        return self.run.load_model(compile=False)
+
+    @property
+    def class_names(self):
+        try:
+            return list(self.run.class_names)
+        except (InputError, OSError):
+            return []
+
+    def test_images(self):
+        return self.run.load_split("test", max_examples=self.mining_params["max_images"], seed=SEED)
+
+    def preprocess(self, raw):
+        return self.run.preprocess(raw)
+
+    def read_image(self, path):
+        return self.run.read_image(path)
+
+    def evolution(self):
+        try:
+            return self.run.evolution()
+        except InputError:
+            return {}
+
+
+class EntryFolder(RunFolder):
+    """The files an entry shares with a run folder (``model.keras``,
+    ``mined/``), for `zfkeras.runs.mined`; it has no training configuration."""
+
+    def __init__(self, path):  # noqa: D107 - deliberately not RunFolder's: no config.json to read
+        self.layout = RunLayout(path)
+        self.path = self.layout.root
+        self.config = {"dataset": "explore"}
+
+
+class EntrySource:
+    """A log-folder entry ``zfkeras explore`` prepared."""
+
+    kind = "entry"
+
+    def __init__(self, run_id, path):
+        self.id, self.path = run_id, path
+        self.meta = entry.read_entry(path)
+        self.input_shape = tuple(int(d) for d in self.meta["input_shape"])
+        self.mining_params = {"split": entry.IMAGES_FILE, "max_images": int(self.meta["num_images"]), "seed": SEED}
+        self.folder = EntryFolder(path)
+
+    @property
+    def title(self):
+        return f"{self.id} ({os.path.basename(self.meta['sources'].get('model', 'model'))}, explore entry)"
+
+    def load_model(self):
+        from zfkeras.saving import load_model
+
+        return load_model(os.path.join(self.path, entry.MODEL_FILE), compile=False)
+
+    @property
+    def class_names(self):
+        return list(self.meta.get("class_names") or [])
+
+    def test_images(self):
+        import numpy as np
+
+        with np.load(os.path.join(self.path, entry.IMAGES_FILE)) as f:
+            return f["images"], None
+
+    def preprocess(self, raw):
+        return entry.preprocess(raw, self.meta["preprocess"])
+
+    def read_image(self, path):
+        from zfkeras.runs.sources import read_image_file
+
+        height, _, channels = self.input_shape
+        return read_image_file(path, height, height, channels)
+
+    def evolution(self):
+        return {}
+
+
+def open_source(kind, run_id, path):
+    """`RunSource` or `EntrySource` for a discovered source."""
+    return (EntrySource if kind == "entry" else RunSource)(run_id, path)

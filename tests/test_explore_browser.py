@@ -1,0 +1,160 @@
+"""The explorer tab in a real browser: headless Chromium (Debian's, through
+Playwright; nothing downloaded) against ``tensorboard --logdir TMP`` serving
+a tiny trained run, on 127.0.0.1 and a free port, stopped at teardown.
+
+The tab appears, the unit page's images load, choosing another unit changes
+them, the permanent link reopens the same unit, an upload (file picker and
+drag-and-drop) shows its classes, projections and occlusion maps, and no
+page logs an error.
+"""
+
+import base64
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.explore_helpers import copy_run, png_bytes
+from tests.subprocess_helpers import quiet_env
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+TENSORBOARD = pathlib.Path(sys.executable).with_name("tensorboard")
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed: sudo apt-get install chromium"),
+    pytest.mark.skipif(sync_playwright is None, reason="Playwright's Python package is missing: pip install playwright"),
+]
+
+LOADED = "e => [...e.querySelectorAll('img')].map(i => i.complete && i.naturalWidth > 0)"
+SOURCES = "e => [...e.querySelectorAll('img')].map(i => i.src)"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_run, tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("explore_browser")
+    copy_run(trained_run, logdir)
+    port = _free_port()
+    process = subprocess.Popen([str(TENSORBOARD), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
+                               env=quiet_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            try:
+                urllib.request.urlopen(f"{url}/data/plugins_listing", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "TensorBoard did not answer within 120 s"
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url, errors):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.goto(url)
+    return page, page.frame_locator("iframe").first
+
+
+def _wait_images(locator, count, timeout=90_000):
+    locator.locator("img").nth(count - 1).wait_for(timeout=timeout)
+    deadline = time.monotonic() + 30
+    while not all(locator.evaluate(LOADED)):
+        assert time.monotonic() < deadline, "images did not load"
+        time.sleep(0.1)
+    return locator.evaluate(SOURCES)
+
+
+def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
+    from tests.images_helpers import photos, small
+
+    errors = []
+    page, frame = _open(browser, f"{server}/#zfkeras", errors)
+    page.get_by_text("zfkeras", exact=True).first.wait_for(timeout=60_000)     # the tab
+    frame.locator("#layer").wait_for(timeout=60_000)
+    first = _wait_images(frame.locator("#projections"), 9)
+    assert len(first) == 9 and len(_wait_images(frame.locator("#patches"), 9)) == 9
+    assert frame.locator("#layer").input_value() == "conv5"
+    frame.locator("#search").fill("conv3 / 1")
+    frame.locator("#search").press("Enter")
+    frame.get_by_text("conv3 / map 1: top 9").wait_for(timeout=60_000)
+    second = _wait_images(frame.locator("#projections"), 9)
+    assert second != first
+    frame.locator("#next-map").click()
+    frame.get_by_text("conv3 / map 2: top 9").wait_for(timeout=30_000)
+    third = _wait_images(frame.locator("#projections"), 9)
+    assert third != second
+    link = frame.locator("#permalink").get_attribute("href")
+    assert "#zfkeras&" in link and "layer=conv3" in link and "map=2" in link and page.url == link
+
+    again, again_frame = _open(browser, link, errors)
+    again_frame.get_by_text("conv3 / map 2: top 9").wait_for(timeout=60_000)
+    assert _wait_images(again_frame.locator("#projections"), 9) == third
+    assert again_frame.locator("#map").input_value() == "2"
+    again.close()
+
+    frame.locator("#tab-images").click()
+    _wait_images(frame.locator("#test-images"), 24)
+    photo = tmp_path / "chelsea.png"
+    photo.write_bytes(png_bytes(small(photos()["chelsea"], 50, 70)))
+    frame.locator("#upload-input").set_input_files(str(photo))
+    occlusion = _wait_images(frame.locator("#occlusion-maps"), 3)
+    assert len(occlusion) == 3
+    assert frame.locator("#top-classes li").count() == 5
+    projection = _wait_images(frame.locator("#image-projection"), 2)
+    maps = frame.locator("#maps img.thumb")
+    assert maps.count() >= 5 * 4
+    maps.nth(0).click()                                                  # conv1's strongest map
+    frame.get_by_text("of conv1 /").wait_for(timeout=30_000)
+    clicked = _wait_images(frame.locator("#image-projection"), 2)
+    assert clicked[1] != projection[1]
+    frame.locator("#image-projection img.clickable").click(position={"x": 10, "y": 10})
+    frame.get_by_text("at (1, 1)").wait_for(timeout=30_000)              # 28x28 conv1 maps shown at 224 px
+    before = frame.locator("#summary img").get_attribute("src")
+    dropped = base64.b64encode(png_bytes(small(photos()["coffee"], 64, 48))).decode()
+    frame.locator("#drop").evaluate(
+        "(el, b64) => { const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));"
+        " const data = new DataTransfer(); data.items.add(new File([bytes], 'coffee.png', {type: 'image/png'}));"
+        " el.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true})); }", dropped)
+    deadline = time.monotonic() + 60
+    while frame.locator("#summary img").get_attribute("src") == before:
+        assert time.monotonic() < deadline, "the dropped image was not shown"
+        time.sleep(0.2)
+    _wait_images(frame.locator("#occlusion-maps"), 3)
+    assert not errors, errors
