@@ -145,3 +145,18 @@ def test_class_projection_gradient_is_the_logit_gradient():
     assert oracle.rel_err(ours, expected).max() < 1e-4
     deconv = class_projection(model, x, classes, method="deconvnet", verbose=0)
     assert oracle.rel_err(deconv, expected).min() > 1e-2  # a different rule, a different picture
+
+
+def test_class_guided_backprop_goes_through_the_head_relus():
+    """A Dense(relu) head: the class's guided backprop is Springenberg's over
+    the whole network (the head's ReLU guided too), not only below the head."""
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential([keras.Input((12, 12, 2)), L.Conv2D(6, 3, activation="relu"), L.MaxPooling2D(2),
+                              L.Conv2D(6, 3, activation="relu"), L.Flatten(), L.Dense(16, activation="relu"),
+                              L.Dense(3)])
+    x = _images(4, (12, 12, 2), seed=9)
+    classes = np.array([0, 1, 2, 1])
+    guided = _guided_logit_gradient(model, x, classes)
+    ours = class_projection(model, x, classes, method="guided_backprop", verbose=0)
+    assert np.abs(guided).max() > 0
+    assert oracle.rel_err(ours, guided).max() < 1e-4

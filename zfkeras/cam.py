@@ -9,9 +9,11 @@ or a ``softmax`` ``Activation``/``Softmax`` layer is read before its softmax.
 
 Guided Grad-CAM multiplies the upsampled map with the guided backpropagation
 of the same score, run by the deconvnet engine (`zfkeras.Deconvnet`,
-``method="guided_backprop"``) from the tensors the classifier head reads:
+``method="guided_backprop"``) from the tensors the classifier head reads;
 the head itself (Flatten, Dense, global pooling) is back-propagated by
-autodiff, its ReLUs with their plain gradient (docs/METHODS.md).
+autodiff with the same rule at its ReLUs (`head_rectifier`), so a class's
+guided backprop is Springenberg et al.'s over the whole network
+(docs/METHODS.md).
 
 Module names differ from the functions (``zfkeras.grad_cam`` is the
 function): the package never binds a submodule over an exported name.
@@ -46,6 +48,29 @@ def batched(fn, arrays, batch_size, verbose):
     return np.concatenate(out, axis=0)
 
 
+def head_rectifier(method):
+    """A relu whose backward is ``method``'s rule (deconvnet: relu(dy);
+    guided_backprop: relu(dy) where the forward passed; gradient: autodiff's)."""
+    if method == "gradient":
+        return tf.nn.relu
+
+    @tf.custom_gradient
+    def relu(x):
+        y = tf.nn.relu(x)
+
+        def grad(dy):
+            dy = tf.nn.relu(dy)
+            return dy if method == "deconvnet" else tf.raw_ops.ReluGrad(gradients=dy, features=y)
+
+        return y, grad
+
+    return relu
+
+
+def _is_relu(fn):
+    return getattr(fn, "__name__", "") == "relu"
+
+
 def _is_softmax(fn):
     return getattr(fn, "__name__", "") == "softmax"
 
@@ -69,6 +94,44 @@ class _Forward:
         self.output = max(s.output for s in steps)  # the walk numbers the model output last
         self.head_inputs = sorted({i for s in graph.head for i in s.inputs if i not in
                                    {h.output for h in graph.head}})
+        self.head = [s for s in steps if s in graph.head]
+
+    def head_seeds(self, values, classes, method):
+        """d(class logit)/d(head inputs), the head's ReLUs back-propagated by
+        ``method`` (Dense(relu), ReLU and Activation("relu") layers)."""
+        inputs = [values[i] for i in self.head_inputs]
+        relu = head_rectifier(method)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            local = dict(zip(self.head_inputs, inputs))
+            logits = None
+            for step in self.head:
+                args = [local[i] for i in step.inputs]
+                layer = step.layer
+                activation = getattr(layer, "activation", None)
+                if step.output == self.output:
+                    logits = self._logits(layer, args)
+                if _is_relu(activation) and hasattr(layer, "kernel") and step.output != self.output:
+                    y = tf.matmul(args[0], tf.cast(layer.kernel, args[0].dtype))
+                    local[step.output] = relu(y + layer.bias if layer.use_bias else y)
+                elif type(layer).__name__ == "ReLU" or (type(layer).__name__ == "Activation"
+                                                        and _is_relu(activation)):
+                    local[step.output] = relu(args[0])
+                else:
+                    local[step.output] = layer(args[0] if len(args) == 1 else args, training=False)
+            logits = local[self.output] if logits is None else logits
+            score = tf.gather(logits, classes, axis=1, batch_dims=1)
+        return dict(zip(self.head_inputs, tape.gradient(score, inputs, unconnected_gradients="zero")))
+
+    @staticmethod
+    def _logits(layer, args):
+        """The output layer's value before its softmax, or None when it has none."""
+        if _is_softmax(getattr(layer, "activation", None)) and hasattr(layer, "kernel"):
+            logits = tf.matmul(args[0], tf.cast(layer.kernel, args[0].dtype))
+            return logits + tf.cast(layer.bias, logits.dtype) if layer.use_bias else logits
+        if _is_softmax(getattr(layer, "activation", None)) or type(layer).__name__ == "Softmax":
+            return args[0]
+        return None
 
     def step(self, name):
         if name not in self.names:
@@ -87,14 +150,8 @@ class _Forward:
                 values[step.output], saved[step.output] = rule.up(args)
                 continue
             layer = step.layer
-            if step.output == self.output and _is_softmax(getattr(layer, "activation", None)) \
-                    and hasattr(layer, "kernel"):  # Dense(..., activation="softmax"): its logits
-                logits = tf.matmul(args[0], tf.cast(layer.kernel, args[0].dtype))
-                if layer.use_bias:
-                    logits = logits + tf.cast(layer.bias, logits.dtype)
-            elif step.output == self.output and (_is_softmax(getattr(layer, "activation", None))
-                                                 or type(layer).__name__ == "Softmax"):
-                logits = args[0]
+            if step.output == self.output:
+                logits = self._logits(layer, args)
             values[step.output] = layer(args[0] if len(args) == 1 else args, training=False)
         return values, saved, values[self.output] if logits is None else logits
 
@@ -145,12 +202,11 @@ def _cam_tensors(forward, layer, images, classes, unit, interpolation):
         values, saved, logits = forward(images)
         maps = values[forward.step(layer).output]
         score = _score(forward, values, logits, classes, unit)
-    tensors = [maps] + [values[i] for i in forward.head_inputs]
-    grads = tape.gradient(score, tensors, unconnected_gradients="zero")
-    weights = tf.reduce_mean(grads[0], axis=(1, 2), keepdims=True)
+    grads = tape.gradient(score, maps, unconnected_gradients="zero")
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1, keepdims=True))
     cam = tf.image.resize(cam, tf.shape(images)[1:3], method=interpolation)[..., 0]
-    return cam, dict(zip(forward.head_inputs, grads[1:])), values, saved
+    return cam, values, saved
 
 
 def grad_cam(model, inputs, layer, classes=None, unit=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto",
@@ -191,8 +247,10 @@ def _guided_function(model, layer, unit, interpolation, method, cam):
 
     @tf.function(reduce_retracing=True, autograph=False)
     def run(x, c):
-        heat, seeds, values, saved = _cam_tensors(forward, layer, x, c, unit, interpolation)
-        if unit is not None:  # the unit's own gradient seeds the way down
+        heat, values, saved = _cam_tensors(forward, layer, x, c, unit, interpolation)
+        if unit is None:  # the class logit's gradient at the head's inputs, head ReLUs by `method`
+            seeds = forward.head_seeds(values, c, method)
+        else:  # the unit's own gradient seeds the way down
             target = forward.step(unit[0]).output
             with tf.GradientTape() as tape:
                 tape.watch(values[target])
