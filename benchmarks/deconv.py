@@ -14,7 +14,10 @@ channel of the chosen layer), times
 
 in the same process, same batch, calls interleaved, medians of several
 repeats after warm-up.
-P1 = projection time / oracle time (goal <= 1.2).
+P1 = projection time / oracle time (goal <= 1.2). The same run times the
+other two backward rules of the engine (``method="guided_backprop"``,
+``"gradient"``) against the same oracle; the default ``unpooling="auto"``
+row records the path it chose.
 
     .venv/bin/python -m benchmarks.deconv [--repeats 5] [--models zfnet_small resnet50 ...]
 """
@@ -75,8 +78,12 @@ def _median_times(fns, repeats):
     return [statistics.median(spent) for spent in times]
 
 
-def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling="switches"):
-    """Times projection and oracle on the same K images; returns a row (dict)."""
+METHODS = ("deconvnet", "guided_backprop", "gradient")
+
+
+def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling="auto"):
+    """Times each method's projection and the oracle on the same K images,
+    interleaved; returns a row (dict)."""
     rng = np.random.RandomState(seed)
     shape = model.input_shape[1:]
     images = (rng.rand(k, *shape).astype("float32") - 0.5) * 255
@@ -84,8 +91,8 @@ def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling=
     channels = rng.randint(0, deconv.layer_output_shape(layer)[-1], size=k).astype("int32")
     run_oracle = oracle_fn(model, layer)
 
-    def ours():
-        deconv.project(images, layer, channels, batch_size=batch)
+    def ours(method):
+        return lambda: deconv.project(images, layer, channels, batch_size=batch, method=method)
 
     def reference():
         for s in range(0, k, batch):
@@ -95,9 +102,14 @@ def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling=
     a = deconv.project(images[:4], layer, channels[:4])
     b = run_oracle(tf.constant(images[:4]), tf.constant(channels[:4])).numpy()
     err = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
-    t_ours, t_ref = _median_times([ours, reference], repeats)
-    row = dict(model=name, unpooling=unpooling, layer=layer, K=k, batch=batch, deconv_s=round(t_ours, 4),
-               oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3), rel_err=err, cpu=cpu_model())
+    *t_methods, t_ref = _median_times([ours(m) for m in METHODS] + [reference], repeats)
+    t_ours = t_methods[0]
+    row = dict(model=name, unpooling=unpooling, resolved=deconv.resolved_unpooling, layer=layer, K=k,
+               batch=batch, deconv_s=round(t_ours, 4), oracle_s=round(t_ref, 4), ratio=round(t_ours / t_ref, 3),
+               rel_err=err, cpu=cpu_model())
+    for method, spent in zip(METHODS[1:], t_methods[1:]):
+        row[f"{method}_s"] = round(spent, 4)
+        row[f"{method}_ratio"] = round(spent / t_ref, 3)
     print(json.dumps(row), flush=True)
     return row
 
@@ -105,7 +117,7 @@ def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling=
 def _zfnet_small(args):
     model = zfkeras.zfnet_small((28, 28, 1), 10, seed=0)
     return [measure("zfnet_small 28px", model, "conv5", k, k, args.repeats, _chain_oracle_fn, unpooling=u)
-            for u in ("switches", "max_pool_grad") for k in (64, 256)]
+            for u in ("auto", "switches", "max_pool_grad") for k in (64, 256)]
 
 
 def _zfnet(args):
