@@ -9,23 +9,16 @@ square input of 1 or 3 channels, and be one `zfkeras.Deconvnet` accepts.
 Arguments are parsed without importing TensorFlow.
 """
 
-import argparse
 import json
 import pathlib
 import re
 
-from zfkeras.command import cli_main, verb_parser
+from zfkeras.command import cli_main, positive_int_argument, verb_parser
 from zfkeras.errors import InputError
 from zfkeras.explore.entry import PREPROCESS_MODES
 
 PROG = "zfkeras explore"
 MAX_IMAGES = 2000
-
-
-def _positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
 
 
 def build_parser():
@@ -44,7 +37,7 @@ def build_parser():
                         "caffe / tf / torch modes")
     parser.add_argument("--class-names",
                         help="file of label names in output order (one per line, or a JSON list); default class N")
-    parser.add_argument("--max-images", type=_positive, default=MAX_IMAGES, help="at most this many images (the first, sorted)")
+    parser.add_argument("--max-images", type=positive_int_argument, default=MAX_IMAGES, help="at most this many images (the first, sorted)")
     return parser
 
 

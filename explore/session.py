@@ -28,10 +28,13 @@ def projection_methods():
     """The projection methods `Deconvnet.project` offers (``method=``, when it has one)."""
     from zfkeras import Deconvnet
 
-    parameter = inspect.signature(Deconvnet.project).parameters.get("method")
-    if parameter is None:
+    if "method" not in inspect.signature(Deconvnet.project).parameters:
         return ("deconvnet",)
-    return ("deconvnet", "guided_backprop", "gradient")
+    try:
+        from zfkeras.deconv.rules import METHODS
+    except ImportError:
+        METHODS = ("deconvnet", "guided_backprop", "gradient")
+    return ("deconvnet",) + tuple(m for m in METHODS if m != "deconvnet")
 
 
 class _Cache(OrderedDict):
@@ -246,6 +249,8 @@ class Session:
             "true_label": self.label_name(result.true_label[0]),
             "unoccluded_probability": round(float(result.unoccluded_probability[0]), 5),
             "probability": pictures.colormap_uri(result.class_probability[0], 0.0, 1.0),
+            "probability_range": [round(float(result.class_probability[0].min()), 4),
+                                  round(float(result.class_probability[0].max()), 4)],
             "label": pictures.label_map_uri(colours[predicted], palette),
             "legend": [{"label": self.label_name(c), "color": palette[i]} for i, c in enumerate(shown)],
             "activity": pictures.colormap_uri(activity, float(activity.min()), float(activity.max()), "viridis"),

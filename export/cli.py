@@ -4,18 +4,10 @@ Parsing and the run-folder checks import neither TensorFlow nor Keras, so
 ``--help`` and argument errors answer at once.
 """
 
-import argparse
 import os
 import sys
 
-from zfkeras.command import cli_main, verb_parser
-
-
-def _version(text):
-    # argparse type: a positive integer (TF Serving's version folders)
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return int(text)
+from zfkeras.command import cli_main, positive_int_argument, verb_parser
 
 
 def build_parser():
@@ -33,7 +25,7 @@ def build_parser():
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'zfkeras train'")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="model folder a server watches (created if missing)")
     parser.add_argument(
-        "--version", type=_version, default=None, metavar="N",
+        "--version", type=positive_int_argument, default=None, metavar="N",
         help="version folder number (default: one more than the highest in OUT_DIR, 1 if none; "
         "the highest itself when it was exported from the same model with the same parameters)",
     )

@@ -9,7 +9,6 @@ page logs an error.
 """
 
 import base64
-import os
 import pathlib
 import socket
 import subprocess
@@ -19,23 +18,12 @@ import urllib.request
 
 import pytest
 
+from tests.browser_helpers import SKIP_WITHOUT_BROWSER, chromium
 from tests.explore_helpers import copy_run, png_bytes
 from tests.subprocess_helpers import quiet_env
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TENSORBOARD = pathlib.Path(sys.executable).with_name("tensorboard")
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed: sudo apt-get install chromium"),
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright's Python package is missing: pip install playwright"),
-]
+pytestmark = SKIP_WITHOUT_BROWSER
 
 LOADED = "e => [...e.querySelectorAll('img')].map(i => i.complete && i.naturalWidth > 0)"
 SOURCES = "e => [...e.querySelectorAll('img')].map(i => i.src)"
@@ -77,10 +65,8 @@ def server(trained_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _open(browser, url, errors):

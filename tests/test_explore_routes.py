@@ -165,6 +165,33 @@ def test_an_upload_is_cut_as_the_test_images_and_gives_classes_projections_and_o
         run.class_names[c] for c in np.unique(result.predicted_label[0])}
 
 
+def test_the_projection_methods_deconvnet_project_has_are_offered(http, run):
+    import inspect
+
+    import zfkeras
+
+    status, info = get(http, "info", run="run")
+    assert status == 200 and info["methods"][0] == "deconvnet"
+    if "method" not in inspect.signature(zfkeras.Deconvnet.project).parameters:
+        assert info["methods"] == ["deconvnet"]
+        return
+    assert "guided_backprop" in info["methods"] and "gradient" in info["methods"]
+    model = run.load_model(compile=False)
+    raw, _ = run.load_split("test", max_examples=10000, seed=0)
+    x = run.preprocess(raw[5:6])
+    shown = {}
+    for method in info["methods"]:
+        status, projection = get(http, "project", run="run", image="test:5", layer="conv4", map="3", method=method)
+        assert status == 200 and projection["method"] == method
+        expected = zfkeras.Deconvnet(model).project(x, "conv4", 3, position=tuple(projection["position"]),
+                                                    verbose=0, method=method)[0]
+        from zfkeras.display import projection_to_image
+
+        shown[method] = decode(projection["projection"])
+        np.testing.assert_allclose(shown[method], np.round(projection_to_image(expected) * 255), atol=1.01)
+    assert not np.array_equal(shown["deconvnet"], shown["gradient"])
+
+
 def test_test_images_are_listed_with_their_labels(http, run):
     raw, labels = run.load_split("test", max_examples=10000, seed=0)
     status, page = get(http, "test_images", run="run", offset="10", count="4")

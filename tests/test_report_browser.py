@@ -12,21 +12,9 @@ import urllib.parse
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from tests.browser_helpers import SKIP_WITHOUT_BROWSER, chromium
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Chromium is not installed: sudo apt-get install chromium"),
-    pytest.mark.skipif(sync_playwright is None,
-                       reason="Playwright's Python package is missing: pip install playwright"),
-]
+pytestmark = SKIP_WITHOUT_BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +34,8 @@ def report_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _open(browser, path):

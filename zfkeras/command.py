@@ -45,6 +45,13 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {format_default(default).replace('%', '%%')})"
 
 
+def positive_int_argument(text):
+    """argparse type: a positive integer (``--max-images 10``, an export ``--version``)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
 def verb_parser(prog, description):
     """The argument parser of a verb: its name, its description, `HelpFormatter`."""
     return argparse.ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)

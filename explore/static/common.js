@@ -37,6 +37,22 @@ export async function api(route, params = {}, init = {}) {
   return body;
 }
 
+// What both views keep: where they draw, the run's info, the shared link state.
+export class View {
+  constructor(root, info, link) {
+    this.root = root;
+    this.info = info;
+    this.link = link;
+  }
+
+  methodSelect(id) {
+    const select = el('select', {id, title: 'projection method'});
+    for (const method of this.info.methods) select.append(el('option', {value: method}, method));
+    if (this.link.method && this.info.methods.includes(this.link.method)) select.value = this.link.method;
+    return select;
+  }
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The permanent link lives in the parent (TensorBoard) page's hash, after the

@@ -1,15 +1,13 @@
 // The Images view: one of the run's test images or an uploaded one; its top
 // 5 classes, the maps that respond most per layer (click one, then a position
 // in it, to project that unit), and the occlusion maps of Fig. 7.
-import {api, el, note, picture} from './common.js';
+import {View, api, el, note, picture} from './common.js';
 
 const PAGE = 24;
 
-export class ImagesView {
+export class ImagesView extends View {
   constructor(root, info, link) {
-    this.root = root;
-    this.info = info;
-    this.link = link;
+    super(root, info, link);
     this.offset = 0;
     this.image = null;
     this.unit = null;
@@ -33,8 +31,7 @@ export class ImagesView {
     });
     const prev = el('button', {onclick: () => this.page(this.offset - PAGE)}, '<');
     const next = el('button', {onclick: () => this.page(this.offset + PAGE)}, '>');
-    this.method = el('select', {id: 'image-method', title: 'projection method'});
-    for (const method of this.info.methods) this.method.append(el('option', {value: method}, method));
+    this.method = this.methodSelect('image-method');
     this.method.addEventListener('change', () => this.unit && this.project(this.unit.layer, this.unit.map, this.unit.at));
     this.message = el('div', {id: 'image-message'});
     this.summary = el('div', {class: 'row', id: 'summary'});
@@ -146,7 +143,8 @@ export class ImagesView {
         el('li', {}, el('span', {class: 'swatch', style: `background:${item.color}`}), item.label)));
       maps.replaceChildren(
         el('figure', {}, picture(answer.probability, 'p(class)', 'big'),
-           el('figcaption', {}, `p(${answer.true_label}) as the square moves (blue 0, red 1)`)),
+           el('figcaption', {}, `p(${answer.true_label}) as the square moves (blue 0, red 1; `
+              + `here ${answer.probability_range.join(' to ')})`)),
         el('figure', {}, picture(answer.label, 'most probable label', 'big'),
            el('figcaption', {}, 'most probable label'), legend),
         el('figure', {}, picture(answer.activity, `${answer.layer} map ${answer.channel}`, 'big'),

@@ -1,6 +1,6 @@
 // The Units view: one feature map's top 9 (deconvnet projections beside the
 // image patches they see) and its evolution over the recorded epochs.
-import {api, el, linkFor, note, picture, sleep, writeLink} from './common.js';
+import {View, api, el, linkFor, note, picture, sleep, writeLink} from './common.js';
 
 const POLL_MS = 400;
 
@@ -12,11 +12,9 @@ export function parseUnit(text, layers) {
   return {layer: layer.name, map: Number(match[2])};
 }
 
-export class UnitsView {
+export class UnitsView extends View {
   constructor(root, info, link) {
-    this.root = root;
-    this.info = info;
-    this.link = link;
+    super(root, info, link);
     this.token = 0;
     const known = info.layers.find((l) => l.name === link.layer);
     this.layer = known ? known.name : info.default_layer;
@@ -35,9 +33,7 @@ export class UnitsView {
     }
     this.mapInput = el('input', {id: 'map', type: 'number', min: 0, title: 'feature map'});
     this.search = el('input', {id: 'search', type: 'search', placeholder: 'conv3 / 17', title: 'layer / map'});
-    this.method = el('select', {id: 'method', title: 'projection method'});
-    for (const method of this.info.methods) this.method.append(el('option', {value: method}, method));
-    if (this.link.method && this.info.methods.includes(this.link.method)) this.method.value = this.link.method;
+    this.method = this.methodSelect('method');
     this.permalink = el('a', {id: 'permalink', target: '_top'}, 'permanent link');
     const prev = el('button', {id: 'prev-map', onclick: () => this.go(this.layer, this.map - 1)}, '< map');
     const next = el('button', {id: 'next-map', onclick: () => this.go(this.layer, this.map + 1)}, 'map >');
