@@ -10,11 +10,42 @@ def _config(*argv):
     return config_from_args(build_parser().parse_args(list(argv)))
 
 
-def test_defaults_are_the_paper_recipe():
+def test_defaults_are_the_papers_model_with_the_cosine_recipe():
     c = _config()
-    assert (c.learning_rate, c.momentum, c.batch_size, c.dropout, c.filter_rms_clip) == (0.01, 0.9, 128, 0.5, 0.1)
-    assert c.anneal_factor == 0.1
+    assert (c.momentum, c.batch_size, c.dropout, c.filter_rms_clip) == (0.9, 128, 0.5, 0.1)
+    assert (c.recipe, c.epochs, c.learning_rate, c.warmup_epochs, c.label_smoothing) == ("cosine", 8, 0.05, 1.0, 0.1)
     assert c.run_dir == "runs/zfnet_small-fashion_mnist"
+
+
+def test_paper_recipe_is_one_flag_away():
+    c = _config("--recipe", "paper")
+    assert (c.recipe, c.epochs, c.learning_rate, c.warmup_epochs, c.label_smoothing) == ("paper", 10, 0.01, 0.0, 0.0)
+    assert (c.anneal_factor, c.anneal_patience) == (0.1, 2)
+    # a value given on the command line wins over the recipe's
+    assert _config("--recipe", "paper", "--epochs", "3").epochs == 3
+
+
+@pytest.mark.parametrize("args,match", [
+    (("--recipe", "adam"), "recipe"),
+    (("--recipe", "paper", "--warmup-epochs", "1"), "no warm-up"),
+    (("--warmup-epochs", "-1"), "warmup_epochs"),
+    (("--label-smoothing", "1"), "label_smoothing"),
+])
+def test_bad_recipe_settings_are_named(args, match):
+    with pytest.raises(ValueError, match=match):
+        _config(*args)
+
+
+def test_a_run_from_before_recipes_counts_as_the_papers():
+    from zfkeras.train.config import TrainConfig, config_differences
+
+    saved = TrainConfig(recipe="paper").validate().to_dict()
+    for key in ("recipe", "warmup_epochs", "label_smoothing"):
+        del saved[key]
+    paper = TrainConfig(recipe="paper").validate().to_dict()
+    assert config_differences(saved, paper) == []
+    assert [d[0] for d in config_differences(saved, TrainConfig().validate().to_dict())] == [
+        "epochs", "label_smoothing", "learning_rate", "recipe", "warmup_epochs"]
 
 
 def test_flags_override_config_file(tmp_path):

@@ -1,4 +1,4 @@
-"""Small training callbacks: epoch wall time and a history that survives resumes."""
+"""Small training callbacks: epoch wall time, a history that survives resumes, the learning rate."""
 
 import time
 
@@ -44,6 +44,19 @@ class HistoryRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Puts the optimizer's current learning rate into each epoch's logs.
+
+    With a schedule the rate changes every step; the value logged is the
+    one the next step uses, as `PlateauAnnealer` logs for the paper's recipe
+    (so TensorBoard and the history show it either way).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 def _float_list(values, name):

@@ -5,7 +5,7 @@ import dataclasses
 import sys
 
 from zfkeras.command import cli_main, format_default, verb_parser
-from zfkeras.train.config import DATASETS, MODELS, TrainConfig
+from zfkeras.train.config import DATASETS, MODELS, RECIPE_DEFAULTS, TrainConfig
 
 _HELP = {
     "dataset": f"data source: {', '.join(DATASETS)}",
@@ -22,9 +22,17 @@ _HELP = {
     "fc_units": "width of fc6/fc7 (0: the model's default)",
     "conv1": "zfnet_small: kernel and stride of conv1, e.g. --conv1 9 2 (Fig. 6's coarser baseline)",
     "filter_rms_clip": "feature-scale clipping radius (0 disables)",
-    "anneal_factor": "learning-rate multiplier when validation accuracy plateaus",
-    "anneal_patience": "epochs without improvement before annealing",
+    "recipe": "learning-rate recipe: cosine (warm-up, then cosine annealing within the epochs) or paper (divide by 10 at a validation plateau)",
+    "epochs": "training epochs; the paper recipe's default is 10",
+    "learning_rate": "SGD learning rate, the cosine recipe's peak; the paper recipe's default is 0.01",
+    "warmup_epochs": "cosine recipe: epochs of linear warm-up; the paper recipe has none",
+    "label_smoothing": "label smoothing of the cross-entropy; the paper recipe's default is 0",
+    "anneal_factor": "paper recipe: learning-rate multiplier when validation accuracy plateaus",
+    "anneal_patience": "paper recipe: epochs without improvement before annealing",
     "devices": "0: all GPUs if several, else the CPU; N: split the CPU into N logical devices",
+    "mixed_precision": "train with Keras' mixed_float16 policy (GPUs); model.keras and the analyses stay float32",
+    "worker_timeout": "with TF_CONFIG: seconds to wait for the other workers before failing (0: no limit)",
+    "data_threads": "input pipeline threads: 0 = auto (1 on machines with <= 2 cores, else tf.data AUTOTUNE)",
     "evolution_epochs": "epochs at which to record feature evolution (the last is always added)",
     "evolution_maps": "feature maps per layer shown in the evolution views",
     "evolution_sample": "training images searched for each map's strongest activation",
@@ -46,15 +54,20 @@ def build_parser():
         default = getattr(defaults, field.name)
         help_text = _HELP.get(field.name, field.name.replace("_", " "))
         # The parser's default is None (a flag not given leaves the --config
-        # file's value), so the help states TrainConfig's default itself.
-        if format_default(default):
+        # file's value), so the help states TrainConfig's default itself (a
+        # recipe's value where the field is left to the recipe).
+        if default is None:
+            default = RECIPE_DEFAULTS[defaults.recipe].get(field.name)
+        if default is not None and format_default(default):
             help_text += f" (default: {format_default(default)})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
             parser.add_argument(flag, type=int, nargs="+", default=None, help=help_text)
         else:
-            parser.add_argument(flag, type=type(default), default=None, help=help_text)
+            # a field left at None takes the recipe's value: its annotation says the type
+            kind = field.type if getattr(defaults, field.name) is None else type(default)
+            parser.add_argument(flag, type=kind, default=None, help=help_text)
     return parser
 
 

@@ -3,7 +3,7 @@
 import keras
 
 # Importing these registers the custom classes with Keras' serialisation.
-from zfkeras import constraints, layers  # noqa: F401
+from zfkeras import constraints, layers, losses  # noqa: F401
 from zfkeras.runs import preprocessing  # noqa: F401
 
 
