@@ -25,8 +25,6 @@ row records the path it chose.
 import argparse
 import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,6 +34,7 @@ import tensorflow as tf
 
 import zfkeras
 from zfkeras.atomic import write_json_atomic
+from zfkeras.deconv.unpooling import timed
 from tests import oracle
 from zfkeras.analysis.output.machine import cpu_model
 
@@ -64,18 +63,9 @@ def _graph_oracle_fn(model, layer):
 
 
 
-def _median_times(fns, repeats):
-    """Median seconds of each function, calls interleaved so that load
-    changes on a shared machine hit every function alike."""
-    for fn in fns:
-        fn()  # warm-up: tracing
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, spent in zip(fns, times):
-            t = time.perf_counter()
-            fn()
-            spent.append(time.perf_counter() - t)
-    return [statistics.median(spent) for spent in times]
+# Median seconds of each function, calls interleaved so that load changes
+# on a shared machine hit every function alike (the one timer unpooling="auto" uses).
+_median_times = timed
 
 
 METHODS = ("deconvnet", "guided_backprop", "gradient")

@@ -163,6 +163,13 @@ def tape_gradient(model, images, layer, channels, positions):
     return tape.gradient(score, images).numpy()
 
 
+def live_channels(model, images, layer, rng):
+    """A random channel among those active in each image (dead ones project to
+    zero, which would test nothing)."""
+    act = keras.Model(model.inputs[0], model.get_layer(layer).output)(images, training=False).numpy()
+    return np.array([rng.choice(np.flatnonzero(a)) for a in act.max(axis=(1, 2)) > 0])
+
+
 def rel_err(a, b):
     """Per-image relative L2 error; an all-zero reference needs an all-zero match."""
     num = np.sqrt(((a - b) ** 2).reshape(len(a), -1).sum(1))

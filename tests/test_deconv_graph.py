@@ -23,10 +23,7 @@ def _check_layers(model, layers, n=3, seed=0, unpooling="switches", deconv=None)
     images = _images(n, model.input_shape[1:], seed)
     rng = np.random.RandomState(seed + 1)
     for layer in layers:
-        # a random channel among those active in each image (dead ones project to zero)
-        act = keras.Model(model.inputs[0], model.get_layer(layer).output)(images, training=False).numpy()
-        alive = act.max(axis=(1, 2)) > 0
-        channels = np.array([rng.choice(np.flatnonzero(a)) for a in alive])
+        channels = oracle.live_channels(model, images, layer, rng)
         ours = deconv.project(images, layer, channels)
         ref, _ = oracle.graph_project(model, images, layer, channels)
         assert np.abs(ref).sum() > 0, layer

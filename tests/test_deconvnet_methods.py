@@ -29,9 +29,7 @@ def _check(model, deconv, layers, n=2, seed=0):
     images = _images(n, model.input_shape[1:], seed)
     rng = np.random.RandomState(seed + 1)
     for layer in layers:
-        act = keras.Model(model.inputs[0], model.get_layer(layer).output)(images, training=False).numpy()
-        alive = act.max(axis=(1, 2)) > 0
-        channels = np.array([rng.choice(np.flatnonzero(a)) for a in alive])
+        channels = oracle.live_channels(model, images, layer, rng)
         guided = deconv.project(images, layer, channels, method="guided_backprop")
         ref, positions = oracle.graph_project(model, images, layer, channels, method="guided_backprop")
         assert np.abs(ref).sum() > 0, layer
