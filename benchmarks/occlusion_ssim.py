@@ -23,7 +23,6 @@ Models:
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -34,6 +33,7 @@ import tensorflow as tf
 from skimage.metrics import structural_similarity
 
 import zfkeras
+from zfkeras.atomic import write_json_atomic
 from zfkeras.analysis.output.machine import cpu_model
 from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
 from zfkeras.occlusion_engine.geometry import square_corners
@@ -130,9 +130,7 @@ def main(argv=None):
     report["models"].append({"model": "zfnet-shaped 112px", "square": 25, "stride": 4,
                              "test_accuracy_500": accuracy, "train_steps": args.steps, "rows": rows})
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump(report, f, indent=1)
-        os.replace(args.json + ".tmp", args.json)
+        write_json_atomic(args.json, report)
     return 0
 
 

@@ -54,16 +54,18 @@ def test_affected_output_covers_exactly_the_reachable_outputs(in_size, kernel, s
         assert window.extent[axis] == max(len(h) for h in truth)
 
 
-def test_region_indices_assemble_patch_over_cache():
+def test_gather_region_assembles_patch_over_cache():
+    import tensorflow as tf
+
+    from zfkeras.occlusion_engine.incremental import gather_region
+
     rng = np.random.default_rng(1)
-    cached = rng.normal(size=(12, 11, 2))
-    starts = np.array([[0, 0], [3, 4], [7, 5], [8, 1]])
-    patch = geometry.Window(starts, (3, 4))  # unpadded frame; cached is padded by (1, 2)
-    patches = rng.normal(size=(4, 3, 4, 2))
+    cached = rng.normal(size=(12, 11, 2)).astype("float32")
+    starts = np.array([[0, 0], [3, 4], [7, 5], [8, 1]])  # unpadded frame; cached is padded by (1, 2)
+    patches = rng.normal(size=(4, 3, 4, 2)).astype("float32")
     region = geometry.Window(np.array([[0, 0], [2, 3], [6, 5], [7, 0]]), (5, 6))
-    source = geometry.region_indices(region, patch, cached.shape[:2], patch_offset=(1, 2))
-    table = np.concatenate([cached.reshape(-1, 2), patches.reshape(-1, 2)])
-    got = table[source]
+    got = gather_region(tf.constant(cached), tf.constant(patches), tf.constant(region.starts, tf.int32),
+                        region.extent, tf.constant(starts, tf.int32), (1, 2)).numpy()
     for p in range(4):
         occluded = cached.copy()
         r, c = starts[p] + (1, 2)

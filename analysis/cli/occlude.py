@@ -35,6 +35,9 @@ def build_parser():
     parser.add_argument("--layer", default="conv5", help="conv layer whose strongest map is followed")
     parser.add_argument("--label", default=None,
                         help="true class (name or index) of every image (default: the unoccluded prediction)")
+    parser.add_argument("--method", default="auto", choices=["auto", "full", "incremental", "approximate"],
+                        help="occlusion method (docs/OCCLUSION.md); approximate also prints its error "
+                        "against the exact maps")
     parser.add_argument("--rescale", type=float, default=1.0,
                         help="bare .keras models only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -128,8 +131,11 @@ def _run(args):
     if size > min(h, w):
         raise InputError(f"--size {size} is larger than the model's {h}x{w} input")
     stride = args.stride or max(1, size // 5)
-    print(f"Occluding {len(images)} image(s) at {h}x{w}: square {size} px, stride {stride} px, layer {args.layer}")
-    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True)
+    print(f"Occluding {len(images)} image(s) at {h}x{w}: square {size} px, stride {stride} px, layer {args.layer}, "
+          f"method {args.method}")
+    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True,
+                      method=args.method)
+    print(f7.method_text(data.result))
     stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]
     with atomic_directory(args.out, replace=args.overwrite) as tmp:
         for n, stem in enumerate(stems):

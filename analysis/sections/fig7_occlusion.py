@@ -47,7 +47,8 @@ def square_size(image_size, fraction=PAPER_FRACTION):
     return max(1, int(round(fraction * image_size)))
 
 
-def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, progress=False):
+def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, progress=False,
+            method="auto"):
     """Occlusion maps, the strongest map's projection and its unoccluded total.
 
     Args:
@@ -57,6 +58,8 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
         size, stride: the square and its step, in pixels.
         layer: the conv layer whose strongest map is followed.
         labels: true classes, or None for the unoccluded prediction.
+        method: `zfkeras.occlusion`'s method (``"approximate"``: also the
+            exact maps, to measure its error: `approximation_error`).
 
     Returns:
         `Fig7Data`.
@@ -67,11 +70,40 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
     from zfkeras.occlusion_engine import occlusion
 
     images = np.asarray(preprocess(raw_images), np.float32)
-    result = occlusion(model, images, size, stride, labels=labels, layer=layer, verbose=1 if progress else 0)
+    result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
+                       verbose=1 if progress else 0)
+    if method == "approximate":
+        exact = occlusion(model, images, size, stride, labels=labels, method="incremental", verbose=0)
+        result.approximation["error"] = approximation_error(result, exact)
     projection = Deconvnet(model).project(images, layer, result.strongest_channel)
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)
     unoccluded = maps[np.arange(len(images)), :, :, result.strongest_channel].sum(axis=(1, 2))
     return Fig7Data(np.asarray(raw_images), result, projection, unoccluded, layer)
+
+
+def approximation_error(approx, exact):
+    """SSIM (mean, min over images) and largest absolute error of approximate p(class) maps."""
+    from zfkeras.occlusion_engine.approximate import ssim
+
+    scores = [ssim(a, e) if min(a.shape) >= 3 else float(np.allclose(a, e))
+              for a, e in zip(approx.class_probability, exact.class_probability)]
+    return {"ssim_mean": float(np.mean(scores)), "ssim_min": float(np.min(scores)),
+            "max_abs": float(np.abs(approx.class_probability - exact.class_probability).max())}
+
+
+def method_text(result):
+    """What made the maps, for a caption: the method and, if approximate, its settings and error."""
+    if result.method != "approximate":
+        return f"Occlusion path: {result.method} (exact)."
+    a = result.approximation
+    text = (f"Occlusion path: approximate (tau {a['tau']}, drill-down {a['drill_down']}, coarse stride "
+            f"{a['coarse_stride']} px; {int(np.sum(a['positions_computed']))} of "
+            f"{a['positions'] * len(a['positions_computed'])} positions computed, the rest interpolated)")
+    error = a.get("error")
+    if error:
+        text += (f"; against the exact maps: SSIM {error['ssim_mean']:.3f} (lowest {error['ssim_min']:.3f}), "
+                 f"largest p error {error['max_abs']:.3f}")
+    return text + "."
 
 
 def covered_mass(projection, corners, size):
@@ -177,7 +209,7 @@ def _extent(result):
 
 
 def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="conv5", seed=0,
-                   size_fraction=PAPER_FRACTION, stride=1, covering=0.1, elsewhere=0.5):
+                   size_fraction=PAPER_FRACTION, stride=1, covering=0.1, elsewhere=0.5, method="auto"):
     """The Fig. 7 section of the run report.
 
     Args:
@@ -186,13 +218,15 @@ def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="c
         size_fraction: side of the square over the image's side. stride: its step in pixels.
         covering, elsewhere: shares of square positions that count as covering the
             projected region (the top) and as lying elsewhere (the bottom).
+        method: `zfkeras.occlusion`'s method; the caption says which made the figure
+            (and, if approximate, its measured error against the exact maps).
     """
     model = run.load_model()
     if layer not in [l.name for l in model.layers]:
         raise SectionUnavailable(f"the run's model has no layer {layer!r} (Fig. 7 follows layer 5)")
     raw, labels = run.load_split("test", max_examples=sample, seed=seed)
     size = square_size(run.input_shape[0], size_fraction)
-    data = compute(model, raw, run.preprocess, size, stride, layer, labels, progress)
+    data = compute(model, raw, run.preprocess, size, stride, layer, labels, progress, method)
     names = run.class_names
     plot_panels(data, names, out_dir / "fig7_occlusion.png", show=range(min(panels, len(raw))))
     check = consistency(data, covering, elsewhere)
@@ -220,7 +254,7 @@ def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="c
         f"projection's absolute mass inside the square; the top {100 * covering:.0f}% cover the "
         f"projected region, the bottom {100 * elsewhere:.0f}% lie elsewhere; drop = 1 − activity / "
         "unoccluded activity. "
-        f"Occlusion path: {html.escape(r.method)}. Model: {figures.run_description(run)}. " + machine.measured_on()
+        f"{html.escape(method_text(r))} Model: {figures.run_description(run)}. " + machine.measured_on()
     )
     body = figures.img_html("fig7_occlusion.png", "Fig. 7 occlusion panels") + number
     return Section("fig7", "Fig. 7: occlusion sensitivity", caption, body,

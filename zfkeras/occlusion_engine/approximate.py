@@ -88,3 +88,29 @@ def drill_down(compute, grid, baseline, factor, fraction):
     return (prob.reshape(shaped).astype("float32"), labels.reshape(shaped),
             None if activity is None else activity.reshape(shaped).astype("float32"),
             computed.reshape(shaped))
+
+
+def ssim(a, b, data_range=1.0, win_size=7):
+    """Structural similarity of two 2-D maps, as ``skimage.metrics.structural_similarity``
+    computes it by default (a uniform ``win_size`` window, sample covariances,
+    K1 = 0.01, K2 = 0.03, the mean over the windows inside the map).
+
+    The window shrinks to the largest odd size the map holds (at least 3).
+    """
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    win = min(win_size, *a.shape)
+    win -= 1 - win % 2
+    if win < 3:
+        raise ValueError(f"ssim needs maps of at least 3x3, got {a.shape}")
+
+    def box(x):  # mean over every win x win window inside the map
+        table = np.pad(x.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        return (table[win:, win:] - table[:-win, win:] - table[win:, :-win] + table[:-win, :-win]) / win ** 2
+
+    ua, ub = box(a), box(b)
+    norm = win * win / (win * win - 1.0)
+    va, vb = norm * (box(a * a) - ua * ua), norm * (box(b * b) - ub * ub)
+    vab = norm * (box(a * b) - ua * ub)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ua * ub + c1) * (2 * vab + c2)) / ((ua * ua + ub * ub + c1) * (va + vb + c2))
+    return float(s.mean())

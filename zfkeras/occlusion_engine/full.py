@@ -5,6 +5,20 @@ import numpy as np
 import tensorflow as tf
 
 
+def occluded_copies(image, corners, size, fill):
+    """``(B, H, W, C)`` copies of ``image`` with the square at each of ``corners (B, 2)``.
+
+    Made in the graph: a ``(B, H, W)`` mask from the corners, then a select
+    -- no per-copy Python work.
+    """
+    rows = tf.range(tf.shape(image)[0])[None, :]
+    cols = tf.range(tf.shape(image)[1])[None, :]
+    top, left = corners[:, :1], corners[:, 1:]
+    mask = (((rows >= top) & (rows < top + size))[:, :, None]
+            & ((cols >= left) & (cols < left + size))[:, None, :])
+    return tf.where(mask[..., None], fill, image[None])
+
+
 class FullInference:
     """Runs occluded copies of an image through ``model`` (and ``layer``).
 
@@ -35,14 +49,7 @@ class FullInference:
 
         @tf.function(reduce_retracing=True)
         def forward(image, corners, size, fill):
-            # The occluded copies are made in the graph: a (B, H, W) mask
-            # from the corners, then a select -- no per-copy Python work.
-            rows = tf.range(tf.shape(image)[0])[None, :]
-            cols = tf.range(tf.shape(image)[1])[None, :]
-            top, left = corners[:, :1], corners[:, 1:]
-            mask = (((rows >= top) & (rows < top + size))[:, :, None]
-                    & ((cols >= left) & (cols < left + size))[:, None, :])
-            x = tf.where(mask[..., None], fill, image[None])
+            x = occluded_copies(image, corners, size, fill)
             if layer is None:
                 return net(x, training=False), tf.zeros((tf.shape(x)[0], 0))
             out, fmap = net(x, training=False)

@@ -63,39 +63,6 @@ def input_region(op, out_window):
     return Window(starts, extent)
 
 
-def region_indices(region, patch, cached_size, patch_offset=(0, 0)):
-    """Gather indices that assemble ``region`` from a cached map and a patch.
-
-    The values are read from one flat ``(Hc * Wc + P * h * w, C)`` table:
-    the cached map's pixels first, then the patches' pixels; a value comes
-    from the patch wherever the patch covers it.
-
-    Args:
-        region: `Window` to assemble (coordinates of the cached map).
-        patch: `Window` of the patch, in the cached map's coordinates
-            minus ``patch_offset``.
-        cached_size: ``(Hc, Wc)`` of the cached map.
-        patch_offset: ``(top, left)`` padding between the two frames.
-
-    Returns:
-        int32 ``(P, R, Q)`` rows of that table.
-    """
-    absolute, relative, inside = [], [], []
-    for axis in (0, 1):
-        a = region.starts[:, axis, None] + np.arange(region.extent[axis])
-        r = a - (patch.starts[:, axis, None] + patch_offset[axis])
-        absolute.append(a)
-        relative.append(np.clip(r, 0, patch.extent[axis] - 1))
-        inside.append((r >= 0) & (r < patch.extent[axis]))
-    cached = absolute[0][:, :, None] * cached_size[1] + absolute[1][:, None, :]
-    count = len(region.starts)
-    h, w = patch.extent
-    from_patch = (cached_size[0] * cached_size[1] + np.arange(count)[:, None, None] * (h * w)
-                  + relative[0][:, :, None] * w + relative[1][:, None, :])
-    source = np.where(inside[0][:, :, None] & inside[1][:, None, :], from_patch, cached)
-    return source.astype("int32")
-
-
 def square_corners(image_size, size, stride):
     """Top-left corners ``(rows, cols, 2)`` of every square inside the image.
 
