@@ -23,6 +23,7 @@ from zfkeras import atomic
 from zfkeras.deconv import Deconvnet
 from zfkeras.export import record as export_record
 from zfkeras.export import signatures
+from zfkeras.export.occlude import Occluder, default_square
 from zfkeras.validation import positive_int
 from zfkeras.errors import InputError
 
@@ -156,16 +157,40 @@ def _check_layers(deconvnet, layers):
     return layers
 
 
+def _occluder(model, layers, occlude_size, occlude_stride, occlude_layer, softmax):
+    """The ``occlude`` signature's `Occluder` (None when the model has no layer to follow)."""
+    own = {layer.name for layer in model.layers}
+    if occlude_layer is None:
+        occlude_layer = "conv5" if "conv5" in own else next(
+            (name for name in reversed(layers) if name in own and name in _feature_layers(model, [name])), None)
+        if occlude_layer is None:
+            return None
+    elif occlude_layer not in own or occlude_layer not in layers:
+        raise InputError(f"occlude_layer {occlude_layer!r} must be a top-level layer the deconvnet serves: "
+                         f"{[n for n in layers if n in own]}")
+    height = int(model.inputs[0].shape[1])
+    size, stride = default_square(height)
+    size = size if occlude_size is None else positive_int(occlude_size, "occlude_size")
+    stride = (max(1, size // 5) if occlude_size is not None else stride) if occlude_stride is None else positive_int(
+        occlude_stride, "occlude_stride")
+    try:
+        return Occluder(model, size, stride, occlude_layer, softmax)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
 def export_model(
-    model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None, record=None
+    model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None, record=None,
+    occlude_size=None, occlude_stride=None, occlude_layer=None,
 ):
     """Writes a SavedModel serving `model` into ``out_dir/<version>/``.
 
     The SavedModel has three signatures, each taking raw uint8 images
     ``(N, H, W, C)`` at the model's input size (see docs/EXPORT.md):
     ``serving_default`` (probabilities, top classes, top labels),
-    ``features`` (conv layers and fc7) and ``project`` (deconvnet
-    projections). It needs only TensorFlow to load.
+    ``features`` (conv layers and fc7), ``project`` (deconvnet
+    projections) and ``occlude`` (Fig. 7's occlusion maps). It needs only
+    TensorFlow to load.
 
     Args:
         model: a trained Keras classifier that `zfkeras.Deconvnet` accepts,
@@ -183,6 +208,11 @@ def export_model(
         record: None, or a JSON-friendly dict saved in the version folder
             as ``zfkeras_export.json`` (what it was exported from; see
             `zfkeras.export.record`).
+        occlude_size, occlude_stride: the ``occlude`` signature's square and
+            step in pixels (default: the paper's 50/224 of the input side,
+            stride a fifth of it).
+        occlude_layer: the top-level layer whose strongest map ``occlude``
+            follows (default ``conv5``, else the last conv layer served).
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -202,6 +232,7 @@ def export_model(
     layers = _check_layers(deconvnet, deconvnet_layers)
     _check_preprocessing(preprocessing, deconvnet.input_shape)
     softmax = _outputs_logits(model)
+    occluder = _occluder(model, layers, occlude_size, occlude_stride, occlude_layer, softmax)
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_temporaries(out_dir)
@@ -219,7 +250,7 @@ def export_model(
         with open(staged, "w", encoding="utf-8") as f:
             f.write("".join(name + "\n" for name in names))
         _maybe_die("staged")
-        _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp)
+        _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp, occluder)
         os.remove(staged)
         if record is not None:
             export_record.write_record(tmp, record)
@@ -227,7 +258,7 @@ def export_model(
     return target
 
 
-def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax, path):
+def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax, path, occluder=None):
     class_table = tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
             class_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
@@ -237,9 +268,9 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
     )
     fns = signatures.ServingFunctions(
         model, deconvnet, preprocessing, class_table, layers,
-        _feature_layers(model, layers), _feature_reducer(), softmax,
+        _feature_layers(model, layers), _feature_reducer(), softmax, occluder,
     )
-    images = tf.TensorSpec(None, tf.uint8, name="images")
+    images = fns.image_spec()
     archive = keras.export.ExportArchive()
     archive.track(model)
     if isinstance(preprocessing, keras.layers.Layer):
@@ -252,10 +283,13 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
             name, fns.projector(method),
             [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],
         )
+    if occluder is not None:
+        archive.add_endpoint("occlude", fns.occlude, [images])
     archive.write_out(path, verbose=False)
 
 
-def export_run(run_dir, out_dir, version=None, reuse=False):
+def export_run(run_dir, out_dir, version=None, reuse=False, occlude_size=None, occlude_stride=None,
+               occlude_layer=None):
     """Exports a run folder's trained model with its preprocessing and class names.
 
     The version folder records what it was exported from
@@ -269,6 +303,7 @@ def export_run(run_dir, out_dir, version=None, reuse=False):
         reuse: with no `version`, return the newest version folder instead
             of writing one when it was exported from the same model file
             with the same parameters.
+        occlude_size, occlude_stride, occlude_layer: as in `export_model`.
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -276,7 +311,7 @@ def export_run(run_dir, out_dir, version=None, reuse=False):
     from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(run_dir)
-    record = export_record.run_record(run)
+    record = export_record.run_record(run, occlude=_occlude_parameters(occlude_size, occlude_stride, occlude_layer))
     if reuse and version is None:
         found = export_record.reusable_version(out_dir, record)
         if found is not None:
@@ -284,4 +319,10 @@ def export_run(run_dir, out_dir, version=None, reuse=False):
     return export_model(
         run.load_model(), out_dir, run.class_names,
         preprocessing=run.preprocessing_layer(), version=version, record=record,
+        occlude_size=occlude_size, occlude_stride=occlude_stride, occlude_layer=occlude_layer,
     )
+
+
+def _occlude_parameters(size, stride, layer):
+    """The ``occlude`` flags as given (None: defaults), for the export record."""
+    return {"size": size, "stride": stride, "layer": layer}

@@ -17,7 +17,8 @@ def build_parser():
         (
             "Write OUT_DIR/<version>/: a SavedModel of the run's trained model taking raw uint8 "
             "images, with signatures serving_default (probabilities, top classes and labels), "
-            "features (conv1..conv5, fc7) and project (deconvnet projections). It loads with "
+            "features (conv1..conv5, fc7), project (deconvnet projections) and occlude (Fig. 7 maps "
+            "for a square fixed here). It loads with "
             "TensorFlow alone and serves with TensorFlow Serving (docs/EXPORT.md). Prints the "
             "version folder."
         ),
@@ -29,6 +30,12 @@ def build_parser():
         help="version folder number (default: one more than the highest in OUT_DIR, 1 if none; "
         "the highest itself when it was exported from the same model with the same parameters)",
     )
+    parser.add_argument("--occlude-size", type=positive_int_argument, default=None, metavar="PX",
+                        help="occlude signature: side of the square (default: 50/224 of the input side)")
+    parser.add_argument("--occlude-stride", type=positive_int_argument, default=None, metavar="PX",
+                        help="occlude signature: step of the square (default: a fifth of its side)")
+    parser.add_argument("--occlude-layer", default=None, metavar="LAYER",
+                        help="occlude signature: layer whose strongest map is followed (default: conv5)")
     parser.add_argument(
         "--force", action="store_true",
         help="write a new version even when the newest one was exported from the same model",
@@ -56,7 +63,8 @@ def main(argv=None):
         )
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         parser.error(f"OUT_DIR {args.out_dir!r} exists and is not a folder; choose a folder")
-    record = export_record.run_record(run)
+    occlude = {"size": args.occlude_size, "stride": args.occlude_stride, "layer": args.occlude_layer}
+    record = export_record.run_record(run, occlude=occlude)
     found = None if args.force or args.version else export_record.reusable_version(args.out_dir, record)
     if found is not None:
         print(f"zfkeras export: reused {found}: it was exported from the same {MODEL} "
@@ -67,8 +75,9 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
     from zfkeras.export.archive import export_run
 
-    print(f"zfkeras export: exporting {run.path} (tracing the three signatures) ...", file=sys.stderr)
-    path = export_run(run.path, args.out_dir, version=args.version)
+    print(f"zfkeras export: exporting {run.path} (tracing the signatures) ...", file=sys.stderr)
+    path = export_run(run.path, args.out_dir, version=args.version, occlude_size=args.occlude_size,
+                      occlude_stride=args.occlude_stride, occlude_layer=args.occlude_layer)
     print(os.path.abspath(path))
     return 0
 

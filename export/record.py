@@ -20,12 +20,13 @@ from zfkeras.runs import layout
 RECORD_FILE = "zfkeras_export.json"
 
 
-def run_record(run, deconvnet_layers=None):
+def run_record(run, deconvnet_layers=None, occlude=None):
     """The record of exporting `run` now.
 
     Args:
         run: a `zfkeras.runs.folder.RunFolder`.
         deconvnet_layers: the layers the ``project`` signature serves (None: all).
+        occlude: the ``occlude`` signature's parameters as given (a dict), or None.
 
     Returns:
         JSON-friendly dict.
@@ -39,6 +40,7 @@ def run_record(run, deconvnet_layers=None):
         "preprocessing_sha256": run.digest(preprocessing),
         "class_names": list(run.class_names),
         "deconvnet_layers": None if deconvnet_layers is None else list(deconvnet_layers),
+        "occlude": occlude,
         "zfkeras_version": zfkeras.__version__,
     }
 

@@ -1,4 +1,4 @@
-"""The three serving functions of an export: classify, features, project.
+"""The serving functions of an export: classify, features, project, occlude.
 
 Each takes raw images (uint8, ``(N, H, W, C)`` at the model's input size),
 checks them inside the graph, runs the run's preprocessing inside the graph,
@@ -7,10 +7,13 @@ are `tf.debugging.Assert` ops whose messages name the problem and carry the
 received value, so a bad request fails the same way in Python, in
 TensorFlow Serving and in any other SavedModel client.
 
-The image, layer and channel inputs are declared with unknown shapes on
-purpose: a shape in the signature would make the *caller's* binding reject a
-wrong shape with a generic message (or, in a C++ server, not at all), while
-these in-graph checks say what was expected.
+The image input is declared ``(None, H, W, C)`` uint8, so that
+``saved_model_cli show`` and TensorFlow Serving's model metadata tell a
+client what to send (a client's binding may then refuse a wrong shape
+before the graph runs; the in-graph check still covers what the declared
+shape lets through, such as an empty batch). The layer and channel inputs
+are declared with unknown shapes: the in-graph checks say what was
+expected.
 """
 
 import re
@@ -92,10 +95,13 @@ class ServingFunctions:
             features ``(N, D)`` (`zfkeras.layer_features.reduce_output` with its
             default pooling).
         softmax: apply a softmax to the model output (it returns logits).
+        occluder: an `zfkeras.export.occlude.Occluder` of `model`, or None
+            (no ``occlude`` signature).
     """
 
     def __init__(
         self, model, deconvnet, preprocessing, class_table, layers, feature_layers, reduce_features, softmax,
+        occluder=None,
     ):
         self.model = model
         self.deconvnet = deconvnet
@@ -114,6 +120,11 @@ class ServingFunctions:
         self._feature_names = list(feature_layers)
         self._reduce_features = reduce_features
         self._feature_model = layer_output_model(model, self._feature_names) if feature_layers else None
+        self.occluder = occluder
+
+    def image_spec(self):
+        """The declared image input of every signature: uint8 ``(None, H, W, C)``."""
+        return tf.TensorSpec((None, *self.input_shape), tf.uint8, name="images")
 
     def model_inputs(self, images):
         """Checked raw images -> preprocessed float32 model inputs."""
@@ -144,6 +155,10 @@ class ServingFunctions:
             output_key(name): tf.cast(self._reduce_features(value), tf.float32)
             for name, value in zip(self._feature_names, maps)
         }
+
+    def occlude(self, images):
+        """``occlude``: Fig. 7's maps (`zfkeras.export.occlude`) for raw images."""
+        return self.occluder.occlude(self.model_inputs(images))
 
     def projector(self, method):
         """The serving function of `PROJECT_SIGNATURES`' ``method``:

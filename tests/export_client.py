@@ -4,8 +4,9 @@ Usage: python export_client.py EXPORT_DIR REQUEST.npz RESPONSE.npz
 
 REQUEST holds ``images`` (uint8), ``layers`` (str) and ``channels`` (one
 row per layer). The client checks that zfkeras cannot be imported, calls
-the three signatures and saves every output in RESPONSE, with keys
-``classify/<output>``, ``features/<output>`` and ``project/<layer>/<output>``.
+the signatures and saves every output in RESPONSE, with keys
+``classify/<output>``, ``features/<output>``, ``project/<layer>/<output>``
+and (when the export has it) ``occlude/<output>``.
 """
 
 import sys
@@ -35,6 +36,9 @@ for layer, channels in zip(request["layers"], request["channels"]):
     )
     for key, value in outputs.items():
         response[f"project/{layer}/{key}"] = value.numpy()
+if "occlude" in loaded.signatures:
+    for key, value in loaded.signatures["occlude"](images=images).items():
+        response[f"occlude/{key}"] = value.numpy()
 # strings come back as object arrays of bytes; store them as plain bytes
 response = {k: v.astype("S") if v.dtype == object else v for k, v in response.items()}
 np.savez(response_path, **response)

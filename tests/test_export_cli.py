@@ -27,7 +27,10 @@ def test_help_and_argument_errors_do_not_import_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                             cwd=helpers.REPO, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "usage: zfkeras export RUN_DIR OUT_DIR" in result.stdout.replace("[-h] [--version N] [--force] ", "")
+    usage = " ".join(result.stdout.split("\n\n")[0].split())
+    assert usage.startswith("usage: zfkeras export [-h]") and usage.endswith("RUN_DIR OUT_DIR"), usage
+    for flag in ("--occlude-size PX", "--occlude-stride PX", "--occlude-layer LAYER"):
+        assert flag in usage
     assert result.stdout.count("exit 2") == 2 and "exit 0" in result.stdout
     assert "imported: []" in result.stdout
     assert "--version: must be a positive integer, got '0'" in result.stderr

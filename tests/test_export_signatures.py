@@ -39,25 +39,35 @@ def _close(ours, reference, tol=1e-5):
     assert float(np.abs(ours - reference).max()) <= tol * scale
 
 
-def test_process_without_zfkeras_reproduces_the_library(exported, tmp_path):
+@pytest.fixture(scope="module")
+def client_response(exported, tmp_path_factory):
+    """(raw images, channels, response) of tests/export_client.py in a process without zfkeras."""
     from zfkeras import Deconvnet
-    from zfkeras.layer_features import features
-    from zfkeras.streaming import layer_output_model
 
     model, path = exported
+    tmp_path = tmp_path_factory.mktemp("client")
     raw = helpers.raw_digits(6)
-    inputs = helpers.preprocess(raw)
     deconv = Deconvnet(model)
     rng = np.random.RandomState(0)
     channels = np.stack([rng.randint(0, deconv.layer_output_shape(name)[-1], len(raw)) for name in PROJECTED])
     np.savez(tmp_path / "request.npz", images=raw, layers=np.array(PROJECTED), channels=channels)
-
     client = pathlib.Path(helpers.__file__).with_name("export_client.py")
     result = helpers.run_without_zfkeras(
         client, [path, tmp_path / "request.npz", tmp_path / "response.npz"], cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    response = dict(np.load(tmp_path / "response.npz"))
+    return raw, channels, dict(np.load(tmp_path / "response.npz"))
+
+
+def test_process_without_zfkeras_reproduces_the_library(exported, client_response):
+    from zfkeras import Deconvnet
+    from zfkeras.layer_features import features
+    from zfkeras.streaming import layer_output_model
+
+    model, path = exported
+    raw, channels, response = client_response
+    inputs = helpers.preprocess(raw)
+    deconv = Deconvnet(model)
 
     probabilities = model.predict(inputs, verbose=0)
     _close(response["classify/probabilities"], probabilities)
