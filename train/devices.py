@@ -52,10 +52,12 @@ def configure_devices(num_logical_cpus=0):
         ) from e
 
 
-def make_strategy(num_logical_cpus=0):
+def make_strategy(num_logical_cpus=0, worker_timeout=0):
     """Chooses the distribution strategy.
 
-    * ``TF_CONFIG`` set: `MultiWorkerMirroredStrategy` (multi-host).
+    * ``TF_CONFIG`` set: `MultiWorkerMirroredStrategy` (multi-host), waiting
+      at most `worker_timeout` seconds (0: no limit) for the other workers
+      (`zfkeras.train.multiworker.connect`).
     * ``num_logical_cpus`` >= 2: `MirroredStrategy` over that many CPUs.
     * several GPUs visible: `MirroredStrategy` over all of them.
     * otherwise the default (single-device) strategy.
@@ -66,9 +68,9 @@ def make_strategy(num_logical_cpus=0):
     import tensorflow as tf
 
     if os.environ.get("TF_CONFIG"):
-        cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-        workers = len(cluster.get("worker", []))
-        return tf.distribute.MultiWorkerMirroredStrategy(), f"MultiWorkerMirroredStrategy ({workers} workers)"
+        from zfkeras.train.multiworker import connect
+
+        return connect(worker_timeout)
     if num_logical_cpus >= 2:
         devices = [d.name for d in tf.config.list_logical_devices("CPU")][:num_logical_cpus]
         return tf.distribute.MirroredStrategy(devices), f"MirroredStrategy over {len(devices)} logical CPUs"

@@ -18,6 +18,7 @@ from zfkeras.atomic import atomic_path
 from zfkeras.deconv import Deconvnet
 from zfkeras.display import projections_to_images
 from zfkeras.inputs import check_image_shape, check_images
+from zfkeras.precision import float32_model, is_float32
 from zfkeras.runs.layout import EVOLUTION_PATTERN
 from zfkeras.train.filters import tile_images, write_image_summary
 from zfkeras.validation import non_negative_int, positive_int
@@ -196,6 +197,10 @@ class FeatureEvolution(keras.callbacks.Callback):
             raise ValueError("FeatureEvolution has no model: pass it to fit(callbacks=...) first")
         if self._prepared_for is model:
             return
+        if not is_float32(model):
+            # A mixed-precision model: project a float32 copy of its weights
+            # as they are now (prepared again at the next record).
+            model = float32_model(model)
         deconv = Deconvnet(model)
         for layer in self.layers:
             if layer not in deconv.layer_names:

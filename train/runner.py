@@ -19,7 +19,7 @@ from zfkeras.runs import layout
 from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.writer import RunWriter
-from zfkeras.train.config import TrainConfig, config_differences
+from zfkeras.train.config import TrainConfig, config_differences, read_json
 from zfkeras.errors import InputError
 
 
@@ -27,8 +27,11 @@ class RunFolderConflict(InputError):
     """The run folder holds a different run."""
 
 
-def prepare_run_dir(config, overwrite=False):
+def prepare_run_dir(config, overwrite=False, write=True):
     """Creates the run folder, or checks it holds this same run.
+
+    With ``write=False`` (a multi-worker run's other workers) the folder is
+    only checked, never created, deleted or written.
 
     Returns:
         True when the folder already held this run (resume or finished).
@@ -42,11 +45,14 @@ def prepare_run_dir(config, overwrite=False):
     path = RunLayout(config.run_dir).config
     if os.path.exists(config.run_dir) and not os.path.isdir(config.run_dir):
         raise RunFolderConflict(f"run folder {config.run_dir} is a file; choose another --run-dir")
-    if overwrite and os.path.isdir(config.run_dir):
+    if overwrite and os.path.isdir(config.run_dir) and write:
         shutil.rmtree(config.run_dir)
     if os.path.exists(path):
         try:
-            saved = TrainConfig.from_file(path).to_dict()
+            TrainConfig.from_file(path)  # readable, with known keys
+            # compared as written: a key it lacks (an older zfkeras) counts as
+            # that version's default (`config_differences`)
+            saved = read_json(path)
         except (ValueError, TypeError) as e:
             raise RunFolderConflict(
                 f"run folder {config.run_dir} has an unreadable {layout.CONFIG} ({e}); choose another "
@@ -60,7 +66,8 @@ def prepare_run_dir(config, overwrite=False):
                 f"({details}); choose another --run-dir, or pass --overwrite to start over"
             )
         return True
-    RunWriter(config.run_dir).write_config(config.to_dict())
+    if write:
+        RunWriter(config.run_dir).write_config(config.to_dict())
     return False
 
 
@@ -70,53 +77,79 @@ def run(config, overwrite=False, verbose=None):
     from zfkeras.train.devices import worker_role
 
     is_chief, role = worker_role()
-    if not is_chief:
-        # Every worker of a multi-worker run must save (saving runs
-        # collectives), but only the chief writes the run folder; the others
-        # keep their own files beside it.
-        config = dataclasses.replace(config, run_dir=str(RunLayout(config.run_dir).worker(role)))
     # The run folder is checked before TensorFlow loads (nothing above
-    # imports it), so a conflict is reported at once.
-    existed = prepare_run_dir(config, overwrite)
-    folder = RunFolder(config.run_dir)
-    writer = RunWriter(config.run_dir)
-    if existed and folder.is_complete:
-        metrics = folder.metrics
+    # imports it), so a conflict is reported at once. Only the chief writes
+    # it; the other workers of a multi-worker run read its checkpoints.
+    existed = False if overwrite and not is_chief else prepare_run_dir(config, overwrite, write=is_chief)
+    if existed and RunFolder(config.run_dir).is_complete:
+        metrics = RunFolder(config.run_dir).metrics
         print(f"Run {config.run_dir} is already complete (test accuracy "
               f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
         return metrics
+    from zfkeras.train.multiworker import WorkerFolder
+
+    # Every worker must save (saving runs collectives): the others write the
+    # same files into a temporary folder they remove (TensorFlow's guide).
+    worker = WorkerFolder(config.run_dir, is_chief, role)
+    try:
+        return _train(dataclasses.replace(config, run_dir=worker.path), config.run_dir,
+                      existed, role, verbose)
+    finally:
+        worker.close()
+
+
+def _train(config, shared_run_dir, resume, role, verbose):
+    """Trains in `config.run_dir`, resuming from `shared_run_dir`'s (the
+    chief's) checkpoints when `resume`."""
+    writer = RunWriter(config.run_dir)
+    if config.run_dir != shared_run_dir:  # another worker's temporary folder
+        writer.write_config(config.to_dict())
     # Devices next: splitting the CPU must happen before any TF op runs.
     from zfkeras.train.devices import configure_devices, make_strategy, replica_weight_spread
 
     configure_devices(config.devices)
     import keras
     import numpy as np
+    import tensorflow as tf
 
+    from zfkeras.data.pipeline import set_data_threads
+    from zfkeras.precision import float32_model, float32_outputs, mixed_precision_policy
     from zfkeras.train import checkpoints as ckpt
+    from zfkeras.train import multiworker
     from zfkeras.train.annealing import PlateauAnnealer
-    from zfkeras.train.callbacks import EpochTimer, HistoryRecorder
+    from zfkeras.train import recipes
+    from zfkeras.train.callbacks import EpochTimer, HistoryRecorder, LearningRateLog
     from zfkeras.train.data import load_training_data
     from zfkeras.train.evolution import CONV_LAYERS, FeatureEvolution
     from zfkeras.train.filters import FilterImages
 
-    strategy, strategy_desc = make_strategy(config.devices)
-    print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {config.run_dir}")
+    strategy, strategy_desc = make_strategy(config.devices, config.worker_timeout)
+    many_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {shared_run_dir}"
+          + (f" ({role} writes to {config.run_dir})" if config.run_dir != shared_run_dir else ""))
     keras.utils.set_random_seed(config.seed)
+    set_data_threads(config.data_threads)
     data = load_training_data(config)
+    if many_workers:  # each worker reads its part of every global batch
+        data = dataclasses.replace(data, **{name: multiworker.shard_by_examples(getattr(data, name))
+                                            for name in ("train", "validation", "test", "train_probe")})
     writer.write_class_names(data.class_names)
     writer.write_splits(data.splits)
 
-    with strategy.scope():
+    with strategy.scope(), mixed_precision_policy(config.mixed_precision):
         model = build_model(config, data.input_shape, data.num_classes)
+        float32_outputs(model)
         metrics_list = ["accuracy"]
         if data.num_classes >= 10:
             metrics_list.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
         model.compile(
-            optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
-            loss="sparse_categorical_crossentropy",
+            optimizer=keras.optimizers.SGD(recipes.learning_rate(config, data.num_train), momentum=config.momentum),
+            loss=recipes.loss(config),
             metrics=metrics_list,
-            jit_compile=False,
+            jit_compile=False,  # MaxPoolWithArgmax has no XLA kernel
         )
+    if many_workers:
+        multiworker.fix_keras_multi_worker(model)
 
     checkpoint_dir = str(writer.layout.checkpoints)
     ckpt.remove_partial_checkpoints(checkpoint_dir)
@@ -126,7 +159,9 @@ def run(config, overwrite=False, verbose=None):
     )
     state = {"history": {}, "epoch_seconds": [], "evolution": [], "initial_train_loss": None}
     initial_epoch = 0
-    found = ckpt.list_checkpoints(checkpoint_dir)
+    found = ckpt.list_checkpoints(str(RunLayout(shared_run_dir).checkpoints)) if resume else []
+    if many_workers:
+        multiworker.agree_on(strategy, found[-1][0] if found else 0, "the epoch to resume from")
     if found:
         epoch, path = found[-1]
         with strategy.scope():
@@ -163,7 +198,8 @@ def run(config, overwrite=False, verbose=None):
 
     callbacks = [
         timer,
-        annealer,  # before TensorBoard, so the learning rate is in its logs
+        # before TensorBoard, so the learning rate is in its logs
+        annealer if config.recipe == "paper" else LearningRateLog(),
         keras.callbacks.TensorBoard(log_dir, write_graph=False, update_freq="epoch"),
         FilterImages(str(writer.layout.filter_logs)),
         evolution,
@@ -204,6 +240,7 @@ def run(config, overwrite=False, verbose=None):
         "epochs": config.epochs,
         "history": history.history,
         "initial_train_loss": state["initial_train_loss"],
+        "recipe": recipes.describe(config),
         "learning_rate_events": annealer.events,
         "epoch_seconds": timer.seconds,
         "mean_epoch_seconds": epoch_seconds,
@@ -216,12 +253,13 @@ def run(config, overwrite=False, verbose=None):
         "replica_weight_max_abs_diff": replica_weight_spread(model, strategy),
         "bad_files": data.bad_files,
     }
-    writer.write_model(model)
+    multiworker.write_weight_digest(model, role)
+    writer.write_model(float32_model(model))  # what every analysis loads
     writer.write_metrics(metrics)  # last: with it the run counts as complete
     print(f"Test accuracy {metrics['test_accuracy']:.4f}"
           + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
-    print(f"Run folder: {os.path.abspath(config.run_dir)}")
-    print(f"TensorBoard: tensorboard --logdir {os.path.abspath(log_dir)}")
+    print(f"Run folder: {os.path.abspath(shared_run_dir)}")
+    print(f"TensorBoard: tensorboard --logdir {os.path.abspath(RunLayout(shared_run_dir).logs)}")
     return metrics
 
 

@@ -24,6 +24,8 @@ from zfkeras.data.fashion_mnist import load_fashion_mnist
 
 _LAZY_EXPORTS = {
     "two_core_options": "zfkeras.data.pipeline",
+    "pipeline_options": "zfkeras.data.pipeline",
+    "set_data_threads": "zfkeras.data.pipeline",
     "array_dataset": "zfkeras.data.pipeline",
     "ten_crops": "zfkeras.data.transforms",
     "resize_and_center_crop": "zfkeras.data.transforms",

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.data.transforms import read_image
+from zfkeras.data.pipeline import finish, parallel_calls
 from zfkeras.progress import progress_bar
 from zfkeras.errors import InputError, MissingInputError
 
@@ -161,9 +162,10 @@ def _decode_all(paths, verbose):
     # Decode in parallel and let tf.data drop the failures; the files that
     # did not come out are the bad ones. Only those are decoded again,
     # eagerly, to get the reason.
-    decoded = (
+    decoded = finish(
         tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
-        .map(lambda path: (path, tf.shape(read_image(path))), num_parallel_calls=2, deterministic=False)
+        .map(lambda path: (path, tf.shape(read_image(path))), num_parallel_calls=parallel_calls(),
+             deterministic=False)
         .ignore_errors()
     )
     progress = progress_bar(len(paths), verbose, "file", AUTO_PROGRESS_FILES)

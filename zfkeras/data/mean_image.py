@@ -14,7 +14,7 @@ import tensorflow as tf
 from zfkeras.atomic import atomic_path
 from zfkeras.data.files import decodable_files
 from zfkeras.data.files import list_image_files
-from zfkeras.data.pipeline import two_core_options
+from zfkeras.data.pipeline import finish, parallel_calls
 from zfkeras.data.transforms import read_image
 from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.progress import progress_bar
@@ -65,7 +65,7 @@ def _file_images(source, verbose):
         if missing:
             raise FileNotFoundError(f"Image files not found: {missing}")
     paths, _, _ = decodable_files(paths, where=where, verbose=verbose)
-    return tf.data.Dataset.from_tensor_slices(paths).map(read_image), len(paths)
+    return tf.data.Dataset.from_tensor_slices(paths).map(read_image, num_parallel_calls=parallel_calls()), len(paths)
 
 
 def compute_mean_image(source, image_size=256, batch_size=32, verbose="auto"):
@@ -99,11 +99,10 @@ def compute_mean_image(source, image_size=256, batch_size=32, verbose="auto"):
         total_images = count if count >= 0 else None
     else:
         images, total_images = _file_images(source, verbose)
-    batches = (
-        images.map(functools.partial(resize_and_center_crop, image_size=image_size))
+    batches = finish(
+        images.map(functools.partial(resize_and_center_crop, image_size=image_size),
+                   num_parallel_calls=parallel_calls())
         .batch(batch_size)
-        .with_options(two_core_options())
-        .prefetch(1)
     )
     progress = progress_bar(total_images, verbose, "image", AUTO_PROGRESS_IMAGES)
     total, count = None, 0

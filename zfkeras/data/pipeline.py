@@ -1,34 +1,86 @@
-"""tf.data pipelines that keep both CPU cores busy during `fit`.
+"""tf.data pipelines sized to the machine they run on.
 
-On the 2-core machine this project was built on, `fit` on numpy arrays or on
-a default `tf.data` pipeline sometimes ran on one core (2x slower). Turning
-off tf.data autotuning and giving the pipeline a private one-thread pool,
-then prefetching one batch, made every epoch use both cores: the input
-pipeline no longer competes with the model's intra-op threads
-(docs/BENCHMARKS_data.md).
+By default every zfkeras pipeline uses tf.data's autotuned parallelism and
+prefetching (``tf.data.AUTOTUNE``), which is what a machine with many cores
+(and GPUs to feed) needs. On a machine with two cores or fewer the
+one-thread mode is chosen instead: autotuning off, a private one-thread
+pool, one batch prefetched. On the 2-core machine this project was built on,
+`fit` on a default pipeline sometimes ran on one core (2x slower); the
+one-thread mode kept both cores busy, because the input pipeline no longer
+competes with the model's intra-op threads (docs/BENCHMARKS_data.md).
+
+`set_data_threads(n)` (``zfkeras train --data-threads N``) overrides the
+choice: ``n`` >= 1 gives every pipeline a private pool of ``n`` threads
+without autotuning, 0 goes back to the automatic choice.
 """
+
+import os
 
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.validation import positive_int
+from zfkeras.validation import non_negative_int, positive_int
+
+# Machines with at most this many cores get the one-thread mode by default.
+SMALL_MACHINE_CORES = 2
+_setting = {"threads": 0}
 
 
-def two_core_options():
-    """Returns the `tf.data.Options` used by every zfkeras pipeline.
+def available_cores():
+    """Cores this process may run on (its CPU affinity, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-    Autotuning is off and the pipeline gets a private one-thread pool, so
-    that on a small CPU the input pipeline leaves the cores to the model's
-    own threads instead of competing with them (see the module docstring).
+
+def set_data_threads(threads=0):
+    """Sets the threads of every pipeline built afterwards in this process.
+
+    Args:
+        threads: 0 = automatic (one thread on <= 2 cores, else autotuned);
+            N >= 1 = a private pool of N threads, autotuning off.
 
     Returns:
-        `tf.data.Options` with autotuning disabled and a private thread pool
-        of size 1.
+        The previous setting.
     """
+    previous = _setting["threads"]
+    _setting["threads"] = non_negative_int(threads, "data_threads")
+    return previous
+
+
+def data_threads():
+    """The effective pool size: N >= 1 threads, or 0 for tf.data autotuning."""
+    if _setting["threads"]:
+        return _setting["threads"]
+    return 1 if available_cores() <= SMALL_MACHINE_CORES else 0
+
+
+def two_core_options(threads=1):
+    """`tf.data.Options` of the fixed-pool mode: autotuning off, a private
+    pool of `threads` threads (1: the mode that keeps a 2-core CPU busy)."""
     options = tf.data.Options()
     options.autotune.enabled = False
-    options.threading.private_threadpool_size = 1
+    options.threading.private_threadpool_size = positive_int(threads, "threads")
     return options
+
+
+def pipeline_options():
+    """The `tf.data.Options` every zfkeras pipeline uses (see `data_threads`):
+    the fixed-pool options, or tf.data's defaults (autotuning on)."""
+    threads = data_threads()
+    return two_core_options(threads) if threads else tf.data.Options()
+
+
+def parallel_calls():
+    """``num_parallel_calls`` for maps: the pool size, or ``tf.data.AUTOTUNE``."""
+    return data_threads() or tf.data.AUTOTUNE
+
+
+def finish(dataset):
+    """Applies `pipeline_options` and prefetches (one batch with a fixed
+    pool, ``AUTOTUNE`` otherwise): the last step of every pipeline."""
+    return dataset.with_options(pipeline_options()).prefetch(1 if data_threads() else tf.data.AUTOTUNE)
 
 
 def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
@@ -45,8 +97,8 @@ def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
             ``y`` is None) and returning the same structure.
 
     Returns:
-        `tf.data.Dataset` of ``(x_batch, y_batch)`` (or ``x_batch``) with
-        `two_core_options()` applied and one batch prefetched.
+        `tf.data.Dataset` of ``(x_batch, y_batch)`` (or ``x_batch``),
+        finished by `finish` (the machine's options and prefetching).
 
     Raises:
         TypeError, ValueError: bad batch size or mismatched array lengths.
@@ -68,5 +120,5 @@ def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     if preprocess is not None:
-        data = data.map(preprocess)
-    return data.with_options(two_core_options()).prefetch(1)
+        data = data.map(preprocess, num_parallel_calls=parallel_calls())
+    return finish(data)

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.data.pipeline import two_core_options
+from zfkeras.data.pipeline import finish, parallel_calls
 from zfkeras.data.transforms import CHANNELS
 from zfkeras.data.transforms import NUM_CROPS
 from zfkeras.data.transforms import center_crop
@@ -115,10 +115,10 @@ def paper_pipeline(examples, shuffle_buffer, to_image, settings, channels=CHANNE
 
     else:
         transform = prepare
-    data = examples.map(transform)
+    data = examples.map(transform, num_parallel_calls=parallel_calls())
     if settings.batch_size is not None:
         data = data.batch(settings.batch_size)
-    return data.with_options(two_core_options()).prefetch(1)
+    return finish(data)
 
 
 def preprocess_dataset(dataset, mode="train", image_size=256, crop_size=224, mean_image=None,
