@@ -1,4 +1,4 @@
-"""zfkeras.data.pipeline: the two-core tf.data options and array datasets."""
+"""zfkeras.data.pipeline: the one-thread tf.data options and array datasets."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,10 @@ def test_two_core_options_pin_the_pipeline_threads():
     assert options.threading.private_threadpool_size == 1
 
 
-def test_array_dataset_batches_shuffles_and_preprocesses():
+def test_array_dataset_batches_shuffles_and_preprocesses(monkeypatch):
+    from zfkeras.data import pipeline
+
+    monkeypatch.setattr(pipeline, "available_cores", lambda: 2)  # the one-thread mode of small machines
     x = np.arange(10, dtype=np.float32).reshape(10, 1) * 10
     y = np.arange(10, dtype=np.int64)
     data = array_dataset(x, y, batch_size=4, shuffle=True, seed=3, preprocess=lambda a, b: (a + 1, b))

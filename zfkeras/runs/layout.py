@@ -24,7 +24,6 @@ MODEL = "model.keras"
 METRICS = "metrics.json"
 REPORT = "report"
 ABLATIONS = "ablations"
-WORKERS = "workers"
 MINED = "mined"
 
 # Inside checkpoints/: one folder per epoch holding the model and its state.
@@ -63,7 +62,6 @@ ENTRIES = (
     (ABLATIONS + "/", "zfkeras ablate: one run folder per Table 2 variant"),
     (MINED + "/", f"zfkeras mine: each layer's top-k activations ({MINED_PATTERN.format(layer='<layer>')}; "
                   f"{MINED_PARTIAL}/ while mining)"),
-    (WORKERS + "/", "multi-worker runs: the non-chief workers' own run folders"),
 )
 
 
@@ -172,7 +170,3 @@ class RunLayout:
     def mined_progress(self):
         """``mined/partial/progress.npz`` (the progress of an unfinished ``zfkeras mine``)."""
         return self.mined / MINED_PARTIAL / MINED_PROGRESS
-
-    def worker(self, role):
-        """The run folder of a non-chief worker ``workers/<role>``."""
-        return self.root / WORKERS / role
