@@ -91,7 +91,7 @@ def _kill(procs):
         proc.wait()
 
 
-# Slower (about 2 minutes: two clusters, one killed after its first
+# Slower (about 45 s here: two clusters, one killed after its first
 # checkpoint), kept apart from the test above so a failure says which part broke.
 def test_both_workers_killed_mid_epoch_resume_from_the_last_checkpoint(tmp_path, data_dir):
     run_dir, digests = tmp_path / "run", tmp_path / "digests"
