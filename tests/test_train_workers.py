@@ -9,6 +9,7 @@ The commands are the ones docs/TRAINING.md gives for several hosts.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,8 @@ def test_both_workers_killed_mid_epoch_resume_from_the_last_checkpoint(tmp_path,
     finally:
         _kill(procs)
     assert not (run_dir / "metrics.json").exists()
+    # a killed worker cannot remove its temporary folder: the test does
+    shutil.rmtree(_worker_folder(procs[1].stdout.read()), ignore_errors=True)
     results = run_workers([_command(run_dir, data_dir, *extra)] * 2, timeout=240, env=env)
     for code, out, err in results:
         assert code == 0, out[-2000:] + err[-4000:]
