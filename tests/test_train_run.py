@@ -113,9 +113,16 @@ def test_resume_after_sigkill_mid_epoch(tmp_path, data_dir):
     steps = int(np.ceil(TRAIN_EXAMPLES / BATCH))
     # the optimizer's step counter carried on from the checkpoint
     assert int(model.optimizer.iterations) == 3 * steps
-    # the learning rate continued from the checkpoint's (annealing state restored)
+    # the learning rate continued from the checkpoint's: the default cosine
+    # schedule reads the restored step counter
     lr_after = metrics["history"]["learning_rate"]
     assert lr_after[:killed_at] == state["history"]["learning_rate"]
+    from zfkeras.train import recipes
+    from zfkeras.train.config import TrainConfig
+
+    config = TrainConfig.from_file(run_dir / "config.json").validate()
+    schedule = recipes.learning_rate(config, TRAIN_EXAMPLES)
+    np.testing.assert_allclose(lr_after, [float(schedule((e + 1) * steps)) for e in range(3)], rtol=1e-5)
     assert metrics["learning_rate_events"][: len(state["annealer"]["events"])] == state["annealer"]["events"]
 
     # a finished run is not retrained; a different configuration is refused
@@ -167,7 +174,8 @@ print("exit", code, "loaded", sorted(m for m in ("tensorflow", "keras") if m in 
 
 
 @pytest.mark.parametrize("config_text, message", [
-    ('{"epochs": 3}', "different configuration (epochs: 3 -> 4)"),
+    # a config.json without a recipe was written before recipes: the paper's
+    ('{"epochs": 3}', "epochs: 3 -> 4, label_smoothing: 0.0 -> 0.1, learning_rate: 0.01 -> 0.05, recipe: 'paper' -> 'cosine'"),
     ("{not json", "unreadable config.json"),
 ])
 def test_a_bad_run_folder_is_refused_before_tensorflow_loads(tmp_path, config_text, message):
