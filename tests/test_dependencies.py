@@ -17,12 +17,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGE_FOLDERS = ("zfkeras", "train", "analysis", "export")
+PACKAGE_FOLDERS = ("zfkeras", "train", "analysis", "export", "explore")
 
 # Declared and needed at run time, but never imported by zfkeras' own code.
 NOT_IMPORTED = {
-    "tensorboard": "tf.summary (the run's TensorBoard logs) is TensorBoard's code, "
-                   "which TensorFlow itself no longer requires",
     "importlib-resources": "tensorflow-datasets imports it but declares it for Python < 3.9 only",
 }
 # Declared in the test extra and run as tools, not imported by the tests.

@@ -61,6 +61,8 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
     seen = []
 
     def fake_run(config, verbose=None):
+        pathlib.Path(config.run_dir).mkdir(parents=True)  # as the runner does
+        config.save(pathlib.Path(config.run_dir) / "config.json")
         model = runner.build_model(config, (28, 28, 1), 10)
         seen.append((config, model.get_layer("conv1").kernel_size))
 
@@ -75,6 +77,8 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
     for config in configs:
         assert config.max_train_examples == 96 and config.validation_size == 10
         assert config.epochs == 2 and config.seed == 3 and config.devices == 0
+        # the base run has no recipe (an older run): its recipe was the paper's
+        assert (config.recipe, config.learning_rate, config.warmup_epochs) == ("paper", 0.01, 0.0)
     assert runner.build_model(configs[0], (28, 28, 1), 10).get_layer("conv1").kernel_size == (5, 5)  # restored
 
 

@@ -16,7 +16,7 @@ TINY = dict(epochs=1, batch_size=64, validation_size=128, max_train_examples=256
 
 
 def test_variant_configs_change_only_the_ablation_and_budget(tmp_path):
-    base = TrainConfig(run_dir=str(tmp_path / "run"), epochs=10)
+    base = TrainConfig(run_dir=str(tmp_path / "run"), epochs=10).validate()
     configs = t2.variant_configs(base, tmp_path / "abl", ["zf", "fc_2048"], epochs=2)
     assert list(configs) == ["zf", "fc_2048"]
     fc = configs["fc_2048"]

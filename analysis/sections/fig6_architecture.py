@@ -56,13 +56,16 @@ def variants(baseline_conv1=BASELINE_CONV1):
 def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_size, progress=True):
     """Trains (or reuses) one variant with `runner.run` on that budget; returns its folder."""
     from zfkeras.train import runner
-    from zfkeras.train.config import TrainConfig
+    from zfkeras.train.config import LEGACY_DEFAULTS, TrainConfig
 
     base = dict(run.config)
+    if "recipe" not in base:  # a run from before recipes: the paper's
+        base = {**LEGACY_DEFAULTS, **base}
     folder = out_dir / RUNS / variant.key
     config = TrainConfig.from_dict({
         **{k: v for k, v in base.items() if k in ("dataset", "data_dir", "tfds_name", "manual_dir", "seed",
-                                                    "batch_size", "learning_rate", "momentum", "dropout")},
+                                                    "batch_size", "recipe", "learning_rate", "warmup_epochs",
+                                                    "label_smoothing", "momentum", "dropout")},
         "model": "zfnet_small", "ablation": "zf", "devices": 0,
         "max_train_examples": train_examples, "epochs": epochs,
         "validation_size": validation_size, "evolution_sample": 8, "evolution_maps": 1,
