@@ -51,4 +51,4 @@ def test_label_smoothing_selects_the_smoothed_loss():
     loss = recipes.loss(_config())
     assert type(loss).__name__ == "SparseSmoothedCrossentropy" and loss.label_smoothing == 0.1
     assert "label smoothing 0.1" in recipes.describe(_config())
-    assert "cosine annealing to 0 at epoch 8" in recipes.describe(_config())
+    assert "cosine annealing to 0 at epoch 11" in recipes.describe(_config())

@@ -13,7 +13,7 @@ def _config(*argv):
 def test_defaults_are_the_papers_model_with_the_cosine_recipe():
     c = _config()
     assert (c.momentum, c.batch_size, c.dropout, c.filter_rms_clip) == (0.9, 128, 0.5, 0.1)
-    assert (c.recipe, c.epochs, c.learning_rate, c.warmup_epochs, c.label_smoothing) == ("cosine", 8, 0.05, 1.0, 0.1)
+    assert (c.recipe, c.epochs, c.learning_rate, c.warmup_epochs, c.label_smoothing) == ("cosine", 11, 0.05, 1.0, 0.1)
     assert c.run_dir == "runs/zfnet_small-fashion_mnist"
 
 

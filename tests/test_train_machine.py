@@ -90,6 +90,21 @@ def test_mixed_precision_model_projects_like_its_float32_copy():
     # and the mixed model's own float16 forward pass is close to it
     np.testing.assert_allclose(mixed.predict(x, verbose=0), reference.predict(x, verbose=0), atol=2e-2)
 
+    # The deconvnet, mining and occlusion take the mixed model itself and
+    # compute in float32: the same results as on the float32 reference.
+    import zfkeras
+
+    direct = Deconvnet(mixed).project(x[:2], "conv2", 3)
+    assert direct.dtype == np.float32
+    np.testing.assert_allclose(direct, expected, atol=1e-5 * np.abs(expected).max())
+    mined = zfkeras.top_activations(mixed, x, ["conv3"], k=3, verbose=0)["conv3"]
+    want = zfkeras.top_activations(reference, x, ["conv3"], k=3, verbose=0)["conv3"]
+    np.testing.assert_array_equal(mined.image_ids, want.image_ids)
+    np.testing.assert_allclose(mined.values, want.values, rtol=1e-5, atol=1e-6)
+    occluded = zfkeras.occlusion(mixed, x[:1], 14, 14, verbose=0)
+    reference_map = zfkeras.occlusion(reference, x[:1], 14, 14, verbose=0)
+    np.testing.assert_allclose(occluded.class_probability, reference_map.class_probability, rtol=1e-5, atol=1e-7)
+
 
 def test_mixed_precision_training_run_saves_a_float32_model(tmp_path):
     from tests.train_helpers import write_learnable_fashion_mnist

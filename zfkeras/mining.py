@@ -27,6 +27,7 @@ gathered on every worker (a collective all-gather) and merged once at the
 end with the tie rule: the result equals one process's.
 """
 
+import contextlib
 import dataclasses
 import functools
 import weakref
@@ -36,6 +37,7 @@ import tensorflow as tf
 
 from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
+from zfkeras.precision import float32_model, is_float32
 from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.streaming import distribute_stream, image_stream, layer_output_model, resolve_layers, run_checked
 from zfkeras.validation import positive_int
@@ -125,6 +127,9 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
     check_verbose(verbose)
     if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
+    if not is_float32(model):  # mixed precision: rank activations in float32
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = float32_model(model)
     names, _ = resolve_layers(model, layers, "top_activations", maps_only=True)
     stream = image_stream(model, inputs, batch_size, with_ids=True)
     if stream.num_images is not None and k > stream.num_images:

@@ -26,6 +26,7 @@ from zfkeras.deconv import geometry, unpooling as unpooling_choice
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.deconv.rules import DECONVNET, METHODS
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.precision import float32_model
 from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import index_array, int_pair, one_of, positive_int
 
@@ -58,7 +59,9 @@ class Deconvnet:
 
     def __init__(self, model, unpooling="auto"):
         self.unpooling = one_of(unpooling, "unpooling", UNPOOLING_MODES)
-        self.model = model
+        # a mixed-precision model is projected through a float32 copy of its
+        # weights (float16 switches and signals would differ from float32's)
+        self.model = float32_model(model)
         self._plans = {}
         self._resolved = None if unpooling == unpooling_choice.AUTO else unpooling
         # names, shapes and receptive fields are the same in every mode

@@ -11,6 +11,7 @@ from zfkeras.errors import InputError
 from zfkeras.occlusion_engine import approximate, checks
 from zfkeras.occlusion_engine.full import FullInference
 from zfkeras.occlusion_engine.geometry import square_corners
+from zfkeras.precision import float32_model
 from zfkeras.progress import check_verbose, progress_bar
 from zfkeras.validation import one_of, positive_int
 
@@ -134,6 +135,7 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
     method = one_of(method, "method", METHODS)
     approx = _approximation_options(method, stride, tau, drill_down, coarse_stride)
     check_verbose(verbose)
+    model = float32_model(model)  # a mixed-precision model: its float32 copy
     images = check_images(inputs, model_input_shape(model), model.name)
     image_size = images.shape[1:3]
     checks.check_square(size, image_size)
