@@ -85,6 +85,17 @@ def save_png(figure, path, dpi=100):
     plt.close(figure)
 
 
+def save_accuracy_plot(figure, ax, xlabel, title, path):
+    """Labels a mean per-class accuracy plot (Table 6 by depth, the transfer
+    curve) the same way, with a grid and a legend, and saves it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean per-class accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_png(figure, path)
+
+
 def save_image_array(image, path):
     """Saves an ``(H, W, 3)`` array in [0, 1] as a PNG at its own pixel size."""
     import matplotlib.image

@@ -254,12 +254,8 @@ def plot_curve(rows, meta, path):
     ax.axhline(100 / meta["classes"], color="grey", linestyle=":", label="chance")
     ax.set_xscale("log")
     ax.set_xticks(n, [str(v) for v in n])
-    ax.set_xlabel("training images per class")
-    ax.set_ylabel("mean per-class accuracy (%)")
-    ax.set_title(f"Transfer to {meta['target']} ({meta['folds']} folds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    figures.save_png(fig, path)
+    figures.save_accuracy_plot(fig, ax, "training images per class",
+                               f"Transfer to {meta['target']} ({meta['folds']} folds)", path)
 
 
 def report_section(run, out_dir, progress=True, *, target="digits", per_class=(1, 5, 10, 30), test_per_class=50,

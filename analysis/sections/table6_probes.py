@@ -241,12 +241,8 @@ def plot_depth(results, path, meta):
         if points:
             ax.plot(*zip(*points), style, color="grey", marker=".", label=label)
     ax.set_xticks(x, names)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("mean per-class accuracy (%)")
-    ax.set_title(f"Table 6: probes by depth ({meta['train_per_class']}/class, {meta['folds']} folds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    figures.save_png(fig, path)
+    figures.save_accuracy_plot(
+        fig, ax, "layer", f"Table 6: probes by depth ({meta['train_per_class']}/class, {meta['folds']} folds)", path)
 
 
 def report_section(run, out_dir, progress=True, *, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
