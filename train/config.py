@@ -174,18 +174,24 @@ def read_json(path):
         return json.load(f)
 
 
+def completed(saved):
+    """A config dict as some zfkeras version wrote it, with every field: one
+    it lacks (written before the field existed) takes that version's default
+    (`LEGACY_DEFAULTS`: the paper's recipe), else today's."""
+    return {**TrainConfig().validate().to_dict(), **LEGACY_DEFAULTS, **saved}
+
+
 def config_differences(saved, new):
     """Fields of two config dicts that differ and make them different runs.
 
-    A field missing from `saved` (a run from an older zfkeras) counts as
-    its default then (`LEGACY_DEFAULTS`: the paper's recipe), else today's.
+    `saved` is `completed` first (a run from an older zfkeras).
 
     Returns:
         Sorted list of ``(field, saved value, new value)``.
     """
-    defaults = {**TrainConfig().validate().to_dict(), **LEGACY_DEFAULTS}
+    saved = completed(saved)
     return sorted(
-        (key, saved.get(key, defaults.get(key)), value)
+        (key, saved.get(key), value)
         for key, value in new.items()
-        if key not in RESUMABLE_DIFFERENCES and saved.get(key, defaults.get(key)) != value
+        if key not in RESUMABLE_DIFFERENCES and saved.get(key) != value
     )

@@ -56,11 +56,9 @@ def variants(baseline_conv1=BASELINE_CONV1):
 def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_size, progress=True):
     """Trains (or reuses) one variant with `runner.run` on that budget; returns its folder."""
     from zfkeras.train import runner
-    from zfkeras.train.config import LEGACY_DEFAULTS, TrainConfig
+    from zfkeras.train.config import TrainConfig, completed
 
-    base = dict(run.config)
-    if "recipe" not in base:  # a run from before recipes: the paper's
-        base = {**LEGACY_DEFAULTS, **base}
+    base = completed(run.config)  # a run from before recipes keeps the paper's
     folder = out_dir / RUNS / variant.key
     config = TrainConfig.from_dict({
         **{k: v for k, v in base.items() if k in ("dataset", "data_dir", "tfds_name", "manual_dir", "seed",
