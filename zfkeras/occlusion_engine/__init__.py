@@ -1,4 +1,5 @@
-"""Occlusion sensitivity: `occlusion(model, images, size, stride, ...)`.
+"""Occlusion sensitivity: `occlusion(model, images, size, stride, ...)`, and
+`tune_approximate` (the cheapest approximate setting at a target SSIM).
 
 Importing this package does not import TensorFlow; the names load on use.
 The package is named apart from the function so that ``zfkeras.occlusion``
@@ -10,6 +11,8 @@ from zfkeras._lazy import lazy_exports
 _EXPORTS = {
     "occlusion": "zfkeras.occlusion_engine.api",
     "OcclusionResult": "zfkeras.occlusion_engine.api",
+    "tune_approximate": "zfkeras.occlusion_engine.tuning",
+    "ApproximationTuning": "zfkeras.occlusion_engine.tuning",
 }
 
 __all__ = sorted(_EXPORTS)
