@@ -30,18 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-from analysis.output.machine import cpu_model
+from analysis.output.machine import avx512, cpu_model
 from zfkeras.data import labelled_files_dataset, pipeline
 from zfkeras.data.transforms import ten_crops
-
-
-def avx512():
-    """True when /proc/cpuinfo lists AVX-512 (avx512f), None if unknown."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and " avx512f" in line for line in f)
-    except OSError:
-        return None
 
 
 def write_jpegs(folder, count, seed=0):

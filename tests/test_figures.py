@@ -1,6 +1,7 @@
 """zfkeras.analysis.output.figures: panel scaling, placement, montage, writers."""
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -47,5 +48,12 @@ def test_html_helpers_escape():
     assert 'src="f&amp;g.png"' in figures.img_html("f&g.png", "alt")
 
 
-def test_cpu_model_names_the_processor():
-    assert "cores" in machine.cpu_model()
+def test_cpu_model_names_the_processor_and_its_avx512_flag():
+    with open("/proc/cpuinfo") as f:
+        text = f.read()
+    flags = next(line for line in text.splitlines() if line.startswith("flags")).split()
+    name = next(line for line in text.splitlines() if line.lower().startswith("model name")).split(":", 1)[1]
+    described = machine.cpu_model()
+    assert described.startswith(name.strip()) and f"{os.cpu_count()} cores" in described
+    assert described.endswith(", AVX-512") == ("avx512f" in flags)
+    assert described.endswith(", no AVX-512") == ("avx512f" not in flags)

@@ -89,3 +89,21 @@ def test_argument_errors(trained_run, tmp_path, capsys):
     assert "larger than the model's 28x28 input" in capsys.readouterr().err
     assert occlude_cli.main([str(trained_run.path), *good, "--label", "Zebra", "--out", str(tmp_path / "o")]) == 2
     assert "--label 'Zebra' is neither a class name" in capsys.readouterr().err
+
+
+def test_approximation_settings_reach_the_maps_and_the_caption(trained_run, tmp_path, capsys):
+    good = _write_images(tmp_path, 1)
+    out = tmp_path / "approx"
+    assert occlude_cli.main([str(trained_run.path), *good, "--out", str(out), "--stride", "1",
+                             "--method", "approximate", "--tau", "0.5", "--drill-down", "0.25",
+                             "--coarse-stride", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "Occlusion path: approximate (tau 0.5, drill-down 0.25, coarse stride 3 px;" in printed
+    assert "against the exact maps: SSIM" in printed
+    for flags, message in ((["--tau", "0.5"], "--tau only apply to --method approximate, not --method auto"),
+                           (["--method", "approximate", "--tau", "1.5"], "--tau must be in (0, 1], got 1.5"),
+                           (["--method", "approximate", "--coarse-stride", "0"],
+                            "--coarse-stride must be a positive integer, got 0")):
+        with pytest.raises(SystemExit):
+            occlude_cli.main([str(trained_run.path), *good, "--out", str(tmp_path / "x"), *flags])
+        assert message in capsys.readouterr().err

@@ -38,6 +38,14 @@ def build_parser():
     parser.add_argument("--method", default="auto", choices=["auto", "full", "incremental", "approximate"],
                         help="occlusion method (docs/OCCLUSION.md); approximate also prints its error "
                         "against the exact maps")
+    parser.add_argument("--tau", type=float, default=None,
+                        help="--method approximate: projective-field threshold in (0, 1] (default 0.7)")
+    parser.add_argument("--drill-down", type=float, default=None,
+                        help="--method approximate: share of positions computed after the coarse pass, in (0, 1] "
+                        "(default 0.5)")
+    parser.add_argument("--coarse-stride", type=int, default=None,
+                        help="--method approximate: stride of the coarse pass, a multiple of --stride "
+                        "(default 2 x stride; tune_approximate in docs/OCCLUSION.md finds these for your model)")
     parser.add_argument("--rescale", type=float, default=1.0,
                         help="bare .keras models only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -49,6 +57,16 @@ def _check_args(parser, args):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name} must be a positive integer, got {value}")
+    given = [f"--{name.replace('_', '-')}" for name in ("tau", "drill_down", "coarse_stride")
+             if getattr(args, name) is not None]
+    if given and args.method != "approximate":
+        parser.error(f"{', '.join(given)} only apply to --method approximate, not --method {args.method}")
+    for name in ("tau", "drill_down"):
+        value = getattr(args, name)
+        if value is not None and not 0 < value <= 1:
+            parser.error(f"--{name.replace('_', '-')} must be in (0, 1], got {value}")
+    if args.coarse_stride is not None and args.coarse_stride < 1:
+        parser.error(f"--coarse-stride must be a positive integer, got {args.coarse_stride}")
     for path in args.images:
         if not os.path.isfile(path):
             parser.error(f"image file {path!r} does not exist")
@@ -133,8 +151,10 @@ def _run(args):
     stride = args.stride or max(1, size // 5)
     print(f"Occluding {len(images)} image(s) at {h}x{w}: square {size} px, stride {stride} px, layer {args.layer}, "
           f"method {args.method}")
+    approximation = {name: getattr(args, name) for name in ("tau", "drill_down", "coarse_stride")
+                     if getattr(args, name) is not None}
     data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True,
-                      method=args.method)
+                      method=args.method, **approximation)
     print(f7.method_text(data.result))
     stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]
     with atomic_directory(args.out, replace=args.overwrite) as tmp:

@@ -27,6 +27,11 @@ def build_parser():
         "--sections", nargs="+", metavar="NAME", choices=names, default=None,
         help=f"only these sections, in this order (default: all): {', '.join(names)}",
     )
+    parser.add_argument(
+        "--occlusion-method", choices=["auto", "full", "incremental", "approximate"], default=None,
+        help="how Fig. 7's occlusion maps are computed (docs/OCCLUSION.md; the caption says which, and "
+        "for approximate its measured error against the exact maps; default: auto)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="recompute every section")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
@@ -39,10 +44,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not os.path.isdir(args.run_dir):
         parser.error(f"RUN_DIR {args.run_dir!r} is not a folder; pass the run folder written by 'zfkeras train'")
+    params = {}
+    if args.occlusion_method is not None:
+        if args.sections is not None and "fig7_occlusion" not in args.sections:
+            parser.error("--occlusion-method applies to the fig7_occlusion section, which --sections leaves out")
+        params["fig7_occlusion"] = {"method": args.occlusion_method}
     from zfkeras.analysis.report.build import write_report
 
     index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
-                         use_cache=not args.no_cache)
+                         use_cache=not args.no_cache, params=params)
     print(f"Report: {os.path.abspath(index)}")
     return _status(index)
 

@@ -10,16 +10,34 @@ import platform
 
 
 def cpu_model():
-    """The CPU's model name from /proc/cpuinfo (falls back to `platform`)."""
+    """The CPU's model name from /proc/cpuinfo (falls back to `platform`), its
+    core count and whether it has AVX-512: e.g. ``AMD EPYC, 2 cores, AVX-512``.
+
+    The same training took 9.5 to 17 minutes on three 2-core CPUs; AVX-512
+    is the flag that most changes TensorFlow's CPU kernels, so every figure
+    names it.
+    """
+    name = None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.lower().startswith("model name"):
                     name = line.split(":", 1)[1].strip()
-                    return f"{name}, {os.cpu_count()} cores"
+                    break
     except OSError:
         pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    name = name or platform.processor() or platform.machine()
+    flag = {True: "AVX-512", False: "no AVX-512", None: "AVX-512 unknown"}[avx512()]
+    return f"{name}, {os.cpu_count()} cores, {flag}"
+
+
+def avx512():
+    """True when /proc/cpuinfo lists AVX-512 (avx512f), False when it does not, None if unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:
+        return None
 
 
 def today():

@@ -48,7 +48,7 @@ def square_size(image_size, fraction=PAPER_FRACTION):
 
 
 def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, progress=False,
-            method="auto"):
+            method="auto", **approximation):
     """Occlusion maps, the strongest map's projection and its unoccluded total.
 
     Args:
@@ -60,6 +60,8 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
         labels: true classes, or None for the unoccluded prediction.
         method: `zfkeras.occlusion`'s method (``"approximate"``: also the
             exact maps, to measure its error: `approximation_error`).
+        **approximation: ``tau``, ``drill_down``, ``coarse_stride`` of
+            ``method="approximate"`` (`zfkeras.occlusion`).
 
     Returns:
         `Fig7Data`.
@@ -71,9 +73,10 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
 
     images = np.asarray(preprocess(raw_images), np.float32)
     result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
-                       verbose=1 if progress else 0)
+                       verbose=1 if progress else 0, **approximation)
     if method == "approximate":
-        exact = occlusion(model, images, size, stride, labels=labels, method="incremental", verbose=0)
+        # "auto" is exact either way (incremental, or full where the model has no incremental path)
+        exact = occlusion(model, images, size, stride, labels=labels, method="auto", verbose=0)
         result.approximation["error"] = approximation_error(result, exact)
     projection = Deconvnet(model).project(images, layer, result.strongest_channel)
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)

@@ -90,9 +90,9 @@ def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, 
             one, `approximate.ssim`) wanted on images like ``inputs``, in (0, 1].
         margin: the chosen setting must reach ``target_ssim + margin`` on
             ``inputs`` themselves: the lowest SSIM of other images falls
-            below that of the tuning images (by up to 0.03 at this margin
-            with 16 tuning images in benchmarks/occlusion_ssim.py; up to
-            0.08 without it).
+            below that of the tuning images (with 16 tuning images in
+            benchmarks/occlusion_ssim.py: by up to 0.03 at this margin, up
+            to 0.08 at margins 0-0.03).
         taus: thresholds to try, each in (0, 1] (1.0: exact windows).
         coarse_factors: coarse strides to try, in multiples of ``stride``
             (1: no drill-down).
@@ -110,7 +110,8 @@ def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, 
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating)) or not 0 <= margin < 1:
         raise InputError(f"margin must be a number in [0, 1), got {margin!r}")
     taus = sorted({_fraction(t, "each of taus") for t in _non_empty(taus, "taus")} | {1.0}, reverse=True)
-    factors = sorted({positive_int(f, "each of coarse_factors") for f in _non_empty(coarse_factors, "coarse_factors")} | {1})
+    factors = sorted({positive_int(f, "each of coarse_factors")
+                      for f in _non_empty(coarse_factors, "coarse_factors")} | {1})
     drills = sorted({_fraction(d, "each of drill_downs") for d in _non_empty(drill_downs, "drill_downs")})
     size, stride = positive_int(size, "size"), positive_int(stride, "stride")
     common = dict(fill=fill, labels=labels, batch_size=batch_size, from_logits=from_logits, verbose=verbose)
@@ -141,12 +142,17 @@ def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, 
                     "ssim_min": float(np.min(scores)), "ssim_mean": float(np.mean(scores)),
                     "computed_share": float(np.mean(shares)),
                     "estimated_cost": float(window_cost * np.mean(shares))})
-    passing = [c for c in candidates if c["ssim_min"] >= min(1.0, target_ssim + margin)]
-    if passing:
-        best = min(passing, key=lambda c: (c["estimated_cost"], -c["ssim_min"]))
-    else:  # only exact windows without drill-down reach it (SSIM 1 up to rounding)
-        best = candidates[0]
+    best = cheapest(candidates, min(1.0, target_ssim + margin))
     return ApproximationTuning(target_ssim=target_ssim, margin=float(margin), candidates=candidates, **best)
+
+
+def cheapest(candidates, minimum_ssim):
+    """The candidate of lowest estimated cost whose ``ssim_min`` reaches ``minimum_ssim``
+    (ties: the higher SSIM); the first (exact windows, no drill-down) when none does."""
+    passing = [c for c in candidates if c["ssim_min"] >= minimum_ssim]
+    if not passing:  # only exact windows without drill-down reach it (SSIM 1 up to rounding)
+        return candidates[0]
+    return min(passing, key=lambda c: (c["estimated_cost"], -c["ssim_min"]))
 
 
 def _replay(maps, n, grid, factor, drill):
