@@ -118,3 +118,26 @@ def test_fig7_caption_names_the_method_and_its_measured_error(zf):
               for a, e in zip(approx_maps, exact_maps)]
     assert error["ssim_mean"] == pytest.approx(float(np.mean(scores)), abs=1e-6)
     assert error["ssim_min"] == pytest.approx(float(np.min(scores)), abs=1e-6)
+
+
+def test_fig7_measures_the_error_where_the_model_has_no_incremental_path():
+    # a 12 px square on 20 px images changes all of conv1's 14x14 map (7x7
+    # kernel): with exact windows (tau 1) no step is windowed, so approximate
+    # drills down on full re-inference, and the exact maps it is measured
+    # against are full re-inference too
+    from zfkeras.analysis.sections import fig7_occlusion as f7
+    from zfkeras.occlusion_engine.geometry import square_corners
+    from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+
+    inputs = keras.Input((20, 20, 1))
+    x = L.Conv2D(4, 7, activation="relu", name="conv1")(inputs)
+    model = keras.Model(inputs, L.Dense(3, activation="softmax")(L.Flatten()(x)))
+    images = np.random.default_rng(8).uniform(size=(2, 20, 20, 1)).astype("float32")
+    engine, _ = IncrementalOcclusion.plan(model, (20, 20, 1), 12, square_corners((20, 20), 12, 1).reshape(-1, 2))
+    assert engine is None, "the test needs a model without an incremental path"
+    data = f7.compute(model, images, lambda v: v, 12, 1, layer="conv1", method="approximate", tau=1.0)
+    assert data.result.approximation["engine"] == "full"
+    exact = occlusion(model, images, 12, 1, method="full", verbose=0)
+    error = data.result.approximation["error"]
+    assert error["max_abs"] == pytest.approx(float(np.abs(data.result.class_probability
+                                                          - exact.class_probability).max()), abs=1e-7)
