@@ -30,6 +30,10 @@ MAX_THUMBS = 48
 _IMAGE = re.compile(r"^(test:(\d{1,9})|upload:([0-9a-f]{64}))$")
 
 
+# zfkeras.occlusion's methods, offered by the occlusion route
+OCCLUSION_METHODS = ("auto", "full", "incremental", "approximate")
+
+
 class Explorer:
     """The routes' state: discovery, loaded sessions, mining jobs, uploads."""
 
@@ -137,7 +141,8 @@ class Explorer:
         side = min(session.source.input_shape[:2])
         size = params.integer(args, "size", 1, side)
         stride = params.integer(args, "stride", 1, side)
-        return session.occlude(raw, size, stride)
+        method = params.choice(args, "method", OCCLUSION_METHODS, default="auto")
+        return session.occlude(raw, size, stride, method)
 
 
 def json_app(handler, methods=("GET",), body=False, max_body=None):

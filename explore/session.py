@@ -223,8 +223,9 @@ class Session:
                 "value": round(float(maps[position]), 4), "box": list(box), "map_shape": [height, width],
                 "projection": pictures.projection_uri(projected), "activation": pictures.activation_uri(maps)}
 
-    def occlude(self, raw, size, stride):
-        """Fig. 7's three maps for one raw image."""
+    def occlude(self, raw, size, stride, method="auto"):
+        """Fig. 7's three maps for one raw image, by `zfkeras.occlusion`'s ``method``
+        (``"incremental"`` where the model has no incremental path: a 400)."""
         from zfkeras import occlusion
 
         height, width, _ = self.source.input_shape
@@ -236,8 +237,13 @@ class Session:
                              f"at most {MAX_OCCLUSION_POSITIONS}: take a larger stride")
         x = self.source.preprocess(raw[None])
         with self.lock:
-            result = occlusion(self.model, x, size, stride, layer=self.occlusion_layer,
-                               from_logits=self.from_logits, verbose=0)
+            try:
+                result = occlusion(self.model, x, size, stride, layer=self.occlusion_layer,
+                                   from_logits=self.from_logits, verbose=0, method=method)
+            except ValueError as error:
+                if method != "incremental" or "cannot run" not in str(error):
+                    raise
+                raise BadRequest(str(error)) from None
         predicted = result.predicted_label[0]
         shown = [int(c) for c in np.unique(predicted)]
         palette = pictures.label_colors(len(shown))
@@ -246,6 +252,7 @@ class Session:
         activity = result.layer_activity[0]
         return {
             "size": size, "stride": stride, "method": result.method, "grid": list(predicted.shape),
+            "computed": int(result.computed[0].sum()),
             "true_label": self.label_name(result.true_label[0]),
             "unoccluded_probability": round(float(result.unoccluded_probability[0]), 5),
             "probability": pictures.colormap_uri(result.class_probability[0], 0.0, 1.0),

@@ -122,6 +122,13 @@ def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
     frame.locator("#upload-input").set_input_files(str(photo))
     occlusion = _wait_images(frame.locator("#occlusion-maps"), 3)
     assert len(occlusion) == 3
+    frame.get_by_text("computed by incremental occlusion").or_(
+        frame.get_by_text("computed by full occlusion")).wait_for(timeout=30_000)   # auto's choice, named
+    frame.locator("#occ-method").select_option("approximate")
+    frame.locator("#occlude").click()
+    frame.get_by_text("computed by approximate occlusion").wait_for(timeout=60_000)
+    assert frame.get_by_text("the rest interpolated").count() == 1
+    assert len(_wait_images(frame.locator("#occlusion-maps"), 3)) == 3
     assert frame.locator("#top-classes li").count() == 5
     projection = _wait_images(frame.locator("#image-projection"), 2)
     maps = frame.locator("#maps img.thumb")

@@ -199,3 +199,20 @@ def test_test_images_are_listed_with_their_labels(http, run):
     assert [i["image"] for i in page["images"]] == ["test:10", "test:11", "test:12", "test:13"]
     assert [i["label"] for i in page["images"]] == [run.class_names[labels[i]] for i in range(10, 14)]
     np.testing.assert_array_equal(decode(page["images"][0]["thumb"])[..., 0], raw[10, ..., 0])
+
+
+def test_occlusion_takes_the_method_and_says_how_much_it_computed(http, run):
+    import zfkeras
+    from zfkeras.explore.pictures import colormap_uri
+
+    raw, _ = run.load_split("test", max_examples=10000, seed=0)
+    x = run.preprocess(raw[3:4])
+    model = run.load_model(compile=False)
+    status, approx = get(http, "occlusion", run="run", image="test:3", size="6", stride="1", method="approximate")
+    assert status == 200 and approx["method"] == "approximate"
+    result = zfkeras.occlusion(model, x, 6, 1, layer="conv5", method="approximate", verbose=0)
+    assert approx["computed"] == int(result.computed.sum()) < approx["grid"][0] * approx["grid"][1]
+    np.testing.assert_allclose(decode(approx["probability"]),
+                               decode(colormap_uri(result.class_probability[0], 0.0, 1.0)), atol=1.01)
+    status, full = get(http, "occlusion", run="run", image="test:3", size="6", stride="1", method="full")
+    assert status == 200 and full["method"] == "full" and full["computed"] == full["grid"][0] * full["grid"][1]

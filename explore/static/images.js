@@ -14,6 +14,7 @@ export class ImagesView extends View {
     const side = Math.min(info.input_shape[0], info.input_shape[1]);
     this.size = Math.max(1, Math.round(side * 0.22));
     this.stride = Math.max(1, Math.round(side / 14));
+    this.occlusionMethod = 'auto';
   }
 
   start() {
@@ -128,17 +129,22 @@ export class ImagesView extends View {
   async occlude() {
     const size = el('input', {id: 'occ-size', type: 'number', min: 1, value: this.size, title: 'square size'});
     const stride = el('input', {id: 'occ-stride', type: 'number', min: 1, value: this.stride, title: 'stride'});
+    const method = el('select', {id: 'occ-method', title: 'how the maps are computed (docs/OCCLUSION.md)'},
+      ...['auto', 'full', 'incremental', 'approximate'].map((name) =>
+        el('option', name === this.occlusionMethod ? {value: name, selected: 'selected'} : {value: name}, name)));
     const maps = el('div', {class: 'row', id: 'occlusion-maps'}, note('Occluding...'));
     const run = el('button', {id: 'occlude', onclick: () => {
       this.size = Number(size.value);
       this.stride = Number(stride.value);
+      this.occlusionMethod = method.value;
       this.occlude();
     }}, 'occlude');
     this.occlusion.replaceChildren(el('h3', {}, 'Occlusion (Fig. 7)'),
-                                   el('div', {class: 'controls'}, 'grey square ', size, ' px, stride ', stride, ' px ', run),
+                                   el('div', {class: 'controls'}, 'grey square ', size, ' px, stride ', stride, ' px ', method, ' ', run),
                                    maps);
     try {
-      const answer = await api('occlusion', {run: this.info.run, image: this.image, size: this.size, stride: this.stride});
+      const answer = await api('occlusion', {run: this.info.run, image: this.image, size: this.size, stride: this.stride,
+                                             method: this.occlusionMethod});
       const legend = el('ul', {class: 'legend'}, ...answer.legend.map((item) =>
         el('li', {}, el('span', {class: 'swatch', style: `background:${item.color}`}), item.label)));
       maps.replaceChildren(
@@ -148,7 +154,9 @@ export class ImagesView extends View {
         el('figure', {}, picture(answer.label, 'most probable label', 'big'),
            el('figcaption', {}, 'most probable label'), legend),
         el('figure', {}, picture(answer.activity, `${answer.layer} map ${answer.channel}`, 'big'),
-           el('figcaption', {}, `activity of ${answer.layer}'s strongest map (${answer.channel})`)));
+           el('figcaption', {}, `activity of ${answer.layer}'s strongest map (${answer.channel})`)),
+        note(`computed by ${answer.method} occlusion: ${answer.computed} of ${answer.grid[0] * answer.grid[1]} `
+             + 'positions through the network' + (answer.method === 'approximate' ? ', the rest interpolated' : '')));
     } catch (error) {
       maps.replaceChildren(note(error.message, 'error'));
     }
