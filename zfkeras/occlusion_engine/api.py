@@ -105,12 +105,13 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
         from_logits: the model outputs logits; softmax is applied.
         method: ``"full"`` runs every occluded copy through the whole model;
             ``"incremental"`` recomputes only the window of each layer that
-            the square can change (exact; conv/pool/pad/pointwise chains,
-            see docs/OCCLUSION.md); ``"auto"`` takes the incremental path
+            the square can change (exact; chains and graphs of the layers
+            docs/OCCLUSION.md lists); ``"auto"`` takes the incremental path
             when the model allows it and it saves work; ``"approximate"``
             thresholds every layer's recomputed window at ``tau`` of its
             map and drills down adaptively (docs/OCCLUSION.md: defaults,
-            measured error, how to tune).
+            measured error; `zfkeras.occlusion_engine.tune_approximate`
+            chooses the three settings for a model and its images).
         verbose: 0 (silent), 1 (a progress bar over square positions) or
             "auto" (a bar over more than 20 model calls' worth of positions).
         tau: ``method="approximate"`` only: each layer recomputes at most
