@@ -61,6 +61,7 @@ class Session:
         import keras
 
         from zfkeras import Deconvnet
+        from zfkeras.streaming import qualified_layer
 
         self.source = source
         self.lock = threading.RLock()
@@ -70,9 +71,7 @@ class Session:
         self.layers, self.conv_layers = {}, []
         conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
         for name in self.deconv.layer_names:
-            if "/" in name:
-                continue  # nested-model layers: top_activations takes plain names
-            layer = self.model.get_layer(name)
+            layer = qualified_layer(self.model, name)  # "outer/inner" inside nested models
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             self.layers[name] = tuple(int(d) for d in self.deconv.layer_output_shape(name))

@@ -137,3 +137,34 @@ def test_what_explore_refuses(image_folder, tmp_path, capsys):
     wide.save(tmp_path / "wide.keras")
     refused([str(tmp_path / "wide.keras"), "--images", str(image_folder), "--logdir", logs], "square")
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_model_with_a_nested_base_offers_the_bases_layers(image_folder, tmp_path):
+    # the shape of a fine-tuned model: a convolutional base as one layer of the classifier
+    import keras
+
+    import zfkeras
+    from zfkeras.explore.sources import EntrySource
+
+    inner = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(inner)
+    x = keras.layers.MaxPooling2D(2, name="p1")(x)
+    base = keras.Model(inner, keras.layers.Conv2D(8, 3, activation="relu", name="c2")(x), name="base")
+    inputs = keras.Input((24, 24, 3))
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(base(inputs)))
+    keras.Model(inputs, outputs).save(tmp_path / "tuned.keras")
+    assert main([str(tmp_path / "tuned.keras"), "--images", str(image_folder), "--logdir", str(tmp_path / "logs"),
+                 "--name", "tuned", "--preprocess", "scale255"]) == 0
+    http, _ = client(tmp_path / "logs")
+    status, info = get(http, "info", run="tuned")
+    assert status == 200
+    assert [(layer["name"], layer["conv"]) for layer in info["layers"]] == [
+        ("base/c1", True), ("base/p1", False), ("base/c2", True)]
+    unit, _ = ready_unit(http, run="tuned", layer="base/c2", map="5")
+    source = EntrySource("tuned", str(tmp_path / "logs" / "tuned"))
+    raw, _ = source.test_images()
+    model = zfkeras.load_model(tmp_path / "tuned.keras")
+    top = zfkeras.top_activations(model, source.preprocess(raw), ["base/c2"], k=9, verbose=0)["base/c2"]
+    assert [p["image"] for p in unit["panels"]] == top.image_ids[5].tolist()
+    status, occluded = get(http, "occlusion", run="tuned", image="test:0", size="8", stride="4")
+    assert status == 200 and occluded["layer"] == "base/c2"

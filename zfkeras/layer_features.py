@@ -40,7 +40,9 @@ import tensorflow as tf
 from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.streaming import distribute_stream, image_stream, layer_output_model, resolve_layers, run_checked
+from zfkeras.streaming import (
+    distribute_stream, image_stream, layer_output_model, qualified_layer, resolve_layers, run_checked,
+)
 from zfkeras.validation import int_pair, one_of
 
 POOLS = (None, "max", "avg")
@@ -110,7 +112,7 @@ def _distributed_step(strategy, replica_step, batch):
 
 def _width(model, name, pool, grid):
     """Features per image of one layer (from its static output shape; 0 when not fixed)."""
-    shape = model.get_layer(name).output.shape[1:]
+    shape = qualified_layer(model, name).output.shape[1:]
     if None in shape:
         return 0
     return int(reduce_output(tf.zeros((0, *shape)), pool, grid).shape[1])

@@ -39,7 +39,9 @@ from zfkeras._compat import progress_to_verbose, renamed_arguments
 from zfkeras.inputs import DEFAULT_BATCH_SIZE, model_input_shape
 from zfkeras.precision import float32_model, is_float32
 from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.streaming import distribute_stream, image_stream, layer_output_model, resolve_layers, run_checked
+from zfkeras.streaming import (
+    distribute_stream, image_stream, layer_output_model, qualified_layer, resolve_layers, run_checked,
+)
 from zfkeras.validation import positive_int
 
 # Placeholder of an unfilled slot: ranks after every real entry.
@@ -100,7 +102,8 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
             dicts, batched (rank-4 elements, used as they come) or not
             (rank 3, batched here by ``batch_size``).
         layers: a layer name or a list of names (plain Keras names as
-            `model.get_layer` takes them) whose outputs are 4-D maps.
+            `model.get_layer` takes them, or ``"outer/inner"`` inside a nested
+            model) whose outputs are 4-D maps.
         k: images kept per map; at most the number of images.
         batch_size: global batch size (split over replicas under a
             strategy); ignored for already batched datasets.
@@ -134,7 +137,7 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
     stream = image_stream(model, inputs, batch_size, with_ids=True)
     if stream.num_images is not None and k > stream.num_images:
         raise ValueError(_too_few(k, stream.num_images))
-    shapes = [tuple(model.get_layer(n).output.shape[1:]) for n in names]
+    shapes = [tuple(qualified_layer(model, n).output.shape[1:]) for n in names]
     if any(None in shape for shape in shapes):
         raise ValueError(
             f"layer output shapes {dict(zip(names, shapes))} are not fixed; give the model a "

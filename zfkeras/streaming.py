@@ -64,8 +64,8 @@ def resolve_layers(model, layers, purpose, maps_only=False):
 
     Args:
         model: a `keras.Model`.
-        layers: a layer name or a list of names (plain Keras names, as
-            `model.get_layer` takes them).
+        layers: a layer name or a list of names (plain Keras names, or
+            ``"outer/inner"`` inside nested models: `qualified_layer`).
         purpose: what the layers are for, for messages ("features").
         maps_only: require 4-D outputs (convolutional feature maps).
 
@@ -89,7 +89,7 @@ def resolve_layers(model, layers, purpose, maps_only=False):
         names = list(dict.fromkeys(names))
     for name in names:
         try:
-            layer = model.get_layer(name)
+            layer = qualified_layer(model, name)
         except ValueError:
             raise ValueError(
                 f"unknown layer {name!r} for {purpose}; model {model.name!r} has "
@@ -103,6 +103,58 @@ def resolve_layers(model, layers, purpose, maps_only=False):
                 f"channels) output: choose one of {_candidates(model, True)}"
             )
     return names, single
+
+
+def qualified_layer(model, name):
+    """The layer ``name`` of ``model``: a plain Keras name, or ``"outer/inner"``
+    for a layer inside a nested model (the names `zfkeras.Deconvnet` gives).
+
+    Raises:
+        ValueError: no such layer (or ``outer`` is not a model).
+    """
+    first, _, rest = name.partition("/")
+    layer = model.get_layer(first)
+    if not rest:
+        return layer
+    if not isinstance(layer, keras.Model):
+        raise ValueError(f"layer {first!r} of model {model.name!r} is not a nested model")
+    return qualified_layer(layer, rest)
+
+
+def layer_output(model, name):
+    """The symbolic output of layer ``name`` (see `qualified_layer`) in ``model``'s graph.
+
+    A layer inside a nested model gets a path from the outer model's input:
+    the nested model's layers up to it, called on the tensor the nested
+    model is called on (its weights are shared, not copied).
+    """
+    first, _, rest = name.partition("/")
+    layer = model.get_layer(first)
+    if not rest:
+        return layer.output
+    qualified_layer(model, name)  # raises for an unknown name
+    nested = keras.Model(layer.inputs, layer_output(layer, rest), name=f"{layer.name}_to_{rest.replace('/', '_')}")
+    fed = _call_inputs(model, layer)
+    return nested(fed[0] if len(fed) == 1 else fed)
+
+
+def _call_inputs(model, nested):
+    """The symbolic tensors ``nested`` is called on in ``model``'s graph (it must be called once)."""
+    nodes, seen, stack = {}, set(), list(model.outputs)
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if layer is nested:
+            nodes[id(node)] = node
+        stack.extend(node.input_tensors)
+    if len(nodes) != 1:
+        raise ValueError(f"nested model {nested.name!r} is called {len(nodes)} times in model {model.name!r}; "
+                         "its layers have no single output to read")
+    return list(next(iter(nodes.values())).input_tensors)
 
 
 def _output_shape(model, layer):
@@ -122,6 +174,9 @@ def _candidates(model, maps_only):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
+        if isinstance(layer, keras.Model):  # its layers, by qualified name
+            names.extend(f"{layer.name}/{n}" for n in _candidates(layer, maps_only))
+            continue
         try:
             rank = len(layer.output.shape)
         except (AttributeError, ValueError):
@@ -137,7 +192,7 @@ def layer_output_model(model, names):
     A single forward pass then gives every requested layer (the graph up to
     the deepest one is shared, nothing beyond it is computed).
     """
-    outputs = [model.get_layer(name).output for name in names]
+    outputs = [layer_output(model, name) for name in names]
     return keras.Model(model.inputs, outputs, name=f"{model.name}_layer_outputs")
 
 

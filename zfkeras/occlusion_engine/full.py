@@ -36,13 +36,12 @@ class FullInference:
         if layer is None:
             net = model
         else:
+            from zfkeras.streaming import layer_output
+
             try:
-                feature_map = model.get_layer(layer).output
-            except ValueError:
-                raise ValueError(
-                    f"layer_activity cannot reach layer {layer!r} of model {model.name!r} "
-                    "(layers of nested models are not supported); pass a top-level layer"
-                ) from None
+                feature_map = layer_output(model, layer)
+            except ValueError as error:
+                raise ValueError(f"layer_activity cannot reach layer {layer!r} of model {model.name!r}: {error}") from None
             net = keras.Model(model.inputs[0], [model.outputs[0], feature_map])
         self._layer = layer
         self._net = net
