@@ -224,7 +224,7 @@ class Session:
 
     def occlude(self, raw, size, stride, method="auto"):
         """Fig. 7's three maps for one raw image, by `zfkeras.occlusion`'s ``method``
-        (``"incremental"`` where the model has no incremental path: a 400)."""
+        (``"incremental"`` where the model has no incremental path: its InputError, a 400)."""
         from zfkeras import occlusion
 
         height, width, _ = self.source.input_shape
@@ -236,13 +236,8 @@ class Session:
                              f"at most {MAX_OCCLUSION_POSITIONS}: take a larger stride")
         x = self.source.preprocess(raw[None])
         with self.lock:
-            try:
-                result = occlusion(self.model, x, size, stride, layer=self.occlusion_layer,
-                                   from_logits=self.from_logits, verbose=0, method=method)
-            except ValueError as error:
-                if method != "incremental" or "cannot run" not in str(error):
-                    raise
-                raise BadRequest(str(error)) from None
+            result = occlusion(self.model, x, size, stride, layer=self.occlusion_layer,
+                               from_logits=self.from_logits, verbose=0, method=method)
         predicted = result.predicted_label[0]
         shown = [int(c) for c in np.unique(predicted)]
         palette = pictures.label_colors(len(shown))

@@ -74,6 +74,9 @@ def test_a_corrupt_model_is_a_message(http):
     ("occlusion", {"image": "test:0", "size": "29", "stride": "2"}, ["'size'"]),
     ("occlusion", {"image": "test:0", "size": "6", "stride": "x"}, ["'stride'"]),
     ("occlusion", {"image": "test:0", "size": "6", "stride": "2", "method": "magic"}, ["'method'", "approximate"]),
+    # zfnet_small has no incremental path for a 20 px square: the library's InputError, as a 400
+    ("occlusion", {"image": "test:0", "size": "20", "stride": "2", "method": "incremental"},
+     ["method='incremental' cannot run", "use method='full'"]),
     ("test_images", {"count": "1000"}, ["'count'"]),
 ])
 def test_every_bad_parameter_is_a_400_with_a_message(http, route, params, words):

@@ -256,7 +256,8 @@ def _choose_engine(method, model, planned, full):
         return full if engine is None else engine
     if method == "incremental":
         if engine is None:
-            raise ValueError(f"method='incremental' cannot run on model {model.name!r}: {why_not}; use method='full'")
+            # the caller's choice of method, not our failure: InputError (a ValueError)
+            raise InputError(f"method='incremental' cannot run on model {model.name!r}: {why_not}; use method='full'")
         return engine
     if engine is None or engine.cost_ratio > _AUTO_MAX_COST:
         return full
