@@ -94,13 +94,14 @@ def build(name):
 
 
 def tuned_settings(path):
-    """``{(square, stride): settings}`` tuned on the trained 224 px model (benchmarks/occlusion_ssim.py)."""
+    """``{(square, stride): {"settings", "held_out"}}``: the setting tuned on the trained 224 px model
+    and its held-out SSIM record (benchmarks/occlusion_ssim.py)."""
     if path is None:
         return {}
     with open(path) as f:
         report = json.load(f)
-    return {(c["square"], c["stride"]): dict(c["tuned_on_tuning_images"]["settings"],
-                                             held_out=c["held_out"]["tuned"])
+    return {(c["square"], c["stride"]): {"settings": c["tuned_on_tuning_images"]["settings"],
+                                         "held_out": c["held_out"]["tuned"]}
             for c in report["cases"] if c["model"].endswith("224px")}
 
 
@@ -127,8 +128,6 @@ def bench(name, model, size, stride, count, repeats, with_xplique, xplique_repea
     shares = {}
 
     def approximate_run(key, settings):
-        settings = {k: v for k, v in settings.items() if k != "held_out"}
-
         def run():
             r = zfkeras.occlusion(model, image[None], size, stride, fill=0.0, labels=[label], verbose=0, **settings)
             shares[key] = (r.approximation["positions_computed"][0] / r.approximation["positions"],
@@ -138,7 +137,7 @@ def bench(name, model, size, stride, count, repeats, with_xplique, xplique_repea
 
     whole_grid = {"approx_defaults": approximate_run("approx_defaults", {"method": "approximate"})}
     if tuned is not None:
-        whole_grid["approx_tuned"] = approximate_run("approx_tuned", tuned)
+        whole_grid["approx_tuned"] = approximate_run("approx_tuned", tuned["settings"])
     methods = {
         "full": lambda: full.run(image, corners[sample], size, fill, BATCH)[0],
         "exact": lambda: exact.run(image, fill, BATCH, positions=sample)[0],
