@@ -33,7 +33,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.atomic import write_json_atomic
+from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.deconv.unpooling import timed
 from tests import oracle
 from zfkeras.analysis.output.machine import cpu_model

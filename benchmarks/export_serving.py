@@ -31,7 +31,7 @@ import tensorflow as tf
 import zfkeras
 from benchmarks.mining import cpu_model
 from zfkeras.export import export_model
-from zfkeras.layer_features import features
+from zfkeras.methods.features import features
 
 
 def _timed(fn):

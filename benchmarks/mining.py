@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.mining import top_activations
+from zfkeras.methods.top_activations import top_activations
 from zfkeras.analysis.output.machine import cpu_model
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
@@ -121,7 +121,7 @@ def main(argv=None):
     }
     print(f"CPU: {result['cpu']}, load average at end {result['load_average_at_end']}")
     if args.out:
-        from zfkeras.atomic import write_json_atomic
+        from zfkeras.utils.atomic import write_json_atomic
 
         write_json_atomic(args.out, result)
     return 0

@@ -47,12 +47,12 @@ import keras
 import numpy as np
 
 import zfkeras
-from zfkeras.atomic import write_json_atomic
+from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.analysis.output.machine import cpu_model
-from zfkeras.occlusion_engine import approximate
-from zfkeras.occlusion_engine.full import FullInference
-from zfkeras.occlusion_engine.geometry import square_corners
-from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+from zfkeras.methods.occlusion import approximate
+from zfkeras.methods.occlusion.full import FullInference
+from zfkeras.methods.occlusion.geometry import square_corners
+from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
 BATCH = 64
 SETTINGS = [(16, 4), (50, 10)]

@@ -2,7 +2,7 @@
 
 For each trained model and occlusion setting:
 
-* ``zfkeras.occlusion_engine.tune_approximate`` picks, on 16 tuning images,
+* ``zfkeras.methods.occlusion.tune_approximate`` picks, on 16 tuning images,
   the setting (``tau``, ``coarse_stride``, ``drill_down``) of lowest
   estimated arithmetic whose lowest per-image SSIM to the exact map is at
   least 0.9 + its default margin 0.05 (its whole table of candidates goes into the JSON);
@@ -43,12 +43,12 @@ import tensorflow as tf
 from skimage.metrics import structural_similarity
 
 import zfkeras
-from zfkeras.atomic import write_json_atomic
+from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.analysis.output.machine import cpu_model
-from zfkeras.occlusion_engine import approximate
-from zfkeras.occlusion_engine.geometry import square_corners
-from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
-from zfkeras.occlusion_engine.tuning import cheapest, tune_approximate
+from zfkeras.methods.occlusion import approximate
+from zfkeras.methods.occlusion.geometry import square_corners
+from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
+from zfkeras.methods.occlusion.tuning import cheapest, tune_approximate
 
 TARGET_SSIM = 0.9
 MARGINS = (0.0, 0.02, 0.03, 0.05)

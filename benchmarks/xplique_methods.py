@@ -31,8 +31,8 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.atomic import write_json_atomic
-from zfkeras.cam import class_projection
+from zfkeras.utils.atomic import write_json_atomic
+from zfkeras.methods.grad_cam import class_projection
 
 L = keras.layers
 

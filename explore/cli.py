@@ -13,8 +13,8 @@ import json
 import pathlib
 import re
 
-from zfkeras.command import cli_main, positive_int_argument, verb_parser
-from zfkeras.errors import InputError
+from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
+from zfkeras.utils.errors import InputError
 from zfkeras.explore.entry import PREPROCESS_MODES
 
 PROG = "zfkeras explore"
@@ -85,7 +85,7 @@ def main(argv=None):
 
     from zfkeras.explore.entry import image_files, write_entry
     from zfkeras.runs.sources import read_image_file
-    from zfkeras.saving import load_model
+    from zfkeras.keras_objects.saving import load_model
 
     try:
         model = load_model(model_path, compile=False)

@@ -23,7 +23,7 @@ import os
 import pathlib
 import shutil
 
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 ENTRY_FILE = "explore.json"
 MODEL_FILE = "model.keras"
@@ -75,7 +75,7 @@ def read_entry(path):
 
 
 def write_entry(target, model_path, images, files, preprocess_mode, class_names, sources):
-    """Writes the entry folder at ``target`` in one step (`zfkeras.atomic.atomic_directory`).
+    """Writes the entry folder at ``target`` in one step (`zfkeras.utils.atomic.atomic_directory`).
 
     Args:
         target: the entry folder (replaced if it exists).
@@ -88,7 +88,7 @@ def write_entry(target, model_path, images, files, preprocess_mode, class_names,
     """
     import numpy as np
 
-    from zfkeras.atomic import atomic_directory, write_json_atomic
+    from zfkeras.utils.atomic import atomic_directory, write_json_atomic
 
     meta = {"format": FORMAT, "model": MODEL_FILE, "images": IMAGES_FILE, "preprocess": preprocess_mode,
             "input_shape": [int(d) for d in images.shape[1:]], "num_images": int(len(images)),

@@ -4,7 +4,7 @@
 from ``RUN_DIR/mined/`` (`zfkeras.runs.mined.load_top_activations`, with
 the parameters this source mines with), from memory, or a progress report
 while a background thread mines it (`zfkeras.top_activations` over chunks
-of the images, merged by `zfkeras.mining.merge_top_activations`) and then
+of the images, merged by `zfkeras.methods.top_activations.merge_top_activations`) and then
 stores it with `zfkeras.runs.mined.save_top_activations`, so the next
 TensorBoard, the report and ``zfkeras mine`` reuse it.
 """
@@ -40,7 +40,7 @@ def chunk_bounds(count, chunks=CHUNKS, minimum=K):
 
 def mine(session, layer, progress=None):
     """The top `K` of every map of ``layer`` over the session's images (one pass, in chunks)."""
-    from zfkeras.mining import merge_top_activations, top_activations
+    from zfkeras.methods.top_activations import merge_top_activations, top_activations
 
     raw, _ = session.test_raw()
     bounds = chunk_bounds(len(raw))

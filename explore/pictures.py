@@ -1,6 +1,6 @@
 """Arrays -> PNG data URIs, as the explorer page shows them.
 
-Projections are drawn with `zfkeras.display.projection_to_image` (the one
+Projections are drawn with `zfkeras.utils.display.projection_to_image` (the one
 normalisation of every projection zfkeras shows); raw images as they are;
 activation maps from zero (black) to their maximum (white); occlusion
 maps through a matplotlib colour map (p(class): 0 blue to 1 red, as the
@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.utils.display import projection_to_image, to_rgb
 
 
 def png_uri(image):

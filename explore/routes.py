@@ -149,7 +149,7 @@ def json_app(handler, methods=("GET",), body=False, max_body=None):
     """A WSGI app answering ``handler(args[, body])`` as JSON; refusals 400, failures 500 (one line)."""
     from tensorboard.backend import http_util
 
-    from zfkeras.errors import InputError
+    from zfkeras.utils.errors import InputError
     from zfkeras.explore.jobs import MiningError
 
     @wrappers.Request.application

@@ -13,7 +13,7 @@ entry, `zfkeras.explore.entry`'s files.
 
 import os
 
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 from zfkeras.explore import entry
 from zfkeras.runs import RunFolder
 from zfkeras.runs.layout import RunLayout
@@ -105,7 +105,7 @@ class EntrySource:
         return f"{self.id} ({os.path.basename(self.meta['sources'].get('model', 'model'))}, explore entry)"
 
     def load_model(self):
-        from zfkeras.saving import load_model
+        from zfkeras.keras_objects.saving import load_model
 
         return load_model(os.path.join(self.path, entry.MODEL_FILE), compile=False)
 

@@ -6,7 +6,7 @@ TensorFlow alone (see docs/EXPORT.md). Names are imported lazily, so that
 ``zfkeras export --help`` does not import TensorFlow.
 """
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "export_model": "zfkeras.export.archive",

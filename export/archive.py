@@ -19,13 +19,13 @@ import signal
 import keras
 import tensorflow as tf
 
-from zfkeras import atomic
+from zfkeras.utils import atomic
 from zfkeras.deconv import Deconvnet
 from zfkeras.export import record as export_record
 from zfkeras.export import signatures
 from zfkeras.export.occlude import Occluder, default_square
-from zfkeras.validation import positive_int
-from zfkeras.errors import InputError
+from zfkeras.utils.validation import positive_int
+from zfkeras.utils.errors import InputError
 
 CLASS_NAMES_FILE = "class_names.txt"
 
@@ -108,7 +108,7 @@ def _feature_layers(model, layers):
     """Names for the ``features`` signature: the conv layers among `layers`, then fc7.
 
     Only layers the model itself holds (not inside nested models): those are
-    the ones `zfkeras.layer_features` reads.
+    the ones `zfkeras.methods.features` reads.
     """
     own = {layer.name: layer for layer in model.layers}
     chosen = [name for name in layers if isinstance(own.get(name), _CONV_TYPES)]
@@ -118,8 +118,8 @@ def _feature_layers(model, layers):
 
 
 def _feature_reducer():
-    """`zfkeras.layer_features.reduce_output` with that module's default pooling."""
-    features = importlib.import_module("zfkeras.layer_features")
+    """`zfkeras.methods.features.reduce_output` with that module's default pooling."""
+    features = importlib.import_module("zfkeras.methods.features")
     defaults = inspect.signature(features.features).parameters
     return functools.partial(
         features.reduce_output, pool=defaults["pool"].default, grid=tuple(defaults["grid"].default)

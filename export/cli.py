@@ -7,7 +7,7 @@ Parsing and the run-folder checks import neither TensorFlow nor Keras, so
 import os
 import sys
 
-from zfkeras.command import cli_main, positive_int_argument, verb_parser
+from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
 
 
 def build_parser():

@@ -13,7 +13,7 @@ the whole model (in chunks of `CHUNK` positions).
 import keras
 import tensorflow as tf
 
-from zfkeras.occlusion_engine.full import occluded_copies
+from zfkeras.methods.occlusion.full import occluded_copies
 
 # Occluded copies per model call inside the signature.
 CHUNK = 64

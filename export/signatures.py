@@ -20,7 +20,7 @@ import re
 
 import tensorflow as tf
 
-from zfkeras.streaming import layer_output_model
+from zfkeras.utils.streaming import layer_output_model
 
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5
@@ -92,7 +92,7 @@ class ServingFunctions:
         layers: the deconvnet layer names `project` serves.
         feature_layers: names of the model's layers `features` returns.
         reduce_features: callable mapping one layer output ``(N, ...)`` to
-            features ``(N, D)`` (`zfkeras.layer_features.reduce_output` with its
+            features ``(N, D)`` (`zfkeras.methods.features.reduce_output` with its
             default pooling).
         softmax: apply a softmax to the model output (it returns logits).
         occluder: an `zfkeras.export.occlude.Occluder` of `model`, or None

@@ -1,4 +1,4 @@
-"""zfkeras.atomic: files and folders appear whole or not at all."""
+"""zfkeras.utils.atomic: files and folders appear whole or not at all."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from zfkeras.atomic import (
+from zfkeras.utils.atomic import (
     atomic_directory,
     atomic_path,
     is_temporary,
@@ -108,7 +108,7 @@ def test_atomic_directory_refuses_a_non_empty_folder_unless_replace(tmp_path):
 
 _KILLED_WRITER = """
 import sys, time
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 target, marker = sys.argv[1], sys.argv[2]
 with atomic_path(target) as tmp:
     with open(tmp, "w") as f:
@@ -166,10 +166,10 @@ def _fill(tmp, label, files=3):
 def test_a_replaced_folder_is_at_its_path_at_every_step(tmp_path, monkeypatch):
     import shutil
 
-    from zfkeras import atomic
+    from zfkeras.utils import atomic
 
     if not atomic.exchange_supported(tmp_path):
-        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.atomic)")
+        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.utils.atomic)")
     target = tmp_path / "out"
     with atomic_directory(target) as tmp:
         _fill(tmp, "old")
@@ -198,10 +198,10 @@ def test_a_replaced_folder_is_at_its_path_at_every_step(tmp_path, monkeypatch):
 def test_a_reader_polling_a_replaced_folder_always_finds_it_whole(tmp_path):
     import threading
 
-    from zfkeras import atomic
+    from zfkeras.utils import atomic
 
     if not atomic.exchange_supported(tmp_path):
-        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.atomic)")
+        pytest.skip("this file system cannot exchange two names in one step (see zfkeras.utils.atomic)")
     target = tmp_path / "out"
     with atomic_directory(target) as tmp:
         _fill(tmp, "0")
@@ -229,7 +229,7 @@ def test_a_reader_polling_a_replaced_folder_always_finds_it_whole(tmp_path):
 
 
 def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path):
-    from zfkeras import atomic
+    from zfkeras.utils import atomic
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x").write_text("a")

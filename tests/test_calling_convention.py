@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.correspondence import correspondence
-from zfkeras.evaluation import predict_ten_crop, ten_crop_metrics
-from zfkeras.inputs import DEFAULT_BATCH_SIZE
-from zfkeras.invariance import invariance
+from zfkeras.measures.correspondence import correspondence
+from zfkeras.measures.evaluation import predict_ten_crop, ten_crop_metrics
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE
+from zfkeras.measures.invariance import invariance
 
 SIZE = 8
 

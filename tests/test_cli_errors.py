@@ -7,8 +7,8 @@ import pathlib
 import pytest
 
 from zfkeras import cli
-from zfkeras.command import cli_main
-from zfkeras.errors import InputError, InputTypeError, MissingInputError
+from zfkeras.cli.verbs import cli_main
+from zfkeras.utils.errors import InputError, InputTypeError, MissingInputError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TF_MESSAGE = "Attempt to convert a value (PerReplica:{0: <tf.Tensor: shape=(), dtype=float32>}) with an unsupported type"
@@ -97,7 +97,7 @@ def test_usage_errors_and_interrupts_are_not_caught():
 
 
 def test_input_errors_are_still_the_builtin_errors_they_refine():
-    from zfkeras import validation
+    from zfkeras.utils import validation
     from zfkeras.runs.folder import RunFolder
 
     with pytest.raises(InputError) as raised:

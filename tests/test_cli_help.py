@@ -26,7 +26,7 @@ def _option_entries(help_text):
 
 
 def _typed(value):
-    """A default as it is typed on the command line (independent of zfkeras.command)."""
+    """A default as it is typed on the command line (independent of zfkeras.cli.verbs)."""
     return " ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import keras
 
-from zfkeras.constraints import FilterRMSClip
+from zfkeras.keras_objects.constraints import FilterRMSClip
 
 
 def _rms(w):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import keras
 
-from zfkeras.correspondence import (
+from zfkeras.measures.correspondence import (
     check_boxes, correspondence, mask_boxes, random_boxes, sign_consistency,
 )
 

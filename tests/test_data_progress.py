@@ -1,9 +1,9 @@
-"""zfkeras.progress: a bar when asked, or when the work is long."""
+"""zfkeras.utils.progress: a bar when asked, or when the work is long."""
 
 import keras
 import pytest
 
-from zfkeras.progress import progress_bar
+from zfkeras.utils.progress import progress_bar
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import keras
 
 import zfkeras
 from zfkeras.deconv import Deconvnet, unpooling as unpooling_choice
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 from tests import oracle
 from tests.test_deconv_graph import _residual_concat_model
 

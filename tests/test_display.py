@@ -1,11 +1,11 @@
-"""zfkeras.display: one normalisation for projections, in TensorBoard and the report."""
+"""zfkeras.utils.display: one normalisation for projections, in TensorBoard and the report."""
 
 import glob
 import json
 
 import numpy as np
 
-from zfkeras import display
+from zfkeras.utils import display
 
 
 def test_contrast_normalize_maps_zero_to_grey_and_the_extreme_to_the_ends():

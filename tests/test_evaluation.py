@@ -1,4 +1,4 @@
-"""zfkeras.evaluation against numpy top-k and a numpy ten-crop average."""
+"""zfkeras.measures.evaluation against numpy top-k and a numpy ten-crop average."""
 
 import keras
 import numpy as np
@@ -7,9 +7,9 @@ import tensorflow as tf
 from sklearn.metrics import top_k_accuracy_score
 
 from tests.images_helpers import numpy_ten_crops
-from zfkeras.evaluation import predict_ten_crop
-from zfkeras.evaluation import ten_crop_metrics
-from zfkeras.evaluation import top_k_accuracy
+from zfkeras.measures.evaluation import predict_ten_crop
+from zfkeras.measures.evaluation import ten_crop_metrics
+from zfkeras.measures.evaluation import top_k_accuracy
 
 IMAGE, CROP, CLASSES = 16, 12, 7
 

@@ -82,7 +82,7 @@ def test_the_plugin_starts_without_tensorflow_and_scans_a_bounded_depth(logdir, 
 
 def test_a_unit_is_mined_once_in_the_background_stored_reused_and_equal_to_the_library(logdir, run):
     import zfkeras
-    from zfkeras.display import projection_to_image
+    from zfkeras.utils.display import projection_to_image
     from zfkeras.runs.mined import load_top_activations
 
     http, _ = client(logdir)
@@ -132,7 +132,7 @@ def test_a_recorded_unit_shows_its_evolution_and_another_names_the_recorded_maps
 def test_an_upload_is_cut_as_the_test_images_and_gives_classes_projections_and_occlusion(http, run, photo_bytes,
                                                                                          tmp_path):
     import zfkeras
-    from zfkeras.display import projection_to_image
+    from zfkeras.utils.display import projection_to_image
 
     status, up = post(http, "upload", photo_bytes, run="run")
     assert status == 200 and up["image"].startswith("upload:")
@@ -185,7 +185,7 @@ def test_the_projection_methods_deconvnet_project_has_are_offered(http, run):
         assert status == 200 and projection["method"] == method
         expected = zfkeras.Deconvnet(model).project(x, "conv4", 3, position=tuple(projection["position"]),
                                                     verbose=0, method=method)[0]
-        from zfkeras.display import projection_to_image
+        from zfkeras.utils.display import projection_to_image
 
         shown[method] = decode(projection["projection"])
         np.testing.assert_allclose(shown[method], np.round(projection_to_image(expected) * 255), atol=1.01)

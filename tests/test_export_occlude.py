@@ -12,7 +12,7 @@ SIZE, STRIDE = 6, 1  # the export's defaults at 28 px: round(50 / 224 * 28), a f
 
 
 def test_occlude_signature_matches_the_library_in_a_process_without_zfkeras(exported, client_response):
-    from zfkeras.occlusion_engine import occlusion
+    from zfkeras.methods.occlusion import occlusion
 
     model, _ = exported
     raw, _, response = client_response
@@ -49,7 +49,7 @@ def test_occlude_refuses_bad_images(loaded):
 
 
 def test_export_flags_fix_the_square(tmp_path):
-    from zfkeras.errors import InputError
+    from zfkeras.utils.errors import InputError
     from zfkeras.export import export_model
 
     model = helpers.tiny_model()

@@ -7,8 +7,8 @@ import pytest
 import keras
 
 import zfkeras
-from zfkeras.errors import InputError
-from zfkeras.fidelity import blur, occlusion_drop
+from zfkeras.utils.errors import InputError
+from zfkeras.measures.faithfulness import blur, occlusion_drop
 
 L = keras.layers
 

@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-import zfkeras.layer_features as features_module
-from zfkeras.layer_features import adaptive_pool, features
+import zfkeras.methods.features as features_module
+from zfkeras.methods.features import adaptive_pool, features
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +115,9 @@ def test_every_dataset_form_gives_the_oracle_result(model, images, kind):
 
 
 def test_top_level_name_is_the_function_after_importing_the_module(model, images):
-    import zfkeras.layer_features
+    import zfkeras.methods.features
 
-    assert zfkeras.features is zfkeras.layer_features.features
+    assert zfkeras.features is zfkeras.methods.features.features
     assert zfkeras.features(model, images[:3], "fc8", verbose=0).shape == (3, 10)
 
 

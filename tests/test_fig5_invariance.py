@@ -3,7 +3,7 @@ import pytest
 
 from zfkeras.analysis.sections import fig5_invariance
 from zfkeras.analysis.report.section import SectionUnavailable
-from zfkeras.invariance import DEFAULT_AMOUNTS
+from zfkeras.measures.invariance import DEFAULT_AMOUNTS
 
 
 def test_pick_images_takes_distinct_classes():

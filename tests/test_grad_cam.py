@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.cam import class_projection, guided_grad_cam
+from zfkeras.methods.grad_cam import class_projection, guided_grad_cam
 from tests import oracle
 from tests.test_deconv_graph import _residual_concat_model
 

@@ -1,10 +1,10 @@
-"""zfkeras.inputs: the one image check; its messages quote what they received."""
+"""zfkeras.utils.inputs: the one image check; its messages quote what they received."""
 
 import keras
 import numpy as np
 import pytest
 
-from zfkeras.inputs import check_image_shape, check_images, model_input_shape, stored_images
+from zfkeras.utils.inputs import check_image_shape, check_images, model_input_shape, stored_images
 
 EXPECTED = (6, 5, 3)
 

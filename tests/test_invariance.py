@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import keras
 
-from zfkeras.invariance import invariance, transform_images, transform_matrix
+from zfkeras.measures.invariance import invariance, transform_images, transform_matrix
 
 
 def _spot(h, w, y, x):

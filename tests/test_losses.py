@@ -1,11 +1,11 @@
-"""zfkeras.losses.SparseSmoothedCrossentropy against numpy and Keras."""
+"""zfkeras.keras_objects.losses.SparseSmoothedCrossentropy against numpy and Keras."""
 
 import keras
 import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.losses import SparseSmoothedCrossentropy
+from zfkeras.keras_objects.losses import SparseSmoothedCrossentropy
 
 
 def _numpy_loss(labels, probs, eps):

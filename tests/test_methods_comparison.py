@@ -31,7 +31,7 @@ def test_section_files_and_table(section):
     assert np.all((auc["mean"] >= 0) & (auc["mean"] <= 1) & (auc["std"] >= 0)) and np.all(auc["images"] == 5)
     # the gradient's deletion AUC, recomputed from the library on the same images
     import zfkeras
-    from zfkeras.cam import class_projection
+    from zfkeras.methods.grad_cam import class_projection
 
     model = run.load_model()
     raw, _ = run.load_split("test", max_examples=30, seed=0)

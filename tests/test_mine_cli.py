@@ -35,7 +35,7 @@ def _mine_command(run_dir, *args):
 
 def _library_result(run_dir, max_images, k=9):
     """One top_activations pass over the images the verb mines."""
-    from zfkeras.mining import top_activations
+    from zfkeras.methods.top_activations import top_activations
     from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(run_dir)

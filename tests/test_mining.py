@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.mining import TopActivations, merge_top_activations, first_max_positions, top_activations
+from zfkeras.methods.top_activations import TopActivations, merge_top_activations, first_max_positions, top_activations
 from tests.mining_oracle import brute_force, integer_images, integer_model
 
 SMALL_LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
@@ -108,7 +108,7 @@ def test_shards_merged_with_offsets_equal_one_pass():
 def test_second_call_reuses_the_traced_graph():
     model, images = integer_model(), integer_images()
     first = top_activations(model, images, "c1", k=4, verbose=0)
-    from zfkeras import mining
+    from zfkeras.methods import top_activations as mining
 
     step = mining._STEPS[model][(("c1",), 4, id(None))]
     second = top_activations(model, images[::-1].copy(), "c1", k=4, verbose=0)
@@ -126,7 +126,7 @@ _DISTRIBUTED_SCRIPT = textwrap.dedent(
     import numpy as np, tensorflow as tf
     sys.path.insert(0, {root!r})
     from tests.mining_oracle import integer_model, integer_images
-    from zfkeras.mining import top_activations
+    from zfkeras.methods.top_activations import top_activations
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     model, images = integer_model(), integer_images(n=37)

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from zfkeras.mining import TopActivations
+from zfkeras.methods.top_activations import TopActivations
 from zfkeras.runs import mined
 from zfkeras.runs.layout import RunLayout
 
@@ -122,12 +122,12 @@ def _csv_ids(out_dir, layer):
 
 
 def test_fig2_reuses_the_stored_result_and_says_so(mined_run, tmp_path, monkeypatch):
-    import zfkeras.mining
+    import zfkeras.methods.top_activations
 
     def refuse(*args, **kwargs):
         raise AssertionError("Fig. 2 mined again although zfkeras mine stored the result")
 
-    monkeypatch.setattr(zfkeras.mining, "top_activations", refuse)
+    monkeypatch.setattr(zfkeras.methods.top_activations, "top_activations", refuse)
     section = _fig2(mined_run, tmp_path / "report")
     assert "reused from <code>mined/</code>" in section.caption_html and "of every layer" in section.caption_html
     stored = mined.load_top_activations(mined_run, "conv4", k=9)

@@ -22,7 +22,7 @@ _WORKER = textwrap.dedent(
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # from TF_CONFIG, before any op
     import numpy as np
     import zfkeras
-    from zfkeras.mining import top_activations
+    from zfkeras.methods.top_activations import top_activations
 
     folder = sys.argv[1]
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
@@ -64,7 +64,7 @@ def workers(tmp_path_factory):
 
 @pytest.mark.parametrize("form", ["array", "dataset"])
 def test_two_workers_mine_what_one_process_mines(workers, form):
-    from zfkeras.mining import top_activations
+    from zfkeras.methods.top_activations import top_activations
 
     model, images, arrays, records = workers
     assert records[0]["replicas"] == 2

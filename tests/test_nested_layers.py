@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.streaming import layer_output, qualified_layer
+from zfkeras.utils.streaming import layer_output, qualified_layer
 
 L = keras.layers
 

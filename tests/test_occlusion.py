@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.occlusion_engine import OcclusionResult, occlusion
+from zfkeras.methods.occlusion import OcclusionResult, occlusion
 
 H, W = 9, 8
 REGION = (2, 6, 3, 7)  # rows [2, 6), cols [3, 7): the pixels the model sees
@@ -125,9 +125,9 @@ def test_layer_must_be_a_feature_map():
 
 
 def test_top_level_name_is_the_function(images):
-    import zfkeras.occlusion_engine.api
+    import zfkeras.methods.occlusion.api
 
-    assert zfkeras.occlusion is zfkeras.occlusion_engine.api.occlusion
+    assert zfkeras.occlusion is zfkeras.methods.occlusion.api.occlusion
     a = zfkeras.occlusion(linear_model(), images[:1], 4, 4, verbose=0)
     b = occlusion(linear_model(), images[:1], 4, 4, verbose=0)
     np.testing.assert_array_equal(a.class_probability, b.class_probability)

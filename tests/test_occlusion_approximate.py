@@ -6,8 +6,8 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from tests.test_occlusion_incremental import tiny_zfnet
-from zfkeras.errors import InputError
-from zfkeras.occlusion_engine import approximate, occlusion
+from zfkeras.utils.errors import InputError
+from zfkeras.methods.occlusion import approximate, occlusion
 
 L = keras.layers
 
@@ -126,8 +126,8 @@ def test_fig7_measures_the_error_where_the_model_has_no_incremental_path():
     # drills down on full re-inference, and the exact maps it is measured
     # against are full re-inference too
     from zfkeras.analysis.sections import fig7_occlusion as f7
-    from zfkeras.occlusion_engine.geometry import square_corners
-    from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+    from zfkeras.methods.occlusion.geometry import square_corners
+    from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
     inputs = keras.Input((20, 20, 1))
     x = L.Conv2D(4, 7, activation="relu", name="conv1")(inputs)

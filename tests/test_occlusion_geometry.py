@@ -1,11 +1,11 @@
-"""zfkeras.occlusion_engine.geometry against brute force."""
+"""zfkeras.methods.occlusion.geometry against brute force."""
 
 import keras
 import numpy as np
 import pytest
 
 from zfkeras.graph.window import Window
-from zfkeras.occlusion_engine import geometry
+from zfkeras.methods.occlusion import geometry
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding", [
@@ -57,7 +57,7 @@ def test_affected_output_covers_exactly_the_reachable_outputs(in_size, kernel, s
 def test_gather_region_assembles_patch_over_cache():
     import tensorflow as tf
 
-    from zfkeras.occlusion_engine.incremental import gather_region
+    from zfkeras.methods.occlusion.incremental import gather_region
 
     rng = np.random.default_rng(1)
     cached = rng.normal(size=(12, 11, 2)).astype("float32")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from tests.test_occlusion_incremental import assert_engine_matches_full
-from zfkeras.occlusion_engine import occlusion
-from zfkeras.occlusion_engine import plan as planning
-from zfkeras.occlusion_engine.geometry import square_corners
+from zfkeras.methods.occlusion import occlusion
+from zfkeras.methods.occlusion import plan as planning
+from zfkeras.methods.occlusion.geometry import square_corners
 
 L = keras.layers
 

@@ -6,10 +6,10 @@ import pytest
 
 import zfkeras
 from zfkeras.layers import LocalResponseNormalization
-from zfkeras.occlusion_engine import occlusion
-from zfkeras.occlusion_engine.full import FullInference
-from zfkeras.occlusion_engine.geometry import square_corners
-from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+from zfkeras.methods.occlusion import occlusion
+from zfkeras.methods.occlusion.full import FullInference
+from zfkeras.methods.occlusion.geometry import square_corners
+from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
 L = keras.layers
 

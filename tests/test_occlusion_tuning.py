@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from tests.test_occlusion_incremental import tiny_zfnet
-from zfkeras.errors import InputError
-from zfkeras.occlusion_engine import approximate, occlusion, tune_approximate
-from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+from zfkeras.utils.errors import InputError
+from zfkeras.methods.occlusion import approximate, occlusion, tune_approximate
+from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
 L = keras.layers
 SIZE, STRIDE = 25, 8  # 11x11 positions at 112 px

@@ -31,10 +31,10 @@ def test_every_all_name_resolves(package):
 
 
 def test_function_names_are_functions_whatever_was_imported():
-    import zfkeras.layer_features  # noqa: F401
-    import zfkeras.occlusion_engine.api  # noqa: F401
-    from zfkeras.layer_features import features
-    from zfkeras.occlusion_engine.api import occlusion
+    import zfkeras.methods.features  # noqa: F401
+    import zfkeras.methods.occlusion.api  # noqa: F401
+    from zfkeras.methods.features import features
+    from zfkeras.methods.occlusion.api import occlusion
 
     assert zfkeras.features is features
     assert zfkeras.occlusion is occlusion

@@ -138,8 +138,8 @@ def test_code_covers_the_zfkeras_modules_a_section_imports_and_only_those():
     _, fig2 = cache.code_digest("zfkeras.analysis.sections.fig2_top9")
     _, fig4 = cache.code_digest("zfkeras.analysis.sections.fig4_evolution")
     # imported inside functions, and lazily through `from zfkeras import Deconvnet`
-    assert {"zfkeras.mining", "zfkeras.deconv.deconvnet", "zfkeras.display", "zfkeras.runs.folder"} <= set(fig2)
-    assert "zfkeras.mining" not in fig4 and "zfkeras.deconv" not in fig4 and "zfkeras.display" in fig4
+    assert {"zfkeras.methods.top_activations", "zfkeras.deconv.deconvnet", "zfkeras.utils.display", "zfkeras.runs.folder"} <= set(fig2)
+    assert "zfkeras.methods.top_activations" not in fig4 and "zfkeras.deconv" not in fig4 and "zfkeras.utils.display" in fig4
 
 
 def test_a_changed_library_module_changes_the_key_of_the_sections_using_it(tmp_path, monkeypatch):

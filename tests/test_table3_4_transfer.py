@@ -82,7 +82,7 @@ def test_one_class_target(tmp_path):
 
 def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path, monkeypatch):
     from sklearn.metrics import balanced_accuracy_score
-    from zfkeras.layer_features import features
+    from zfkeras.methods.features import features
 
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
     model = run.load_model()

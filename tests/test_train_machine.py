@@ -63,7 +63,7 @@ def test_mixed_precision_model_projects_like_its_float32_copy():
 
     from zfkeras import zfnet_small
     from zfkeras.deconv import Deconvnet
-    from zfkeras.precision import float32_model, float32_outputs, is_float32, mixed_precision_policy
+    from zfkeras.keras_objects.precision import float32_model, float32_outputs, is_float32, mixed_precision_policy
 
     with mixed_precision_policy():
         mixed = zfnet_small(input_shape=(28, 28, 1), num_classes=10, seed=0)

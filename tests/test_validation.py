@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zfkeras import validation as v
+from zfkeras.utils import validation as v
 
 
 def test_positive_int_accepts_numpy_and_integral_floats():

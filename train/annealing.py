@@ -2,7 +2,7 @@
 
 import keras
 
-from zfkeras.validation import float_in_range, one_of, positive_int
+from zfkeras.utils.validation import float_in_range, one_of, positive_int
 
 
 class PlateauAnnealer(keras.callbacks.Callback):

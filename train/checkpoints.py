@@ -3,7 +3,7 @@
 A checkpoint is a folder ``checkpoints/epoch_NNNN/`` holding ``model.keras``
 (weights and optimizer state, learning rate included) and ``state.json``
 (epoch, history, annealing state). It is written with
-`zfkeras.atomic.atomic_directory`: under a temporary name, renamed into
+`zfkeras.utils.atomic.atomic_directory`: under a temporary name, renamed into
 place only when complete, so a process killed at any moment leaves either
 the previous checkpoint or the new one, never a partial one. Temporary
 leftovers are removed on the next start.
@@ -16,9 +16,9 @@ import shutil
 
 import keras
 
-from zfkeras.atomic import atomic_directory, remove_temporaries
+from zfkeras.utils.atomic import atomic_directory, remove_temporaries
 from zfkeras.runs.layout import CHECKPOINT_MODEL, CHECKPOINT_PATTERN, CHECKPOINT_REGEX, CHECKPOINT_STATE
-from zfkeras.validation import positive_int
+from zfkeras.utils.validation import positive_int
 
 _NAME = re.compile(CHECKPOINT_REGEX)
 

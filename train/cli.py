@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import sys
 
-from zfkeras.command import cli_main, format_default, verb_parser
+from zfkeras.cli.verbs import cli_main, format_default, verb_parser
 from zfkeras.train.config import DATASETS, MODELS, RECIPE_DEFAULTS, TrainConfig
 
 _HELP = {

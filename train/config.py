@@ -6,11 +6,11 @@ Importing this module does not import TensorFlow.
 import dataclasses
 import json
 
-from zfkeras.atomic import write_json_atomic
+from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.models import ABLATIONS
 from zfkeras.train.recipes import RECIPES
-from zfkeras.validation import float_in_range, int_pair, non_negative_int, one_of, positive_float, positive_int
-from zfkeras.errors import InputError
+from zfkeras.utils.validation import float_in_range, int_pair, non_negative_int, one_of, positive_float, positive_int
+from zfkeras.utils.errors import InputError
 
 MODELS = ("zfnet_small", "zfnet", "alexnet_dense")
 DATASETS = ("fashion_mnist", "folder", "tfds")

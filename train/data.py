@@ -40,7 +40,7 @@ from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.writer import RunWriter
 from zfkeras.runs.sources import folder_files, tfds_split
 from zfkeras.runs.splits import VALIDATION_NAMES, held_out_indices, plan_splits
-from zfkeras.errors import MissingInputError
+from zfkeras.utils.errors import MissingInputError
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 SPLITS = ("train", "validation", "test")

@@ -14,14 +14,14 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 from zfkeras.deconv import Deconvnet
-from zfkeras.display import projections_to_images
-from zfkeras.inputs import check_image_shape, check_images
-from zfkeras.precision import float32_model, is_float32
+from zfkeras.utils.display import projections_to_images
+from zfkeras.utils.inputs import check_image_shape, check_images
+from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.runs.layout import EVOLUTION_PATTERN
 from zfkeras.train.filters import tile_images, write_image_summary
-from zfkeras.validation import non_negative_int, positive_int
+from zfkeras.utils.validation import non_negative_int, positive_int
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -46,7 +46,7 @@ class FeatureEvolution(keras.callbacks.Callback):
 
     - one TensorBoard image per layer, tag ``evolution/{layer}``, step =
       epoch: the chosen maps' projections in one row, each shown by
-      `zfkeras.display.projection_to_image` (zero is grey), exactly as the
+      `zfkeras.utils.display.projection_to_image` (zero is grey), exactly as the
       report's Fig. 4 shows them;
     - ``out_dir/evolution_epoch_{epoch:03d}.npz``, written atomically, with
       per layer ``{layer}_projections`` (M, H, W, C) float32,

@@ -81,7 +81,7 @@ def connect(timeout):
     """
     import tensorflow as tf
 
-    from zfkeras.errors import InputError
+    from zfkeras.utils.errors import InputError
 
     if timeout:
         _register_timeout(timeout)
@@ -118,7 +118,7 @@ def agree_on(strategy, value, what):
     all-reduce); raises `InputError` naming `what` otherwise."""
     import tensorflow as tf
 
-    from zfkeras.errors import InputError
+    from zfkeras.utils.errors import InputError
 
     x = tf.constant([1.0, float(value), float(value) ** 2])
     n, total, squares = (float(v) for v in strategy.reduce("SUM", x, axis=None).numpy())

@@ -67,7 +67,7 @@ def loss(config):
     """The training loss: cross-entropy, with ``config.label_smoothing`` if set."""
     if not config.label_smoothing:
         return "sparse_categorical_crossentropy"
-    from zfkeras.losses import SparseSmoothedCrossentropy
+    from zfkeras.keras_objects.losses import SparseSmoothedCrossentropy
 
     return SparseSmoothedCrossentropy(config.label_smoothing)
 

@@ -4,7 +4,7 @@
 through `zfkeras.runs.writer.RunWriter` (the names and what each holds:
 `zfkeras.runs.layout`); read it with `zfkeras.runs.folder.RunFolder`.
 
-Every file is written atomically (`zfkeras.atomic`). The run folder is
+Every file is written atomically (`zfkeras.utils.atomic`). The run folder is
 checked before TensorFlow is imported: this module and the configuration
 import neither TensorFlow nor Keras, so a conflicting or unreadable run
 folder is reported at once.
@@ -20,7 +20,7 @@ from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.writer import RunWriter
 from zfkeras.train.config import TrainConfig, config_differences, read_json
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 
 class RunFolderConflict(InputError):
@@ -113,7 +113,7 @@ def _train(config, shared_run_dir, resume, role, verbose):
     import tensorflow as tf
 
     from zfkeras.data.pipeline import set_data_threads
-    from zfkeras.precision import float32_model, float32_outputs, mixed_precision_policy
+    from zfkeras.keras_objects.precision import float32_model, float32_outputs, mixed_precision_policy
     from zfkeras.train import checkpoints as ckpt
     from zfkeras.train import multiworker
     from zfkeras.train.annealing import PlateauAnnealer
@@ -220,7 +220,7 @@ def _train(config, shared_run_dir, resume, role, verbose):
     print(f"Evaluating on the test split ({data.splits['description']}) ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
     if data.ten_crop_test is not None:
-        from zfkeras.evaluation import ten_crop_metrics
+        from zfkeras.measures.evaluation import ten_crop_metrics
 
         test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
     epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None

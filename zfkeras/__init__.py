@@ -4,10 +4,10 @@ The public API is small and imported lazily, so that ``import zfkeras``
 (and the ``zfkeras`` command's ``--help``) does not pay for importing
 TensorFlow until a name is used. Everything else lives in submodules:
 `zfkeras.layers`, `zfkeras.models` (ablations), `zfkeras.data`,
-`zfkeras.deconv`, `zfkeras.validation`, ...
+`zfkeras.deconv`, `zfkeras.utils.validation`, ...
 """
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -16,20 +16,20 @@ _EXPORTS = {
     "MaxPoolWithArgmax": "zfkeras.layers",
     "MaxUnpool2D": "zfkeras.layers",
     "LocalResponseNormalization": "zfkeras.layers",
-    "FilterRMSClip": "zfkeras.constraints",
+    "FilterRMSClip": "zfkeras.keras_objects.constraints",
     # model builders
     "zfnet": "zfkeras.models",
     "zfnet_small": "zfkeras.models",
     "alexnet_dense": "zfkeras.models",
     # the deconvnet and saving
     "Deconvnet": "zfkeras.deconv",
-    "load_model": "zfkeras.saving",
+    "load_model": "zfkeras.keras_objects.saving",
     # the tools built on them: one entry point per method
-    "top_activations": "zfkeras.mining",
-    "features": "zfkeras.layer_features",
-    "occlusion": "zfkeras.occlusion_engine",
-    "grad_cam": "zfkeras.cam",
-    "faithfulness": "zfkeras.fidelity",
+    "top_activations": "zfkeras.methods.top_activations",
+    "features": "zfkeras.methods.features",
+    "occlusion": "zfkeras.methods.occlusion",
+    "grad_cam": "zfkeras.methods.grad_cam",
+    "faithfulness": "zfkeras.measures.faithfulness",
     "RunFolder": "zfkeras.runs",
 }
 

@@ -10,8 +10,8 @@ Arguments are parsed without importing TensorFlow.
 import os
 
 from zfkeras.analysis.cli.common import non_negative_int, positive_int
-from zfkeras.command import cli_main, verb_parser
-from zfkeras.errors import InputError
+from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.utils.errors import InputError
 
 PROG = "zfkeras ablate"
 

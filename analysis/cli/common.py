@@ -7,11 +7,11 @@ usage error before anything heavy is imported.
 import argparse
 import os
 
-from zfkeras import validation
+from zfkeras.utils import validation
 
 
 def _argparse_int(check, what):
-    """An argparse type: the text as an int, checked by a `zfkeras.validation` function."""
+    """An argparse type: the text as an int, checked by a `zfkeras.utils.validation` function."""
 
     def parse(text):
         try:

@@ -15,8 +15,8 @@ Arguments are parsed without importing TensorFlow.
 """
 
 from zfkeras.analysis.cli.common import non_negative_int, open_run, positive_int
-from zfkeras.command import cli_main, verb_parser
-from zfkeras.errors import InputError
+from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.utils.errors import InputError
 
 PROG = "zfkeras mine"
 # Fig. 2's defaults (zfkeras.analysis.sections.fig2_top9), so that the report reuses what this writes.
@@ -97,10 +97,10 @@ def mine_run(run, layers, k, split, max_images, seed, batch_size, chunk_size, st
     Returns:
         list of the files written (empty on a non-chief worker).
     """
-    from zfkeras.mining import merge_top_activations, top_activations
-    from zfkeras.progress import progress_bar
+    from zfkeras.methods.top_activations import merge_top_activations, top_activations
+    from zfkeras.utils.progress import progress_bar
     from zfkeras.runs import mined
-    from zfkeras.streaming import resolve_layers
+    from zfkeras.utils.streaming import resolve_layers
 
     if strategy is None:
         model = run.load_model(compile=False)

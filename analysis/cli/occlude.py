@@ -17,8 +17,8 @@ complete or not at all.
 
 import os
 
-from zfkeras.command import cli_main, verb_parser
-from zfkeras.errors import InputError
+from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.utils.errors import InputError
 
 _DESCRIPTION = __doc__.split("\n\n")[0]
 
@@ -101,7 +101,7 @@ def _load(args):
 
         run = RunFolder(args.model)
         return run.load_model(), run.read_image, run.preprocess, list(run.class_names)
-    from zfkeras.saving import load_model
+    from zfkeras.keras_objects.saving import load_model
 
     try:
         model = load_model(args.model)
@@ -138,7 +138,7 @@ def _run(args):
 
     from zfkeras.analysis.sections import fig7_occlusion as f7
     from zfkeras.analysis.output import tables
-    from zfkeras.atomic import atomic_directory
+    from zfkeras.utils.atomic import atomic_directory
 
     model, read_image, preprocess, names = _load(args)
     h, w = (int(d) for d in model.input_shape[1:3])

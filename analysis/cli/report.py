@@ -8,7 +8,7 @@ import os
 import sys
 
 from zfkeras.analysis.report.build import SECTIONS  # plain data, no TensorFlow
-from zfkeras.command import cli_main, verb_parser
+from zfkeras.cli.verbs import cli_main, verb_parser
 
 
 def build_parser():

@@ -7,7 +7,7 @@ written to the run's report folder (``transfer_<target>.csv``, ``.md``,
 """
 
 from zfkeras.analysis.cli.common import add_output_options, fold_count, non_negative_int, open_target_run, positive_int, print_written
-from zfkeras.command import cli_main, verb_parser
+from zfkeras.cli.verbs import cli_main, verb_parser
 
 PROG = "zfkeras transfer"
 

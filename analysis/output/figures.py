@@ -1,7 +1,7 @@
 """Drawing the report's figures: panels placed and tiled, PNGs, HTML fragments.
 
 Where and when a figure was made is `machine`; CSV and Markdown tables are
-`tables`; how a projection is shown is `zfkeras.display`.
+`tables`; how a projection is shown is `zfkeras.utils.display`.
 
 Plain numpy and matplotlib (Agg backend); no TensorFlow. Every writer is
 atomic (the file appears complete or not at all), so an interrupted report
@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 
 
 def place(patch, box, full_size, fill=np.nan):

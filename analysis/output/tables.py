@@ -10,7 +10,7 @@ import csv
 import io
 import os
 
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 
 
 def write_csv(path, header, rows):

@@ -18,8 +18,8 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import cross_validate
 from threadpoolctl import threadpool_limits
 
-from zfkeras.validation import non_negative_int, positive_int
-from zfkeras.errors import InputError
+from zfkeras.utils.validation import non_negative_int, positive_int
+from zfkeras.utils.errors import InputError
 
 
 @dataclasses.dataclass

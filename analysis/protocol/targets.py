@@ -25,8 +25,8 @@ import os
 
 import numpy as np
 
-from zfkeras.validation import positive_int
-from zfkeras.errors import InputError
+from zfkeras.utils.validation import positive_int
+from zfkeras.utils.errors import InputError
 
 BUILTIN_TARGETS = ("test", "digits")
 

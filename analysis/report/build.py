@@ -98,7 +98,7 @@ def _cached(out_dir, name, key):
 
 
 def _store(out_dir, name, key, section):
-    from zfkeras.atomic import write_json_atomic
+    from zfkeras.utils.atomic import write_json_atomic
 
     write_json_atomic(out_dir / CACHE_DIR / f"{name}.json", {"key": key, "section": dataclasses.asdict(section)})
 
@@ -203,13 +203,13 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True, params=N
 
 
 def _atomic(path):
-    from zfkeras.atomic import atomic_path
+    from zfkeras.utils.atomic import atomic_path
 
     return atomic_path(path)
 
 
 def _write_summary(run, out_dir, done, missing, timings):
-    from zfkeras.atomic import write_json_atomic
+    from zfkeras.utils.atomic import write_json_atomic
 
     summary = {
         "run_dir": str(run.path),

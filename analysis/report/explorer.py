@@ -72,7 +72,7 @@ def write_explorer(out_dir, panels, labels, class_names, title=""):
     Returns:
         list of the files written, relative to `out_dir`.
     """
-    from zfkeras.atomic import atomic_path, write_json_atomic
+    from zfkeras.utils.atomic import atomic_path, write_json_atomic
 
     (out_dir / FOLDER).mkdir(parents=True, exist_ok=True)
     files = []

@@ -1,7 +1,7 @@
 """Fig. 2 of the paper: each feature map's top 9 activations, seen two ways.
 
 For every feature map of the chosen conv layers, the 9 test images whose
-strongest activation of that map is largest (`zfkeras.mining.top_activations`)
+strongest activation of that map is largest (`zfkeras.methods.top_activations.top_activations`)
 give 9 panels twice: the deconvnet projection of that one activation, and
 the image patch under the unit's receptive field
 (`Deconvnet.receptive_field`). Both are cut to the same receptive-field box.
@@ -21,7 +21,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs import layout
 
 K = 9
@@ -103,15 +103,15 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
         k: activations per map (9 in the paper).
         chunk: projections computed per deconvnet call (bounds memory).
         progress: show a progress bar.
-        top: dict layer -> `zfkeras.mining.TopActivations` already known
+        top: dict layer -> `zfkeras.methods.top_activations.TopActivations` already known
             for these images (e.g. stored by ``zfkeras mine``); only the
             other layers are mined.
 
     Returns:
         dict layer -> `LayerTop9`.
     """
-    from zfkeras.mining import top_activations
-    from zfkeras.progress import progress_bar
+    from zfkeras.methods.top_activations import top_activations
+    from zfkeras.utils.progress import progress_bar
 
     if len(images) < k:
         raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
@@ -219,7 +219,7 @@ def compute(run, progress=True, test_images=10000, k=K, seed=0):
     except ValueError as e:
         raise SectionUnavailable(str(e)) from None
     try:
-        import zfkeras.mining  # noqa: F401
+        import zfkeras.methods.top_activations  # noqa: F401
     except ImportError as e:
         raise SectionUnavailable(f"top-k mining is not available ({e})") from None
     # Same projections as the switch unpooling (tested), faster on CPU.

@@ -14,7 +14,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.runs import layout
-from zfkeras.display import projection_to_image
+from zfkeras.utils.display import projection_to_image
 
 # The trainer's evolution records; config.json for the caption (sample size, seed).
 INPUTS = (layout.CONFIG, layout.EVOLUTION)

@@ -1,7 +1,7 @@
 """Fig. 5: invariance to vertical translation, scale and rotation.
 
 Five test images of different classes are transformed by growing amounts
-(`zfkeras.invariance`); rows = translation, scale, rotation; columns = one
+(`zfkeras.measures.invariance`); rows = translation, scale, rotation; columns = one
 image under the transformation, the relative Euclidean distance of the
 layer-1 (``conv1``) and layer-7 (``fc7``) feature vectors to those of the
 untransformed image, and p(true class).
@@ -13,7 +13,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.display import to_rgb
+from zfkeras.utils.display import to_rgb
 
 INPUTS = TRAINED_MODEL
 ROWS = (
@@ -36,7 +36,7 @@ def compute(run, images=5, seed=0, low="conv1", high="fc7"):
     Returns:
         ``(images, labels, {transform: InvarianceResult})``.
     """
-    from zfkeras.invariance import invariance
+    from zfkeras.measures.invariance import invariance
 
     model = run.load_model()
     names = [layer.name for layer in model.layers]
@@ -56,7 +56,7 @@ def compute(run, images=5, seed=0, low="conv1", high="fc7"):
 
 def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
     """The 3 x 4 figure of the paper's layout, written to ``path``."""
-    from zfkeras.invariance import transform_images
+    from zfkeras.measures.invariance import transform_images
 
     plt = figures.pyplot()
     fig, axes = plt.subplots(3, 4, figsize=(15, 9.5))

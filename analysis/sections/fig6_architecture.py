@@ -20,7 +20,7 @@ from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol import filter_measures as fm
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.runs import layout
-from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs.folder import RunFolder
 
 # The base run's recipe and test split; the variants it trains are report
@@ -92,7 +92,7 @@ def measure(model, images, stride, count):
         numbers of `filter_measures` (see its definitions).
     """
     from zfkeras import Deconvnet
-    from zfkeras.mining import top_activations
+    from zfkeras.methods.top_activations import top_activations
 
     kernel = np.asarray(model.get_layer("conv1").kernel)
     deconv = Deconvnet(model, unpooling="max_pool_grad")
@@ -162,7 +162,7 @@ def report_section(run, out_dir, progress=True, *, train_examples=8192, epochs=1
         raise SectionUnavailable("Fig. 6's scaled comparison is defined for 28-pixel Fashion-MNIST runs; "
                                  f"this run uses {run.config.get('dataset')!r}")
     try:
-        import zfkeras.mining  # noqa: F401
+        import zfkeras.methods.top_activations  # noqa: F401
     except ImportError as e:
         raise SectionUnavailable(f"top-k mining is not available ({e})") from None
     raw, _ = run.load_split("test", max_examples=sample, seed=0)

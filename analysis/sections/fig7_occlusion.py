@@ -25,7 +25,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.utils.display import projection_to_image, to_rgb
 
 INPUTS = TRAINED_MODEL
 PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
@@ -69,7 +69,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
     import keras
 
     from zfkeras import Deconvnet
-    from zfkeras.occlusion_engine import occlusion
+    from zfkeras.methods.occlusion import occlusion
 
     images = np.asarray(preprocess(raw_images), np.float32)
     result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
@@ -86,7 +86,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
 
 def approximation_error(approx, exact):
     """SSIM (mean, min over images) and largest absolute error of approximate p(class) maps."""
-    from zfkeras.occlusion_engine.approximate import ssim
+    from zfkeras.methods.occlusion.approximate import ssim
 
     scores = [ssim(a, e) if min(a.shape) >= 3 else float(np.allclose(a, e))
               for a, e in zip(approx.class_probability, exact.class_probability)]

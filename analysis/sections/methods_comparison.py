@@ -10,9 +10,9 @@ its projection by the deconvnet, guided backpropagation and the gradient
 Table, over ``table_images`` test images (mean and std across images):
 deletion and insertion AUC (`zfkeras.faithfulness`, ``steps`` stages, fill
 0 = the training mean after preprocessing) of the predicted class's map by
-each method (`zfkeras.cam.class_projection`: |map| summed over channels;
+each method (`zfkeras.methods.grad_cam.class_projection`: |map| summed over channels;
 Grad-CAM at the last conv layer), and the occlusion drop
-(`zfkeras.fidelity.occlusion_drop`) of the top layer's chosen units with
+(`zfkeras.measures.faithfulness.occlusion_drop`) of the top layer's chosen units with
 each method's projection of them, the square half the layer's receptive
 field.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
-from zfkeras.display import projection_to_image, to_rgb
+from zfkeras.utils.display import projection_to_image, to_rgb
 
 INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
@@ -36,7 +36,7 @@ CSV_HEADER = ["method", "metric", "mean", "std", "images"]
 
 def class_maps(model, images, last_conv, batch_size=64):
     """Pixel importance ``(N, H, W)`` of each image's predicted class, per method."""
-    from zfkeras.cam import class_projection
+    from zfkeras.methods.grad_cam import class_projection
     from zfkeras import grad_cam
 
     maps = {m: np.abs(class_projection(model, images, method=m, batch_size=batch_size, verbose=0)).sum(-1)
@@ -48,7 +48,7 @@ def class_maps(model, images, last_conv, batch_size=64):
 def scores(model, deconv, images, layer, units, steps, size):
     """Rows ``(method, metric, mean, std, images)`` of the table."""
     from zfkeras import faithfulness, grad_cam
-    from zfkeras.fidelity import occlusion_drop
+    from zfkeras.measures.faithfulness import occlusion_drop
 
     rows = []
     for method, maps in class_maps(model, images, layer).items():

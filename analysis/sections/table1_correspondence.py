@@ -7,7 +7,7 @@ closest to their class mean (so that they are aligned: every boot points
 left), with 6x6 masks on the toe, the heel and the top of the shaft at
 fixed coordinates of the 28x28 image, and random 6x6 masks on the boot as
 the control. For other datasets, give your own images and boxes to
-`zfkeras.correspondence.correspondence`.
+`zfkeras.measures.correspondence.correspondence`.
 """
 
 import html
@@ -70,12 +70,12 @@ def compute(run, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"), bo
         ``(images, {part: {layer: CorrespondenceResult}}, random boxes)``;
         the random control pools the pairs of all trials.
     """
-    from zfkeras.correspondence import CorrespondenceResult, correspondence
+    from zfkeras.measures.correspondence import CorrespondenceResult, correspondence
 
     if run.config.get("dataset") != "fashion_mnist" or tuple(run.input_shape) != (28, 28, 1):
         raise SectionUnavailable(
             "the default correspondence analysis uses aligned Fashion-MNIST ankle boots at 28x28; for other "
-            "data call zfkeras.correspondence.correspondence(model, images, boxes, layers)"
+            "data call zfkeras.measures.correspondence.correspondence(model, images, boxes, layers)"
         )
     model = run.load_model()
     names = [layer.name for layer in model.layers]

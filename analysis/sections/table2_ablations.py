@@ -32,7 +32,7 @@ from zfkeras.models import ABLATIONS
 from zfkeras.runs.folder import RunFolder
 from zfkeras.runs import layout
 from zfkeras.runs.layout import RunLayout
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 STEM = "table2_ablations"
 # The base run's config (the caption) and every variant trained under ablations/.

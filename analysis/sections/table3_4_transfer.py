@@ -29,7 +29,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol.folds import FoldScores, fold_scores, mean_per_class_accuracy, stratified_folds
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.progress import progress_bar
+from zfkeras.utils.progress import progress_bar
 
 DEFAULT_PER_CLASS = (1, 2, 5, 10, 15, 30)
 SCRATCH_BATCH = 32
@@ -138,7 +138,7 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
     Returns:
         list of `TransferRow`, one per N.
     """
-    from zfkeras.layer_features import features
+    from zfkeras.methods.features import features
     from sklearn.exceptions import ConvergenceWarning
 
     per_class = sorted({int(n) for n in per_class})

@@ -32,8 +32,8 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.protocol.folds import fold_scores, stratified_folds
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.errors import InputError
-from zfkeras.progress import progress_bar
+from zfkeras.utils.errors import InputError
+from zfkeras.utils.progress import progress_bar
 
 PROBE_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7")
 SOFTMAX_LAYERS = ("conv5", "fc7")
@@ -156,7 +156,7 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
         how they were made (data, counts, seeds, seconds).
     """
     from zfkeras.analysis.protocol.targets import load_target
-    from zfkeras.layer_features import features
+    from zfkeras.methods.features import features
 
     start, cpu_start = time.perf_counter(), time.process_time()
     model = run.load_model()

@@ -17,7 +17,7 @@ which is imported the first time one of them is used, so that
 """
 
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 
 from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
 from zfkeras.data.fashion_mnist import load_fashion_mnist

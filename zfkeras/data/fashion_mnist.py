@@ -12,7 +12,7 @@ import os
 import zlib
 
 import numpy as np
-from zfkeras.errors import InputError, MissingInputError
+from zfkeras.utils.errors import InputError, MissingInputError
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",

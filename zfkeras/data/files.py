@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from zfkeras.data.transforms import read_image
 from zfkeras.data.pipeline import finish, parallel_calls
-from zfkeras.progress import progress_bar
-from zfkeras.errors import InputError, MissingInputError
+from zfkeras.utils.progress import progress_bar
+from zfkeras.utils.errors import InputError, MissingInputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # verbose="auto" shows a progress bar above this many files to decode.

@@ -90,7 +90,7 @@ def image_folder_dataset(root, mode="train", image_size=256, crop_size=224, mean
         mode: ``"train"``: one random crop of the 10 per example;
             ``"center"``: the centre crop; ``"full"``: the whole
             ``image_size`` square (the input of
-            `zfkeras.evaluation.predict_ten_crop`).
+            `zfkeras.measures.evaluation.predict_ten_crop`).
         image_size: side after resize and centre crop (256 in the paper).
         crop_size: side of the sub-crops (224 in the paper).
         mean_image: ``(image_size, image_size, 3)`` array (from

@@ -11,16 +11,16 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 from zfkeras.data.files import decodable_files
 from zfkeras.data.files import list_image_files
 from zfkeras.data.pipeline import finish, parallel_calls
 from zfkeras.data.transforms import read_image
 from zfkeras.data.transforms import resize_and_center_crop
-from zfkeras.progress import progress_bar
+from zfkeras.utils.progress import progress_bar
 from zfkeras.runs.layout import MEAN_IMAGE
-from zfkeras.validation import positive_int
-from zfkeras.errors import InputError, MissingInputError
+from zfkeras.utils.validation import positive_int
+from zfkeras.utils.errors import InputError, MissingInputError
 
 # verbose="auto" shows a progress bar above this many images.
 AUTO_PROGRESS_IMAGES = 2000

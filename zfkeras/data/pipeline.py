@@ -19,7 +19,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.validation import non_negative_int, positive_int
+from zfkeras.utils.validation import non_negative_int, positive_int
 
 # Machines with at most this many cores get the one-thread mode by default.
 SMALL_MACHINE_CORES = 2

@@ -3,7 +3,7 @@
 Zeiler & Fergus (Sec. 3): shortest side to 256, central 256x256 square,
 minus the per-pixel mean image of the training split; training takes one of
 the ten 224x224 crops at random per example, evaluation averages the
-predictions over all ten (`zfkeras.evaluation.predict_ten_crop`).
+predictions over all ten (`zfkeras.measures.evaluation.predict_ten_crop`).
 """
 
 import dataclasses
@@ -18,8 +18,8 @@ from zfkeras.data.transforms import center_crop
 from zfkeras.data.transforms import check_crop_sizes
 from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.data.transforms import ten_crop_at
-from zfkeras.validation import one_of
-from zfkeras.validation import positive_int
+from zfkeras.utils.validation import one_of
+from zfkeras.utils.validation import positive_int
 
 MODES = ("train", "center", "full")
 

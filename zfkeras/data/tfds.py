@@ -15,7 +15,7 @@ import re
 from zfkeras.data.folders import check_validate_flag
 from zfkeras.data.folders import files_dataset
 from zfkeras.data.preprocessing import pipeline_settings
-from zfkeras.errors import InputError, MissingInputError
+from zfkeras.utils.errors import InputError, MissingInputError
 
 
 def _import_tfds():

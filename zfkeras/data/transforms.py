@@ -7,7 +7,7 @@ corners and the centre, each with and without a horizontal flip.
 
 import tensorflow as tf
 
-from zfkeras.validation import positive_int
+from zfkeras.utils.validation import positive_int
 
 # ZFNet takes RGB input; grey, palette and RGBA files are converted to it.
 CHANNELS = 3

@@ -21,14 +21,14 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from zfkeras._compat import renamed_arguments
+from zfkeras.utils.compat import renamed_arguments
 from zfkeras.deconv import geometry, unpooling as unpooling_choice
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.deconv.rules import DECONVNET, METHODS
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
-from zfkeras.precision import float32_model
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import index_array, int_pair, one_of, positive_int
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.keras_objects.precision import float32_model
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import index_array, int_pair, one_of, positive_int
 
 UNPOOLING_MODES = unpooling_choice.UNPOOLING_MODES
 

@@ -9,7 +9,7 @@
   classifier head.
 
 The deconvnet (`zfkeras.deconv`), its receptive fields and the occlusion
-engine (`zfkeras.occlusion_engine`) all read this graph. Importing the
+engine (`zfkeras.methods.occlusion`) all read this graph. Importing the
 package imports nothing (the submodules are imported by name), so that
 `zfkeras.layers` can use the window arithmetic without a cycle.
 """

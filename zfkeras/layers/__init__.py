@@ -1,6 +1,6 @@
 """zfkeras layers: switch-recording pooling, unpooling, contrast normalisation."""
 
-from zfkeras.constraints import FilterRMSClip
+from zfkeras.keras_objects.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax, max_pool_with_argmax
 from zfkeras.layers.max_unpool import MaxUnpool2D, unpool, unpool_like

@@ -1,7 +1,7 @@
 """Shared argument handling for the pooling layers (private)."""
 
 from zfkeras.graph.window import axis_window
-from zfkeras.validation import int_pair, one_of
+from zfkeras.utils.validation import int_pair, one_of
 
 
 def normalize_pool_args(pool_size, strides, padding):

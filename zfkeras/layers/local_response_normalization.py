@@ -4,7 +4,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from zfkeras.validation import float_in_range, positive_float, positive_int
+from zfkeras.utils.validation import float_in_range, positive_float, positive_int
 
 
 @keras.saving.register_keras_serializable(package="zfkeras")

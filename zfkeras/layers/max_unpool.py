@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from zfkeras.validation import int_pair
+from zfkeras.utils.validation import int_pair
 
 
 @keras.saving.register_keras_serializable(package="zfkeras")

@@ -5,7 +5,7 @@ The builders import Keras the first time one is used; `ABLATIONS` is plain
 data, so ``from zfkeras.models import ABLATIONS`` stays instant.
 """
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 from zfkeras.models.ablations import ABLATIONS
 
 _LAZY_EXPORTS = {

@@ -6,8 +6,8 @@ import inspect
 import keras
 
 from zfkeras.models.ablations import ABLATIONS
-from zfkeras.validation import int_pair
-from zfkeras.constraints import FilterRMSClip
+from zfkeras.utils.validation import int_pair
+from zfkeras.keras_objects.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 
 _REMOVABLE = ("conv3", "conv4", "fc6", "fc7")

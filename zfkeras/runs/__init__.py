@@ -10,7 +10,7 @@
 Importing this package does not import TensorFlow.
 """
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "RunFolder": "zfkeras.runs.folder",

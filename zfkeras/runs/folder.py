@@ -16,7 +16,7 @@ from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
 from zfkeras.runs import layout
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.splits import plan_splits
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 __doc__ = __doc__.replace("{layout}", layout.describe())
 
@@ -128,7 +128,7 @@ class RunFolder:
         """
         self._require(layout.MODEL)
         import zfkeras.runs.preprocessing  # noqa: F401  (registers its layer)
-        from zfkeras.saving import load_model
+        from zfkeras.keras_objects.saving import load_model
 
         try:
             return load_model(self.model_path, **kwargs)

@@ -5,7 +5,7 @@ the TensorBoard explorer plugin read, one file per layer::
 
     RUN_DIR/mined/<layer>.npz      (names from zfkeras.runs.layout)
         values      float32 (C, k)     each row descending (the tie rule of
-                                       zfkeras.mining: value, then image id)
+                                       zfkeras.methods.top_activations: value, then image id)
         image_ids   int64   (C, k)     index into the mined images
         positions   int64   (C, k, 2)  (y, x) in the layer's output
         params      str                JSON, see below
@@ -22,7 +22,7 @@ with), ``zfkeras_version`` and ``written`` (UTC, ISO 8601).
 The functions (the readers' contract; the names stay):
 
 * ``save_top_activations(run, layer, result, params) -> path`` writes one
-  layer atomically (`zfkeras.atomic`: a reader sees the old file or the
+  layer atomically (`zfkeras.utils.atomic`: a reader sees the old file or the
   new one, never a part); ``format``, ``layer``, ``k``, ``model_sha256``,
   ``zfkeras_version`` and ``written`` are filled in.
 * ``load_top_activations(run, layer, k=None, **expected) ->
@@ -38,7 +38,7 @@ The functions (the readers' contract; the names stay):
 
 ``run`` is a `zfkeras.runs.folder.RunFolder` or the path of a run folder.
 Reading needs numpy, not TensorFlow (but `TopActivations`, from
-`zfkeras.mining`, imports it).
+`zfkeras.methods.top_activations`, imports it).
 """
 
 import datetime
@@ -48,7 +48,7 @@ import re
 
 import numpy as np
 
-from zfkeras.atomic import atomic_path
+from zfkeras.utils.atomic import atomic_path
 from zfkeras.runs import layout
 
 FORMAT = 1
@@ -129,7 +129,7 @@ def save_top_activations(run, layer, result, params):
     Args:
         run: a `RunFolder` or a run folder path.
         layer: the layer name.
-        result: its `zfkeras.mining.TopActivations`.
+        result: its `zfkeras.methods.top_activations.TopActivations`.
         params: dict with at least ``split``, ``max_images``, ``seed`` and
             ``num_images`` (see the module docstring); JSON-serialisable.
 
@@ -161,7 +161,7 @@ def load_mined(run, layer, k=None, **expected):
     keep = stored if k is None else int(k)
     if keep < 1 or keep > stored:
         return None
-    from zfkeras.mining import TopActivations
+    from zfkeras.methods.top_activations import TopActivations
 
     result = TopActivations(arrays["values"][:, :keep], arrays["image_ids"][:, :keep], arrays["positions"][:, :keep])
     return result, params
@@ -179,7 +179,7 @@ def load_top_activations(run, layer, k=None, **expected):
             ``split="test", max_images=10000, seed=0``.
 
     Returns:
-        `zfkeras.mining.TopActivations`, or None (see the module docstring).
+        `zfkeras.methods.top_activations.TopActivations`, or None (see the module docstring).
     """
     loaded = load_mined(run, layer, k, **expected)
     return None if loaded is None else loaded[0]
@@ -230,7 +230,7 @@ def load_progress(run, **expected):
     arrays, params = read
     if not _fresh(run, params, expected) or "next_offset" not in params:
         return None
-    from zfkeras.mining import TopActivations
+    from zfkeras.methods.top_activations import TopActivations
 
     try:
         results = {layer: TopActivations(*(arrays[f"{i}_{name}"] for name in ARRAYS))

@@ -15,7 +15,7 @@ import numpy as np
 
 from zfkeras.runs.layout import CONFIG
 from zfkeras.runs.splits import held_out_indices, stream_ranges
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 
 def _choose(count, max_examples, seed):

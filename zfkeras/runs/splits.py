@@ -17,7 +17,7 @@ Needs only numpy.
 """
 
 import numpy as np
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 VALIDATION_NAMES = ("val", "validation")
 

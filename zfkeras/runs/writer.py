@@ -1,14 +1,14 @@
 """`RunWriter`: how ``zfkeras train`` and ``zfkeras ablate`` write a run folder.
 
 Every file goes to its name in `zfkeras.runs.layout`, atomically
-(`zfkeras.atomic`): a reader (`RunFolder`) sees a file whole or not at all.
+(`zfkeras.utils.atomic`): a reader (`RunFolder`) sees a file whole or not at all.
 ``metrics.json`` is written last; with it the run counts as complete.
 
 Importing this module needs only the standard library; numpy and Keras
 are imported by the methods that need them.
 """
 
-from zfkeras.atomic import atomic_path, write_json_atomic
+from zfkeras.utils.atomic import atomic_path, write_json_atomic
 from zfkeras.runs.layout import RunLayout
 
 

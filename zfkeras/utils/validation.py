@@ -8,7 +8,7 @@ Plain Python and numpy only: no TensorFlow import.
 """
 
 import numbers
-from zfkeras.errors import InputError, InputTypeError
+from zfkeras.utils.errors import InputError, InputTypeError
 
 
 def _is_int(value):

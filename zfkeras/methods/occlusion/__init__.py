@@ -6,13 +6,13 @@ The package is named apart from the function so that ``zfkeras.occlusion``
 is always the function, whatever was imported before.
 """
 
-from zfkeras._lazy import lazy_exports
+from zfkeras.utils.lazy import lazy_exports
 
 _EXPORTS = {
-    "occlusion": "zfkeras.occlusion_engine.api",
-    "OcclusionResult": "zfkeras.occlusion_engine.api",
-    "tune_approximate": "zfkeras.occlusion_engine.tuning",
-    "ApproximationTuning": "zfkeras.occlusion_engine.tuning",
+    "occlusion": "zfkeras.methods.occlusion.api",
+    "OcclusionResult": "zfkeras.methods.occlusion.api",
+    "tune_approximate": "zfkeras.methods.occlusion.tuning",
+    "ApproximationTuning": "zfkeras.methods.occlusion.tuning",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ checking a folder of ImageNet or mining a test set shows progress while the
 small calls of a script or a test stay quiet.
 """
 
-from zfkeras.validation import one_of
+from zfkeras.utils.validation import one_of
 
 VERBOSE_CHOICES = (0, 1, "auto")
 

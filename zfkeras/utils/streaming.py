@@ -1,8 +1,8 @@
 """Streaming images through a model for the outputs of several layers.
 
-Shared by `zfkeras.layer_features` and `zfkeras.mining`: it turns what a user
+Shared by `zfkeras.methods.features` and `zfkeras.methods.top_activations`: it turns what a user
 passes as ``inputs`` into a `tf.data.Dataset` of image batches checked
-against the model's input (by `zfkeras.inputs`, the one image check), and
+against the model's input (by `zfkeras.utils.inputs`, the one image check), and
 builds the one multi-output sub-model that gives every requested layer's
 output in a single forward pass.
 
@@ -33,10 +33,10 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from zfkeras.inputs import (
+from zfkeras.utils.inputs import (
     DEFAULT_BATCH_SIZE, check_image_dtype, check_image_shape, check_images, model_input_shape,
 )
-from zfkeras.validation import positive_int
+from zfkeras.utils.validation import positive_int
 
 
 class ImageStream(NamedTuple):

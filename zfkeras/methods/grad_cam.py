@@ -25,9 +25,9 @@ import tensorflow as tf
 from zfkeras.deconv.deconvnet import Deconvnet, run_down
 from zfkeras.deconv.rules import GUIDED_BACKPROP, METHODS
 from zfkeras.graph.walk import INPUT_ID, walk
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import index_array, one_of, positive_int
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import index_array, one_of, positive_int
 
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 

@@ -15,10 +15,10 @@ import dataclasses
 
 import numpy as np
 
-from zfkeras._compat import renamed_arguments
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, stored_images
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import index_array, one_of, positive_int
+from zfkeras.utils.compat import renamed_arguments
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, stored_images
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import index_array, one_of, positive_int
 
 TRANSFORMS = ("translate", "scale", "rotate")
 
@@ -125,7 +125,7 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     """
     import keras
 
-    from zfkeras.streaming import resolve_layers
+    from zfkeras.utils.streaming import resolve_layers
 
     one_of(transform, "transform", TRANSFORMS)
     batch_size = positive_int(batch_size, "batch_size")

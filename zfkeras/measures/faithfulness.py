@@ -28,10 +28,10 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.cam import _Forward, _is_softmax, batched
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import index_array, int_pair, one_of, positive_int
+from zfkeras.methods.grad_cam import _Forward, _is_softmax, batched
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import index_array, int_pair, one_of, positive_int
 
 METRICS = ("deletion", "insertion", "occlusion_drop")
 

@@ -1,6 +1,6 @@
 """Argument checks of `occlusion`: one clear error per bad input.
 
-The images themselves are checked by `zfkeras.inputs.check_images`, the one
+The images themselves are checked by `zfkeras.utils.inputs.check_images`, the one
 image check of every entry point.
 """
 
@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from zfkeras.validation import index_array
+from zfkeras.utils.validation import index_array
 
 # How far a probability row may be from summing to 1 (float32 softmax is
 # within ~1e-6; anything this far off is not a probability output).

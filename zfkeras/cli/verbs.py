@@ -1,7 +1,7 @@
 """What every ``zfkeras <verb>`` shares: its help formatter and its error handler.
 
 `HelpFormatter` shows each option's default once. `cli_main` wraps a
-verb's ``main(argv)``: an `zfkeras.errors.InputError` (zfkeras' own checks
+verb's ``main(argv)``: an `zfkeras.utils.errors.InputError` (zfkeras' own checks
 of what the user gave) becomes one line and exit status 2, any other
 exception is a bug and is shown with its traceback (exit status 1), so an
 internal failure never reads like a mistake of the user's. Plain Python:
@@ -13,7 +13,7 @@ import functools
 import sys
 import traceback
 
-from zfkeras.errors import InputError
+from zfkeras.utils.errors import InputError
 
 USER_ERROR_STATUS = 2  # as argparse's usage errors
 INTERNAL_ERROR_STATUS = 1

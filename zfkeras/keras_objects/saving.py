@@ -3,7 +3,8 @@
 import keras
 
 # Importing these registers the custom classes with Keras' serialisation.
-from zfkeras import constraints, layers, losses  # noqa: F401
+from zfkeras import layers  # noqa: F401  (registers the layers)
+from zfkeras.keras_objects import constraints, losses  # noqa: F401
 from zfkeras.runs import preprocessing  # noqa: F401
 
 

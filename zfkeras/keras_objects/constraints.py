@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zfkeras.validation import positive_float
+from zfkeras.utils.validation import positive_float
 
 
 @keras.saving.register_keras_serializable(package="zfkeras")

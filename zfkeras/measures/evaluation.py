@@ -8,12 +8,12 @@ top-5 error of the class probabilities averaged over the ten 224x224 crops
 import numpy as np
 import tensorflow as tf
 
-from zfkeras._compat import renamed_arguments
+from zfkeras.utils.compat import renamed_arguments
 from zfkeras.data.transforms import NUM_CROPS
 from zfkeras.data.transforms import ten_crops
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import positive_int
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import positive_int
 
 
 def _batches(inputs, batch_size):

@@ -9,7 +9,7 @@ smoothing happens inside the loss.
 import keras
 from keras import ops
 
-from zfkeras.validation import float_in_range
+from zfkeras.utils.validation import float_in_range
 
 
 @keras.saving.register_keras_serializable(package="zfkeras")

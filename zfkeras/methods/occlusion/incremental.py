@@ -1,6 +1,6 @@
 """Incremental occlusion: recompute only what the square can change.
 
-The plan (`zfkeras.occlusion_engine.plan`) says, for every tensor of the
+The plan (`zfkeras.methods.occlusion.plan`) says, for every tensor of the
 model graph, which rectangle of it a square position changes, or that it
 is computed whole. Per image, the unoccluded maps are computed once and
 cached; per batch of square positions each windowed step then computes
@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.graph.walk import INPUT_ID
-from zfkeras.occlusion_engine import plan as planning
+from zfkeras.methods.occlusion import plan as planning
 
 
 def _call(layer, inputs):
@@ -108,7 +108,7 @@ class IncrementalOcclusion:
     Build it with `plan`; then `run` once per image.
 
     Attributes:
-        graph_plan: the `zfkeras.occlusion_engine.plan.GraphPlan`.
+        graph_plan: the `zfkeras.methods.occlusion.plan.GraphPlan`.
         cost_ratio: estimated multiply-adds of this path / full re-inference.
         tau: the projective-field threshold (None: exact).
     """

@@ -19,10 +19,10 @@ import dataclasses
 
 import numpy as np
 
-from zfkeras._compat import renamed_arguments
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, stored_images
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import non_negative_int, positive_int
+from zfkeras.utils.compat import renamed_arguments
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, stored_images
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import non_negative_int, positive_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +130,7 @@ def correspondence(model, inputs, boxes, layers, fill=None, preprocess=None, bat
     Returns:
         dict layer name -> `CorrespondenceResult`.
     """
-    from zfkeras.streaming import layer_output_model, resolve_layers
+    from zfkeras.utils.streaming import layer_output_model, resolve_layers
 
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)

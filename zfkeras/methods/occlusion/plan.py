@@ -34,7 +34,7 @@ from zfkeras.deconv.rules_conv import Conv2DRule, DepthwiseConv2DRule, Separable
 from zfkeras.deconv.rules_pool import AveragePoolRule, MaxPoolRule
 from zfkeras.deconv.rules_structure import AddRule, ConcatenateRule, ZeroPadding2DRule
 from zfkeras.graph.walk import INPUT_ID, Step, walk
-from zfkeras.occlusion_engine import geometry
+from zfkeras.methods.occlusion import geometry
 
 # Steps computed on a region of their (padded) input, by kind.
 WINDOW_OPS = ("conv", "depthwise", "separable", "maxpool", "avgpool")

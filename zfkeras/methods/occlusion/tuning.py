@@ -24,12 +24,12 @@ from typing import List, Optional
 
 import numpy as np
 
-from zfkeras.errors import InputError
-from zfkeras.inputs import DEFAULT_BATCH_SIZE
-from zfkeras.occlusion_engine import approximate
-from zfkeras.occlusion_engine.api import _fraction, occlusion
-from zfkeras.precision import float32_model
-from zfkeras.validation import positive_int
+from zfkeras.utils.errors import InputError
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE
+from zfkeras.methods.occlusion import approximate
+from zfkeras.methods.occlusion.api import _fraction, occlusion
+from zfkeras.keras_objects.precision import float32_model
+from zfkeras.utils.validation import positive_int
 
 DEFAULT_TAUS = (1.0, 0.7, 0.6, 0.5)
 DEFAULT_COARSE_FACTORS = (1, 2, 3, 4)
@@ -170,7 +170,7 @@ def _replay(maps, n, grid, factor, drill):
 
 def _window_costs(model, image_shape, size, corners):
     """``tau -> estimated multiply-adds of the windowed engine / full re-inference`` (None: no engine)."""
-    from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+    from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
     model = float32_model(model)
 

@@ -5,7 +5,7 @@ find a problem with what the user gave: an argument value, a run folder, a
 data folder, an image file, a configuration. The ``zfkeras`` commands print
 these as one line and exit with status 2; any other exception is a bug (in
 zfkeras or a library it uses) and is shown with its traceback
-(`zfkeras.command`).
+(`zfkeras.cli.verbs`).
 
 Each subclasses the built-in error it refines, so ``except ValueError``,
 ``except TypeError`` and ``except FileNotFoundError`` keep catching them. Plain Python: no

@@ -5,15 +5,15 @@ from typing import Optional
 
 import numpy as np
 
-from zfkeras._compat import progress_to_verbose, renamed_arguments
-from zfkeras.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
-from zfkeras.errors import InputError
-from zfkeras.occlusion_engine import approximate, checks
-from zfkeras.occlusion_engine.full import FullInference
-from zfkeras.occlusion_engine.geometry import square_corners
-from zfkeras.precision import float32_model
-from zfkeras.progress import check_verbose, progress_bar
-from zfkeras.validation import one_of, positive_int
+from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
+from zfkeras.utils.errors import InputError
+from zfkeras.methods.occlusion import approximate, checks
+from zfkeras.methods.occlusion.full import FullInference
+from zfkeras.methods.occlusion.geometry import square_corners
+from zfkeras.keras_objects.precision import float32_model
+from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.validation import one_of, positive_int
 
 # "auto" takes the incremental path when its estimated arithmetic is at most
 # this share of full re-inference (below that its gathers cost more than
@@ -110,7 +110,7 @@ def occlusion(model, inputs, size, stride, fill=None, labels=None, layer=None,
             when the model allows it and it saves work; ``"approximate"``
             thresholds every layer's recomputed window at ``tau`` of its
             map and drills down adaptively (docs/OCCLUSION.md: defaults,
-            measured error; `zfkeras.occlusion_engine.tune_approximate`
+            measured error; `zfkeras.methods.occlusion.tune_approximate`
             chooses the three settings for a model and its images).
         verbose: 0 (silent), 1 (a progress bar over square positions) or
             "auto" (a bar over more than 20 model calls' worth of positions).
@@ -242,7 +242,7 @@ def _fraction(value, name):
 
 def _incremental_engine(model, image_shape, size, corners, layer, tau=None):
     """``(engine or None, why not)`` for the incremental path."""
-    from zfkeras.occlusion_engine.incremental import IncrementalOcclusion
+    from zfkeras.methods.occlusion.incremental import IncrementalOcclusion
 
     return IncrementalOcclusion.plan(model, image_shape, size, corners, layer, tau=tau)
 
