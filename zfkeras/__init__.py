@@ -31,6 +31,10 @@ _EXPORTS = {
     "grad_cam": "zfkeras.methods.grad_cam",
     "faithfulness": "zfkeras.measures.faithfulness",
     "RunFolder": "zfkeras.runs",
+    # the method contract: one call, one result, one unit selector
+    "explain": "zfkeras.methods.explain",
+    "Explanation": "zfkeras.methods.explanation",
+    "Unit": "zfkeras.methods.unit",
 }
 
 __all__ = sorted(_EXPORTS)
