@@ -61,7 +61,7 @@ class Session:
         import keras
 
         from zfkeras import Deconvnet
-        from zfkeras.utils.streaming import qualified_layer
+        from zfkeras.graph.addressing import qualified_layer
 
         self.source = source
         self.lock = threading.RLock()
@@ -173,7 +173,7 @@ class Session:
     def _sub_model(self, names):
         names = tuple(names)
         if names not in self._sub_models:
-            from zfkeras.utils.streaming import layer_output_model
+            from zfkeras.graph.addressing import layer_output_model
 
             self._sub_models[names] = layer_output_model(self.model, list(names))
         return self._sub_models[names]

@@ -20,7 +20,7 @@ import re
 
 import tensorflow as tf
 
-from zfkeras.utils.streaming import layer_output_model
+from zfkeras.graph.addressing import layer_output_model
 
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5

@@ -37,7 +37,7 @@ def test_correspondence_matches_numpy_on_a_linear_layer():
     rng = np.random.RandomState(0)
     images = rng.rand(4, 4, 4, 1).astype("float32")
     boxes = np.array([[0, 0, 2, 2], [1, 1, 3, 3], [2, 2, 4, 4], [0, 2, 2, 4]])
-    result = correspondence(model, images, boxes, ["feat"], fill=0.5)["feat"]
+    result = correspondence(model, images, boxes, ["feat"], baseline=0.5)["feat"]
     w = model.get_layer("feat").kernel.numpy()
     masked = images.copy()
     for img, (t, l, b, r) in zip(masked, boxes):

@@ -62,7 +62,7 @@ def client_response(exported, tmp_path_factory):
 def test_process_without_zfkeras_reproduces_the_library(exported, client_response):
     from zfkeras import Deconvnet
     from zfkeras.methods.features import features
-    from zfkeras.utils.streaming import layer_output_model
+    from zfkeras.graph.addressing import layer_output_model
 
     model, path = exported
     raw, channels, response = client_response

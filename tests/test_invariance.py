@@ -75,7 +75,7 @@ def test_curves_bad_input():
     images = np.zeros((2, 8, 8, 1), "float32")
     with pytest.raises(ValueError, match="unknown layer 'conv9'"):
         invariance(model, images, [0, 1], "scale", layers=("conv9",))
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) for a model with 3 classes; got 3 at index 1"):
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 3\) for a model with 3 classes; got 3 at index 1"):
         invariance(model, images, [0, 3], "scale")
     with pytest.raises(ValueError, match=r"one class index per image \(2\); got shape \(1,\)"):
         invariance(model, images, [0], "scale")

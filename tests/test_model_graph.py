@@ -248,7 +248,7 @@ def test_structural_errors():
     a, b = keras.Input((8, 8, 2)), keras.Input((8, 8, 2))
     with pytest.raises(ValueError, match="single-input, single-output.*2 inputs and 1 outputs"):
         walk(keras.Model([a, b], L.Add()([a, b])))
-    with pytest.raises(TypeError, match="needs a keras.Model, got Conv2D"):
+    with pytest.raises(TypeError, match="model must be a keras.Model, got Conv2D"):
         walk(L.Conv2D(2, 3))
     with pytest.raises(ValueError, match="is not built"):
         walk(keras.Sequential([L.Conv2D(2, 3)]))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zfkeras
-from zfkeras.utils.streaming import layer_output, qualified_layer
+from zfkeras.graph.addressing import layer_output, qualified_layer
 
 L = keras.layers
 

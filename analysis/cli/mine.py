@@ -100,7 +100,7 @@ def mine_run(run, layers, k, split, max_images, seed, batch_size, chunk_size, st
     from zfkeras.methods.top_activations import merge_top_activations, top_activations
     from zfkeras.utils.progress import progress_bar
     from zfkeras.runs import mined
-    from zfkeras.utils.streaming import resolve_layers
+    from zfkeras.graph.addressing import resolve_layers
 
     if strategy is None:
         model = run.load_model(compile=False)

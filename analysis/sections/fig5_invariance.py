@@ -48,7 +48,7 @@ def compute(run, images=5, seed=0, low="conv1", high="fc7"):
     shown, labels = raw[chosen].astype(np.float32), labels[chosen]
     results = {
         kind: invariance(model, shown, labels, kind, layers=(low, high),
-                         preprocess=run.preprocess, fill_value=0.0)
+                         preprocess=run.preprocess, baseline=0.0)
         for kind, _ in ROWS
     }
     return shown, labels, results

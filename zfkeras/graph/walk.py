@@ -26,6 +26,7 @@ import keras
 from zfkeras.graph.window import Window, identity_window
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax
+from zfkeras.utils.inputs import check_model
 
 INPUT_ID = 0  # the id of the model's input tensor in every graph
 
@@ -217,29 +218,15 @@ def walk(model, unknown="raise"):
         A `ModelGraph`.
 
     Raises:
-        TypeError: not a keras.Model.
-        ValueError: not built, several inputs or outputs, a layer called
+        InputTypeError: not a keras.Model; InputError: not built, several
+            inputs or outputs (`zfkeras.utils.inputs.check_model`).
+        ValueError: a layer called
             more than once, a consumed second output, a merge of the trunk
             with a head output, or (``unknown="raise"``, as
             `UnsupportedLayerError`) a trunk layer of unknown geometry,
             named with its type.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"zfkeras needs a keras.Model, got {type(model).__name__}")
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):
-        outputs = None
-    if not outputs:
-        raise ValueError(
-            f"model {model.name!r} is not built: give it an input shape "
-            "(keras.Input or input_shape=)"
-        )
-    if len(model.inputs) != 1 or len(outputs) != 1:
-        raise ValueError(
-            f"zfkeras needs a single-input, single-output model; model {model.name!r} "
-            f"has {len(model.inputs)} inputs and {len(outputs)} outputs"
-        )
+    check_model(model, single_output=True)
     walker = _Walker(unknown)
     walker.walk(model, "", [INPUT_ID])
     return ModelGraph(walker.steps, walker.head, tuple(model.inputs[0].shape[1:]))

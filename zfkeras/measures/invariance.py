@@ -7,15 +7,20 @@ layer, and the probability of the true class.
 
 Transformations are `keras.ops.image.affine_transform` (TensorFlow's
 projective-transform kernel): the output has the input's size, points that
-come from outside the image take ``fill_value``, bilinear interpolation.
-Scaling and rotation are about the image centre.
+come from outside the image take the ``baseline`` (`zfkeras.utils.baselines`),
+bilinear interpolation. Scaling and rotation are about the image centre.
 """
 
 import dataclasses
 
 import numpy as np
 
+from zfkeras.graph.addressing import call_layer_outputs, layer_output_model, resolve_layers
+from zfkeras.graph.output import output_policy
+from zfkeras.utils.baselines import resolve_baseline
+from zfkeras.utils.batches import batched
 from zfkeras.utils.compat import renamed_arguments
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, stored_images
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import index_array, one_of, positive_int
@@ -44,7 +49,7 @@ class InvarianceResult:
             image, divided by the norm of the original's (so layers of
             different sizes compare; 0 = unchanged, 1 = as far as the
             vector's own length).
-        probability: ``(N, A)`` probability of the true class.
+        probability: ``(N, A)`` probability of the target class.
         predicted: ``(N, A)`` most probable class.
     """
 
@@ -76,7 +81,7 @@ def transform_matrix(transform, amount, height, width):
         return np.array([1, 0, 0, 0, 1, -amount * height, 0, 0], np.float32)
     if transform == "scale":
         if not amount > 0:
-            raise ValueError(f"a scale factor must be > 0, got {amount!r}")
+            raise InputError(f"a scale factor must be > 0, got {amount!r}")
         s = 1.0 / amount
         return np.array([s, 0, cx - s * cx, 0, s, cy - s * cy, 0, 0], np.float32)
     # Rows grow downwards, so a counter-clockwise turn on screen samples the
@@ -86,36 +91,62 @@ def transform_matrix(transform, amount, height, width):
     return np.array([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0], np.float32)
 
 
-def transform_images(images, transform, amount, fill_value=0.0):
-    """Applies one transform to a batch of NHWC images (same size out)."""
+def transform_images(images, transform, amount, baseline=0.0):
+    """Applies one transform to a batch of NHWC images (same size out).
+
+    Args:
+        images: ``(N, H, W, C)`` images.
+        transform, amount: as for `transform_matrix`.
+        baseline: the value of pixels brought in from outside the image: a
+            number, one per channel, or ``"mean"`` (the per-channel mean of
+            ``images``; `zfkeras.utils.baselines.resolve_baseline`).
+
+    Returns:
+        float32 numpy ``(N, H, W, C)``.
+    """
     import keras
 
     images = np.asarray(images, np.float32)
+    fill = np.broadcast_to(np.asarray(resolve_baseline(baseline, images, "baseline"), np.float32),
+                           images.shape[-1:])
     matrix = transform_matrix(transform, float(amount), images.shape[1], images.shape[2])
+    # The kernel fills with one scalar: transform the images less the
+    # per-channel baseline, filling with 0, and add it back (bilinear
+    # weights sum to 1, so this is the fill with the baseline exactly).
     out = keras.ops.image.affine_transform(
-        images, np.tile(matrix, (images.shape[0], 1)), interpolation="bilinear",
-        fill_mode="constant", fill_value=fill_value,
+        images - fill, np.tile(matrix, (images.shape[0], 1)), interpolation="bilinear",
+        fill_mode="constant", fill_value=0.0,
     )
-    return np.asarray(out)
+    return np.asarray(out) + fill
 
 
-@renamed_arguments(images="inputs")
-def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", "fc7"),
-               preprocess=None, fill_value=0.0, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
-    """Feature distances and true-class probability along a transform sweep.
+@renamed_arguments(labels="targets", fill_value="baseline")
+def invariance(model, inputs, targets, transform, amounts=None, layers=("conv1", "fc7"),
+               preprocess=None, baseline=0.0, from_logits=None, batch_size=DEFAULT_BATCH_SIZE,
+               verbose="auto"):
+    """Feature distances and target-class probability along a transform sweep.
 
     Args:
-        model: a Keras classifier whose output is class probabilities.
-        inputs: ``(N, H, W, C)`` image array, as stored (transformations happen
-            before ``preprocess``, so the fill is an image value such as the
-            black background).
-        labels: ``(N,)`` true classes.
+        model: a Keras classifier (Functional or Sequential).
+        inputs: ``(N, H, W, C)`` images as stored, an array or a
+            `tf.data.Dataset` (`zfkeras.utils.inputs`); transformations
+            happen before ``preprocess``, so the baseline is an image value
+            such as the black background.
+        targets: ``(N,)`` the classes whose probability is followed (the
+            true classes in the paper). Was ``labels`` (deprecated).
         transform: one of `TRANSFORMS`.
         amounts: the sweep (default `DEFAULT_AMOUNTS[transform]`); include
             the identity (0, 1 or 0 degrees) to see the curve start at 0.
-        layers: layer names whose outputs are the feature vectors.
-        preprocess: callable mapping images to model inputs, or None.
-        fill_value: value of pixels brought in from outside the image.
+        layers: layer names whose outputs are the feature vectors (plain
+            Keras names, or ``"outer/inner"`` inside nested models).
+        preprocess: callable mapping a batch of images (a `tf.Tensor`) to
+            model inputs, or None.
+        baseline: the value of pixels brought in from outside the image: a
+            number, one per channel, or ``"mean"`` (the per-channel mean of
+            ``inputs``). Default 0.0, the black background of the paper's
+            Fig. 5. Was ``fill_value`` (deprecated).
+        from_logits: None (detect: logits unless the model's last layer
+            applies a softmax), True or False (`zfkeras.graph.output`).
         batch_size: images per model call.
         verbose: 0 (silent), 1 (a progress bar over the amounts) or "auto"
             (a bar over more than 20 amounts).
@@ -123,26 +154,24 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     Returns:
         `InvarianceResult`.
     """
-    import keras
-
-    from zfkeras.utils.streaming import resolve_layers
-
     one_of(transform, "transform", TRANSFORMS)
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)
+    policy = output_policy(model, from_logits)
     images, to_model = stored_images(model, inputs, preprocess)
     amounts = np.asarray(DEFAULT_AMOUNTS[transform] if amounts is None else amounts, np.float32)
     if amounts.ndim != 1 or amounts.size == 0:
-        raise ValueError(f"amounts must be a non-empty 1-D sequence; got {amounts!r}")
+        raise InputError(f"amounts must be a non-empty 1-D sequence; got {amounts!r}")
     layers, _ = resolve_layers(model, layers, "invariance")
-    classes = model.output.shape[-1]
-    labels = index_array(labels, "labels", len(images), classes, "class index", f"a model with {classes} classes")
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in layers] + list(model.outputs))
+    classes = model.outputs[0].shape[-1]
+    targets = index_array(targets, "targets", len(images), classes, "class index", f"a model with {classes} classes")
+    fill = resolve_baseline(baseline, images, "baseline")
+    probe = layer_output_model(model, layers, with_output=True)
 
     def run(batch):
-        outs = [probe.predict_on_batch(to_model(batch[i:i + batch_size])) for i in range(0, len(batch), batch_size)]
-        feats = [np.concatenate([o[k] for o in outs]).reshape(len(batch), -1) for k in range(len(layers))]
-        return feats, np.concatenate([o[-1] for o in outs])
+        outs = batched(lambda x: call_layer_outputs(probe, to_model(x)), [batch], batch_size, verbose=0)
+        feats = [o.reshape(len(batch), -1) for o in outs[:-1]]
+        return feats, policy.probabilities(outs[-1])
 
     base, _ = run(images)
     norms = [np.maximum(np.linalg.norm(f, axis=1), 1e-12) for f in base]
@@ -152,10 +181,10 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     predicted = np.zeros((n, a), np.int64)
     bar = progress_bar(a, verbose, "amount")
     for j, amount in enumerate(amounts):
-        feats, probs = run(transform_images(images, transform, amount, fill_value))
+        feats, probs = run(transform_images(images, transform, amount, fill))
         for name, f, f0, norm in zip(layers, feats, base, norms):
             distance[name][:, j] = np.linalg.norm(f - f0, axis=1) / norm
-        probability[:, j] = probs[np.arange(n), labels]
+        probability[:, j] = probs[np.arange(n), targets]
         predicted[:, j] = probs.argmax(axis=1)
         if bar is not None:
             bar.update(j + 1)

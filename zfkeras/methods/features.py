@@ -18,12 +18,12 @@ ZFNet's conv5 instead of 43,264 raw), small enough for an SVM per layer.
 flattened. Features are ordered cell-major: ``(gy, gx, channel)``.
 Outputs that are not 4-D (Dense, Flatten) are returned flattened as they are.
 
-``inputs``: see `zfkeras.utils.streaming` (image arrays, or `tf.data.Dataset` of
+``inputs``: see `zfkeras.utils.inputs` (image arrays, or `tf.data.Dataset` of
 images, ``(images, labels)`` or ``{"image": ...}``, batched or not).
 
 ``strategy``: under a `tf.distribute` strategy (also
 `MultiWorkerMirroredStrategy` across processes) each worker reads only its
-shard (`zfkeras.utils.streaming.distribute_stream`), and the rows of all
+shard (`zfkeras.utils.inputs.distribute_stream`), and the rows of all
 replicas are gathered on every worker (padded to equal size, one
 collective all-gather) and put back in input order by image id: every
 worker gets the rows one process returns.
@@ -38,11 +38,11 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
-from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, model_input_shape
-from zfkeras.utils.progress import check_verbose, progress_bar
-from zfkeras.utils.streaming import (
-    distribute_stream, image_stream, layer_output_model, qualified_layer, resolve_layers, run_checked,
+from zfkeras.graph.addressing import layer_output_model, qualified_layer, resolve_layers
+from zfkeras.utils.inputs import (
+    DEFAULT_BATCH_SIZE, distribute_stream, image_stream, model_input_shape, run_checked,
 )
+from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import int_pair, one_of
 
 POOLS = (None, "max", "avg")

@@ -21,7 +21,7 @@ position is searched only for entries that enter the top k (reading
 ``C*k*(H+W)`` values instead of the batch's activations). Under a
 `tf.distribute` strategy (also `MultiWorkerMirroredStrategy` across
 processes or hosts) each worker reads only its shard of the inputs, with
-the image ids of the whole input (`zfkeras.utils.streaming.distribute_stream`),
+the image ids of the whole input (`zfkeras.utils.inputs.distribute_stream`),
 each replica keeps its own running top-k, and the replicas' lists are
 gathered on every worker (a collective all-gather) and merged once at the
 end with the tie rule: the result equals one process's.
@@ -36,12 +36,12 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
-from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, model_input_shape
+from zfkeras.graph.addressing import layer_output_model, qualified_layer, resolve_layers
+from zfkeras.utils.inputs import (
+    DEFAULT_BATCH_SIZE, distribute_stream, image_stream, model_input_shape, run_checked,
+)
 from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.utils.progress import check_verbose, progress_bar
-from zfkeras.utils.streaming import (
-    distribute_stream, image_stream, layer_output_model, qualified_layer, resolve_layers, run_checked,
-)
 from zfkeras.utils.validation import positive_int
 
 # Placeholder of an unfilled slot: ranks after every real entry.

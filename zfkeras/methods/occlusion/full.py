@@ -36,7 +36,7 @@ class FullInference:
         if layer is None:
             net = model
         else:
-            from zfkeras.utils.streaming import layer_output
+            from zfkeras.graph.addressing import layer_output
 
             try:
                 feature_map = layer_output(model, layer)
