@@ -128,7 +128,10 @@ def layer_output_model(model, names, with_output=False):
     outputs = [layer_output(model, name) for name in names]
     if with_output:
         outputs.append(model.outputs[0])
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_layer_outputs")
+    # A single input as a tensor, not a list of one: called on a batch it
+    # then takes the batch as it is (Keras warns about a list of one).
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs, name=f"{model.name}_layer_outputs")
 
 
 def call_layer_outputs(probe, images):
