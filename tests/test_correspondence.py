@@ -77,3 +77,44 @@ def test_bad_input():
         correspondence(model, images, (0, 0, 1, 1), ["conv5"])
     with pytest.raises(ValueError, match=r"\(N, 4\) integer array with N=3"):
         correspondence(model, images, np.zeros((2, 4), int), ["feat"])
+
+
+def test_a_nested_layer_of_a_sequential_base_gives_the_nested_models_own_numbers():
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(2)
+    base = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3, name="conv1"),
+                             keras.layers.Conv2D(3, 3, name="conv2")], name="base")
+    outer_in = keras.Input((6, 6, 2))
+    head = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(base(outer_in - 0.5)))
+    model = keras.Model(outer_in, head, name="outer")
+    images = np.random.RandomState(3).rand(5, 6, 6, 2).astype("float32")
+    boxes = (1, 1, 4, 3)
+    result = correspondence(model, images, boxes, ["base/conv2", "base/conv1"], verbose=0)
+    masked = mask_boxes(images, check_boxes(boxes, 5, 6, 6), images.mean(axis=(0, 1, 2)))
+    for name in ("conv1", "conv2"):
+        # The oracle: the inner model run directly on the outer preprocessing.
+        sub = keras.Model(base.inputs[0], base.get_layer(name).output)
+        eps = (np.asarray(sub(images - 0.5)) - np.asarray(sub(masked - 0.5))).reshape(5, -1)
+        expected = sign_consistency(eps)
+        assert result[f"base/{name}"].delta == expected.delta
+        np.testing.assert_allclose(result[f"base/{name}"].pair_fractions, expected.pair_fractions)
+    # the Sequential base on its own gives the same numbers
+    alone = correspondence(base, images - 0.5, boxes, ["conv2"], baseline=list(images.mean(axis=(0, 1, 2)) - 0.5),
+                           verbose=0)
+    np.testing.assert_allclose(alone["conv2"].pair_fractions, result["base/conv2"].pair_fractions)
+    # a dataset gives the array's numbers
+    from_dataset = correspondence(model, tf.data.Dataset.from_tensor_slices(images), boxes, ["base/conv2"], verbose=0)
+    assert from_dataset["base/conv2"].delta == result["base/conv2"].delta
+
+
+def test_fill_is_deprecated_for_baseline():
+    model = _linear_model()
+    images = np.random.RandomState(4).rand(3, 4, 4, 1).astype("float32")
+    want = correspondence(model, images, (0, 0, 2, 2), ["feat"], baseline=0.9, verbose=0)["feat"]
+    with pytest.warns(DeprecationWarning, match=r"'fill' is deprecated .*use 'baseline'"):
+        got = correspondence(model, images, (0, 0, 2, 2), ["feat"], fill=0.9, verbose=0)["feat"]
+    np.testing.assert_array_equal(got.pair_fractions, want.pair_fractions)
+    mean = correspondence(model, images, (0, 0, 2, 2), ["feat"], baseline=float(images.mean()), verbose=0)["feat"]
+    default = correspondence(model, images, (0, 0, 2, 2), ["feat"], verbose=0)["feat"]
+    np.testing.assert_array_equal(default.pair_fractions, mean.pair_fractions)

@@ -79,3 +79,104 @@ def test_curves_bad_input():
         invariance(model, images, [0, 3], "scale")
     with pytest.raises(ValueError, match=r"one class index per image \(2\); got shape \(1,\)"):
         invariance(model, images, [0], "scale")
+
+
+def _nested_model():
+    inner_in = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(3, 3, activation="relu", name="conv1")(inner_in)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv2")(x)
+    base = keras.Model(inner_in, x, name="base")
+    outer_in = keras.Input((8, 8, 1))
+    y = base(keras.layers.Rescaling(2.0, name="scale")(outer_in))
+    out = keras.layers.Dense(3, activation="softmax", name="fc")(keras.layers.Flatten()(y))
+    return keras.Model(outer_in, out, name="outer"), base
+
+
+def _oracle_distance(sub, images, transformed):
+    f0 = np.asarray(sub(images)).reshape(len(images), -1)
+    f = np.asarray(sub(transformed)).reshape(len(images), -1)
+    return np.linalg.norm(f - f0, axis=1) / np.linalg.norm(f0, axis=1)
+
+
+def test_a_sequential_model():
+    # Keras 3's Sequential has no `output`: reading it failed on the most common kind of model.
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu", name="conv1"),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax", name="out")])
+    images = np.random.RandomState(4).rand(3, 8, 8, 1).astype("float32")
+    targets = np.array([2, 0, 1])
+    result = invariance(model, images, targets, "translate", [0.0, 0.25], layers=["conv1"], verbose=0)
+    moved = transform_images(images, "translate", 0.25)
+    sub = keras.Model(model.inputs[0], model.get_layer("conv1").output)
+    np.testing.assert_allclose(result.distance["conv1"][:, 1], _oracle_distance(sub, images, moved), rtol=1e-4)
+    probs = np.asarray(model(moved))
+    np.testing.assert_allclose(result.probability[:, 1], probs[np.arange(3), targets], rtol=1e-5)
+
+
+def test_a_nested_layer_gives_the_nested_models_own_numbers():
+    # A nested name went through the resolver, then model.get_layer('base/conv2') failed.
+    keras.utils.set_random_seed(5)
+    model, base = _nested_model()
+    images = np.random.RandomState(6).rand(4, 8, 8, 1).astype("float32")
+    result = invariance(model, images, [0, 1, 2, 0], "rotate", [0, 90, 30], layers=["base/conv2", "base/conv1"],
+                        verbose=0)
+    # The oracle: the inner model run directly on the outer preprocessing.
+    for name in ("conv1", "conv2"):
+        sub = keras.Model(base.inputs[0], base.get_layer(name).output)
+        for j, degrees in enumerate([90, 30]):
+            turned = transform_images(images, "rotate", degrees)
+            np.testing.assert_allclose(result.distance[f"base/{name}"][:, j + 1],
+                                       _oracle_distance(sub, images * 2.0, turned * 2.0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(result.distance["base/conv2"][:, 0], 0.0, atol=1e-6)
+
+
+def test_logits_dataset_inputs_and_the_baseline():
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(7)
+    model = _model()
+    logits = keras.Model(model.inputs[0], keras.layers.Dense(3, name="logits")(model.get_layer("fc7").output))
+    logits.get_layer("logits").set_weights(model.layers[-1].get_weights())
+    images = np.random.RandomState(8).rand(5, 8, 8, 1).astype("float32")
+    targets = np.array([0, 1, 2, 1, 0])
+    want = invariance(model, images, targets, "scale", [1.0, 0.7], verbose=0)
+    # a logits model gives the softmax model's probabilities (detected, and told)
+    for from_logits in (None, True):
+        got = invariance(logits, images, targets, "scale", [1.0, 0.7], from_logits=from_logits, verbose=0)
+        np.testing.assert_allclose(got.probability, want.probability, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="is not probabilities"):
+        invariance(logits, images + 5, targets, "scale", [1.0, 0.7], from_logits=False, verbose=0)
+    # a dataset gives the array's numbers
+    got = invariance(model, tf.data.Dataset.from_tensor_slices(images).batch(2), targets, "scale", [1.0, 0.7],
+                     verbose=0)
+    np.testing.assert_allclose(got.probability, want.probability, rtol=1e-6)
+    np.testing.assert_allclose(got.distance["conv1"], want.distance["conv1"], rtol=1e-6)
+    # the default baseline is 0 (the black background); "mean" fills with each channel's mean
+    mean = images.mean()
+    shrunk = transform_images(images, "scale", 0.5, "mean")
+    np.testing.assert_allclose(shrunk[:, 0, 0, 0], mean, rtol=1e-6)
+    np.testing.assert_allclose(shrunk - mean, transform_images(images - mean, "scale", 0.5), atol=1e-6)
+    by_mean = invariance(model, images, targets, "scale", [1.0, 0.5], baseline="mean", verbose=0)
+    sub = keras.Model(model.inputs[0], model.get_layer("conv1").output)
+    np.testing.assert_allclose(by_mean.distance["conv1"][:, 1], _oracle_distance(sub, images, shrunk), rtol=1e-4)
+
+
+def test_one_baseline_per_channel():
+    images = np.random.RandomState(9).rand(2, 6, 6, 3).astype("float32")
+    out = transform_images(images, "translate", 2 / 6, baseline=[0.1, 0.5, 0.9])  # 2 px down
+    np.testing.assert_allclose(out[:, :2], np.broadcast_to([0.1, 0.5, 0.9], (2, 2, 6, 3)), atol=1e-6)
+    np.testing.assert_allclose(out[:, 2:], images[:, :4], atol=1e-6)
+    with pytest.raises(ValueError, match="baseline must be a number or 3 numbers"):
+        transform_images(images, "translate", 0.1, baseline=[0.1, 0.5])
+
+
+def test_deprecated_names_warn_and_give_the_same_result():
+    model = _model()
+    images = np.random.RandomState(10).rand(3, 8, 8, 1).astype("float32")
+    want = invariance(model, images, targets=[0, 1, 2], transform="rotate", amounts=[45], baseline=0.3, verbose=0)
+    with pytest.warns(DeprecationWarning, match=r"'labels' is deprecated .*use 'targets'"):
+        with pytest.warns(DeprecationWarning, match=r"'fill_value' is deprecated .*use 'baseline'"):
+            got = invariance(model, images, labels=[0, 1, 2], transform="rotate", amounts=[45], fill_value=0.3,
+                             verbose=0)
+    np.testing.assert_array_equal(got.probability, want.probability)
+    np.testing.assert_array_equal(got.distance["fc7"], want.distance["fc7"])
