@@ -85,13 +85,13 @@ def compute(run, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"), bo
         raise SectionUnavailable(f"the run's model has none of the layers {list(wanted)}")
     raw, labels = run.load_split("test")
     boots = raw[aligned_images(raw, labels, ANKLE_BOOT, images)].astype(np.float32)
-    fill = 0.0  # the background value: the mask removes the part
-    results = {part: correspondence(model, boots, part_box, layers, fill=fill, preprocess=run.preprocess)
+    baseline = 0.0  # the background value: the mask removes the part
+    results = {part: correspondence(model, boots, part_box, layers, baseline=baseline, preprocess=run.preprocess)
                for part, part_box in PARTS.items()}
     trials = object_boxes(boots, box, random_trials, seed)
     pooled = {layer: [] for layer in layers}
     for boxes in trials:
-        for layer, r in correspondence(model, boots, boxes, layers, fill=fill, preprocess=run.preprocess).items():
+        for layer, r in correspondence(model, boots, boxes, layers, baseline=baseline, preprocess=run.preprocess).items():
             pooled[layer].append(r)
     results["random"] = {
         layer: CorrespondenceResult(
