@@ -9,11 +9,11 @@ import warnings
 import pytest
 
 import zfkeras
-from zfkeras.utils.compat import REMOVED_IN, progress_to_verbose, renamed_arguments
+from zfkeras.utils.compat import REMOVED_IN, renamed_arguments
 from zfkeras.utils.errors import InputTypeError
 
 
-@renamed_arguments(labels="targets", progress=("verbose", progress_to_verbose))
+@renamed_arguments(labels="targets", progress=("verbose", lambda progress: 1 if progress else 0))
 def _explain(inputs, targets=None, verbose="auto"):
     """Returns what it was called with."""
     return inputs, targets, verbose
