@@ -150,7 +150,7 @@ def test_a_changed_library_module_changes_the_key_of_the_sections_using_it(tmp_p
     shutil.copytree(roots["zfkeras"], copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cache, "_package_dirs", lambda: dict(roots, zfkeras=copy))
     before = {m: cache.code_digest(f"zfkeras.analysis.sections.{m}")[0] for m in ("fig2_top9", "fig4_evolution")}
-    with open(copy / "mining.py", "a") as f:
+    with open(copy / "methods" / "top_activations.py", "a") as f:
         f.write("\n# a change to top-k mining\n")
     after = {m: cache.code_digest(f"zfkeras.analysis.sections.{m}")[0] for m in ("fig2_top9", "fig4_evolution")}
     assert after["fig2_top9"] != before["fig2_top9"]
