@@ -156,3 +156,9 @@ def test_bad_arguments():
         zfnet(conv_filters=(1, 2, 3))
     with pytest.raises(InputError, match="num_classes must be at least 2, got 1"):
         zfnet_small(num_classes=1)
+    with pytest.raises(InputError, match="num_classes must be at least 2, got 'ten'"):
+        zfnet_small(num_classes="ten")
+    with pytest.raises(InputError, match=r"input_shape must be \(height, width, channels\), got \('a', 28, 1\)"):
+        zfnet(("a", 28, 1))
+    with pytest.raises(InputError, match=r"conv_filters needs 5 positive values \(conv1..conv5\), got \(8, 8, 0, 8, 8\)"):
+        zfnet_small(conv_filters=(8, 8, 0, 8, 8))

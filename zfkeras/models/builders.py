@@ -226,21 +226,30 @@ def _checked_arguments(input_shape, num_classes, remove, conv_filters):
 
     Raises:
         InputError: a bad shape, fewer than 2 classes, an unknown layer to
-            remove, not 5 conv widths.
+            remove, not 5 positive conv widths.
     """
     input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or any(d is None or int(d) < 1 for d in input_shape):
+    if len(input_shape) != 3 or any(not _is_count(d, 1) for d in input_shape):
         raise InputError(f"input_shape must be (height, width, channels), got {input_shape}")
-    if int(num_classes) < 2:
-        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if not _is_count(num_classes, 2):
+        raise InputError(f"num_classes must be at least 2, got {num_classes!r}")
     remove = tuple(remove)
     unknown = sorted(set(remove) - set(_REMOVABLE))
     if unknown:
         raise InputError(f"cannot remove {unknown}; removable layers are {list(_REMOVABLE)}")
-    conv_filters = tuple(int(f) for f in conv_filters)
-    if len(conv_filters) != 5:
-        raise InputError(f"conv_filters needs 5 values (conv1..conv5), got {conv_filters}")
-    return input_shape, remove, conv_filters
+    conv_filters = tuple(conv_filters)
+    if len(conv_filters) != 5 or not all(_is_count(f, 1) for f in conv_filters):
+        raise InputError(f"conv_filters needs 5 positive values (conv1..conv5), got {conv_filters}")
+    return input_shape, remove, tuple(int(f) for f in conv_filters)
+
+
+def _is_count(value, minimum):
+    """Whether ``value`` is a whole number (an int, or a float or string of
+    one, as ``int`` reads them) of at least ``minimum``."""
+    try:
+        return value is not None and int(value) >= minimum
+    except (TypeError, ValueError):
+        return False
 
 
 def _initializer_sequence(kernel_initializer, seed):
