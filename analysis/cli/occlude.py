@@ -153,7 +153,7 @@ def _run(args):
           f"method {args.method}")
     approximation = {name: getattr(args, name) for name in ("tau", "drill_down", "coarse_stride")
                      if getattr(args, name) is not None}
-    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True,
+    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, verbose=1,
                       method=args.method, **approximation)
     print(f7.method_text(data.result))
     stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]

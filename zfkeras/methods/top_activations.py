@@ -35,7 +35,6 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, model_input_shape
 from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.utils.progress import check_verbose, progress_bar
@@ -91,7 +90,6 @@ class MiningResult(dict):
         self.local_images = local_images
 
 
-@renamed_arguments(data="inputs", progress=("verbose", progress_to_verbose))
 def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, strategy=None, verbose="auto"):
     """The ``k`` images that most strongly activate each feature map.
 
