@@ -125,6 +125,77 @@ def test_the_methods_run_on_a_legacy_model_as_on_the_original(legacy):
     np.testing.assert_allclose(cams, zfkeras.grad_cam(original, images, "conv2", verbose=0), rtol=1e-4, atol=1e-6)
 
 
+def test_keras2_layer_arguments_and_names_keras3_refuses_are_upgraded(legacy, tmp_path):
+    # What tf.keras 2.x wrote and Keras 3 refuses (MobileNet, Xception, DenseNet as tf.keras
+    # saved them): groups=1 and the unused kernel_* arguments on a separable convolution, '/'
+    # in a layer name. Put into the fixture's architecture by text, so the weights are the oracle's.
+    import h5py
+    import keras
+
+    import zfkeras
+
+    original, path = legacy
+    keras2 = shutil.copyfile(path, tmp_path / "keras2.h5")
+    with h5py.File(keras2, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "SeparableConv2D":
+                layer["config"].update(groups=1, kernel_regularizer=None, kernel_constraint=None,
+                                       kernel_initializer={"class_name": "GlorotUniform", "config": {"seed": None}})
+        text = json.dumps(config)
+        assert text.count('"conv2"') >= 3  # its name, its config's name, the next layer's input
+        f.attrs["model_config"] = text.replace('"conv2"', '"block2/conv"')
+    with pytest.raises(TypeError, match=r"Unrecognized keyword arguments passed to SeparableConv2D: \{'groups': 1"):
+        keras.models.load_model(keras2, compile=False)
+    model = zfkeras.load_model(keras2)
+    assert "block2_conv" in [layer.name for layer in model.layers]
+    images = _images(4, seed=2)
+    np.testing.assert_allclose(model.predict(images, verbose=0), original.predict(images, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(zfkeras.Deconvnet(model).project(images, "block2_conv", 1, verbose=0),
+                               zfkeras.Deconvnet(original).project(images, "conv2", 1, verbose=0), rtol=1e-4, atol=1e-6)
+    assert keras2.read_bytes().count(b"block2/conv") > 0  # the user's file is left as it was
+
+
+def test_upgrade_keras2_config_on_a_keras2_functional_config():
+    from zfkeras.keras_objects.keras2_configs import upgrade_keras2_config
+
+    def conv(class_name, name, inbound, **extra):
+        return {"class_name": class_name, "name": name, "inbound_nodes": inbound,
+                "config": {"name": name, "filters": 4, "kernel_size": [3, 3], **extra}}
+
+    keras2 = {"class_name": "Functional", "config": {
+        "name": "densenet", "layers": [
+            {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+             "config": {"name": "input_1", "batch_input_shape": [None, 8, 8, 3]}},
+            conv("Conv2D", "conv1/conv", [[["input_1", 0, 0, {}]]], groups=1),
+            conv("DepthwiseConv2D", "dw", [[["conv1/conv", 0, 0, {}]]], groups=1),
+            conv("SeparableConv2D", "sep", [[["dw", 0, 0, {}]]], groups=1, kernel_initializer="glorot_uniform",
+                 kernel_regularizer=None, kernel_constraint=None, depthwise_initializer="glorot_uniform"),
+            conv("Conv2DTranspose", "up", [[["sep", 0, 0, {}]]], groups=2),
+            {"class_name": "Add", "name": "conv1_conv", "inbound_nodes": [[["up", 0, 0, {}], ["conv1/conv", 0, 0, {}]]],
+             "config": {"name": "conv1_conv"}},
+        ],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["conv1_conv", 0, 0]]}}
+    before = json.dumps(keras2)
+    upgraded, changes = upgrade_keras2_config(keras2)
+    assert json.dumps(keras2) == before  # the argument is not changed
+    layers = upgraded["config"]["layers"]
+    # '/' goes; the name it would take is already used, so it takes the next free one
+    assert [layer["name"] for layer in layers] == ["input_1", "conv1_conv_", "dw", "sep", "up", "conv1_conv"]
+    assert layers[1]["config"] == {"name": "conv1_conv_", "filters": 4, "kernel_size": [3, 3], "groups": 1}
+    assert layers[2]["inbound_nodes"] == [[["conv1_conv_", 0, 0, {}]]] and "groups" not in layers[2]["config"]
+    assert layers[3]["config"] == {"name": "sep", "filters": 4, "kernel_size": [3, 3],
+                                   "depthwise_initializer": "glorot_uniform"}
+    assert layers[4]["config"]["groups"] == 2  # a value that changes the layer is left for Keras to refuse
+    assert layers[5]["inbound_nodes"] == [[["up", 0, 0, {}], ["conv1_conv_", 0, 0, {}]]]
+    assert upgraded["config"]["output_layers"] == [["conv1_conv", 0, 0]]
+    assert sorted(changes) == ["dw: dropped groups=1", "renamed layer 'conv1/conv' to 'conv1_conv_'",
+                               "sep: dropped groups=1", "sep: dropped unused kernel_constraint",
+                               "sep: dropped unused kernel_initializer", "sep: dropped unused kernel_regularizer"]
+    assert upgrade_keras2_config(upgraded) == (upgraded, [])
+
+
 def test_zfkeras_explore_takes_an_h5_model(legacy, tmp_path):
     from zfkeras.explore.sources import EntrySource
     from zfkeras.keras_objects.model_files import KERAS, model_file_format
