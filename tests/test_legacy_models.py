@@ -222,6 +222,22 @@ def test_zfkeras_explore_takes_an_h5_model(legacy, tmp_path):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_zfkeras_occlude_takes_an_h5_model(legacy, tmp_path):
+    import csv
+
+    from zfkeras.analysis.cli import occlude
+
+    _, path = legacy
+    image = tmp_path / "photo.png"
+    image.write_bytes(png_bytes(np.random.default_rng(5).integers(0, 256, (30, 40, 3), dtype=np.uint8)))
+    out = tmp_path / "occluded"
+    assert occlude.main([str(path), str(image), "--out", str(out), "--layer", "conv2", "--size", "8",
+                         "--stride", "4", "--rescale", "0.00392"]) == 0
+    assert (out / "photo_occlusion.png").is_file()
+    with open(out / "occlusion.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 1
+
+
 def test_a_savedmodel_folder_is_refused_with_how_to_convert_it(legacy, tmp_path, capsys):
     import zfkeras
     from zfkeras.analysis.cli import occlude
