@@ -26,11 +26,12 @@ def load_model(path, **kwargs):
     A legacy HDF5 file (``.h5`` / ``.hdf5``, how Keras 2 and tf.keras
     saved models) loads without compiling unless ``compile=True`` is
     passed: the analyses need no optimizer, and Keras 3 rejects the
-    optimizer configurations Keras 2 saved (``lr``, ``decay``); the
+    optimizer configurations Keras 2 saved (``lr``, ``decay``). The
     layer arguments and names of a Keras 2 architecture that Keras 3
-    refuses are rewritten first, in a temporary copy
-    (`zfkeras.keras_objects.keras2_configs`). A TensorFlow SavedModel folder is refused with how to convert it
-    (`zfkeras.keras_objects.model_files`).
+    refuses are rewritten first, in a temporary copy of the file
+    (`zfkeras.keras_objects.keras2_configs`). The file is checked by its
+    first bytes before Keras reads it, and a TensorFlow SavedModel folder
+    is refused with how to convert it (`zfkeras.keras_objects.model_files`).
 
     Args:
         path: a ``.keras``, ``.h5`` or ``.hdf5`` file.
