@@ -27,7 +27,8 @@ _DESCRIPTION = __doc__.split("\n\n")[0]
 def build_parser():
     """The argument parser (no TensorFlow import)."""
     parser = verb_parser("zfkeras occlude", _DESCRIPTION)
-    parser.add_argument("model", metavar="RUN_DIR|MODEL", help="a run folder or a model file (.keras, legacy .h5/.hdf5)")
+    parser.add_argument("model", metavar="RUN_DIR|MODEL",
+                        help="a run folder or a model file (.keras, legacy .h5/.hdf5)")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
     parser.add_argument("--out", default="occlusion", help="output folder")
     parser.add_argument("--size", type=int, default=None,

@@ -158,7 +158,8 @@ def _check_hdf5(path, shown):
         with h5py.File(path, "r") as f:
             has_model = "model_config" in f.attrs
     except OSError as e:
-        raise InputError(f"model file {shown!r} is corrupt (not a complete HDF5 file, truncated or damaged: {e})") from None
+        raise InputError(f"model file {shown!r} is corrupt "
+                         f"(not a complete HDF5 file, truncated or damaged: {e})") from None
     if not has_model:
         raise InputError(f"{shown!r} holds weights only, no model (no model_config): build the model in code and "
                          "call model.load_weights on it, or pass a file saved with model.save")
