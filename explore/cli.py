@@ -1,7 +1,8 @@
-"""``zfkeras explore MODEL.keras --images FOLDER --logdir LOGDIR``: any Keras convnet in the explorer.
+"""``zfkeras explore MODEL --images FOLDER --logdir LOGDIR``: any Keras convnet in the explorer.
 
 Prepares a log-folder entry (`zfkeras.explore.entry`): a copy of the
-model, the image folder cut to the model's input (the dataset its top 9
+model (a ``.keras`` file, or a legacy ``.h5`` / ``.hdf5`` one saved again as
+``.keras``), the image folder cut to the model's input (the dataset its top 9
 are mined over), the preprocessing and the class names, so that
 ``tensorboard --logdir LOGDIR`` shows it in the zfkeras tab beside any
 training run. The model is checked first: it must load, have a fixed
@@ -14,6 +15,7 @@ import pathlib
 import re
 
 from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
+from zfkeras.keras_objects.model_files import KERAS, model_file_format
 from zfkeras.utils.errors import InputError
 from zfkeras.explore.entry import PREPROCESS_MODES
 
@@ -27,7 +29,7 @@ def build_parser():
         "Prepare a Keras model (any convnet zfkeras.Deconvnet accepts, keras.applications included) and a "
         "folder of images for the TensorBoard explorer: then run `tensorboard --logdir LOGDIR`.",
     )
-    parser.add_argument("model", help="the model, a .keras file")
+    parser.add_argument("model", help="the model: a .keras file, or a legacy .h5/.hdf5 file (Keras 2, tf.keras)")
     parser.add_argument("--images", required=True,
                         help="folder of images (searched recursively): the dataset its top 9 are mined over")
     parser.add_argument("--logdir", required=True, help="the log folder TensorBoard will serve")
@@ -76,8 +78,7 @@ def check_model(model):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     model_path = pathlib.Path(args.model)
-    if not model_path.is_file() or model_path.suffix != ".keras":
-        raise InputError(f"{args.model!r} is not a .keras model file")
+    model_format = model_file_format(model_path)  # before TensorFlow loads: a wrong path fails fast
     name = args.name or model_path.stem
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
         raise InputError(f"--name {name!r}: use letters, digits, '_', '-' and '.'")
@@ -89,6 +90,8 @@ def main(argv=None):
 
     try:
         model = load_model(model_path, compile=False)
+    except InputError:
+        raise
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a file it cannot read
         raise InputError(f"cannot load {args.model!r} as a Keras model: {type(e).__name__}: {e}") from None
     height, _, channels = check_model(model)
@@ -99,8 +102,10 @@ def main(argv=None):
     images = np.stack([read_image_file(path, height, height, channels) for path in files])
     relative = [str(path.relative_to(args.images)) for path in files]
     target = pathlib.Path(args.logdir) / name
+    # A legacy .h5 model is saved again as the entry's model.keras; a .keras file is copied as it is.
     write_entry(target, model_path, images, relative, args.preprocess, classes,
-                {"model": model_path.resolve(), "images": pathlib.Path(args.images).resolve()})
+                {"model": model_path.resolve(), "images": pathlib.Path(args.images).resolve()},
+                model=None if model_format == KERAS else model)
     print(f"{PROG}: wrote {target} ({len(images)} images at {height}x{height}, preprocessing {args.preprocess})")
     print(f"open it with: tensorboard --logdir {args.logdir}")
     return 0

@@ -5,7 +5,7 @@ reads, so that it never reads outside the log folder::
 
     explore.json   what the entry is: model file, preprocessing, input shape,
                    class names, where the model and images came from
-    model.keras    a copy of the user's model
+    model.keras    a copy of the user's model (a legacy .h5 model saved as .keras)
     images.npz     ``images`` uint8 (N, H, W, C): the user's image folder cut
                    to the model's input (shortest side resized to H, centre
                    square), the dataset its top 9 are mined over; ``files``
@@ -74,17 +74,20 @@ def read_entry(path):
     return meta
 
 
-def write_entry(target, model_path, images, files, preprocess_mode, class_names, sources):
+def write_entry(target, model_path, images, files, preprocess_mode, class_names, sources, model=None):
     """Writes the entry folder at ``target`` in one step (`zfkeras.utils.atomic.atomic_directory`).
 
     Args:
         target: the entry folder (replaced if it exists).
-        model_path: the ``.keras`` file to copy.
+        model_path: the ``.keras`` file to copy (unless ``model`` is given).
         images: uint8 ``(N, H, W, C)``.
         files: N relative file names.
         preprocess_mode: one of `PREPROCESS_MODES`.
         class_names: label names in output order.
         sources: ``{"model": ..., "images": ...}`` where they came from.
+        model: the loaded model, saved as the entry's ``.keras`` file
+            instead of copying ``model_path`` (which is then another
+            format, e.g. a legacy ``.h5`` file).
     """
     import numpy as np
 
@@ -94,7 +97,10 @@ def write_entry(target, model_path, images, files, preprocess_mode, class_names,
             "input_shape": [int(d) for d in images.shape[1:]], "num_images": int(len(images)),
             "class_names": [str(c) for c in class_names], "sources": {k: str(v) for k, v in sources.items()}}
     with atomic_directory(target, replace=True) as tmp:
-        shutil.copyfile(model_path, os.path.join(tmp, MODEL_FILE))
+        if model is None:
+            shutil.copyfile(model_path, os.path.join(tmp, MODEL_FILE))
+        else:
+            model.save(os.path.join(tmp, MODEL_FILE))
         np.savez(os.path.join(tmp, IMAGES_FILE), images=np.asarray(images, np.uint8), files=np.asarray(files))
         write_json_atomic(os.path.join(tmp, ENTRY_FILE), meta)
     return pathlib.Path(target)

@@ -117,7 +117,7 @@ def test_what_explore_refuses(image_folder, tmp_path, capsys):
 
     model_path = _small_convnet(tmp_path / "ok.keras")
     logs = str(tmp_path / "logs")
-    refused([str(tmp_path / "missing.keras"), "--images", str(image_folder), "--logdir", logs], "not a .keras")
+    refused([str(tmp_path / "missing.keras"), "--images", str(image_folder), "--logdir", logs], "does not exist")
     refused([str(model_path), "--images", str(tmp_path / "nowhere"), "--logdir", logs], "is not a folder")
     few = tmp_path / "few"
     few.mkdir()

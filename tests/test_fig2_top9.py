@@ -24,7 +24,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def panels(tiny):
     model, deconv, raw, images = tiny
-    return fig2_top9.top9_panels(deconv, model, images, raw, ["conv1", "conv3"], progress=False)
+    return fig2_top9.top9_panels(deconv, model, images, raw, ["conv1", "conv3"], verbose=0)
 
 
 def test_top9_values_match_brute_force_maxima(tiny, panels):
@@ -80,12 +80,40 @@ def test_choose_maps_takes_live_maps_reproducibly(panels):
     np.testing.assert_array_equal(chosen, fig2_top9.choose_maps(top, 4, seed=3))
 
 
-def test_figure_and_csv(tmp_path, panels):
-    chosen = {layer: np.arange(2) for layer in panels}
-    fig2_top9.plot_fig2(panels, chosen, tmp_path / "f.png")
+def test_figure_is_one_row_per_layer_of_the_chosen_maps_tiles(tmp_path, panels, monkeypatch):
     import matplotlib.image
 
-    assert matplotlib.image.imread(tmp_path / "f.png").shape[1] > 500
+    drawn = []
+    save_png = figures.save_png
+
+    def keep(figure, path, dpi=100):  # look at the figure before it is saved and closed
+        drawn.append([(ax.get_ylabel(), ax.images[0].get_array().data.copy(),
+                       [t.get_text() for t in ax.get_xticklabels()]) for ax in figure.axes])
+        save_png(figure, path, dpi)
+
+    monkeypatch.setattr(figures, "save_png", keep)
+    chosen = {"conv1": np.array([3, 0]), "conv3": np.array([1, 2, 5])}
+    fig2_top9.plot_fig2(panels, chosen, tmp_path / "f.png")
+    (axes,) = drawn
+    assert [label for label, _, _ in axes] == ["conv1", "conv3"]
+    for label, image, ticks in axes:
+        tiles = [panels[label].tile(c) for c in chosen[label]]
+        h, w, _ = tiles[0].shape
+        assert ticks == [f"map {c}: projections | patches" for c in chosen[label]]
+        assert image.shape[0] == h
+        # the tiles of the chosen maps, in order, apart by equal white gaps
+        gap = (image.shape[1] - len(tiles) * w) / (len(tiles) - 1)
+        assert gap == int(gap) and gap >= 2
+        step = w + int(gap)
+        for i, tile in enumerate(tiles):
+            np.testing.assert_array_equal(image[:, i * step:i * step + w], tile)
+            if i:
+                np.testing.assert_array_equal(image[:, i * step - int(gap):i * step], 1.0)
+    png = matplotlib.image.imread(tmp_path / "f.png")
+    assert png.ndim == 3 and png.shape[1] > png.shape[0] > 0  # rows of wide tiles
+
+
+def test_csv_rows(panels):
     rows = fig2_top9.csv_rows(panels, np.arange(40) % 10)
     assert len(rows) == 9 * (4 + 8) and rows[0][:3] == ["conv1", 0, 1]
     assert rows[0][5] == rows[0][4] % 10  # the label of the image
@@ -94,7 +122,7 @@ def test_figure_and_csv(tmp_path, panels):
 def test_fewer_images_than_k_is_a_clear_error(tiny):
     model, deconv, raw, images = tiny
     with pytest.raises(ValueError, match="need at least k=9 images"):
-        fig2_top9.top9_panels(deconv, model, images[:5], raw[:5], ["conv1"], progress=False)
+        fig2_top9.top9_panels(deconv, model, images[:5], raw[:5], ["conv1"], verbose=0)
 
 
 def test_section_of_a_run_without_model_is_unavailable(tmp_path, fashion_mnist_dir):
@@ -113,7 +141,7 @@ def test_section_of_a_tiny_run(tmp_path, fashion_mnist_dir, monkeypatch):
     run = RunFolder(make_tiny_run(tmp_path / "run", evolution=False, fit=False))
     out = tmp_path / "report"
     out.mkdir()
-    section = fig2_top9.report_section(run, out, progress=False, test_images=30)
+    section = fig2_top9.report_section(run, out, verbose=0, test_images=30)
     assert "Fig. 2" in section.caption_html and "over 30 images" in section.caption_html
     assert all((out / f).exists() for f in section.files) and "explorer.html" in section.files
     lines = (out / fig2_top9.NUMBERS).read_text().splitlines()

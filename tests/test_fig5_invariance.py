@@ -14,7 +14,7 @@ def test_pick_images_takes_distinct_classes():
 
 
 def test_section_on_a_real_run(trained_run, tmp_path):
-    section = fig5_invariance.report_section(trained_run, tmp_path, progress=False)
+    section = fig5_invariance.report_section(trained_run, tmp_path, verbose=0)
     assert section.key == "fig5" and "Fig. 5" in section.caption_html
     _assert_fig5_layout(tmp_path / "fig5_invariance.png", images=5)
     rows = np.genfromtxt(tmp_path / "fig5_invariance.csv", delimiter=",", names=True, dtype=None, encoding=None)
@@ -51,4 +51,4 @@ def _assert_fig5_layout(path, images):
 
 def test_missing_layer_is_unavailable(trained_run, tmp_path, monkeypatch):
     with pytest.raises(SectionUnavailable, match="no layer 'fc9'"):
-        fig5_invariance.report_section(trained_run, tmp_path, progress=False, high="fc9")
+        fig5_invariance.report_section(trained_run, tmp_path, verbose=0, high="fc9")

@@ -69,7 +69,7 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
     monkeypatch.setattr(runner, "run", fake_run)
     budget = {"train_examples": 96, "epochs": 2, "validation_size": 10}
     for variant in fig6.variants():
-        assert fig6.train_variant(FakeRun(), variant, tmp_path, **budget, progress=False) == \
+        assert fig6.train_variant(FakeRun(), variant, tmp_path, **budget, verbose=0) == \
             tmp_path / fig6.RUNS / variant.key
     configs = [c for c, _ in seen]
     assert [k for _, k in seen] == [(5, 5), (9, 9), (5, 5)]

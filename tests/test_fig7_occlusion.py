@@ -55,7 +55,7 @@ def test_square_size_scales_the_papers_50_of_224():
 
 
 def test_section_on_a_real_run(trained_run, tmp_path, monkeypatch):
-    section = f7.report_section(trained_run, tmp_path, progress=False, sample=6, stride=2)
+    section = f7.report_section(trained_run, tmp_path, verbose=0, sample=6, stride=2)
     assert "Fig. 7" in section.caption_html and "Consistency check" in section.body_html
     _assert_fig7_layout(tmp_path / "fig7_occlusion.png", rows=4)
     rows = np.genfromtxt(tmp_path / "fig7_occlusion.csv", delimiter=",", names=True, dtype=None, encoding=None)

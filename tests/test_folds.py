@@ -84,7 +84,7 @@ def test_fold_scores_equal_a_hand_written_loop_with_a_hand_counted_score():
     splits = stratified_folds(labels, 4, test_per_class=6, folds=3, seed=5)
     steps = []
     result = fold_scores(LogisticRegression(C=0.5), features, labels, splits, seed=5,
-                         progress=lambda: steps.append(1), describe=lambda m: float(m.coef_[0, 0]))
+                         on_fold=lambda: steps.append(1), describe=lambda m: float(m.coef_[0, 0]))
     expected, coefficients = [], []
     for train, test in splits:
         model = LogisticRegression(C=0.5).fit(features[train], labels[train])

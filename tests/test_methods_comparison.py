@@ -16,7 +16,7 @@ def section(tmp_path_factory):
     run = RunFolder(make_tiny_run(folder / "run", evolution=False, fit=False))
     out = folder / "out"
     out.mkdir()
-    return run, out, mc.report_section(run, out, progress=False, test_images=30, table_images=5, steps=4)
+    return run, out, mc.report_section(run, out, verbose=0, test_images=30, table_images=5, steps=4)
 
 
 def test_section_files_and_table(section):

@@ -110,7 +110,7 @@ def _fig2(run_dir, out_dir):
     from zfkeras.runs.folder import RunFolder
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    return fig2_top9.report_section(RunFolder(run_dir), out_dir, progress=False, test_images=120, maps_per_layer=2)
+    return fig2_top9.report_section(RunFolder(run_dir), out_dir, verbose=0, test_images=120, maps_per_layer=2)
 
 
 def _csv_ids(out_dir, layer):

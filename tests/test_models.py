@@ -6,6 +6,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras import MaxPoolWithArgmax, alexnet_dense, zfnet, zfnet_small
 from zfkeras.models import ABLATIONS, ablation_kwargs, zfnet_ablation
+from zfkeras.utils.errors import InputError
 
 
 def _shapes(model):
@@ -87,7 +88,7 @@ def test_ablation_widths_are_relative_to_the_builder():
     small = zfnet_ablation("conv345_512_1024_512", zfnet_small)
     assert [small.get_layer(f"conv{i}").filters for i in range(1, 6)] == [32, 64, 171, 341, 128]
     assert small.name == "zfnet_small_conv345_512_1024_512"
-    with pytest.raises(ValueError, match="unknown ablation 'fc_9'"):
+    with pytest.raises(InputError, match="unknown ablation 'fc_9'"):
         ablation_kwargs("fc_9")
 
 
@@ -143,13 +144,21 @@ def test_training_graph_has_no_argmax_pool():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="cannot remove \\['conv5'\\]"):
+    with pytest.raises(InputError, match="cannot remove \\['conv5'\\]"):
         zfnet(remove=("conv5",))
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(InputError, match="too small"):
         zfnet_small((8, 8, 1))
-    with pytest.raises(ValueError, match="input_shape must be"):
+    with pytest.raises(InputError, match="input_shape must be"):
         zfnet_small((28, 28))
-    with pytest.raises(ValueError, match="unknown ablation"):
+    with pytest.raises(InputError, match="unknown ablation"):
         zfnet_ablation("remove_everything")
-    with pytest.raises(ValueError, match="conv_filters needs 5"):
+    with pytest.raises(InputError, match="conv_filters needs 5"):
         zfnet(conv_filters=(1, 2, 3))
+    with pytest.raises(InputError, match="num_classes must be at least 2, got 1"):
+        zfnet_small(num_classes=1)
+    with pytest.raises(InputError, match="num_classes must be at least 2, got 'ten'"):
+        zfnet_small(num_classes="ten")
+    with pytest.raises(InputError, match=r"input_shape must be \(height, width, channels\), got \('a', 28, 1\)"):
+        zfnet(("a", 28, 1))
+    with pytest.raises(InputError, match=r"conv_filters needs 5 positive values \(conv1..conv5\), got \(8, 8, 0, 8, 8\)"):
+        zfnet_small(conv_filters=(8, 8, 0, 8, 8))

@@ -1,7 +1,7 @@
 """The wheel holds one top-level package, zfkeras, with train/, analysis/,
 export/ and explore/ inside it as zfkeras.train, zfkeras.analysis,
 zfkeras.export and zfkeras.explore; the explorer's static files and its
-TensorBoard entry point come with it."""
+TensorBoard entry point come with it, and so does the license."""
 
 import pathlib
 import shutil
@@ -49,6 +49,15 @@ def test_wheel_holds_only_the_zfkeras_package(tmp_path):
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[tensorboard_plugins]" in text and "zfkeras = zfkeras.explore.plugin:ExplorerPlugin" in text
+    # the license travels in the dist-info (wheel puts it at licenses/LICENSE or
+    # at LICENSE, by version), and the metadata names it
+    dist_info = wheel.name.split("-py")[0] + ".dist-info/"
+    licenses = [n for n in names if n.startswith(dist_info) and n.rsplit("/", 1)[-1] == "LICENSE"]
+    assert len(licenses) == 1, names
+    assert zipfile.ZipFile(wheel).read(licenses[0]) == (ROOT / "LICENSE").read_bytes()
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License\n")
+    metadata = zipfile.ZipFile(wheel).read(dist_info + "METADATA").decode()
+    assert "License: Apache-2.0" in metadata.splitlines(), metadata[:2000]
     # every subpackage of the core is packaged too
     for init in (ROOT / "zfkeras").rglob("__init__.py"):
         assert init.relative_to(ROOT).as_posix() in names

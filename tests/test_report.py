@@ -36,7 +36,7 @@ def _module(monkeypatch, name, report_section):
 
 
 def _writer(key, calls):
-    def report_section(run, out_dir, progress=True, *, images=10):
+    def report_section(run, out_dir, verbose="auto", *, images=10):
         calls.append(key)
         (out_dir / f"{key}.csv").write_text("a,b\n1,2\n")
         return Section(key, f"Fig. {key}", f"caption of {key}", f'<a href="{key}.csv">numbers</a>', [f"{key}.csv"])
@@ -45,7 +45,7 @@ def _writer(key, calls):
 
 
 def _unavailable(monkeypatch, name, reason):
-    def report_section(run, out_dir, progress=True):
+    def report_section(run, out_dir, verbose="auto"):
         raise SectionUnavailable(reason)
 
     _module(monkeypatch, name, report_section)
@@ -58,7 +58,7 @@ def test_sections_written_in_order_and_missing_ones_listed_with_why(tmp_path, mo
     _module(monkeypatch, "stub_last", _writer("last", calls))
     run = _run_folder(tmp_path / "run")
     index = report.write_report(run, ["stub_first", "stub_unavailable", "stub_does_not_exist", "stub_last"],
-                                progress=False)
+                                verbose=0)
     page = index.read_text()
     assert index == run / "report" / "index.html"
     assert calls == ["first", "last"]
@@ -74,13 +74,13 @@ def test_sections_written_in_order_and_missing_ones_listed_with_why(tmp_path, mo
 def test_a_failing_section_is_listed_with_its_traceback_and_the_rest_written(tmp_path, monkeypatch):
     calls = []
 
-    def broken(run, out_dir, progress=True):
+    def broken(run, out_dir, verbose="auto"):
         raise RuntimeError("boom in the section")
 
     _module(monkeypatch, "stub_broken", broken)
     _module(monkeypatch, "stub_ok", _writer("ok", calls))
     run = _run_folder(tmp_path / "run")
-    page = report.write_report(run, ["stub_broken", "stub_ok"], progress=False).read_text()
+    page = report.write_report(run, ["stub_broken", "stub_ok"], verbose=0).read_text()
     assert calls == ["ok"]
     assert "failed: RuntimeError: boom in the section" in page
     log = run / "report" / "errors" / "stub_broken.txt"
@@ -88,8 +88,8 @@ def test_a_failing_section_is_listed_with_its_traceback_and_the_rest_written(tmp
 
 
 def test_a_section_returning_the_wrong_type_is_listed_as_failed(tmp_path, monkeypatch):
-    _module(monkeypatch, "stub_wrong", lambda run, out_dir, progress=True: {"not": "a Section"})
-    page = report.write_report(_run_folder(tmp_path / "run"), ["stub_wrong"], progress=False).read_text()
+    _module(monkeypatch, "stub_wrong", lambda run, out_dir, verbose="auto": {"not": "a Section"})
+    page = report.write_report(_run_folder(tmp_path / "run"), ["stub_wrong"], verbose=0).read_text()
     assert "returned dict, not a Section" in page
 
 
@@ -97,19 +97,19 @@ def test_rerun_reuses_sections_until_the_model_or_parameters_change(tmp_path, mo
     calls = []
     _module(monkeypatch, "stub_cached", _writer("cached", calls))
     run = _run_folder(tmp_path / "run")
-    report.write_report(run, ["stub_cached"], progress=False)
-    report.write_report(run, ["stub_cached"], progress=False)
+    report.write_report(run, ["stub_cached"], verbose=0)
+    report.write_report(run, ["stub_cached"], verbose=0)
     assert calls == ["cached"]  # reused
     stat = (run / "model.keras").stat()
     os.utime(run / "model.keras", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    report.write_report(run, ["stub_cached"], progress=False)
+    report.write_report(run, ["stub_cached"], verbose=0)
     assert calls == ["cached"] * 2  # a retrained model invalidates
-    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}})
+    report.write_report(run, ["stub_cached"], verbose=0, params={"stub_cached": {"images": 20}})
     assert calls == ["cached"] * 3  # other parameters invalidate
     (run / "report" / "cached.csv").unlink()
-    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}})
+    report.write_report(run, ["stub_cached"], verbose=0, params={"stub_cached": {"images": 20}})
     assert calls == ["cached"] * 4  # a deleted file invalidates
-    report.write_report(run, ["stub_cached"], progress=False, params={"stub_cached": {"images": 20}},
+    report.write_report(run, ["stub_cached"], verbose=0, params={"stub_cached": {"images": 20}},
                         use_cache=False)
     assert calls == ["cached"] * 5
 
@@ -117,21 +117,21 @@ def test_rerun_reuses_sections_until_the_model_or_parameters_change(tmp_path, mo
 def test_unavailable_sections_are_not_cached(tmp_path, monkeypatch):
     calls = []
 
-    def sometimes(run, out_dir, progress=True):
+    def sometimes(run, out_dir, verbose="auto"):
         calls.append(1)
         raise SectionUnavailable("not yet")
 
     _module(monkeypatch, "stub_later", sometimes)
     run = _run_folder(tmp_path / "run")
-    report.write_report(run, ["stub_later"], progress=False)
-    report.write_report(run, ["stub_later"], progress=False)
+    report.write_report(run, ["stub_later"], verbose=0)
+    report.write_report(run, ["stub_later"], verbose=0)
     assert len(calls) == 2
 
 
 def test_page_uses_no_external_urls_and_every_link_exists(tmp_path, monkeypatch):
     _module(monkeypatch, "stub_links", _writer("links", []))
     run = _run_folder(tmp_path / "run")
-    page = report.write_report(run, ["stub_links", "stub_absent"], progress=False).read_text()
+    page = report.write_report(run, ["stub_links", "stub_absent"], verbose=0).read_text()
     targets = re.findall(r'(?:src|href)="([^"#]+)"', page)
     assert targets and not [t for t in targets if re.match(r"[a-z]+:", t)]
     assert all((run / "report" / t).exists() for t in targets)
@@ -139,14 +139,29 @@ def test_page_uses_no_external_urls_and_every_link_exists(tmp_path, monkeypatch)
 
 def test_progress_lines_name_each_step(tmp_path, monkeypatch, capsys):
     _module(monkeypatch, "stub_progress", _writer("progress", []))
-    report.write_report(_run_folder(tmp_path / "run"), ["stub_progress"], progress=True)
+    report.write_report(_run_folder(tmp_path / "run"), ["stub_progress"], verbose=1)
     out = capsys.readouterr().out
     assert "[report] 1/1 stub_progress ..." in out and "stub_progress: done in" in out
 
 
+def test_verbose_reaches_each_section_and_0_prints_no_step(tmp_path, monkeypatch, capsys):
+    seen = []
+
+    def report_section(run, out_dir, verbose="auto"):
+        seen.append(verbose)
+        return Section("quiet", "Quiet", "caption", "<p>body</p>", [])
+
+    _module(monkeypatch, "stub_quiet", report_section)
+    report.write_report(_run_folder(tmp_path / "run"), ["stub_quiet"], verbose=0, use_cache=False)
+    assert capsys.readouterr().out == ""
+    report.write_report(_run_folder(tmp_path / "run2"), ["stub_quiet"], use_cache=False)
+    assert "[report] 1/1 stub_quiet ..." in capsys.readouterr().out
+    assert seen == [0, "auto"]
+
+
 def test_not_a_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a run folder"):
-        report.write_report(tmp_path, ["stub"], progress=False)
+        report.write_report(tmp_path, ["stub"], verbose=0)
 
 
 @pytest.mark.parametrize("sections, match", [
@@ -155,7 +170,7 @@ def test_not_a_run_folder_is_a_clear_error(tmp_path):
 ])
 def test_bad_sections_argument(tmp_path, sections, match):
     with pytest.raises(TypeError, match=match):
-        report.write_report(_run_folder(tmp_path / "run"), sections, progress=False)
+        report.write_report(_run_folder(tmp_path / "run"), sections, verbose=0)
 
 
 def test_default_sections_keep_the_agreed_order():
@@ -192,7 +207,7 @@ def test_cli_rejects_a_missing_folder_and_unknown_sections(tmp_path, capsys):
 
 def test_real_section_on_a_run_without_evolution_files_is_listed_missing(tmp_path):
     run = _run_folder(tmp_path / "run")
-    page = report.write_report(run, ["fig4_evolution"], progress=False).read_text()
+    page = report.write_report(run, ["fig4_evolution"], verbose=0).read_text()
     missing = page[page.index('id="missing"'):]
     assert "Fig. 4" in missing and "evolution/evolution_epoch_*.npz is missing" in missing
 
@@ -203,7 +218,7 @@ def test_user_controlled_text_is_escaped_and_section_fragments_are_not(tmp_path,
     run = _run_folder(tmp_path / "run <b>&amp;")
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps(dict(config, model="<script>alert(1)</script>")))
-    page = report.write_report(run, ["stub_fragment", "stub_hostile"], progress=False).read_text()
+    page = report.write_report(run, ["stub_fragment", "stub_hostile"], verbose=0).read_text()
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "&amp; co" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>zfkeras report: run &lt;b&gt;&amp;amp;</title>" in page

@@ -27,7 +27,7 @@ def report_dir(tmp_path_factory):
     if not all(os.path.isfile(os.path.join(fashion_mnist.DEBIAN_DIR, f)) for f in fashion_mnist.FILES):
         pytest.skip(f"Fashion-MNIST is not installed: {fashion_mnist.INSTALL_COMMAND}")
     run = make_tiny_run(tmp_path_factory.mktemp("browser") / "run")
-    write_report(run, ["fig2_top9", "fig4_evolution", "no_such_section"], progress=False,
+    write_report(run, ["fig2_top9", "fig4_evolution", "no_such_section"], verbose=0,
                  params={"fig2_top9": {"test_images": 200}})
     return run / "report"
 

@@ -26,7 +26,7 @@ def _run_folder(path):
 
 def _section(monkeypatch, name, inputs, calls):
     """A stand-in section reading `inputs`, with two parameters."""
-    def report_section(run, out_dir, progress=True, *, images=10, layers=("conv1", "conv2")):
+    def report_section(run, out_dir, verbose="auto", *, images=10, layers=("conv1", "conv2")):
         calls.append((name, images, tuple(layers)))
         (out_dir / f"{name}.csv").write_text(f"images,{images}\n")
         return Section(name, name, f"caption of {name}", f"<p>{images} images</p>", [f"{name}.csv"])
@@ -46,7 +46,7 @@ def two_sections(tmp_path, monkeypatch):
 
     def report(**kwargs):
         calls.clear()
-        build.write_report(run, ["stub_model", "stub_evolution"], progress=False, **kwargs)
+        build.write_report(run, ["stub_model", "stub_evolution"], verbose=0, **kwargs)
         return [name for name, _, _ in calls]
 
     assert report() == ["stub_model", "stub_evolution"]
@@ -106,10 +106,10 @@ def _variant(run, name, accuracy):
 def test_table2_shows_an_ablation_variant_trained_after_the_first_report(tmp_path):
     run = _run_folder(tmp_path / "run")
     _variant(run, "zf", 0.9)
-    page = build.write_report(run, ["table2_ablations"], progress=False).read_text()
+    page = build.write_report(run, ["table2_ablations"], verbose=0).read_text()
     assert "<td>zf</td>" in page and "<td>remove_fc7</td>" not in page
     _variant(run, "remove_fc7", 0.75)  # zfkeras ablate trains one more variant
-    page = build.write_report(run, ["table2_ablations"], progress=False).read_text()
+    page = build.write_report(run, ["table2_ablations"], verbose=0).read_text()
     assert "<td>zf</td>" in page and "<td>remove_fc7</td>" in page
     assert "<td>25.0</td>" in page  # its top-1 error, from its metrics.json
     csv = (run / "report" / "table2_ablations.csv").read_text()
@@ -150,7 +150,7 @@ def test_a_changed_library_module_changes_the_key_of_the_sections_using_it(tmp_p
     shutil.copytree(roots["zfkeras"], copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cache, "_package_dirs", lambda: dict(roots, zfkeras=copy))
     before = {m: cache.code_digest(f"zfkeras.analysis.sections.{m}")[0] for m in ("fig2_top9", "fig4_evolution")}
-    with open(copy / "mining.py", "a") as f:
+    with open(copy / "methods" / "top_activations.py", "a") as f:
         f.write("\n# a change to top-k mining\n")
     after = {m: cache.code_digest(f"zfkeras.analysis.sections.{m}")[0] for m in ("fig2_top9", "fig4_evolution")}
     assert after["fig2_top9"] != before["fig2_top9"]

@@ -22,7 +22,7 @@ def test_object_boxes_lie_on_the_object():
 
 
 def test_section_on_a_real_run(trained_run, tmp_path):
-    section = t1.report_section(trained_run, tmp_path, progress=False)
+    section = t1.report_section(trained_run, tmp_path, verbose=0)
     assert "Table 1" in section.caption_html
     table = np.genfromtxt(tmp_path / "table1_correspondence.csv", delimiter=",", names=True, dtype=None, encoding=None)
     assert list(table["part"]) == ["toe", "heel", "shaft top", "random"]

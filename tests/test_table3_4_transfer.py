@@ -89,7 +89,7 @@ def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path, monkeypatch
     images, labels = run.load_split("test")
     x = run.preprocess(images)
     rows = transfer.transfer_scores(model, x, labels, per_class=[1, 3], test_per_class=5, folds=2,
-                                    scratch_steps=3, progress=False)
+                                    scratch_steps=3, verbose=0)
     assert [r.per_class for r in rows] == [1, 3]
     # oracle: the same folds and classifier on features computed independently
     assert transfer.feature_layer(model) == "fc7"
@@ -116,13 +116,13 @@ def test_transfer_scores_against_oracle_and_scratch_budget(tmp_path, monkeypatch
     assert moved  # it trained
     assert trainer.score(x, labels, train, test) == first  # every fold starts from the same state
     with pytest.raises(ValueError, match="at least 13 examples"):
-        transfer.transfer_scores(model, x, labels, per_class=[12], test_per_class=5, folds=2, progress=False)
+        transfer.transfer_scores(model, x, labels, per_class=[12], test_per_class=5, folds=2, verbose=0)
 
 
 def test_report_section_writes_table_and_curve(tmp_path, monkeypatch):
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
     out = tmp_path / "report"
-    section = transfer.report_section(run, out, progress=False, target="digits", per_class=(1, 2), test_per_class=4,
+    section = transfer.report_section(run, out, verbose=0, target="digits", per_class=(1, 2), test_per_class=4,
                                       folds=2, seed=0, scratch_steps=2)
     assert isinstance(section, Section) and section.key == "table3_4_transfer"
     assert section.files == ["transfer_digits.csv", "transfer_digits.md", "transfer_digits_curve.png"]

@@ -21,7 +21,7 @@ def test_probes_know_the_answer_separable_vs_random():
     sep, labels = _blobs(True)
     noise, _ = _blobs(False, seed=1)
     results = table6_probes.probe_features(
-        {"conv5": sep, "fc7": noise}, labels, train_per_class=10, test_per_class=20, folds=3, progress=False,
+        {"conv5": sep, "fc7": noise}, labels, train_per_class=10, test_per_class=20, folds=3, verbose=0,
     )
     got = {(r.probe, r.layer): r.scores for r in results}
     assert list(got) == [("SVM", "conv5"), ("SVM", "fc7"), ("Softmax", "conv5"), ("Softmax", "fc7")]
@@ -36,20 +36,20 @@ def test_probes_know_the_answer_separable_vs_random():
 
 def test_one_image_per_class_uses_fixed_c():
     x, labels = _blobs(True, n_per_class=5, classes=3, dim=3)
-    (svm,) = table6_probes.probe_features({"conv1": x}, labels, 1, 4, folds=2, progress=False)
+    (svm,) = table6_probes.probe_features({"conv1": x}, labels, 1, 4, folds=2, verbose=0)
     assert svm.scores.details == [1e-3, 1e-3] and svm.scores.mean > 0.8
 
 
 def test_probe_run_and_report_section(tmp_path):
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
-    results, meta = table6_probes.probe_run(run, per_class=4, test_per_class=6, folds=2, progress=False)
+    results, meta = table6_probes.probe_run(run, per_class=4, test_per_class=6, folds=2, verbose=0)
     assert [r.layer for r in results] == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "conv5", "fc7"]
     # 2x2 max pooling of 4 maps -> 16 features per conv layer; fc layers have 8 units
     assert [r.dim for r in results[:7]] == [16] * 5 + [8, 8]
     assert meta["images"] == 30 and meta["classes"] == 3
 
     out = tmp_path / "report"
-    section = table6_probes.report_section(run, out, progress=False, per_class=4, test_per_class=6, folds=2)
+    section = table6_probes.report_section(run, out, verbose=0, per_class=4, test_per_class=6, folds=2)
     assert isinstance(section, Section) and section.key == "table6"
     for name in section.files:
         assert (out / name).is_file(), name
@@ -64,12 +64,12 @@ def test_probe_run_and_report_section(tmp_path):
 def test_unknown_layer_and_missing_model(tmp_path):
     run = StubRun(tmp_path / "run", num_classes=3, per_class=12)
     with pytest.raises(ValueError, match="nope"):
-        table6_probes.probe_run(run, layers=["nope"], per_class=2, test_per_class=2, folds=2, progress=False)
+        table6_probes.probe_run(run, layers=["nope"], per_class=2, test_per_class=2, folds=2, verbose=0)
     with pytest.raises(ValueError, match="at least 13 examples"):
-        table6_probes.probe_run(run, per_class=12, test_per_class=2, folds=2, progress=False)
+        table6_probes.probe_run(run, per_class=12, test_per_class=2, folds=2, verbose=0)
     (run.path / "model.keras").unlink()
     with pytest.raises(SectionUnavailable, match="model.keras is missing"):
-        table6_probes.report_section(run, tmp_path / "report", progress=False)
+        table6_probes.report_section(run, tmp_path / "report", verbose=0)
 
 
 def test_probe_command_end_to_end(tmp_path, fashion_mnist_dir):

@@ -104,30 +104,46 @@ def _train(config, shared_run_dir, resume, role, verbose):
     writer = RunWriter(config.run_dir)
     if config.run_dir != shared_run_dir:  # another worker's temporary folder
         writer.write_config(config.to_dict())
-    # Devices next: splitting the CPU must happen before any TF op runs.
-    from zfkeras.train.devices import configure_devices, make_strategy, replica_weight_spread
-
-    configure_devices(config.devices)
+    strategy, strategy_desc = _configure_devices(config)
     import keras
-    import numpy as np
     import tensorflow as tf
 
-    from zfkeras.data.pipeline import set_data_threads
-    from zfkeras.keras_objects.precision import float32_model, float32_outputs, mixed_precision_policy
-    from zfkeras.train import checkpoints as ckpt
     from zfkeras.train import multiworker
-    from zfkeras.train.annealing import PlateauAnnealer
-    from zfkeras.train import recipes
-    from zfkeras.train.callbacks import EpochTimer, HistoryRecorder, LearningRateLog
-    from zfkeras.train.data import load_training_data
-    from zfkeras.train.evolution import CONV_LAYERS, FeatureEvolution
-    from zfkeras.train.filters import FilterImages
 
-    strategy, strategy_desc = make_strategy(config.devices, config.worker_timeout)
     many_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     print(f"zfkeras train: {config.model} on {config.dataset}, {strategy_desc}, run folder {shared_run_dir}"
           + (f" ({role} writes to {config.run_dir})" if config.run_dir != shared_run_dir else ""))
     keras.utils.set_random_seed(config.seed)
+    data = _load_data(config, writer, many_workers)
+    model = _compiled_model(config, data, strategy)
+    if many_workers:
+        multiworker.fix_keras_multi_worker(model)
+    resume_from = str(RunLayout(shared_run_dir).checkpoints) if resume else None
+    state, initial_epoch = _resume(model, data, strategy, many_workers, str(writer.layout.checkpoints), resume_from)
+    records = _TrainingRecords.from_state(config, writer, model, data, state)
+    _fit(config, model, data, _callbacks(writer, records), initial_epoch, verbose)
+    metrics = _metrics(config, data, _evaluate(model, data), records, model, strategy, strategy_desc)
+    multiworker.write_weight_digest(model, role)
+    _write_results(writer, model, metrics, shared_run_dir)
+    return metrics
+
+
+def _configure_devices(config):
+    """Sets up the configured devices; returns ``(strategy, description)``."""
+    # Devices first: splitting the CPU must happen before any TF op runs.
+    from zfkeras.train.devices import configure_devices, make_strategy
+
+    configure_devices(config.devices)
+    return make_strategy(config.devices, config.worker_timeout)
+
+
+def _load_data(config, writer, many_workers):
+    """The run's `TrainingData`, sharded over the workers of a multi-worker
+    run; writes its class names and splits to the run folder."""
+    from zfkeras.data.pipeline import set_data_threads
+    from zfkeras.train import multiworker
+    from zfkeras.train.data import load_training_data
+
     set_data_threads(config.data_threads)
     data = load_training_data(config)
     if many_workers:  # each worker reads its part of every global batch
@@ -135,6 +151,16 @@ def _train(config, shared_run_dir, resume, role, verbose):
                                             for name in ("train", "validation", "test", "train_probe")})
     writer.write_class_names(data.class_names)
     writer.write_splits(data.splits)
+    return data
+
+
+def _compiled_model(config, data, strategy):
+    """The configured model, built under `strategy` and the precision
+    policy, compiled with the recipe's optimizer and loss."""
+    import keras
+
+    from zfkeras.keras_objects.precision import float32_outputs, mixed_precision_policy
+    from zfkeras.train import recipes
 
     with strategy.scope(), mixed_precision_policy(config.mixed_precision):
         model = build_model(config, data.input_shape, data.num_classes)
@@ -148,64 +174,114 @@ def _train(config, shared_run_dir, resume, role, verbose):
             metrics=metrics_list,
             jit_compile=False,  # MaxPoolWithArgmax has no XLA kernel
         )
-    if many_workers:
-        multiworker.fix_keras_multi_worker(model)
+    return model
 
-    checkpoint_dir = str(writer.layout.checkpoints)
+
+def _resume(model, data, strategy, many_workers, checkpoint_dir, resume_from):
+    """Restores the newest checkpoint of `resume_from` (a checkpoint folder,
+    or None to start afresh) into `model`.
+
+    Returns:
+        ``(state, initial_epoch)``: the checkpoint's saved state
+        (`_TrainingRecords.checkpoint_state`) and its epoch, or for a fresh
+        start a state holding only the initial training loss, and 0.
+    """
+    import keras
+
+    from zfkeras.train import checkpoints as ckpt
+    from zfkeras.train import multiworker
+
     ckpt.remove_partial_checkpoints(checkpoint_dir)
-    annealer = PlateauAnnealer(
-        "val_accuracy", config.anneal_factor, config.anneal_patience,
-        config.min_learning_rate, mode="max",
-    )
-    state = {"history": {}, "epoch_seconds": [], "evolution": [], "initial_train_loss": None}
-    initial_epoch = 0
-    found = ckpt.list_checkpoints(str(RunLayout(shared_run_dir).checkpoints)) if resume else []
+    found = ckpt.list_checkpoints(resume_from) if resume_from is not None else []
     if many_workers:
         multiworker.agree_on(strategy, found[-1][0] if found else 0, "the epoch to resume from")
-    if found:
-        epoch, path = found[-1]
-        with strategy.scope():
-            state = ckpt.restore_checkpoint(model, path)
-        annealer.set_state(state["annealer"])
-        initial_epoch = epoch
-        print(f"Resuming from {path}: {epoch} complete epochs, learning rate "
-              f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.2e}")
-    else:
-        state["initial_train_loss"] = float(model.evaluate(data.train_probe, verbose=0)[0])
-    timer = EpochTimer(state["epoch_seconds"])  # carried across a resume
+    if not found:
+        return {"initial_train_loss": float(model.evaluate(data.train_probe, verbose=0)[0])}, 0
+    epoch, path = found[-1]
+    with strategy.scope():
+        state = ckpt.restore_checkpoint(model, path)
+    print(f"Resuming from {path}: {epoch} complete epochs, learning rate "
+          f"{float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)):.2e}")
+    return state, epoch
 
-    log_dir = str(writer.layout.logs)
-    present = {layer.name for layer in model.layers}
-    evolution = FeatureEvolution(
-        data.evolution_images, str(writer.layout.evolution_logs),
-        str(writer.layout.evolution), epochs=config.evolution_epochs,
-        total_epochs=config.epochs, maps_per_layer=config.evolution_maps,
-        image_ids=data.evolution_ids, seed=config.seed,
-        # Table 2 variants lack some of conv1-conv5: follow the ones present
-        layers=tuple(name for name in CONV_LAYERS if name in present),
-    )
-    evolution.history = list(state["evolution"])
-    history = HistoryRecorder(state["history"])
 
-    def checkpoint_state(epoch):
+@dataclasses.dataclass
+class _TrainingRecords:
+    """The callbacks that record the run (learning rate annealing, epoch
+    times, feature evolution, history), carried across a resume by the
+    checkpoints (`checkpoint_state`) and reported in the metrics."""
+
+    recipe: str
+    annealer: object  # PlateauAnnealer
+    timer: object  # EpochTimer
+    evolution: object  # FeatureEvolution
+    history: object  # HistoryRecorder
+    initial_train_loss: float
+
+    @classmethod
+    def from_state(cls, config, writer, model, data, state):
+        """The records of `config`'s run, continuing a checkpoint's `state`
+        (`_resume`)."""
+        from zfkeras.train.annealing import PlateauAnnealer
+        from zfkeras.train.callbacks import EpochTimer, HistoryRecorder
+        from zfkeras.train.evolution import CONV_LAYERS, FeatureEvolution
+
+        annealer = PlateauAnnealer(
+            "val_accuracy", config.anneal_factor, config.anneal_patience,
+            config.min_learning_rate, mode="max",
+        )
+        if "annealer" in state:
+            annealer.set_state(state["annealer"])
+        present = {layer.name for layer in model.layers}
+        evolution = FeatureEvolution(
+            data.evolution_images, str(writer.layout.evolution_logs),
+            str(writer.layout.evolution), epochs=config.evolution_epochs,
+            total_epochs=config.epochs, maps_per_layer=config.evolution_maps,
+            image_ids=data.evolution_ids, seed=config.seed,
+            # Table 2 variants lack some of conv1-conv5: follow the ones present
+            layers=tuple(name for name in CONV_LAYERS if name in present),
+        )
+        evolution.history = list(state.get("evolution", []))
+        return cls(
+            recipe=config.recipe, annealer=annealer,
+            timer=EpochTimer(state.get("epoch_seconds", [])),  # carried across a resume
+            evolution=evolution, history=HistoryRecorder(state.get("history", {})),
+            initial_train_loss=state["initial_train_loss"],
+        )
+
+    def checkpoint_state(self, epoch):
+        """What a checkpoint saves besides the model (`from_state` reads it)."""
         return {
-            "history": history.history,
-            "annealer": annealer.get_state(),
-            "epoch_seconds": timer.seconds,
-            "evolution": evolution.history,
-            "initial_train_loss": state["initial_train_loss"],
+            "history": self.history.history,
+            "annealer": self.annealer.get_state(),
+            "epoch_seconds": self.timer.seconds,
+            "evolution": self.evolution.history,
+            "initial_train_loss": self.initial_train_loss,
         }
 
-    callbacks = [
-        timer,
+
+def _callbacks(writer, records):
+    """The callbacks of `fit`, in the order they must run."""
+    import keras
+
+    from zfkeras.train import checkpoints as ckpt
+    from zfkeras.train.callbacks import LearningRateLog
+    from zfkeras.train.filters import FilterImages
+
+    return [
+        records.timer,
         # before TensorBoard, so the learning rate is in its logs
-        annealer if config.recipe == "paper" else LearningRateLog(),
-        keras.callbacks.TensorBoard(log_dir, write_graph=False, update_freq="epoch"),
+        records.annealer if records.recipe == "paper" else LearningRateLog(),
+        keras.callbacks.TensorBoard(str(writer.layout.logs), write_graph=False, update_freq="epoch"),
         FilterImages(str(writer.layout.filter_logs)),
-        evolution,
-        history,
-        ckpt.EpochCheckpoint(checkpoint_dir, checkpoint_state),  # last: sees everything
+        records.evolution,
+        records.history,
+        ckpt.EpochCheckpoint(str(writer.layout.checkpoints), records.checkpoint_state),  # last: sees everything
     ]
+
+
+def _fit(config, model, data, callbacks, initial_epoch, verbose):
+    """Trains from `initial_epoch` to the configured number of epochs."""
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     if initial_epoch < config.epochs:
@@ -217,15 +293,33 @@ def _train(config, shared_run_dir, resume, role, verbose):
             initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
         )
 
+
+def _evaluate(model, data):
+    """The test split's metrics (and the paper's ten-crop ones where the
+    data has ten-crop test images): dict name -> float."""
     print(f"Evaluating on the test split ({data.splits['description']}) ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
     if data.ten_crop_test is not None:
         from zfkeras.measures.evaluation import ten_crop_metrics
 
         test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
-    epoch_seconds = float(np.mean(timer.seconds)) if timer.seconds else None
-    evo_seconds = [e["seconds"] for e in evolution.history]
-    metrics = {
+    return test
+
+
+def _metrics(config, data, test, records, model, strategy, strategy_desc):
+    """The run's metrics.json: test results, training record, timings and
+    the distribution strategy."""
+    return {
+        **_test_metrics(data, test),
+        **_training_metrics(config, data, records),
+        **_timing_metrics(records),
+        **_strategy_metrics(model, strategy, strategy_desc),
+        "bad_files": data.bad_files,
+    }
+
+
+def _test_metrics(data, test):
+    return {
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
         "test_top5": test.get("top5"),
@@ -235,32 +329,60 @@ def _train(config, shared_run_dir, resume, role, verbose):
         # The test examples were never trained or annealed on (splits.json).
         "test_split": data.splits["description"],
         "test_split_independent": True,
+    }
+
+
+def _training_metrics(config, data, records):
+    from zfkeras.train import recipes
+
+    return {
         "train_examples": data.num_train,
         "validation_examples": data.num_validation,
         "epochs": config.epochs,
-        "history": history.history,
-        "initial_train_loss": state["initial_train_loss"],
+        "history": records.history.history,
+        "initial_train_loss": records.initial_train_loss,
         "recipe": recipes.describe(config),
-        "learning_rate_events": annealer.events,
-        "epoch_seconds": timer.seconds,
+        "learning_rate_events": records.annealer.events,
+    }
+
+
+def _timing_metrics(records):
+    import numpy as np
+
+    seconds = records.timer.seconds
+    epoch_seconds = float(np.mean(seconds)) if seconds else None
+    evo_seconds = [e["seconds"] for e in records.evolution.history]
+    return {
+        "epoch_seconds": seconds,
         "mean_epoch_seconds": epoch_seconds,
         "evolution_seconds": evo_seconds,
         "evolution_cost_fraction_of_epoch": (
             float(np.mean(evo_seconds)) / epoch_seconds if evo_seconds and epoch_seconds else None
         ),
+    }
+
+
+def _strategy_metrics(model, strategy, strategy_desc):
+    from zfkeras.train.devices import replica_weight_spread
+
+    return {
         "strategy": strategy_desc,
         "num_replicas": int(strategy.num_replicas_in_sync),
         "replica_weight_max_abs_diff": replica_weight_spread(model, strategy),
-        "bad_files": data.bad_files,
     }
-    multiworker.write_weight_digest(model, role)
+
+
+def _write_results(writer, model, metrics, shared_run_dir):
+    """Writes the trained model and the metrics (which complete the run),
+    and says where they are."""
+    from zfkeras.keras_objects.precision import float32_model
+
     writer.write_model(float32_model(model))  # what every analysis loads
     writer.write_metrics(metrics)  # last: with it the run counts as complete
     print(f"Test accuracy {metrics['test_accuracy']:.4f}"
           + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
     print(f"Run folder: {os.path.abspath(shared_run_dir)}")
     print(f"TensorBoard: tensorboard --logdir {os.path.abspath(RunLayout(shared_run_dir).logs)}")
-    return metrics
 
 
 def build_model(config, input_shape, num_classes):

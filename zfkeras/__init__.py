@@ -9,7 +9,7 @@ TensorFlow until a name is used. Everything else lives in submodules:
 
 from zfkeras.utils.lazy import lazy_exports
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _EXPORTS = {
     # layers and constraint

@@ -5,9 +5,10 @@ run's test images are (`RunFolder.read_image`, then `RunFolder.preprocess`):
 for image-folder and TFDS runs the shortest side goes to the run's
 ``image_size``, then the centre square, then its centre ``crop_size`` crop
 (256 -> 256 -> 224 in the paper), then the mean image is subtracted. With a
-bare ``.keras`` model no preprocessing is known: the shortest side goes to
-the model's input side, the centre is cut, and pixels in [0, 255] are
-multiplied by ``--rescale`` and fed as they are.
+bare model file (``.keras``, or a legacy ``.h5`` / ``.hdf5``) no
+preprocessing is known: the shortest side goes to the model's input side,
+the centre is cut, and pixels in [0, 255] are multiplied by ``--rescale``
+and fed as they are.
 
 Writes ``OUT/<image name>_occlusion.png`` (panels (a)-(e) of Fig. 7) for
 every image and ``OUT/occlusion.csv`` (one row per image). Every image is
@@ -26,7 +27,8 @@ _DESCRIPTION = __doc__.split("\n\n")[0]
 def build_parser():
     """The argument parser (no TensorFlow import)."""
     parser = verb_parser("zfkeras occlude", _DESCRIPTION)
-    parser.add_argument("model", metavar="RUN_DIR|MODEL", help="a run folder or a .keras model file")
+    parser.add_argument("model", metavar="RUN_DIR|MODEL",
+                        help="a run folder or a model file (.keras, legacy .h5/.hdf5)")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
     parser.add_argument("--out", default="occlusion", help="output folder")
     parser.add_argument("--size", type=int, default=None,
@@ -47,7 +49,7 @@ def build_parser():
                         help="--method approximate: stride of the coarse pass, a multiple of --stride "
                         "(default 2 x stride; tune_approximate in docs/OCCLUSION.md finds these for your model)")
     parser.add_argument("--rescale", type=float, default=1.0,
-                        help="bare .keras models only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
+                        help="bare model files only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return parser
 
@@ -71,7 +73,7 @@ def _check_args(parser, args):
         if not os.path.isfile(path):
             parser.error(f"image file {path!r} does not exist")
     if not os.path.exists(args.model):
-        parser.error(f"{args.model!r} is neither a run folder nor a .keras file")
+        parser.error(f"{args.model!r} is neither a run folder nor a model file (.keras, .h5, .hdf5)")
     if os.path.exists(args.out) and os.listdir(args.out) and not args.overwrite:
         parser.error(f"output folder {args.out!r} exists and is not empty; pass --overwrite to replace it")
 
@@ -95,8 +97,9 @@ def read_bare_image(path, height, width, channels):
 
 
 def _load(args):
-    """(model, image reader, preprocess, class names) from a run folder or a .keras file."""
-    if os.path.isdir(args.model):
+    """(model, image reader, preprocess, class names) from a run folder or a model file."""
+    # a SavedModel folder goes to load_model, which says how to convert it
+    if os.path.isdir(args.model) and not os.path.isfile(os.path.join(args.model, "saved_model.pb")):
         from zfkeras.runs.folder import RunFolder
 
         run = RunFolder(args.model)
@@ -105,6 +108,8 @@ def _load(args):
 
     try:
         model = load_model(args.model)
+    except InputError:
+        raise
     except Exception as error:  # Keras raises several types for a bad file
         raise InputError(f"cannot load model {args.model!r}: {error}") from None
     classes = model.output.shape[-1]
@@ -153,7 +158,7 @@ def _run(args):
           f"method {args.method}")
     approximation = {name: getattr(args, name) for name in ("tau", "drill_down", "coarse_stride")
                      if getattr(args, name) is not None}
-    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, progress=True,
+    data = f7.compute(model, images, preprocess, size, stride, args.layer, labels, verbose=1,
                       method=args.method, **approximation)
     print(f7.method_text(data.result))
     stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]

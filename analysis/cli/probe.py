@@ -41,7 +41,8 @@ def main(argv=None):
 
     results, meta = table6_probes.probe_run(
         run, args.layers, args.target, args.per_class, args.test_per_class, args.folds, args.seed,
-        None if args.pool == "none" else args.pool, args.batch_size, True, args.tfds_data_dir, args.manual_dir,
+        None if args.pool == "none" else args.pool, args.batch_size, verbose=1, data_dir=args.tfds_data_dir,
+        manual_dir=args.manual_dir,
     )
     command = f"zfkeras probe {args.run_dir} --target {args.target} --per-class {args.per_class} " \
               f"--test-per-class {args.test_per_class} --folds {args.folds} --seed {args.seed} --pool {args.pool}"

@@ -51,7 +51,7 @@ def main(argv=None):
         params["fig7_occlusion"] = {"method": args.occlusion_method}
     from zfkeras.analysis.report.build import write_report
 
-    index = write_report(args.run_dir, sections=args.sections, progress=not args.quiet,
+    index = write_report(args.run_dir, sections=args.sections, verbose=0 if args.quiet else "auto",
                          use_cache=not args.no_cache, params=params)
     print(f"Report: {os.path.abspath(index)}")
     return _status(index)

@@ -42,7 +42,7 @@ def main(argv=None):
 
     rows, meta = transfer.transfer_run(
         run, args.target, args.per_class, args.test_per_class, args.folds, args.seed, args.scratch_steps,
-        args.layer, True, args.tfds_data_dir, args.manual_dir,
+        args.layer, verbose=1, data_dir=args.tfds_data_dir, manual_dir=args.manual_dir,
     )
     command = (f"zfkeras transfer {args.run_dir} --target {args.target} --per-class "
                f"{' '.join(map(str, args.per_class))} --test-per-class {args.test_per_class} --folds {args.folds} "

@@ -114,7 +114,7 @@ def mean_per_class_accuracy(y_true, y_pred):
     return float(balanced_accuracy_score(y_true, y_pred))
 
 
-def fold_scores(classifier, features, labels, splits, seed=0, progress=None, describe=None):
+def fold_scores(classifier, features, labels, splits, seed=0, on_fold=None, describe=None):
     """Fits a fresh copy of ``classifier`` on each fold and scores it (`cross_validate`).
 
     Args:
@@ -123,8 +123,8 @@ def fold_scores(classifier, features, labels, splits, seed=0, progress=None, des
         labels: ``(N,)`` int array.
         splits: output of `stratified_folds`.
         seed: recorded in the result (the seed the splits were drawn with).
-        progress: optional callable run after each fold (e.g. a Progbar
-            step).
+        on_fold: optional callable run after each fold is scored (e.g. a
+            Progbar step).
         describe: optional callable ``fitted_classifier -> value`` recorded
             per fold in ``FoldScores.details``.
 
@@ -138,14 +138,14 @@ def fold_scores(classifier, features, labels, splits, seed=0, progress=None, des
     # One BLAS thread: these problems are small, and BLAS threads spinning
     # against other work made LogisticRegression 50x slower on 2 cores.
     with threadpool_limits(1):
-        return _fit_folds(classifier, features, labels, splits, seed, progress, describe)
+        return _fit_folds(classifier, features, labels, splits, seed, on_fold, describe)
 
 
-def _fit_folds(classifier, features, labels, splits, seed, progress, describe):
+def _fit_folds(classifier, features, labels, splits, seed, on_fold, describe):
     def score(model, x, y):  # called once per fold, on its test part, after the fit
         value = mean_per_class_accuracy(y, model.predict(x))
-        if progress is not None:
-            progress()
+        if on_fold is not None:
+            on_fold()
         return value
 
     done = cross_validate(classifier, features, labels, cv=[(np.asarray(tr), np.asarray(te)) for tr, te in splits],

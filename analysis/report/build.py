@@ -1,7 +1,7 @@
 """The run report: ``RUN_DIR/report/index.html`` and everything it shows.
 
 `write_report` asks each experiment module of `SECTIONS` for its section
-(``report_section(run, out_dir, progress, **parameters)``, see `section`), and
+(``report_section(run, out_dir, verbose, **parameters)``, see `section`), and
 writes one self-contained folder: the HTML page, the PNGs, CSV/JSON files of
 every number, a copy of the run's configuration and metrics. No external
 URL is used, so the folder can be zipped, mailed or opened from file://.
@@ -60,8 +60,8 @@ class Missing:
     log: str = ""  # relative path of the traceback file, if any
 
 
-def _say(progress, message):
-    if progress:
+def _say(verbose, message):
+    if verbose:
         print(f"[report] {message}", flush=True)
 
 
@@ -111,7 +111,7 @@ def _check_section(section, name):
             raise ValueError(f"section {name!r} lists file {file!r} outside the report folder")
 
 
-def _build_section(run, out_dir, name, title, progress, use_cache, overrides=None):
+def _build_section(run, out_dir, name, title, verbose, use_cache, overrides=None):
     """Returns (Section or None, Missing or None, reused)."""
     try:
         module = importlib.import_module(f"zfkeras.analysis.sections.{name}")
@@ -130,7 +130,7 @@ def _build_section(run, out_dir, name, title, progress, use_cache, overrides=Non
         if section is not None:
             return section, None, True
     try:
-        section = module.report_section(run, out_dir, progress=progress, **params)
+        section = module.report_section(run, out_dir, verbose=verbose, **params)
         _check_section(section, name)
     except SectionUnavailable as e:
         return None, Missing(name, title, str(e) or "unavailable"), False
@@ -149,14 +149,15 @@ def _failure(out_dir, name, title, what, error):
     return Missing(name, title, f"{what}: {type(error).__name__}: {first_line}", log)
 
 
-def write_report(run_dir, sections=None, progress=True, use_cache=True, params=None):
+def write_report(run_dir, sections=None, verbose="auto", use_cache=True, params=None):
     """Writes ``RUN_DIR/report/index.html`` and the files it shows.
 
     Args:
         run_dir: a run folder written by ``zfkeras train``.
         sections: module names in ``zfkeras.analysis`` (or ``(module,
             title)`` pairs) to include, in order; None for `SECTIONS`.
-        progress: print a line per step and let sections show progress bars.
+        verbose: 0 (quiet), or 1 or "auto": print a line per step and pass
+            it on to the sections (Keras' ``verbose``: their progress bars).
         use_cache: reuse sections computed by an earlier call while their
             inputs, parameters and code are unchanged (`cache`).
         params: ``{module: {parameter: value}}`` overriding the defaults
@@ -179,26 +180,26 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True, params=N
     run = RunFolder(run_dir)
     out_dir = pathlib.Path(run.report_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _say(progress, f"writing {out_dir / INDEX} ({len(chosen)} sections)")
+    _say(verbose, f"writing {out_dir / INDEX} ({len(chosen)} sections)")
     done, missing, timings = [], [], {}
     for i, (name, title) in enumerate(chosen, 1):
         start = time.perf_counter()
-        _say(progress, f"{i}/{len(chosen)} {name} ...")
-        section, miss, reused = _build_section(run, out_dir, name, title, progress, use_cache, params.get(name))
+        _say(verbose, f"{i}/{len(chosen)} {name} ...")
+        section, miss, reused = _build_section(run, out_dir, name, title, verbose, use_cache, params.get(name))
         seconds = time.perf_counter() - start
         timings[name] = round(seconds, 2)
         if section is not None:
             done.append(section)
-            _say(progress, f"{i}/{len(chosen)} {name}: {'reused' if reused else 'done'} in {seconds:.1f} s")
+            _say(verbose, f"{i}/{len(chosen)} {name}: {'reused' if reused else 'done'} in {seconds:.1f} s")
         else:
             missing.append(miss)
-            _say(progress, f"{i}/{len(chosen)} {name}: missing ({miss.reason})")
+            _say(verbose, f"{i}/{len(chosen)} {name}: missing ({miss.reason})")
     summary = _write_summary(run, out_dir, done, missing, timings)
     index = out_dir / INDEX
     page = render_page(run, done, missing, summary)
     with _atomic(index) as tmp:
         pathlib.Path(tmp).write_text(page, encoding="utf-8")
-    _say(progress, f"{len(done)} sections written, {len(missing)} missing: {index}")
+    _say(verbose, f"{len(done)} sections written, {len(missing)} missing: {index}")
     return index
 
 

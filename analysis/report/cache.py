@@ -36,7 +36,7 @@ import pathlib
 HASHED_BYTES = 16 * 2**20  # files up to this size are hashed, larger ones count by size and mtime
 EXCLUDED = ("report",)  # never an input: what the report itself writes
 # Arguments of report_section that are not parameters of what it computes.
-NOT_PARAMETERS = ("run", "out_dir", "progress")
+NOT_PARAMETERS = ("run", "out_dir", "verbose")
 # Code every section runs through its `RunFolder` argument.
 ALWAYS = ("zfkeras.runs.folder",)
 

@@ -4,7 +4,7 @@ Every section module in ``zfkeras.analysis.sections`` that contributes to
 ``zfkeras report RUN_DIR`` exposes::
 
     INPUTS = (...)   # what it reads of the run folder: names of files and folders
-    report_section(run: RunFolder, out_dir: pathlib.Path, progress=True, *, parameter=default, ...) -> Section
+    report_section(run: RunFolder, out_dir: pathlib.Path, verbose="auto", *, parameter=default, ...) -> Section
 
 Its parameters are the keyword arguments of ``report_section`` with their
 defaults (no module-level settings), so the report can cache a section

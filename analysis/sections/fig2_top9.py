@@ -91,7 +91,7 @@ def full_field_size(deconv, layer):
     return int((boxes[:, 2] - boxes[:, 0]).max()), int((boxes[:, 3] - boxes[:, 1]).max())
 
 
-def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progress=True, top=None):
+def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, verbose="auto", top=None):
     """Mines and draws the top-k panels of every map of `layers`.
 
     Args:
@@ -102,7 +102,8 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
         layers: layer names.
         k: activations per map (9 in the paper).
         chunk: projections computed per deconvnet call (bounds memory).
-        progress: show a progress bar.
+        verbose: progress bars over the mining and the projections: 0, 1 or
+            "auto" (Keras' ``verbose``).
         top: dict layer -> `zfkeras.methods.top_activations.TopActivations` already known
             for these images (e.g. stored by ``zfkeras mine``); only the
             other layers are mined.
@@ -115,7 +116,6 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, progr
 
     if len(images) < k:
         raise ValueError(f"need at least k={k} images to mine the top {k}, got {len(images)}")
-    verbose = 1 if progress else 0
     top = dict(top or {})
     missing = [layer for layer in layers if layer not in top]
     if missing:
@@ -205,7 +205,7 @@ def csv_rows(panels, labels):
     return rows
 
 
-def compute(run, progress=True, test_images=10000, k=K, seed=0):
+def compute(run, verbose="auto", test_images=10000, k=K, seed=0):
     """Loads the run's model and `test_images` test images (drawn with `seed`) and mines every conv layer.
 
     Returns:
@@ -228,7 +228,7 @@ def compute(run, progress=True, test_images=10000, k=K, seed=0):
     raw, labels = run.load_split("test", max_examples=test_images, seed=seed)
     images = run.preprocess(raw)
     stored = stored_top(run, layers, k, test_images, seed, len(raw))
-    panels = top9_panels(deconv, model, images, raw, layers, k=k, progress=progress, top=stored)
+    panels = top9_panels(deconv, model, images, raw, layers, k=k, verbose=verbose, top=stored)
     return panels, raw, labels, layers, list(stored)
 
 
@@ -241,7 +241,7 @@ def stored_top(run, layers, k, test_images, seed, num_images):
     return {layer: top for layer, top in found.items() if top is not None}
 
 
-def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_per_layer=6, seed=0):
+def report_section(run, out_dir, verbose="auto", *, test_images=10000, k=K, maps_per_layer=6, seed=0):
     """The Fig. 2 section and the explorer page (see `zfkeras.analysis.report.section`).
 
     Args:
@@ -252,7 +252,7 @@ def report_section(run, out_dir, progress=True, *, test_images=10000, k=K, maps_
     """
     from zfkeras.analysis.report import explorer
 
-    panels, raw, labels, layers, reused = compute(run, progress=progress, test_images=test_images, k=k, seed=seed)
+    panels, raw, labels, layers, reused = compute(run, verbose=verbose, test_images=test_images, k=k, seed=seed)
     # One draw per layer (seed + layer index), so equal-sized layers do not show the same map numbers.
     chosen = {layer: choose_maps(panels[layer], maps_per_layer, seed + i)
               for i, layer in enumerate(layers)}

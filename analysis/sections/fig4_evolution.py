@@ -98,7 +98,7 @@ def plot_evolution(epochs, grids, path):
     figures.save_png(fig, path, dpi=110)
 
 
-def report_section(run, out_dir, progress=True):
+def report_section(run, out_dir, verbose="auto"):
     """The Fig. 4 section of the report (see `zfkeras.analysis.report.section`); no parameters."""
     try:
         evolution = run.evolution()

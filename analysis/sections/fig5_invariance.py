@@ -84,7 +84,7 @@ def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True, *, images=5, seed=0, low="conv1", high="fc7"):
+def report_section(run, out_dir, verbose="auto", *, images=5, seed=0, low="conv1", high="fc7"):
     """The Fig. 5 section of the run report.
 
     Args:

@@ -53,7 +53,7 @@ def variants(baseline_conv1=BASELINE_CONV1):
     )
 
 
-def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_size, progress=True):
+def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_size, verbose="auto"):
     """Trains (or reuses) one variant with `runner.run` on that budget; returns its folder."""
     from zfkeras.train import runner
     from zfkeras.train.config import TrainConfig, completed
@@ -72,10 +72,10 @@ def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_s
         # zfnet_small pads conv1 by kernel // 2, as the variants' third number says
         "conv1": [] if variant.conv1 == (5, 1, 2) else list(variant.conv1[:2]),
     })
-    if progress:
+    if verbose:
         print(f"[report] fig6: training {variant.label} ({train_examples} images, "
               f"{epochs} epoch) into {folder}", flush=True)
-    runner.run(config, verbose=2 if progress else 0)
+    runner.run(config, verbose=2 if verbose else 0)
     # A finished run needs no checkpoints (a rerun sees metrics.json and
     # stops); dropping them keeps the report folder small enough to share.
     finished = RunFolder(folder)
@@ -148,7 +148,7 @@ def plot_fig6(results, labels, path):
     figures.save_png(fig, path, dpi=110)
 
 
-def report_section(run, out_dir, progress=True, *, train_examples=8192, epochs=1, validation_size=1000,
+def report_section(run, out_dir, verbose="auto", *, train_examples=8192, epochs=1, validation_size=1000,
                    sample=1000, projections=16, baseline_conv1=BASELINE_CONV1):
     """The Fig. 6 section (see `zfkeras.analysis.report.section`).
 
@@ -169,7 +169,7 @@ def report_section(run, out_dir, progress=True, *, train_examples=8192, epochs=1
     results, labels, rows = [], [], []
     for variant in variants(tuple(baseline_conv1)):
         folder = train_variant(run, variant, out_dir, train_examples=train_examples, epochs=epochs,
-                               validation_size=validation_size, progress=progress)
+                               validation_size=validation_size, verbose=verbose)
         trained = RunFolder(folder)
         result = measure(trained.load_model(), trained.preprocess(raw), variant.conv1[1], projections)
         result["test_accuracy"] = float(trained.metrics["test_accuracy"])

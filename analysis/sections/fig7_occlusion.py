@@ -47,7 +47,7 @@ def square_size(image_size, fraction=PAPER_FRACTION):
     return max(1, int(round(fraction * image_size)))
 
 
-def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, progress=False,
+def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=None, verbose=0,
             method="auto", **approximation):
     """Occlusion maps, the strongest map's projection and its unoccluded total.
 
@@ -58,6 +58,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
         size, stride: the square and its step, in pixels.
         layer: the conv layer whose strongest map is followed.
         labels: true classes, or None for the unoccluded prediction.
+        verbose: 0, 1 or "auto": the occlusion's progress bar (Keras' ``verbose``).
         method: `zfkeras.occlusion`'s method (``"approximate"``: also the
             exact maps, to measure its error: `approximation_error`).
         **approximation: ``tau``, ``drill_down``, ``coarse_stride`` of
@@ -73,7 +74,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
 
     images = np.asarray(preprocess(raw_images), np.float32)
     result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
-                       verbose=1 if progress else 0, **approximation)
+                       verbose=verbose, **approximation)
     if method == "approximate":
         # "auto" is exact either way (incremental, or full where the model has no incremental path)
         exact = occlusion(model, images, size, stride, labels=labels, method="auto", verbose=0)
@@ -211,7 +212,7 @@ def _extent(result):
     return (c[0, 0, 1] + half - step, c[0, -1, 1] + half + step, c[-1, 0, 0] + half + step, c[0, 0, 0] + half - step)
 
 
-def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="conv5", seed=0,
+def report_section(run, out_dir, verbose="auto", *, panels=4, sample=24, layer="conv5", seed=0,
                    size_fraction=PAPER_FRACTION, stride=1, covering=0.1, elsewhere=0.5, method="auto"):
     """The Fig. 7 section of the run report.
 
@@ -229,7 +230,7 @@ def report_section(run, out_dir, progress=True, *, panels=4, sample=24, layer="c
         raise SectionUnavailable(f"the run's model has no layer {layer!r} (Fig. 7 follows layer 5)")
     raw, labels = run.load_split("test", max_examples=sample, seed=seed)
     size = square_size(run.input_shape[0], size_fraction)
-    data = compute(model, raw, run.preprocess, size, stride, layer, labels, progress, method)
+    data = compute(model, raw, run.preprocess, size, stride, layer, labels, verbose, method)
     names = run.class_names
     plot_panels(data, names, out_dir / "fig7_occlusion.png", show=range(min(panels, len(raw))))
     check = consistency(data, covering, elsewhere)

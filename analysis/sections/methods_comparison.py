@@ -116,7 +116,7 @@ def plot(rows_by_layer, class_cams, raw, path):
     figures.save_png(fig, path, dpi=110)
 
 
-def report_section(run, out_dir, progress=True, *, test_images=10000, table_images=100, units_per_layer=1,
+def report_section(run, out_dir, verbose="auto", *, test_images=10000, table_images=100, units_per_layer=1,
                    steps=10, seed=0):
     """The methods-comparison section.
 
@@ -141,7 +141,7 @@ def report_section(run, out_dir, progress=True, *, test_images=10000, table_imag
     top = fig2_top9.stored_top(run, layers, fig2_top9.K, test_images, seed, len(raw))
     missing = [layer for layer in layers if layer not in top]
     if missing:
-        top.update(top_activations(model, images, missing, k=fig2_top9.K, verbose=1 if progress else 0))
+        top.update(top_activations(model, images, missing, k=fig2_top9.K, verbose=verbose))
     chosen = {layer: fig2_top9.choose_maps(top[layer], units_per_layer, seed + i)[:units_per_layer]
               for i, layer in enumerate(layers)}
     rows_by_layer = {layer: unit_panels(model, deconv, images, raw, layer, top[layer], chosen[layer])

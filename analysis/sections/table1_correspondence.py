@@ -123,7 +123,7 @@ def _plot_masks(images, trials, path):
     figures.save_png(fig, path)
 
 
-def report_section(run, out_dir, progress=True, *, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"),
+def report_section(run, out_dir, verbose="auto", *, images=5, random_trials=10, seed=0, layers=("conv5", "fc7"),
                    box=6):
     """The Table 1 section of the run report (parameters: see `compute`)."""
     images, results, trials = compute(run, images, random_trials, seed, layers, box)

@@ -170,7 +170,7 @@ def write_table2(rows, out_dir, root, command=""):
     return files, shown, notes
 
 
-def report_section(run, out_dir, progress=True):
+def report_section(run, out_dir, verbose="auto"):
     """Table 2 when ``RUN_DIR/ablations/`` holds finished variants."""
     root = run.ablations_dir
     rows = collect(root) if root.is_dir() else []

@@ -121,7 +121,7 @@ class ScratchTrainer:
 
 
 def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per_class=50, folds=5, seed=0,
-                    scratch_steps=100, layer=None, batch_size=128, progress=True):
+                    scratch_steps=100, layer=None, batch_size=128, verbose="auto"):
     """Fixed-feature softmax (and scratch baseline) for each N per class.
 
     Args:
@@ -133,7 +133,7 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
         scratch_steps: SGD steps of the from-scratch baseline; 0 skips it.
         layer: feature layer (default `feature_layer`).
         batch_size: images per forward pass.
-        progress: progress bars.
+        verbose: 0 (quiet), 1 (progress bars) or "auto" (bars over long loops), as Keras' ``verbose``.
 
     Returns:
         list of `TransferRow`, one per N.
@@ -145,13 +145,13 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
     # Fail on the largest N before any work is done.
     stratified_folds(labels, per_class[-1], test_per_class, folds, seed)
     layer = layer or feature_layer(model)
-    feats = features(model, images, layer, pool=None, batch_size=batch_size, verbose=1 if progress else 0)
+    feats = features(model, images, layer, pool=None, batch_size=batch_size, verbose=verbose)
     labels = np.asarray(labels)
     classes = np.unique(labels)
     # The scratch net's softmax needs labels 0..C-1.
     dense_labels = np.searchsorted(classes, labels)
     trainer = ScratchTrainer(model, len(classes), scratch_steps, seed) if scratch_steps else None
-    bar = progress_bar(len(per_class) * folds, 1 if progress else 0, "fold")
+    bar = progress_bar(len(per_class) * folds, verbose, "fold")
     rows = []
     for n in per_class:
         splits = stratified_folds(labels, n, test_per_class, folds, seed)
@@ -168,7 +168,7 @@ def transfer_scores(model, images, labels, per_class=DEFAULT_PER_CLASS, test_per
 
 
 def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_class=50, folds=5, seed=0,
-                 scratch_steps=100, layer=None, progress=True, data_dir=None, manual_dir=None):
+                 scratch_steps=100, layer=None, verbose="auto", data_dir=None, manual_dir=None):
     """Tables 3-4 for a run on a target (see `zfkeras.analysis.protocol.targets`).
 
     Returns:
@@ -182,7 +182,7 @@ def transfer_run(run, target="digits", per_class=DEFAULT_PER_CLASS, test_per_cla
     data = load_target(target, run, max(per_class) + test_per_class, seed, data_dir, manual_dir)
     layer = layer or feature_layer(model)
     rows = transfer_scores(model, run.preprocess(data.images), data.labels, per_class, test_per_class, folds,
-                           seed, scratch_steps, layer, progress=progress)
+                           seed, scratch_steps, layer, verbose=verbose)
     meta = {
         "target": target, "data": data.description, "images": int(len(data.labels)),
         "classes": int(len(np.unique(data.labels))), "layer": layer, "test_per_class": test_per_class,
@@ -258,7 +258,7 @@ def plot_curve(rows, meta, path):
                                f"Transfer to {meta['target']} ({meta['folds']} folds)", path)
 
 
-def report_section(run, out_dir, progress=True, *, target="digits", per_class=(1, 5, 10, 30), test_per_class=50,
+def report_section(run, out_dir, verbose="auto", *, target="digits", per_class=(1, 5, 10, 30), test_per_class=50,
                    folds=3, seed=0, scratch_steps=40):
     """The transfer table and curve at the report's reduced budget.
 
@@ -268,7 +268,7 @@ def report_section(run, out_dir, progress=True, *, target="digits", per_class=(1
     if not run.model_path.exists():
         raise SectionUnavailable(f"{run.model_path} is missing: training has not finished")
     rows, meta = transfer_run(run, target, per_class, test_per_class, folds, seed, scratch_steps,
-                              progress=progress)
+                              verbose=verbose)
     command = (f"zfkeras transfer {run.path} --target {target} --per-class {' '.join(map(str, per_class))} "
                f"--folds {folds} --scratch-steps {scratch_steps}")
     files, shown, notes = write_transfer(rows, meta, str(out_dir), command)

@@ -102,7 +102,7 @@ def _chosen_c(fitted):
 
 
 def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, folds=5, seed=0,
-                   softmax_layers=SOFTMAX_LAYERS, progress=True):
+                   softmax_layers=SOFTMAX_LAYERS, verbose="auto"):
     """Runs the SVM probe on every feature set and softmax on some.
 
     Args:
@@ -110,7 +110,7 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
         labels: ``(N,)`` int labels.
         train_per_class, test_per_class, folds, seed: the fold protocol.
         softmax_layers: layers that also get a softmax probe.
-        progress: show a progress bar.
+        verbose: a progress bar over the fits: 0, 1 or "auto" (Keras' ``verbose``).
 
     Returns:
         list of `ProbeResult`, SVMs first (in layer order), then softmax.
@@ -120,7 +120,7 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
     splits = stratified_folds(labels, train_per_class, test_per_class, folds, seed)
     jobs = [("SVM", name) for name in feature_sets]
     jobs += [("Softmax", name) for name in softmax_layers if name in feature_sets]
-    bar = progress_bar(len(jobs) * len(splits), 1 if progress else 0, "fit")
+    bar = progress_bar(len(jobs) * len(splits), verbose, "fit")
     results = []
     for probe, name in jobs:
         classifier = svm_probe(train_per_class, seed) if probe == "SVM" else softmax_probe(seed)
@@ -128,7 +128,7 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
             warnings.simplefilter("ignore", ConvergenceWarning)
             scores = fold_scores(
                 classifier, feature_sets[name], labels, splits, seed,
-                progress=(lambda: bar.add(1)) if bar else None,
+                on_fold=(lambda: bar.add(1)) if bar else None,
                 describe=_chosen_c if probe == "SVM" else None,
             )
         results.append(ProbeResult(probe, name, int(feature_sets[name].shape[1]), scores))
@@ -136,7 +136,7 @@ def probe_features(feature_sets, labels, train_per_class=30, test_per_class=50, 
 
 
 def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
-              pool="max", batch_size=128, progress=True, data_dir=None, manual_dir=None):
+              pool="max", batch_size=128, verbose="auto", data_dir=None, manual_dir=None):
     """Table 6 for a run: features of each layer, then the probes.
 
     Args:
@@ -148,7 +148,7 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
         pool: conv-map reduction of `zfkeras.features` (``"max"``, ``"avg"``
             or None for raw maps).
         batch_size: images per forward pass.
-        progress: progress bars.
+        verbose: 0 (quiet), 1 (progress bars) or "auto" (bars over long loops), as Keras' ``verbose``.
         data_dir, manual_dir: TFDS folders for ``tfds:NAME`` targets.
 
     Returns:
@@ -163,9 +163,9 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
     layers = list(layers) if layers else default_layers(model)
     data = load_target(target, run, per_class + test_per_class, seed, data_dir, manual_dir)
     feats = features(model, run.preprocess(data.images), layers, pool=pool, batch_size=batch_size,
-                     verbose=1 if progress else 0)
+                     verbose=verbose)
     feats = feats if isinstance(feats, dict) else {layers[0]: feats}
-    results = probe_features(feats, data.labels, per_class, test_per_class, folds, seed, progress=progress)
+    results = probe_features(feats, data.labels, per_class, test_per_class, folds, seed, verbose=verbose)
     meta = {
         "target": target, "data": data.description, "images": int(len(data.labels)),
         "classes": len(np.unique(data.labels)), "train_per_class": per_class,
@@ -245,14 +245,14 @@ def plot_depth(results, path, meta):
         fig, ax, "layer", f"Table 6: probes by depth ({meta['train_per_class']}/class, {meta['folds']} folds)", path)
 
 
-def report_section(run, out_dir, progress=True, *, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
+def report_section(run, out_dir, verbose="auto", *, target="test", per_class=30, test_per_class=50, folds=5, seed=0,
                    pool="max"):
     """Table 6 and the depth plot for the report: the paper's 30/class, 50 tested (parameters: `probe_run`)."""
     model_path = run.model_path
     if not model_path.exists():
         raise SectionUnavailable(f"{model_path} is missing: training has not finished; rerun zfkeras train with the same --run-dir")
     results, meta = probe_run(run, target=target, per_class=per_class, test_per_class=test_per_class, folds=folds,
-                              seed=seed, pool=pool, progress=progress)
+                              seed=seed, pool=pool, verbose=verbose)
     command = (f"zfkeras probe {run.path} --target {target} --per-class {per_class} "
                f"--test-per-class {test_per_class} --folds {folds} --seed {seed}")
     files, shown, notes = write_table6(results, meta, str(out_dir), command)

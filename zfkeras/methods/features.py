@@ -37,7 +37,6 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
 from zfkeras.graph.addressing import layer_output_model, qualified_layer, resolve_layers
 from zfkeras.utils.inputs import (
     DEFAULT_BATCH_SIZE, distribute_stream, image_stream, model_input_shape, run_checked,
@@ -48,7 +47,6 @@ from zfkeras.utils.validation import int_pair, one_of
 POOLS = (None, "max", "avg")
 
 
-@renamed_arguments(data="inputs", layer="layers", progress=("verbose", progress_to_verbose))
 def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_BATCH_SIZE, strategy=None,
              verbose="auto"):
     """The features of one layer (or several) for every image of ``inputs``.

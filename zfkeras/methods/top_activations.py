@@ -35,7 +35,6 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.utils.compat import progress_to_verbose, renamed_arguments
 from zfkeras.graph.addressing import layer_output_model, qualified_layer, resolve_layers
 from zfkeras.utils.inputs import (
     DEFAULT_BATCH_SIZE, distribute_stream, image_stream, model_input_shape, run_checked,
@@ -91,7 +90,6 @@ class MiningResult(dict):
         self.local_images = local_images
 
 
-@renamed_arguments(data="inputs", progress=("verbose", progress_to_verbose))
 def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, strategy=None, verbose="auto"):
     """The ``k`` images that most strongly activate each feature map.
 

@@ -6,6 +6,7 @@ import inspect
 import keras
 
 from zfkeras.models.ablations import ABLATIONS
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.validation import int_pair
 from zfkeras.keras_objects.constraints import FilterRMSClip
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
@@ -54,6 +55,11 @@ def zfnet(
 
     Returns:
         An uncompiled `keras.Model` whose ``fc8`` outputs probabilities.
+
+    Raises:
+        InputError: a bad ``input_shape`` (or one too small for pool5),
+            fewer than 2 classes, an unknown layer in ``remove``, not five
+            ``conv_filters``.
     """
     return _build(
         input_shape, num_classes, name=name,
@@ -154,7 +160,7 @@ def ablation_kwargs(variant, builder=zfnet, **kwargs):
         A dict to pass to ``builder``.
     """
     if variant not in ABLATIONS:
-        raise ValueError(f"unknown ablation {variant!r}; choose one of {sorted(ABLATIONS)}")
+        raise InputError(f"unknown ablation {variant!r}; choose one of {sorted(ABLATIONS)}")
     defaults = inspect.signature(builder).parameters
     spec = dict(ABLATIONS[variant])
     out = dict(kwargs)
@@ -190,19 +196,65 @@ def _build(
     input_shape, num_classes, *, name, conv1, pool1, conv2, pool2, remove,
     fc_units, conv_filters, dropout, filter_rms_clip, kernel_initializer, seed,
 ):
+    """The family's graph; the builders differ in conv1, conv2 and pool1-2.
+
+    Args:
+        conv1: ``dict(kernel, stride, pad)``: zero padding then a VALID conv.
+        pool1, pool2: padding of the 3x3/2 max pools after conv1 and conv2.
+        conv2: ``dict(kernel, stride, padding)``.
+        Others: as `zfnet`.
+    """
+    input_shape, remove, conv_filters = _checked_arguments(input_shape, num_classes, remove, conv_filters)
+    # one initializer per layer, seeded in layer order: conv1..conv5, fc6..fc8
+    init = _initializer_sequence(kernel_initializer, seed)
+    inputs = keras.Input(input_shape, name="image")
+    x = _conv_stack(inputs, init, filter_rms_clip, conv1, pool1, conv2, pool2, remove, conv_filters)
+    if x.shape[1] < 3 or x.shape[2] < 3:
+        raise InputError(
+            f"input_shape {input_shape} is too small for {name}: conv5 output is "
+            f"{x.shape[1]}x{x.shape[2]}, pool5 needs at least 3x3"
+        )
+    outputs = _classifier(x, init, num_classes, remove, fc_units, dropout)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _checked_arguments(input_shape, num_classes, remove, conv_filters):
+    """Checks the builder arguments shared by the family.
+
+    Returns:
+        ``(input_shape, remove, conv_filters)`` as tuples.
+
+    Raises:
+        InputError: a bad shape, fewer than 2 classes, an unknown layer to
+            remove, not 5 positive conv widths.
+    """
     input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or any(d is None or int(d) < 1 for d in input_shape):
-        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape}")
-    if int(num_classes) < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    if len(input_shape) != 3 or any(not _is_count(d, 1) for d in input_shape):
+        raise InputError(f"input_shape must be (height, width, channels), got {input_shape}")
+    if not _is_count(num_classes, 2):
+        raise InputError(f"num_classes must be at least 2, got {num_classes!r}")
     remove = tuple(remove)
     unknown = sorted(set(remove) - set(_REMOVABLE))
     if unknown:
-        raise ValueError(f"cannot remove {unknown}; removable layers are {list(_REMOVABLE)}")
-    conv_filters = tuple(int(f) for f in conv_filters)
-    if len(conv_filters) != 5:
-        raise ValueError(f"conv_filters needs 5 values (conv1..conv5), got {conv_filters}")
+        raise InputError(f"cannot remove {unknown}; removable layers are {list(_REMOVABLE)}")
+    conv_filters = tuple(conv_filters)
+    if len(conv_filters) != 5 or not all(_is_count(f, 1) for f in conv_filters):
+        raise InputError(f"conv_filters needs 5 positive values (conv1..conv5), got {conv_filters}")
+    return input_shape, remove, tuple(int(f) for f in conv_filters)
 
+
+def _is_count(value, minimum):
+    """Whether ``value`` is a whole number (an int, or a float or string of
+    one, as ``int`` reads them) of at least ``minimum``."""
+    try:
+        return value is not None and int(value) >= minimum
+    except (TypeError, ValueError):
+        return False
+
+
+def _initializer_sequence(kernel_initializer, seed):
+    """A function returning a new kernel initializer at each call, seeded
+    ``seed``, ``seed + 1``, ... (unseeded when ``seed`` is None)."""
     seeds = iter(range(10_000)) if seed is None else iter(range(seed, seed + 10_000))
 
     def init():
@@ -215,17 +267,19 @@ def _build(
             config["seed"] = s
         return type(base).from_config(config)
 
-    clip = (lambda: FilterRMSClip(filter_rms_clip)) if filter_rms_clip else (lambda: None)
+    return init
+
+
+def _conv_stack(x, init, filter_rms_clip, conv1, pool1, conv2, pool2, remove, conv_filters):
+    """conv1 to conv5 with their pools and normalizations, applied to ``x``."""
 
     def conv(filters, kernel, stride, padding, lname):
         return keras.layers.Conv2D(
             filters, kernel, strides=stride, padding=padding, activation="relu",
             kernel_initializer=init(), bias_initializer="zeros",
-            kernel_constraint=clip(), name=lname,
+            kernel_constraint=FilterRMSClip(filter_rms_clip) if filter_rms_clip else None, name=lname,
         )
 
-    inputs = keras.Input(input_shape, name="image")
-    x = inputs
     if conv1["pad"]:
         x = keras.layers.ZeroPadding2D(conv1["pad"], name="pad1")(x)
     x = conv(conv_filters[0], conv1["kernel"], conv1["stride"], "valid", "conv1")(x)
@@ -237,11 +291,11 @@ def _build(
     for i in (3, 4, 5):
         if f"conv{i}" not in remove:
             x = conv(conv_filters[i - 1], 3, 1, "same", f"conv{i}")(x)
-    if x.shape[1] < 3 or x.shape[2] < 3:
-        raise ValueError(
-            f"input_shape {input_shape} is too small for {name}: conv5 output is "
-            f"{x.shape[1]}x{x.shape[2]}, pool5 needs at least 3x3"
-        )
+    return x
+
+
+def _classifier(x, init, num_classes, remove, fc_units, dropout):
+    """pool5, then fc6 and fc7 (each with dropout) and the softmax fc8."""
     x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool5")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for i in (6, 7):
@@ -251,8 +305,7 @@ def _build(
                 bias_initializer="zeros", name=f"fc{i}",
             )(x)
             x = keras.layers.Dropout(dropout, name=f"drop{i}")(x)
-    outputs = keras.layers.Dense(
+    return keras.layers.Dense(
         num_classes, activation="softmax", kernel_initializer=init(),
         bias_initializer="zeros", name="fc8",
     )(x)
-    return keras.Model(inputs, outputs, name=name)

@@ -10,9 +10,9 @@ Keras and the data are loaded when a method needs them.
 """
 
 import json
-import zipfile
 
 from zfkeras.data.fashion_mnist import FASHION_MNIST_CLASSES
+from zfkeras.keras_objects.model_files import zip_damage
 from zfkeras.runs import layout
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.splits import plan_splits
@@ -27,18 +27,6 @@ class IncompleteRunError(InputError):
 
 class CorruptRunError(InputError):
     """A file of the run folder exists but is damaged (e.g. truncated)."""
-
-
-def _zip_damage(path):
-    """Why `path` is not a complete zip archive, or None when it is one."""
-    if not zipfile.is_zipfile(path):
-        return "not a complete zip archive: truncated or overwritten"
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        return f"unreadable zip archive ({e})"
-    return None if bad is None else f"member {bad!r} fails its checksum"
 
 
 class RunFolder:
@@ -133,7 +121,7 @@ class RunFolder:
         try:
             return load_model(self.model_path, **kwargs)
         except Exception as error:  # Keras raises several types for a bad file
-            damage = _zip_damage(self.model_path)
+            damage = zip_damage(self.model_path)
             if damage is None:
                 raise
             raise CorruptRunError(
