@@ -297,10 +297,10 @@ class RunFolder:
             ``(images uint8 (N, H, W, C), labels int64 (N,))``.
         """
         if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+            raise InputError(f"split must be 'train' or 'test', got {split!r}")
         if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
                                          or max_examples < 1):
-            raise ValueError(f"max_examples must be a positive int or None, got {max_examples!r}")
+            raise InputError(f"max_examples must be a positive int or None, got {max_examples!r}")
         from zfkeras.runs.sources import load_raw_split
 
         return load_raw_split(self, split, max_examples, seed)
