@@ -31,6 +31,8 @@ _EXPORTS = {
     "grad_cam": "zfkeras.methods.grad_cam",
     "faithfulness": "zfkeras.measures.faithfulness",
     "RunFolder": "zfkeras.runs",
+    # what bad input raises
+    "InputError": "zfkeras.utils.errors",
 }
 
 __all__ = sorted(_EXPORTS)
