@@ -56,10 +56,10 @@ class RunFolder:
         self.path = self.layout.root
         config_path = self.layout.config
         if not self.path.is_dir():
-            raise InputError(f"not a run folder: {self.path} does not exist or is not a folder")
+            raise InputError(f"not a run folder: {str(self.path)!r} does not exist or is not a folder")
         if not config_path.is_file():
             raise InputError(
-                f"not a run folder: {self.path} has no {layout.CONFIG}; pass the folder "
+                f"not a run folder: {str(self.path)!r} has no {layout.CONFIG}; pass the folder "
                 "`zfkeras train --run-dir DIR` wrote"
             )
         config = self._read_json(layout.CONFIG)
