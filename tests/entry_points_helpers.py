@@ -169,5 +169,23 @@ def call_arguments(entry, ctx):
     return kwargs
 
 
+def assert_same_result(got, expected):
+    """The results of two calls are equal: arrays, mappings, dataclasses (compared field by field)."""
+    if isinstance(expected, dict):
+        assert got.keys() == expected.keys()
+        for key in expected:
+            assert_same_result(got[key], expected[key])
+    elif hasattr(expected, "__dataclass_fields__"):
+        for field in expected.__dataclass_fields__:
+            assert_same_result(getattr(got, field), getattr(expected, field))
+    elif isinstance(expected, (list, tuple)) and not isinstance(expected, str):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert_same_result(g, e)
+    else:
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+
+
+
 ENTRY_POINTS = discover()
 IMAGE_ENTRY_POINTS = sorted(name for name, entry in ENTRY_POINTS.items() if entry.takes_images)

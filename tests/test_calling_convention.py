@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tests.entry_points_helpers import (
-    ENTRY_POINTS, GOOD, IMAGE_ENTRY_POINTS, IMAGES, MODEL_KINDS, SIZE, call_arguments, context,
+    ENTRY_POINTS, GOOD, IMAGE_ENTRY_POINTS, IMAGES, MODEL_KINDS, SIZE, assert_same_result, call_arguments,
+    context,
 )
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE
@@ -127,26 +128,9 @@ def test_old_names_warn_naming_the_new_one_and_give_the_same_result(name, old, n
     old_kwargs[old] = old_value
     with pytest.warns(DeprecationWarning, match=rf"the argument '{old}' is deprecated .*; use '{new}'"):
         got = function(**old_kwargs)
-    _assert_same_result(got, expected)
+    assert_same_result(got, expected)
     with pytest.raises(TypeError, match=rf"got both '{old}' \(deprecated\) and '{new}'; pass only '{new}'"):
         function(**{**old_kwargs, new: kwargs[new]})
-
-
-def _assert_same_result(got, expected):
-    """The results of two calls are equal: arrays, mappings, dataclasses (compared field by field)."""
-    if isinstance(expected, dict):
-        assert got.keys() == expected.keys()
-        for key in expected:
-            _assert_same_result(got[key], expected[key])
-    elif hasattr(expected, "__dataclass_fields__"):
-        for field in expected.__dataclass_fields__:
-            _assert_same_result(getattr(got, field), getattr(expected, field))
-    elif isinstance(expected, (list, tuple)) and not isinstance(expected, str):
-        assert len(got) == len(expected)
-        for g, e in zip(got, expected):
-            _assert_same_result(g, e)
-    else:
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
 
 
 def test_ten_crop_checks_channels_of_full_size_images():
