@@ -12,6 +12,7 @@ must quote (``repr`` of the value, of the shape received, ...).
 import dataclasses
 import inspect
 
+import keras
 import numpy as np
 import pytest
 
@@ -125,3 +126,27 @@ def test_parameters_of_another_mode_are_ignored_in_this_one(name, parameter):
     expected = function(**kwargs)
     got = function(**kwargs, **{parameter: BAD[parameter][0].make(ctx)})
     assert_same_result(got, expected)
+
+
+def test_the_boundaries_pass_on_the_input_error_raised_at_the_source(tmp_path):
+    # explore's upload reader and model check, export's occluder: no wrapper turns a ValueError into one
+    from zfkeras.explore.cli import check_model
+    from zfkeras.explore.uploads import cut
+    from zfkeras.runs.sources import read_image_file
+
+    class Source:
+        @staticmethod
+        def read_image(path):
+            return read_image_file(path, SIZE, SIZE, 1)
+
+    with pytest.raises(InputError, match=r"cannot read image file '.*zfkeras-upload-.*\.png'"):
+        cut(Source(), b"\x89PNG\r\n\x1a\n" + b"not the rest of a png", ".png")
+    inputs = keras.Input((SIZE, SIZE, 1))
+    upsampled = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    unmirrorable = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(upsampled)), name="up_model")
+    with pytest.raises(InputError, match=r"Deconvnet cannot mirror layer 'up' of type UpSampling2D"):
+        check_model(unmirrorable)
+    from zfkeras.export.archive import _occluder
+
+    with pytest.raises(InputError, match=r"the occluding square \(size=9\) is larger than the image \(8, 8\)"):
+        _occluder(context("functional").model, ["conv"], 9, 1, "conv", softmax=False)
