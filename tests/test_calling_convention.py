@@ -48,16 +48,23 @@ def test_the_same_words_and_one_batch_size_default(name):
     assert len({"layer", "layers"} & set(parameters)) <= 1  # one layer is `layer`, one or several `layers`
 
 
-@pytest.mark.parametrize("name, kind", CASES)
+def _layer_parameter(name):
+    """``"layer"`` or ``"layers"``: the parameter naming the entry point's layers, or None."""
+    given = {"layer", "layers"} & set(ENTRY_POINTS[name].signature())
+    return given.pop() if given else None
+
+
+@pytest.mark.parametrize("name, kind", [(name, kind) for name, kind in CASES if _layer_parameter(name)])
 def test_the_layer_names_of_the_model(name, kind):
-    parameters = ENTRY_POINTS[name].signature()
-    given = ({"layer", "layers"} & set(parameters)) or {None}
-    which = given.pop()
-    if which is None:
-        return  # a function of the whole model (faithfulness of class maps)
-    ctx = context(kind)
+    which, ctx = _layer_parameter(name), context(kind)
     qualified = ctx.prefix + "conv"
-    _call(name, kind, **{which: qualified if which == "layer" else [qualified]})
+    _call(name, kind, **{which: qualified})  # one name: `layer`, or `layers` given one
+    if which == "layers":
+        _call(name, kind, layers=[qualified, ctx.prefix + "pool"])
+    else:  # `layer` is exactly one
+        with pytest.raises(InputTypeError) as error:
+            _call(name, kind, layer=[qualified])
+        assert repr([qualified]) in str(error.value)
     unknown = ctx.prefix + "no_such_layer"
     with pytest.raises(InputError) as error:
         _call(name, kind, **{which: unknown if which == "layer" else [unknown]})
