@@ -80,7 +80,8 @@ def context(kind):
 
 MODEL_KINDS = ("sequential", "functional", "nested")
 
-# Values of required parameters, by name: a working call on any of the models.
+# Values of required parameters, by name: a working call on any of the models (and the
+# value a renamed keyword's new name is given in test_calling_convention).
 GOOD = {
     "model": lambda c: c.model,
     "inputs": lambda c: IMAGES,
@@ -94,6 +95,7 @@ GOOD = {
     "targets": lambda c: TARGETS,
     "labels": lambda c: TARGETS,
     "classes": lambda c: TARGETS,
+    "baseline": lambda c: 0.5,  # the value occluded or deleted pixels take
     "path": lambda c: "/nonexistent/zfkeras-test",
 }
 # Optional parameters whose default does not fit the five test images.
