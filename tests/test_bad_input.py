@@ -90,7 +90,6 @@ NO_INPUT = {"InputError": "the exception bad input raises"}
 READ_ONLY_IN = {("faithfulness", "size"): "metric='occlusion_drop'"}
 
 
-
 def _has_model(entry):
     return entry.method is not None or "model" in entry.signature()
 
