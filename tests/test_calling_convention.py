@@ -136,7 +136,7 @@ def test_old_names_warn_naming_the_new_one_and_give_the_same_result(name, old, n
     with pytest.warns(DeprecationWarning, match=rf"the argument '{old}' is deprecated .*; use '{new}'"):
         got = function(**old_kwargs)
     assert_same_result(got, expected)
-    with pytest.raises(TypeError, match=rf"got both '{old}' \(deprecated\) and '{new}'; pass only '{new}'"):
+    with pytest.raises(InputTypeError, match=rf"got both '{old}' \(deprecated\) and '{new}'; pass only '{new}'"):
         function(**{**old_kwargs, new: kwargs[new]})
 
 

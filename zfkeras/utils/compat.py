@@ -11,6 +11,8 @@ the new one.
 import functools
 import warnings
 
+from zfkeras.utils.errors import InputTypeError
+
 
 def progress_to_verbose(progress):
     """The old ``progress=True/False`` as Keras' ``verbose`` (1 or 0)."""
@@ -25,7 +27,7 @@ def renamed_arguments(**renames):
             value needs converting (``convert(old_value)``).
 
     Raises (from the decorated function):
-        TypeError: both the old and the new name were passed.
+        InputTypeError: both the old and the new name were passed.
     """
     table = {old: new if isinstance(new, tuple) else (new, None) for old, new in renames.items()}
 
@@ -35,7 +37,7 @@ def renamed_arguments(**renames):
             for old in table.keys() & kwargs.keys():
                 new, convert = table[old]
                 if new in kwargs:
-                    raise TypeError(
+                    raise InputTypeError(
                         f"{function.__qualname__}() got both {old!r} (deprecated) and {new!r}; pass only {new!r}"
                     )
                 warnings.warn(
