@@ -79,9 +79,6 @@ def cut(source, data, suffix):
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
-        try:
-            return source.read_image(path)
-        except ValueError as error:
-            raise BadRequest(f"the upload cannot be read as the run's images are: {error}") from None
+        return source.read_image(path)  # InputError (an HTTP 400 in the routes) when it cannot be read
     finally:
         os.remove(path)

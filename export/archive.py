@@ -173,10 +173,7 @@ def _occluder(model, layers, occlude_size, occlude_stride, occlude_layer, softma
     size = size if occlude_size is None else positive_int(occlude_size, "occlude_size")
     stride = (max(1, size // 5) if occlude_size is not None else stride) if occlude_stride is None else positive_int(
         occlude_stride, "occlude_stride")
-    try:
-        return Occluder(model, size, stride, occlude_layer, softmax)
-    except ValueError as error:
-        raise InputError(str(error)) from None
+    return Occluder(model, size, stride, occlude_layer, softmax)
 
 
 def export_model(

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from zfkeras.methods.occlusion.full import occluded_copies
+from zfkeras.utils.errors import InputError
 
 # Occluded copies per model call inside the signature.
 CHUNK = 64
@@ -45,7 +46,7 @@ class Occluder:
     def __init__(self, model, size, stride, layer, softmax):
         image_hw = tuple(int(d) for d in model.inputs[0].shape[1:3])
         if size > min(image_hw):
-            raise ValueError(f"the occluding square (size={size}) is larger than the image {image_hw}")
+            raise InputError(f"the occluding square (size={size!r}) is larger than the image {image_hw}")
         self.size, self.stride, self.layer, self.softmax = size, stride, layer, softmax
         self.corners, self.grid = corners(image_hw, size, stride)
         self._net = keras.Model(model.inputs[0], [model.outputs[0], model.get_layer(layer).output])

@@ -96,7 +96,7 @@ def test_one_model_check_for_the_walk_and_the_adapter():
     model, _ = _nested()
     assert check_model(model) is model and model_input_shape(model) == (10, 10, 3)
     for check in (check_model, model_input_shape, walk):
-        with pytest.raises(InputTypeError, match="model must be a keras.Model, got Conv2D"):
+        with pytest.raises(InputTypeError, match="needs a keras.Model, got <Conv2D.* of type Conv2D"):
             check(L.Conv2D(2, 3))
         with pytest.raises(InputError, match="model 'unbuilt' is not built, it has no defined input"):
             check(keras.Sequential([L.Dense(2)], name="unbuilt"))

@@ -109,3 +109,27 @@ def test_input_errors_are_still_the_builtin_errors_they_refine():
     assert issubclass(MissingInputError, FileNotFoundError)
     with pytest.raises(InputError, match="not a run folder"):
         RunFolder(ROOT / "no-such-run-folder")
+
+
+def test_one_argparse_integer_type_for_every_verb():
+    import argparse
+
+    from zfkeras.cli.verbs import int_argument, non_negative_int_argument, positive_int_argument
+
+    assert positive_int_argument("12") == 12 and non_negative_int_argument("0") == 0
+    for parse, text, what in ((positive_int_argument, "0", "a positive integer"),
+                              (positive_int_argument, "1.5", "a positive integer"),
+                              (non_negative_int_argument, "-1", "a non-negative integer"),
+                              (int_argument(2), "1", "an integer >= 2")):
+        with pytest.raises(argparse.ArgumentTypeError, match=rf"^must be {what}, got {text!r}$"):
+            parse(text)
+    # the verbs' parsers use these very functions, not copies of their own
+    int_types = set()
+    for module in ("zfkeras.analysis.cli.mine", "zfkeras.analysis.cli.probe", "zfkeras.analysis.cli.transfer",
+                   "zfkeras.analysis.cli.ablate", "zfkeras.analysis.cli.occlude", "zfkeras.export.cli",
+                   "zfkeras.explore.cli"):
+        parser = importlib.import_module(module).build_parser()
+        int_types |= {action.type for action in parser._actions if action.type not in (None, str, float)}
+    assert {positive_int_argument, non_negative_int_argument} <= int_types
+    assert int_types - {positive_int_argument, non_negative_int_argument} <= {
+        importlib.import_module("zfkeras.analysis.cli.common").fold_count}

@@ -12,6 +12,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.methods.top_activations import TopActivations, merge_top_activations, first_max_positions, top_activations
 from tests.mining_oracle import brute_force, integer_images, integer_model
+from zfkeras.utils.errors import InputTypeError
 
 SMALL_LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 
@@ -182,7 +183,7 @@ def test_bad_input(kwargs, match):
 
 
 def test_strategy_must_be_a_tf_distribute_strategy():
-    with pytest.raises(TypeError, match=r"strategy must be a tf.distribute.Strategy or None, got str"):
+    with pytest.raises(InputTypeError, match=r"strategy must be a tf.distribute.Strategy or None, got 'mirrored' of type str"):
         top_activations(integer_model(), integer_images(), "c1", strategy="mirrored", verbose=0)
 
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from zfkeras.graph.walk import INPUT_ID, UnsupportedLayerError, walk
 from zfkeras.graph.window import Window, axis_window
+from zfkeras.utils.errors import InputError, InputTypeError
 
 L = keras.layers
 
@@ -227,6 +228,7 @@ def test_variable_input_size_gives_sizes_for_any_image():
 
 
 def test_unsupported_layer_is_named_with_its_type():
+    assert issubclass(UnsupportedLayerError, InputError)
     model = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(2, 3), L.UpSampling2D(name="up"),
                               L.Conv2D(2, 3, name="after")])
     with pytest.raises(UnsupportedLayerError, match="layer 'up' of type UpSampling2D"):
@@ -243,16 +245,16 @@ def test_unsupported_layer_is_named_with_its_type():
 def test_structural_errors():
     inp = keras.Input((8, 8, 2))
     shared = L.Conv2D(2, 3, padding="same", name="shared")
-    with pytest.raises(ValueError, match="'shared' is called more than once"):
+    with pytest.raises(InputError, match="'shared' is called more than once"):
         walk(keras.Model(inp, shared(shared(inp))))
     a, b = keras.Input((8, 8, 2)), keras.Input((8, 8, 2))
-    with pytest.raises(ValueError, match="single-input, single-output.*2 inputs and 1 outputs"):
+    with pytest.raises(InputError, match="single-input, single-output.*2 inputs and 1 outputs"):
         walk(keras.Model([a, b], L.Add()([a, b])))
-    with pytest.raises(TypeError, match="model must be a keras.Model, got Conv2D"):
+    with pytest.raises(InputTypeError, match=r"needs a keras.Model, got <Conv2D.* of type Conv2D"):
         walk(L.Conv2D(2, 3))
-    with pytest.raises(ValueError, match="is not built"):
+    with pytest.raises(InputError, match="is not built"):
         walk(keras.Sequential([L.Conv2D(2, 3)]))
     x = L.Conv2D(2, 3, padding="same", name="c")(inp)
     gate = L.Dense(2, name="gate")(L.GlobalAveragePooling2D(keepdims=True)(x))
-    with pytest.raises(ValueError, match=r"'mix' \(Add\) combines the convolutional trunk"):
+    with pytest.raises(InputError, match=r"'mix' \(Add\) combines the convolutional trunk"):
         walk(keras.Model(inp, L.Add(name="mix")([x, gate])))

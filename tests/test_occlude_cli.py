@@ -81,7 +81,7 @@ def test_argument_errors(trained_run, tmp_path, capsys):
     good = _write_images(tmp_path, 1)
     with pytest.raises(SystemExit):
         occlude_cli.main([str(trained_run.path), *good, "--stride", "0"])
-    assert "--stride must be a positive integer" in capsys.readouterr().err
+    assert "argument --stride: must be a positive integer, got '0'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         occlude_cli.main([str(trained_run.path), str(tmp_path / "missing.png")])
     assert "does not exist" in capsys.readouterr().err

@@ -3,6 +3,7 @@ and the version is defined once. (The layering, the core never importing
 the packages built on it, is tests/test_layering.py.)"""
 
 import importlib
+import inspect
 import pathlib
 import re
 
@@ -22,12 +23,18 @@ def _packages_with_all():
 def test_every_all_name_resolves(package):
     module = importlib.import_module(package)
     for name in getattr(module, "__all__", ()):
-        assert getattr(module, name) is not None, f"{package}.{name}"
         value = getattr(module, name)
         # no exported name is a module (a function and its module share no name)
         assert not isinstance(value, type(pathlib)), (
             f"{package}.{name} resolves to a module, not the exported object"
         )
+        if inspect.isfunction(value) or inspect.isclass(value):
+            # exported under its own name, and zfkeras' own (not a re-exported Keras or TF object)
+            assert (value.__name__, value.__module__.split(".")[0]) == (name, "zfkeras"), (
+                f"{package}.{name} is {value.__module__}.{value.__name__}"
+            )
+        else:  # a constant: named as one, and not empty
+            assert name.isupper() and len(value) > 0, f"{package}.{name} = {value!r}"
 
 
 def test_function_names_are_functions_whatever_was_imported():

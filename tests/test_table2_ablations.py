@@ -92,6 +92,6 @@ def test_cli_no_tensorflow_for_help_and_errors(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "clean" in proc.stdout
     err = proc.stderr
-    assert "needs at least 2 folds" in err and "expected a positive integer, got '0'" in err
+    assert "needs at least 2 folds" in err and "must be a positive integer, got '0'" in err
     assert "invalid choice: 'nope'" in err and "names no TFDS dataset" in err
     assert err.count("not a run folder") == 2

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from zfkeras.utils import validation as v
+from zfkeras.utils.errors import InputError, InputTypeError
 
 
 def test_positive_int_accepts_numpy_and_integral_floats():
@@ -72,9 +73,16 @@ def test_index_array_one_index_per_image_in_range():
     got = v.index_array([2, 0.0, 1], "labels", 3, 3, "class index", "a model with 3 classes")
     assert got.dtype == np.int64 and got.tolist() == [2, 0, 1]
     assert v.index_array(4, "channel", 2, 5, "channel index", "layer 'c'", broadcast=True).tolist() == [4, 4]
-    with pytest.raises(ValueError, match=r"^labels must be a 1-D array with one class index per image \(3\); got shape \(\)"):
+    with pytest.raises(InputError, match=r"^labels must be a 1-D array with one class index per image \(3\); got shape \(\): 1$"):
         v.index_array(1, "labels", 3, 3, "class index", "a model with 3 classes")
-    with pytest.raises(TypeError, match=r"labels must be integers \(one class index per image\), got dtype float64"):
+    with pytest.raises(InputTypeError, match=r"labels must be integers \(one class index per image\), got dtype float64: "
+                                             r"\[0, 1\.5, 2\]$"):
         v.index_array([0, 1.5, 2], "labels", 3, 3, "class index", "a model with 3 classes")
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) for a model with 3 classes; got 3 at index 2"):
+    with pytest.raises(InputError, match=r"labels must be in \[0, 3\) for a model with 3 classes; got 3 at index 2"):
         v.index_array([0, 1, 3], "labels", 3, 3, "class index", "a model with 3 classes")
+
+
+def test_quote_cuts_long_values_to_one_line():
+    assert v.quote("abc") == "'abc'"
+    long = v.quote(np.arange(1000))
+    assert len(long) == 80 and long.startswith("array([  0,   1,") and long.endswith("...")

@@ -35,6 +35,8 @@ _EXPORTS = {
     "explain": "zfkeras.methods.explain",
     "Explanation": "zfkeras.methods.explanation",
     "Unit": "zfkeras.methods.unit",
+    # what bad input raises
+    "InputError": "zfkeras.utils.errors",
 }
 
 __all__ = sorted(_EXPORTS)

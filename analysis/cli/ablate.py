@@ -9,8 +9,7 @@ Arguments are parsed without importing TensorFlow.
 
 import os
 
-from zfkeras.analysis.cli.common import non_negative_int, positive_int
-from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.cli.verbs import cli_main, non_negative_int_argument, positive_int_argument, verb_parser
 from zfkeras.utils.errors import InputError
 
 PROG = "zfkeras ablate"
@@ -27,11 +26,11 @@ def build_parser():
     parser.add_argument("run_dir", help="run folder whose config.json gives the data and recipe")
     parser.add_argument("--variants", nargs="+", choices=list(ABLATIONS), metavar="VARIANT",
                         help=f"variants to train (default: all): {', '.join(ABLATIONS)}")
-    parser.add_argument("--epochs", type=positive_int, help="epochs per variant (default: the run's)")
-    parser.add_argument("--max-train-examples", type=non_negative_int,
+    parser.add_argument("--epochs", type=positive_int_argument, help="epochs per variant (default: the run's)")
+    parser.add_argument("--max-train-examples", type=non_negative_int_argument,
                         help="use at most this many training examples (default: the run's; 0: all)")
-    parser.add_argument("--validation-size", type=non_negative_int, help="held-out validation examples (default: the run's)")
-    parser.add_argument("--evolution-sample", type=positive_int, default=256,
+    parser.add_argument("--validation-size", type=non_negative_int_argument, help="held-out validation examples (default: the run's)")
+    parser.add_argument("--evolution-sample", type=positive_int_argument, default=256,
                         help="images searched per feature-evolution record (does not change training)")
     parser.add_argument("--ablation-dir", help="folder of the variant runs (default: RUN_DIR/ablations)")
     parser.add_argument("--out", help="folder for the table (default: RUN_DIR/report)")

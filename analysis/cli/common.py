@@ -7,29 +7,12 @@ usage error before anything heavy is imported.
 import argparse
 import os
 
-from zfkeras.utils import validation
-
-
-def _argparse_int(check, what):
-    """An argparse type: the text as an int, checked by a `zfkeras.utils.validation` function."""
-
-    def parse(text):
-        try:
-            return check(int(text), "value")
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-
-    parse.__name__ = check.__name__
-    return parse
-
-
-positive_int = _argparse_int(validation.positive_int, "a positive integer")
-non_negative_int = _argparse_int(validation.non_negative_int, "a non-negative integer")
+from zfkeras.cli.verbs import positive_int_argument
 
 
 def fold_count(text):
     """argparse type: the number of folds, at least 2."""
-    value = positive_int(text)
+    value = positive_int_argument(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"needs at least 2 folds (the paper uses 5), got {text!r}")
     return value

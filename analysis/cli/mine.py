@@ -14,8 +14,8 @@ the candidates are gathered on every worker, and only the chief writes.
 Arguments are parsed without importing TensorFlow.
 """
 
-from zfkeras.analysis.cli.common import non_negative_int, open_run, positive_int
-from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.analysis.cli.common import open_run
+from zfkeras.cli.verbs import cli_main, non_negative_int_argument, positive_int_argument, verb_parser
 from zfkeras.utils.errors import InputError
 
 PROG = "zfkeras mine"
@@ -34,13 +34,13 @@ def build_parser():
     )
     parser.add_argument("run_dir", help="run folder written by zfkeras train")
     parser.add_argument("--layers", nargs="+", help="layers to mine (default: every conv layer, as Fig. 2)")
-    parser.add_argument("--k", type=positive_int, default=DEFAULT_K, help="images kept per feature map")
+    parser.add_argument("--k", type=positive_int_argument, default=DEFAULT_K, help="images kept per feature map")
     parser.add_argument("--split", choices=("test", "train"), default="test", help="the run's images to mine")
-    parser.add_argument("--max-images", type=non_negative_int, default=DEFAULT_MAX_IMAGES,
+    parser.add_argument("--max-images", type=non_negative_int_argument, default=DEFAULT_MAX_IMAGES,
                         help="at most this many images of the split, a seeded draw (0: all)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of that draw")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (all workers)")
-    parser.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK,
+    parser.add_argument("--seed", type=non_negative_int_argument, default=0, help="seed of that draw")
+    parser.add_argument("--batch-size", type=positive_int_argument, default=64, help="images per forward pass (all workers)")
+    parser.add_argument("--chunk-size", type=positive_int_argument, default=DEFAULT_CHUNK,
                         help="images mined between two saves of the progress")
     parser.add_argument("--verbose", choices=("0", "1", "auto"), default="auto",
                         help="progress bar over the images: 0 never, 1 always, auto when more than one chunk")

@@ -18,7 +18,7 @@ complete or not at all.
 
 import os
 
-from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
 from zfkeras.utils.errors import InputError
 
 _DESCRIPTION = __doc__.split("\n\n")[0]
@@ -31,9 +31,9 @@ def build_parser():
                         help="a run folder or a model file (.keras, legacy .h5/.hdf5)")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
     parser.add_argument("--out", default="occlusion", help="output folder")
-    parser.add_argument("--size", type=int, default=None,
+    parser.add_argument("--size", type=positive_int_argument, default=None,
                         help="side of the square in pixels (default: 50/224 of the input, the paper's)")
-    parser.add_argument("--stride", type=int, default=None, help="step of the square (default: size // 5, at least 1)")
+    parser.add_argument("--stride", type=positive_int_argument, default=None, help="step of the square (default: size // 5, at least 1)")
     parser.add_argument("--layer", default="conv5", help="conv layer whose strongest map is followed")
     parser.add_argument("--label", default=None,
                         help="true class (name or index) of every image (default: the unoccluded prediction)")
@@ -45,7 +45,7 @@ def build_parser():
     parser.add_argument("--drill-down", type=float, default=None,
                         help="--method approximate: share of positions computed after the coarse pass, in (0, 1] "
                         "(default 0.5)")
-    parser.add_argument("--coarse-stride", type=int, default=None,
+    parser.add_argument("--coarse-stride", type=positive_int_argument, default=None,
                         help="--method approximate: stride of the coarse pass, a multiple of --stride "
                         "(default 2 x stride; tune_approximate in docs/OCCLUSION.md finds these for your model)")
     parser.add_argument("--rescale", type=float, default=1.0,
@@ -55,10 +55,6 @@ def build_parser():
 
 
 def _check_args(parser, args):
-    for name in ("size", "stride"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name} must be a positive integer, got {value}")
     given = [f"--{name.replace('_', '-')}" for name in ("tau", "drill_down", "coarse_stride")
              if getattr(args, name) is not None]
     if given and args.method != "approximate":
@@ -67,8 +63,6 @@ def _check_args(parser, args):
         value = getattr(args, name)
         if value is not None and not 0 < value <= 1:
             parser.error(f"--{name.replace('_', '-')} must be in (0, 1], got {value}")
-    if args.coarse_stride is not None and args.coarse_stride < 1:
-        parser.error(f"--coarse-stride must be a positive integer, got {args.coarse_stride}")
     for path in args.images:
         if not os.path.isfile(path):
             parser.error(f"image file {path!r} does not exist")

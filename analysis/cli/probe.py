@@ -5,8 +5,8 @@ the run's report folder (``table6_probes.csv``, ``.md``, the depth plot)
 and printed.
 """
 
-from zfkeras.analysis.cli.common import add_output_options, fold_count, non_negative_int, open_target_run, positive_int, print_written
-from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.analysis.cli.common import add_output_options, fold_count, open_target_run, print_written
+from zfkeras.cli.verbs import cli_main, non_negative_int_argument, positive_int_argument, verb_parser
 
 PROG = "zfkeras probe"
 
@@ -22,13 +22,13 @@ def build_parser():
     parser.add_argument("--target", default="test",
                         help="images to probe on: 'test' (the run's test split), 'digits', a folder of class "
                         "sub-folders, or tfds:NAME")
-    parser.add_argument("--per-class", type=positive_int, default=30, help="training images per class (N)")
-    parser.add_argument("--test-per-class", type=positive_int, default=50, help="at most this many test images per class")
+    parser.add_argument("--per-class", type=positive_int_argument, default=30, help="training images per class (N)")
+    parser.add_argument("--test-per-class", type=positive_int_argument, default=50, help="at most this many test images per class")
     parser.add_argument("--folds", type=fold_count, default=5, help="random stratified train/test folds")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the folds (fold i uses seed + i)")
+    parser.add_argument("--seed", type=non_negative_int_argument, default=0, help="seed of the folds (fold i uses seed + i)")
     parser.add_argument("--pool", choices=("max", "avg", "none"), default="max",
                         help="conv-map reduction to a 2x2 grid ('none': raw maps, flattened)")
-    parser.add_argument("--batch-size", type=positive_int, default=128, help="images per forward pass")
+    parser.add_argument("--batch-size", type=positive_int_argument, default=128, help="images per forward pass")
     add_output_options(parser, "the table and plot")
     return parser
 

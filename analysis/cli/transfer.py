@@ -6,8 +6,8 @@ written to the run's report folder (``transfer_<target>.csv``, ``.md``,
 ``_curve.png``) and printed.
 """
 
-from zfkeras.analysis.cli.common import add_output_options, fold_count, non_negative_int, open_target_run, positive_int, print_written
-from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.analysis.cli.common import add_output_options, fold_count, open_target_run, print_written
+from zfkeras.cli.verbs import cli_main, non_negative_int_argument, positive_int_argument, verb_parser
 
 PROG = "zfkeras transfer"
 
@@ -22,12 +22,12 @@ def build_parser():
     parser.add_argument("--target", default="digits",
                         help="'digits' (scikit-learn's, offline), a folder of class sub-folders, tfds:NAME, "
                         "or 'test' (the run's test split)")
-    parser.add_argument("--per-class", type=positive_int, nargs="+", default=[1, 2, 5, 10, 15, 30],
+    parser.add_argument("--per-class", type=positive_int_argument, nargs="+", default=[1, 2, 5, 10, 15, 30],
                         help="training images per class (N), one table row each")
-    parser.add_argument("--test-per-class", type=positive_int, default=50, help="at most this many test images per class")
+    parser.add_argument("--test-per-class", type=positive_int_argument, default=50, help="at most this many test images per class")
     parser.add_argument("--folds", type=fold_count, default=5, help="random stratified train/test folds")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of folds, initial weights, batches")
-    parser.add_argument("--scratch-steps", type=non_negative_int, default=100,
+    parser.add_argument("--seed", type=non_negative_int_argument, default=0, help="seed of folds, initial weights, batches")
+    parser.add_argument("--scratch-steps", type=non_negative_int_argument, default=100,
                         help="SGD steps of the from-scratch baseline per fold (0: skip the baseline)")
     parser.add_argument("--layer", help="feature layer (default: the last Dense layer before the output, fc7)")
     add_output_options(parser, "the table and curve")

@@ -45,11 +45,35 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {format_default(default).replace('%', '%%')})"
 
 
-def positive_int_argument(text):
-    """argparse type: a positive integer (``--max-images 10``, an export ``--version``)."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return int(text)
+def int_argument(minimum):
+    """The argparse integer type of every verb: the text as an int of at least ``minimum``.
+
+    A bad value is a usage error (``argument --k: must be a positive
+    integer, got '0'``) before anything heavy is imported.
+
+    Args:
+        minimum: the smallest value accepted (1: positive, 0: non-negative).
+
+    Returns:
+        A callable for ``add_argument(type=...)``.
+    """
+    what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int_argument({minimum})"
+    return parse
+
+
+positive_int_argument = int_argument(1)  # --max-images 10, an export --version, --epochs
+non_negative_int_argument = int_argument(0)  # --seed 0
 
 
 def verb_parser(prog, description):

@@ -17,12 +17,13 @@ from zfkeras.data.files import list_image_files
 from zfkeras.data.preprocessing import paper_pipeline
 from zfkeras.data.preprocessing import pipeline_settings
 from zfkeras.data.transforms import read_image
+from zfkeras.utils.errors import InputError, InputTypeError
 
 
 def check_validate_flag(validate):
     """Returns ``validate`` as a bool; TypeError for anything else."""
     if not isinstance(validate, (bool, np.bool_)):
-        raise TypeError(f"validate must be True or False, got {validate!r}")
+        raise InputTypeError(f"validate must be True or False, got {validate!r}")
     return bool(validate)
 
 
@@ -73,9 +74,9 @@ def labelled_files_dataset(paths, labels, class_names, where, mode="train", imag
     settings = pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuffle, seed)
     validate = check_validate_flag(validate)
     if len(paths) == 0:
-        raise ValueError(f"labelled_files_dataset got no image files ({where}); pass at least one path")
+        raise InputError(f"labelled_files_dataset got no image files ({where}); pass at least one path")
     if len(labels) != len(paths):
-        raise ValueError(f"got {len(paths)} paths but {len(labels)} labels; pass one label per file")
+        raise InputError(f"got {len(paths)} paths but {len(labels)} labels; pass one label per file")
     return files_dataset(paths, labels, class_names, where, settings, validate, verbose)
 
 

@@ -31,7 +31,7 @@ def _dataset_images(dataset):
     spec = dataset.element_spec
     if isinstance(spec, dict):
         if "image" not in spec:
-            raise ValueError(
+            raise InputError(
                 f"dataset elements are dicts without an 'image' key (keys: {list(spec)}); "
                 "map them to images first"
             )
@@ -44,7 +44,7 @@ def _dataset_images(dataset):
     if rank == 4:
         return images.unbatch()
     if rank != 3:
-        raise ValueError(
+        raise InputError(
             f"dataset images must be (H, W, C) or batches (B, H, W, C), "
             f"got shape {images.element_spec.shape}"
         )
@@ -60,10 +60,10 @@ def _file_images(source, verbose):
         where = "the given image files"
         paths = [os.fspath(p) for p in source]
         if not paths:
-            raise ValueError("compute_mean_image got an empty list of paths; pass the training images")
+            raise InputError("compute_mean_image got an empty list of paths; pass the training images")
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
-            raise FileNotFoundError(f"Image files not found: {missing}")
+            raise MissingInputError(f"Image files not found: {missing}")
     paths, _, _ = decodable_files(paths, where=where, verbose=verbose)
     return tf.data.Dataset.from_tensor_slices(paths).map(read_image, num_parallel_calls=parallel_calls()), len(paths)
 
@@ -115,7 +115,7 @@ def compute_mean_image(source, image_size=256, batch_size=32, verbose="auto"):
         if progress is not None:
             progress.add(len(batch))
     if count == 0:
-        raise ValueError("compute_mean_image: the source holds no images")
+        raise InputError("compute_mean_image: the source holds no images")
     return (total / count).astype(np.float32)
 
 
@@ -139,7 +139,7 @@ def save_mean_image(mean_image, run_dir):
     """
     mean_image = np.asarray(mean_image, np.float32)
     if mean_image.ndim != 3:
-        raise ValueError(f"mean image must be (H, W, C), got shape {mean_image.shape}")
+        raise InputError(f"mean image must be (H, W, C), got shape {mean_image.shape}")
     path = mean_image_path(run_dir)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:

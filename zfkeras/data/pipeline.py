@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from zfkeras.utils.validation import non_negative_int, positive_int
+from zfkeras.utils.errors import InputError
 
 # Machines with at most this many cores get the one-thread mode by default.
 SMALL_MACHINE_CORES = 2
@@ -106,11 +107,11 @@ def array_dataset(x, y, batch_size, shuffle=False, seed=None, preprocess=None):
     batch_size = positive_int(batch_size, "batch_size")
     x = np.asarray(x)
     if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty array of examples, got shape {x.shape}")
+        raise InputError(f"x must be a non-empty array of examples, got shape {x.shape}")
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(x):
-            raise ValueError(
+            raise InputError(
                 f"x has {len(x)} examples but y has shape {y.shape}; pass one label per example"
             )
         data = tf.data.Dataset.from_tensor_slices((x, y))

@@ -18,6 +18,7 @@ from zfkeras.data.transforms import center_crop
 from zfkeras.data.transforms import check_crop_sizes
 from zfkeras.data.transforms import resize_and_center_crop
 from zfkeras.data.transforms import ten_crop_at
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.validation import one_of
 from zfkeras.utils.validation import positive_int
 
@@ -62,7 +63,7 @@ def pipeline_settings(mode, image_size, crop_size, mean_image, batch_size, shuff
     if mean_image is not None:
         mean_image = np.asarray(mean_image, np.float32)
         if mean_image.ndim != 3 or mean_image.shape[:2] != (image_size, image_size):
-            raise ValueError(
+            raise InputError(
                 f"mean_image has shape {mean_image.shape}, expected ({image_size}, {image_size}, C); "
                 f"compute it with compute_mean_image(..., image_size={image_size})"
             )
@@ -85,7 +86,7 @@ def paper_pipeline(examples, shuffle_buffer, to_image, settings, channels=CHANNE
     """
     mean = settings.mean_image
     if mean is not None and channels is not None and mean.shape[2] != channels:
-        raise ValueError(
+        raise InputError(
             f"mean_image has {mean.shape[2]} channels but the images have {channels}; "
             "compute the mean image over the same images"
         )
@@ -153,12 +154,12 @@ def preprocess_dataset(dataset, mode="train", image_size=256, crop_size=224, mea
     shuffle_buffer = positive_int(shuffle_buffer, "shuffle_buffer")
     spec = getattr(dataset, "element_spec", None)
     if not isinstance(spec, (tuple, list)) or len(spec) != 2:
-        raise ValueError(
+        raise InputError(
             "preprocess_dataset expects a tf.data.Dataset of (image, label) pairs, e.g. "
             f"tfds as_supervised=True; got elements {spec}"
         )
     if spec[0].shape.rank != 3:
-        raise ValueError(
+        raise InputError(
             f"preprocess_dataset expects unbatched (H, W, C) images, got {spec[0].shape}; "
             "call .unbatch() first"
         )

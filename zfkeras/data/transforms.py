@@ -8,6 +8,7 @@ corners and the centre, each with and without a horizontal flip.
 import tensorflow as tf
 
 from zfkeras.utils.validation import positive_int
+from zfkeras.utils.errors import InputError
 
 # ZFNet takes RGB input; grey, palette and RGBA files are converted to it.
 CHANNELS = 3
@@ -136,7 +137,7 @@ def ten_crops(images, crop_size=224):
         images = images[tf.newaxis]
     height, width = images.shape[1], images.shape[2]
     if height is not None and width is not None and min(height, width) < crop_size:
-        raise ValueError(
+        raise InputError(
             f"crop_size {crop_size} is larger than the {height}x{width} images; "
             "pass a crop_size at most the images' shorter side"
         )
@@ -196,7 +197,7 @@ def check_crop_sizes(image_size, crop_size):
     image_size = positive_int(image_size, "image_size")
     crop_size = positive_int(crop_size, "crop_size")
     if crop_size > image_size:
-        raise ValueError(
+        raise InputError(
             f"crop_size ({crop_size}) must not exceed image_size ({image_size}); "
             "crops are cut from the image_size square"
         )

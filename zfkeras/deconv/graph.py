@@ -12,6 +12,7 @@ import dataclasses
 from zfkeras.deconv.rules import UnsupportedLayer, rule_for, supported_layer_labels
 from zfkeras.deconv.rules_conv import ConvRule
 from zfkeras.graph.walk import INPUT_ID, Step, UnsupportedLayerError, walk
+from zfkeras.utils.errors import InputError
 
 __all__ = ["INPUT_ID", "MirrorStep", "Plan", "build_plan", "unsupported_message"]
 
@@ -47,22 +48,22 @@ def build_plan(model, unpooling):
     """Walks ``model`` and binds a mirror rule to every trunk step.
 
     Raises:
-        TypeError: not a keras.Model.
-        ValueError: the walk's errors (not built, several inputs or outputs,
+        InputTypeError: not a keras.Model.
+        InputError: the walk's errors (not built, several inputs or outputs,
             a layer called twice, ...), a layer with no mirror rule (named,
             with its type and the supported list), or no convolution.
     """
     try:
         graph = walk(model)
     except UnsupportedLayerError as error:
-        raise ValueError(unsupported_message(error.layer, error.name, error.why)) from None
+        raise InputError(unsupported_message(error.layer, error.name, error.why)) from None
     steps = []
     for step in graph.steps:
         try:
             rule = rule_for(step.layer, unpooling)
         except UnsupportedLayer as error:
-            raise ValueError(unsupported_message(step.layer, step.name, str(error))) from None
+            raise InputError(unsupported_message(step.layer, step.name, str(error))) from None
         steps.append(step.extended(MirrorStep, rule=rule))
     if not any(isinstance(step.rule, ConvRule) for step in steps):
-        raise ValueError(f"model {model.name!r} has no convolution before its head; nothing to project")
+        raise InputError(f"model {model.name!r} has no convolution before its head; nothing to project")
     return Plan(graph, steps)

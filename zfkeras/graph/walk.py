@@ -27,6 +27,8 @@ from zfkeras.graph.window import Window, identity_window
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax
 from zfkeras.utils.inputs import check_model
+from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.validation import quote
 
 INPUT_ID = 0  # the id of the model's input tensor in every graph
 
@@ -48,7 +50,7 @@ _POINTWISE = (
 _MERGES = (L.Add, L.Concatenate)
 
 
-class UnsupportedLayerError(ValueError):
+class UnsupportedLayerError(InputError):
     """A layer of the trunk whose spatial window is unknown.
 
     Attributes:
@@ -218,9 +220,8 @@ def walk(model, unknown="raise"):
         A `ModelGraph`.
 
     Raises:
-        InputTypeError: not a keras.Model; InputError: not built, several
-            inputs or outputs (`zfkeras.utils.inputs.check_model`).
-        ValueError: a layer called
+        InputTypeError: not a keras.Model.
+        InputError: not built, several inputs or outputs, a layer called
             more than once, a consumed second output, a merge of the trunk
             with a head output, or (``unknown="raise"``, as
             `UnsupportedLayerError`) a trunk layer of unknown geometry,
@@ -235,7 +236,7 @@ def walk(model, unknown="raise"):
 class _Walker:
     def __init__(self, unknown):
         if unknown not in ("raise", "keep"):
-            raise ValueError(f"unknown must be 'raise' or 'keep', got {unknown!r}")
+            raise InputError(f"unknown must be 'raise' or 'keep', got {unknown!r}")
         self.unknown = unknown
         self.steps, self.head, self.names = [], [], set()
         self.head_ids = set()
@@ -264,23 +265,23 @@ class _Walker:
     def _add(self, layer, prefix, tensor, tensor_index, inputs, input_ids):
         name = prefix + layer.name
         if isinstance(layer, keras.layers.InputLayer):
-            raise ValueError(f"input {name!r} is not an input of its model")
+            raise InputError(f"input {name!r} is not an input of its model")
         # A layer fed only by the head is head; one mixing head and trunk
         # tensors (squeeze-and-excitation's Multiply) is trunk.
         from_head = [i in self.head_ids for i in input_ids]
         is_head = isinstance(layer, HEAD_TYPES) or (bool(from_head) and all(from_head))
         if isinstance(layer, keras.Model) and not is_head:
             if len(layer.outputs) != 1:
-                raise ValueError(f"nested model {name!r} has {len(layer.outputs)} outputs; "
+                raise InputError(f"nested model {name!r} has {len(layer.outputs)} outputs; "
                                  "only single-output models are walked into")
             return self.walk(layer, name + "/", input_ids)
         if tensor_index != 0 and not is_head:
-            raise ValueError(
+            raise InputError(
                 f"a layer consumes output {tensor_index} of {name!r} "
                 f"({type(layer).__name__}); only a layer's first output can be followed"
             )
         if name in self.names:
-            raise ValueError(f"layer {name!r} is called more than once in the model; give each "
+            raise InputError(f"layer {name!r} is called more than once in the model; give each "
                              "call its own layer")
         self.names.add(name)
         tensor_id = self.next_id
@@ -288,7 +289,7 @@ class _Walker:
         window = None
         if not is_head:
             if any(from_head) and isinstance(layer, _MERGES):
-                raise ValueError(
+                raise InputError(
                     f"layer {name!r} ({type(layer).__name__}) combines the convolutional trunk "
                     f"with the output of a head layer ({', '.join(t.__name__ for t in HEAD_TYPES)}); "
                     "its maps have no window on the input"

@@ -16,6 +16,8 @@ where Keras/TensorFlow's SAME and VALID padding is computed.
 import dataclasses
 import math
 
+from zfkeras.utils.errors import InputError
+
 
 def axis_window(size, kernel, stride, padding, dilation=1):
     """Padding and output length of a window along one axis.
@@ -47,7 +49,7 @@ def axis_window(size, kernel, stride, padding, dilation=1):
             total = max((out - 1) * stride + span - size, 0)
             return total // 2, total - total // 2, out
         else:
-            raise ValueError(f"padding must be 'valid', 'same' or (before, after), got {padding!r}")
+            raise InputError(f"padding must be 'valid', 'same' or (before, after), got {padding!r}")
     else:
         before, after = (int(v) for v in padding)
     if size is None:

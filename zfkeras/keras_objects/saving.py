@@ -13,7 +13,7 @@ from zfkeras.keras_objects import constraints, losses  # noqa: F401
 from zfkeras.keras_objects.keras2_configs import upgrade_keras2_config
 from zfkeras.keras_objects.model_files import HDF5, model_file_format, zip_damage
 from zfkeras.runs import preprocessing  # noqa: F401
-from zfkeras.utils.errors import InputError
+from zfkeras.utils.errors import InputError, InputTypeError
 
 
 def load_model(path, **kwargs):
@@ -46,6 +46,10 @@ def load_model(path, **kwargs):
             unreadable, another format, truncated or damaged, or a legacy
             model Keras 3 cannot rebuild; the message says which.
     """
+    try:
+        os.fspath(path)
+    except TypeError:
+        raise InputTypeError(f"path must be a model file path, got {path!r} of type {type(path).__name__}") from None
     file_format = model_file_format(path)
     if file_format == HDF5:
         kwargs.setdefault("compile", False)

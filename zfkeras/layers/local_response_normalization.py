@@ -4,6 +4,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.validation import float_in_range, positive_float, positive_int
 
 
@@ -37,7 +38,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         size = positive_int(size, "size")
         if size % 2 == 0:
-            raise ValueError(f"size must be a positive odd integer, got {size!r}")
+            raise InputError(f"size must be a positive odd integer, got {size!r}")
         # k > 0 keeps the denominator positive: k <= 0 gives 0 ** -beta
         # (inf) or a negative base (NaN) wherever a window is all zeros.
         self.size = size
@@ -48,7 +49,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(f"{self.name}: the channel dimension must be known, got {input_shape}")
+            raise InputError(f"{self.name}: the channel dimension must be known, got input shape {input_shape!r}")
         # Window sums as one matmul with a 0/1 band matrix (fast on CPU,
         # compiles under XLA): band[j, i] = 1 when |i - j| <= size // 2.
         r = self.size // 2

@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.validation import int_pair
 
 
@@ -39,7 +40,7 @@ class MaxUnpool2D(keras.layers.Layer):
     def call(self, signal, switches, output_size=None):
         size = output_size if output_size is not None else self.output_size
         if size is None:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: the output size (H, W) of the pooled tensor is unknown; "
                 "pass MaxUnpool2D(output_size=(H, W)) or call(..., output_size=(H, W))"
             )

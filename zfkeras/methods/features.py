@@ -41,8 +41,9 @@ from zfkeras.graph.addressing import layer_output_model, qualified_layer, resolv
 from zfkeras.utils.inputs import (
     DEFAULT_BATCH_SIZE, distribute_stream, image_stream, model_input_shape, run_checked,
 )
+from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.progress import check_verbose, progress_bar
-from zfkeras.utils.validation import int_pair, one_of
+from zfkeras.utils.validation import int_pair, one_of, quote
 
 POOLS = (None, "max", "avg")
 
@@ -79,7 +80,8 @@ def features(model, inputs, layers, pool="max", grid=(2, 2), batch_size=DEFAULT_
     grid = int_pair(grid, "grid")
     check_verbose(verbose)
     if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
+        raise InputTypeError(f"strategy must be a tf.distribute.Strategy or None, got {quote(strategy)} "
+                             f"of type {type(strategy).__name__}")
     names, single = resolve_layers(model, layers, "features")
     stream = image_stream(model, inputs, batch_size)
     sub = layer_output_model(model, names)
@@ -133,7 +135,7 @@ def _collect_distributed(step, stream, strategy, batch_size, widths, verbose):
             bar.update(i + 1)
     ids, rows = _all_gather_rows(strategy, parts, widths)
     if len(ids) == 0:
-        raise ValueError("inputs yielded no images; give at least one image")
+        raise InputError("inputs yielded no images; give at least one image")
     order = np.argsort(ids, kind="stable")
     return [r[order] for r in rows]
 
@@ -181,7 +183,7 @@ def _collect(step, stream, num_layers, verbose):
         if bar is not None:
             bar.update(i + 1)
     if filled == 0:
-        raise ValueError("inputs yielded no images; give at least one image")
+        raise InputError("inputs yielded no images; give at least one image")
     if arrays is not None:
         return arrays
     return [np.concatenate(chunk) for chunk in chunks]

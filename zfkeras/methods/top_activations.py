@@ -41,7 +41,8 @@ from zfkeras.utils.inputs import (
 )
 from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.utils.progress import check_verbose, progress_bar
-from zfkeras.utils.validation import positive_int
+from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.validation import positive_int, quote
 
 # Placeholder of an unfilled slot: ranks after every real entry.
 _NO_IMAGE = np.iinfo(np.int64).max
@@ -127,17 +128,18 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
     k = positive_int(k, "k")
     check_verbose(verbose)
     if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}")
+        raise InputTypeError(f"strategy must be a tf.distribute.Strategy or None, got {quote(strategy)} "
+                             f"of type {type(strategy).__name__}")
     if not is_float32(model):  # mixed precision: rank activations in float32
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model = float32_model(model)
     names, _ = resolve_layers(model, layers, "top_activations", maps_only=True)
     stream = image_stream(model, inputs, batch_size, with_ids=True)
     if stream.num_images is not None and k > stream.num_images:
-        raise ValueError(_too_few(k, stream.num_images))
+        raise InputError(_too_few(k, stream.num_images))
     shapes = [tuple(qualified_layer(model, n).output.shape[1:]) for n in names]
     if any(None in shape for shape in shapes):
-        raise ValueError(
+        raise InputError(
             f"layer output shapes {dict(zip(names, shapes))} are not fixed; give the model a "
             "fixed input size (keras.Input((H, W, C)))"
         )
@@ -149,14 +151,14 @@ def top_activations(model, inputs, layers, k=9, batch_size=DEFAULT_BATCH_SIZE, s
         run = functools.partial(_run_distributed, step, stream, channels, k, strategy, batch_size, verbose)
     count, local_count, nan_batches, lists = run_checked(run, model_input_shape(model))
     if count == 0:
-        raise ValueError("inputs yielded no images; give at least one image")
+        raise InputError("inputs yielded no images; give at least one image")
     if nan_batches:
-        raise ValueError(
+        raise InputError(
             f"{nan_batches} batch(es) of inputs contain NaN or infinite pixels or give NaN activations; "
             "clean or drop those images (or check the model's weights)"
         )
     if k > count:
-        raise ValueError(_too_few(k, count))
+        raise InputError(_too_few(k, count))
     return MiningResult({
         name: _as_result(*merge_lists(*lists[i], k), shape[1])
         for i, (name, shape) in enumerate(zip(names, shapes))
@@ -202,9 +204,9 @@ def merge_top_activations(parts, k=None, offsets=None):
         The same structure as one part, as if mined in one pass.
     """
     if not parts:
-        raise ValueError("parts is empty; give the results of at least one shard")
+        raise InputError("parts is empty; give the results of at least one shard")
     if offsets is not None and len(offsets) != len(parts):
-        raise ValueError(f"offsets has {len(offsets)} entries for {len(parts)} parts; give one per part")
+        raise InputError(f"offsets has {len(offsets)} entries for {len(parts)} parts; give one per part")
     if isinstance(parts[0], TopActivations):
         return merge_top_activations([{"_": p} for p in parts], k, offsets)["_"]
     offsets = [0] * len(parts) if offsets is None else [int(o) for o in offsets]
@@ -214,7 +216,7 @@ def merge_top_activations(parts, k=None, offsets=None):
         keep = max(c.k for c in chunks) if k is None else positive_int(k, "k")
         values = np.concatenate([c.values for c in chunks], axis=1)
         if keep > values.shape[1]:
-            raise ValueError(_too_few(keep, values.shape[1]))
+            raise InputError(_too_few(keep, values.shape[1]))
         ids = np.concatenate([c.image_ids + o for c, o in zip(chunks, offsets)], axis=1)
         positions = np.concatenate([c.positions for c in chunks], axis=1)
         merged[name] = TopActivations(*merge_lists(values, ids, positions, keep))

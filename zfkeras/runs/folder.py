@@ -44,10 +44,10 @@ class RunFolder:
         self.path = self.layout.root
         config_path = self.layout.config
         if not self.path.is_dir():
-            raise InputError(f"not a run folder: {self.path} does not exist or is not a folder")
+            raise InputError(f"not a run folder: {str(self.path)!r} does not exist or is not a folder")
         if not config_path.is_file():
             raise InputError(
-                f"not a run folder: {self.path} has no {layout.CONFIG}; pass the folder "
+                f"not a run folder: {str(self.path)!r} has no {layout.CONFIG}; pass the folder "
                 "`zfkeras train --run-dir DIR` wrote"
             )
         config = self._read_json(layout.CONFIG)
@@ -285,10 +285,10 @@ class RunFolder:
             ``(images uint8 (N, H, W, C), labels int64 (N,))``.
         """
         if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+            raise InputError(f"split must be 'train' or 'test', got {split!r}")
         if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
                                          or max_examples < 1):
-            raise ValueError(f"max_examples must be a positive int or None, got {max_examples!r}")
+            raise InputError(f"max_examples must be a positive int or None, got {max_examples!r}")
         from zfkeras.runs.sources import load_raw_split
 
         return load_raw_split(self, split, max_examples, seed)

@@ -17,6 +17,8 @@ import numpy as np
 
 import keras
 
+from zfkeras.utils.errors import InputError, InputTypeError
+
 
 def _centre_offsets(outer, inner):
     return (outer[0] - inner[0]) // 2, (outer[1] - inner[1]) // 2
@@ -42,14 +44,14 @@ def preprocess_images(images, mean_image, scale, input_size):
         images = images[..., None]
     size = tuple(images.shape[1:3]) if images.ndim == 4 else None
     if images.ndim != 4 or images.shape[-1] != channels or size not in (tuple(input_size), mean_image.shape[:2]):
-        raise ValueError(
+        raise InputError(
             f"images must be (N, {input_size[0]}, {input_size[1]}, {channels}) (the model's input size) "
             f"or (N, {mean_image.shape[0]}, {mean_image.shape[1]}, {channels}) (the run's centre square), "
             f"got shape {images.shape}; resize and centre-crop them first "
             "(zfkeras.data.resize_and_center_crop)"
         )
     if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
-        raise TypeError(f"images must hold real pixel values, got dtype {images.dtype}")
+        raise InputTypeError(f"images must hold real pixel values, got dtype {images.dtype}")
     x = images.astype(np.float32)
     # Crop first, then subtract the same crop of the mean: equal to
     # subtracting the whole mean and cropping, as the trainer does.
@@ -81,13 +83,13 @@ class RunPreprocessing(keras.layers.Layer):
         super().__init__(**kwargs)
         self.mean_shape = tuple(int(d) for d in mean_shape)
         if len(self.mean_shape) != 3 or min(self.mean_shape) < 1:
-            raise ValueError(f"mean_shape must be (height, width, channels), got {mean_shape!r}")
+            raise InputError(f"mean_shape must be (height, width, channels), got {mean_shape!r}")
         self.scale = float(scale)
         if not self.scale > 0:
-            raise ValueError(f"scale must be positive, got {scale!r}")
+            raise InputError(f"scale must be positive, got {scale!r}")
         initial = None if mean is None else np.asarray(mean, np.float32)
         if initial is not None and initial.shape != self.mean_shape:
-            raise ValueError(f"mean has shape {initial.shape}, expected {self.mean_shape}")
+            raise InputError(f"mean has shape {initial.shape}, expected {self.mean_shape}")
         self.mean = self.add_weight(
             name="mean", shape=self.mean_shape, trainable=False,
             initializer="zeros" if initial is None else (lambda shape, dtype=None: initial),

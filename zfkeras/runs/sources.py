@@ -90,7 +90,7 @@ def read_image_file(path, image_size, crop_size, channels=3):
     from zfkeras.data.transforms import decode_image
 
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise InputError(f"channels must be 1 or 3, got {channels!r}")
     try:
         image = decode_image(tf.io.read_file(os.fspath(path)))
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:

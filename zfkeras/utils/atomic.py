@@ -36,6 +36,8 @@ import secrets
 import shutil
 import sys
 
+from zfkeras.utils.errors import InputError
+
 TEMP_PREFIX = ".tmp-"
 
 
@@ -209,15 +211,15 @@ def atomic_directory(path, replace=False):
         str: an empty temporary folder beside `path`.
 
     Raises:
-        ValueError: `path` is a non-empty folder and ``replace`` is False,
+        InputError: `path` is a non-empty folder and ``replace`` is False,
             or `path` is a file.
     """
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not os.path.isdir(path):
-        raise ValueError(f"atomic_directory: {path} exists and is not a folder; remove it or choose another path")
+        raise InputError(f"atomic_directory: {path!r} exists and is not a folder; remove it or choose another path")
     if _non_empty_dir(path) and not replace:
-        raise ValueError(
-            f"atomic_directory: {path} already exists and is not empty; pass replace=True to replace it"
+        raise InputError(
+            f"atomic_directory: {path!r} already exists and is not empty; pass replace=True to replace it"
         )
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = temporary_name(path)
@@ -229,8 +231,8 @@ def atomic_directory(path, replace=False):
                 _fsync_file(os.path.join(root, name))
         if _non_empty_dir(path):
             if not replace:
-                raise ValueError(
-                    f"atomic_directory: {path} was filled by someone else meanwhile; pass replace=True to replace it"
+                raise InputError(
+                    f"atomic_directory: {path!r} was filled by someone else meanwhile; pass replace=True to replace it"
                 )
             if _exchange(tmp, path):
                 # one step: the old folder now has the temporary name

@@ -59,6 +59,7 @@ def renamed_arguments(**renames):
                 kwargs[new] = value if convert is None else convert(value)
             return function(*args, **kwargs)
 
+        wrapper.renamed_arguments = {old: new for old, (new, _) in table.items()}  # old -> new, for tests and docs
         return wrapper
 
     return decorate

@@ -52,6 +52,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import numpy as np
 
 from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.validation import quote
 
 # One default for every entry point: 64. It bounds the memory of the
 # heaviest per-batch work, the deconvnet, which keeps every layer's
@@ -86,7 +87,7 @@ def check_model(model, single_output=False):
     import keras
 
     if not isinstance(model, keras.Model):
-        raise InputTypeError(f"model must be a keras.Model, got {type(model).__name__}")
+        raise InputTypeError(f"zfkeras needs a keras.Model, got {quote(model)} of type {type(model).__name__}")
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):

@@ -112,6 +112,12 @@ def one_of(value, name, choices):
     return value
 
 
+def quote(value, limit=80):
+    """``repr(value)`` cut to ``limit`` characters, for messages quoting what was received."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def index_array(value, name, length, count, what, of, broadcast=False):
     """``value`` as int64 ``(length,)``: one index in ``[0, count)`` per image.
 
@@ -130,8 +136,8 @@ def index_array(value, name, length, count, what, of, broadcast=False):
         broadcast: accept one int for every image.
 
     Raises:
-        ValueError: wrong shape, an index out of range; TypeError: not
-        integers.
+        InputError: wrong shape, an index out of range; InputTypeError:
+        not integers.
     """
     import numpy as np
 
@@ -140,13 +146,15 @@ def index_array(value, name, length, count, what, of, broadcast=False):
         array = np.full(length, array)
     if array.ndim != 1 or array.shape[0] != length:
         one = "an int or " if broadcast else ""
-        raise ValueError(f"{name} must be {one}a 1-D array with one {what} per image ({length}); got shape {array.shape}")
+        raise InputError(f"{name} must be {one}a 1-D array with one {what} per image ({length}); "
+                         f"got shape {array.shape}: {quote(value)}")
     if not np.issubdtype(array.dtype, np.integer):
         if not (np.issubdtype(array.dtype, np.floating) and np.all(array == np.round(array))):
-            raise TypeError(f"{name} must be integers (one {what} per image), got dtype {array.dtype}")
+            raise InputTypeError(f"{name} must be integers (one {what} per image), got dtype {array.dtype}: "
+                                 f"{quote(value)}")
     array = array.astype(np.int64)
     bad = (array < 0) | (array >= count)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be in [0, {count}) for {of}; got {array[first]} at index {first}")
+        raise InputError(f"{name} must be in [0, {count}) for {of}; got {int(array[first])} at index {first}")
     return array
