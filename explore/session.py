@@ -7,7 +7,6 @@ serialises the model calls of concurrent requests. Each method returns
 plain JSON-able dicts whose pictures are PNG data URIs (`pictures`).
 """
 
-import inspect
 import threading
 from collections import OrderedDict
 
@@ -25,16 +24,19 @@ _CACHE_SIZE = 256
 
 
 def projection_methods():
-    """The projection methods `Deconvnet.project` offers (``method=``, when it has one)."""
-    from zfkeras import Deconvnet
+    """The methods that explain a unit (the unit views' menu): the registry's
+    ``method_names(units=True)``, read at each call so a method registered
+    later is offered too."""
+    from zfkeras.methods.registry import method_names
 
-    if "method" not in inspect.signature(Deconvnet.project).parameters:
-        return ("deconvnet",)
-    try:
-        from zfkeras.deconv.rules import METHODS
-    except ImportError:
-        METHODS = ("deconvnet", "guided_backprop", "gradient")
-    return ("deconvnet",) + tuple(m for m in METHODS if m != "deconvnet")
+    return method_names(units=True)
+
+
+def explanation_methods():
+    """Every registered method (the menu of an image's class explanation)."""
+    from zfkeras.methods.registry import method_names
+
+    return method_names()
 
 
 class _Cache(OrderedDict):
@@ -61,13 +63,13 @@ class Session:
         import keras
 
         from zfkeras import Deconvnet
+        from zfkeras.graph.output import output_policy
         from zfkeras.utils.streaming import qualified_layer
 
         self.source = source
         self.lock = threading.RLock()
         self.model = source.load_model()
         self.deconv = Deconvnet(self.model, unpooling="max_pool_grad")
-        self.methods = projection_methods()
         self.layers, self.conv_layers = {}, []
         conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
         for name in self.deconv.layer_names:
@@ -80,12 +82,21 @@ class Session:
         if not self.layers:
             raise BadRequest(f"{source.id}: the model has no feature-map layer the deconvnet can project")
         self.occlusion_layer = (self.conv_layers or list(self.layers))[-1]
-        last = self.model.layers[-1]
-        activation = getattr(getattr(last, "activation", None), "__name__", "")
-        self.from_logits = not (activation == "softmax" or isinstance(last, keras.layers.Softmax))
+        self.output = output_policy(self.model)  # the library's one logits-or-probabilities decision
+        self.from_logits = self.output.from_logits
         self.class_names = source.class_names
         self._raw = self._labels = self._evolution = None
         self._units, self._sub_models = _Cache(), {}
+
+    @property
+    def methods(self):
+        """The unit methods offered (`projection_methods`)."""
+        return projection_methods()
+
+    @property
+    def explanation_methods(self):
+        """The class-explanation methods offered (`explanation_methods`)."""
+        return explanation_methods()
 
     # -- data ---------------------------------------------------------------
 
@@ -101,6 +112,8 @@ class Session:
         return self.class_names[label] if 0 <= label < len(self.class_names) else f"class {label}"
 
     def info(self):
+        from zfkeras.methods.registry import registered_methods
+
         raw, _ = self.test_raw()
         evolution = self.evolution()
         return {
@@ -108,7 +121,9 @@ class Session:
             "input_shape": list(self.source.input_shape), "test_images": int(len(raw)),
             "layers": [{"name": n, "shape": list(s), "conv": n in self.conv_layers} for n, s in self.layers.items()],
             "default_layer": self.occlusion_layer, "occlusion_layer": self.occlusion_layer,
-            "methods": list(self.methods), "class_names": self.class_names,
+            "methods": list(self.methods), "explanation_methods": list(self.explanation_methods),
+            "method_summaries": {m.name: m.summary for m in registered_methods()},
+            "class_names": self.class_names,
             "evolution": {layer: [int(c) for c in records[0]["channels"]] for layer, records in evolution.items()
                           if layer in self.layers and records},
         }
@@ -165,8 +180,24 @@ class Session:
         return {"epochs": epochs, "recorded_maps": recorded}
 
     def _project(self, images, layer, channel, position, method):
-        kwargs = {} if method == "deconvnet" else {"method": method}
-        return self.deconv.project(images, layer, channel, position=position, verbose=0, **kwargs)
+        """``(N, H, W, C)`` pictures of one unit per image (``position[i]`` in
+        image ``i``) by the registered ``method``. A backward rule runs
+        through the session's own deconvnet (its faster unpooling, the same
+        projections); any other method through `zfkeras.explain`, one image
+        at a time, its attributions or else its map."""
+        from zfkeras import Unit, explain
+        from zfkeras.methods.registry import get_method
+
+        spec = get_method(method)
+        if spec.backward_rule is not None:
+            return self.deconv.project(images, layer, channel, position=position, verbose=0,
+                                       method=spec.backward_rule)
+        pictures_ = []
+        for image, at in zip(images, np.asarray(position).reshape(-1, 2)):
+            found = explain(self.model, image[None], spec.name, Unit(layer, int(channel), tuple(int(v) for v in at)),
+                            verbose=0)
+            pictures_.append(found.attributions[0] if found.attributions is not None else found.maps[0, ..., None])
+        return np.stack(pictures_)
 
     # -- one image ----------------------------------------------------------
 
@@ -179,11 +210,7 @@ class Session:
         return self._sub_models[names]
 
     def _probabilities(self, x):
-        out = np.asarray(self.model(x, training=False), np.float64)[0]
-        if self.from_logits:
-            out = np.exp(out - out.max())
-            out /= out.sum()
-        return out
+        return self.output.probabilities(np.asarray(self.model(x, training=False)))[0].astype(np.float64)
 
     def analyze(self, raw):
         """Top classes and, per layer, the maps that respond most to one raw image."""
@@ -221,6 +248,24 @@ class Session:
         return {"layer": layer, "map": channel, "method": method, "position": list(position),
                 "value": round(float(maps[position]), 4), "box": list(box), "map_shape": [height, width],
                 "projection": pictures.projection_uri(projected), "activation": pictures.activation_uri(maps)}
+
+    def explain_image(self, raw, method, target=None):
+        """One raw image's explanation of a class (``target``, default the
+        predicted one) by the registered ``method``, as a picture: a signed
+        map on a diverging scale symmetric about 0 (blue negative, red
+        positive), an unsigned one from 0 (black) to its maximum (white)."""
+        from zfkeras import explain
+        from zfkeras.methods.registry import get_method
+
+        spec = get_method(method)
+        x = self.source.preprocess(raw[None])
+        with self.lock:
+            found = explain(self.model, x, spec.name, targets=target, verbose=0)
+        target = int(found.targets[0])
+        return {"method": spec.name, "summary": spec.summary, "signed": spec.signed, "class": target,
+                "label": self.label_name(target), "channel_rule": found.channel_rule,
+                "range": [round(float(found.maps.min()), 6), round(float(found.maps.max()), 6)],
+                "map": pictures.map_uri(found.maps[0], spec.signed)}
 
     def occlude(self, raw, size, stride, method="auto"):
         """Fig. 7's three maps for one raw image, by `zfkeras.occlusion`'s ``method``
