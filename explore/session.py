@@ -1,8 +1,9 @@
 """One source's model, loaded once, and what the explorer computes with it.
 
 A `Session` holds the model, its `zfkeras.Deconvnet` (unpooling
-``"max_pool_grad"``: the same projections as the switches, faster on
-CPUs), the raw images top 9 are mined over, and small caches; one lock
+``"max_pool_grad"``: for the layers and receptive fields; the pictures of a
+unit come from `zfkeras.explain` by the registered method chosen), the raw
+images top 9 are mined over, and small caches; one lock
 serialises the model calls of concurrent requests. Each method returns
 plain JSON-able dicts whose pictures are PNG data URIs (`pictures`).
 """
@@ -181,23 +182,24 @@ class Session:
 
     def _project(self, images, layer, channel, position, method):
         """``(N, H, W, C)`` pictures of one unit per image (``position[i]`` in
-        image ``i``) by the registered ``method``. A backward rule runs
-        through the session's own deconvnet (its faster unpooling, the same
-        projections); any other method through `zfkeras.explain`, one image
-        at a time, its attributions or else its map."""
+        image ``i``) by the registered ``method``, through `zfkeras.explain`:
+        its per-channel attributions, or else its map. A backward rule
+        explains the batch in one call; another method (Grad-CAM explains
+        one unit for every image) one image at a time."""
         from zfkeras import Unit, explain
         from zfkeras.methods.registry import get_method
 
         spec = get_method(method)
+        positions = [tuple(int(v) for v in at) for at in np.asarray(position).reshape(-1, 2)]
         if spec.backward_rule is not None:
-            return self.deconv.project(images, layer, channel, position=position, verbose=0,
-                                       method=spec.backward_rule)
+            groups = [(images, Unit(layer, int(channel), positions))]
+        else:
+            groups = [(image[None], Unit(layer, int(channel), at)) for image, at in zip(images, positions)]
         pictures_ = []
-        for image, at in zip(images, np.asarray(position).reshape(-1, 2)):
-            found = explain(self.model, image[None], spec.name, Unit(layer, int(channel), tuple(int(v) for v in at)),
-                            verbose=0)
-            pictures_.append(found.attributions[0] if found.attributions is not None else found.maps[0, ..., None])
-        return np.stack(pictures_)
+        for x, unit in groups:
+            found = explain(self.model, x, spec.name, unit, verbose=0)
+            pictures_.append(found.attributions if found.attributions is not None else found.maps[..., None])
+        return np.concatenate(pictures_)
 
     # -- one image ----------------------------------------------------------
 
