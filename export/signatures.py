@@ -20,27 +20,11 @@ import re
 
 import tensorflow as tf
 
+from zfkeras.export.projections import project_signatures
 from zfkeras.utils.streaming import layer_output_model
 
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5
-
-def project_signatures():
-    """The ``project`` signatures: signature name -> `Deconvnet` backward rule.
-
-    One per deterministic method of the registry
-    (`zfkeras.methods.registry`) that runs a backward rule
-    (``Method.backward_rule``): ``project`` for the deconvnet,
-    ``project_<method>`` for the others (``project_guided_backprop``,
-    ``project_gradient``, and any such method registered later). TF Serving
-    and other SavedModel clients must feed every input of a signature, so a
-    ``method`` input would break every existing ``project`` request;
-    separate signatures keep ``project`` (the deconvnet) as it was.
-    """
-    from zfkeras.methods.registry import registered_methods
-
-    return {("project" if m.name == "deconvnet" else f"project_{m.name}"): m.backward_rule
-            for m in registered_methods(deterministic=True) if m.backward_rule}
 
 
 def output_key(layer_name):

@@ -212,7 +212,8 @@ def test_the_export_serves_registered_backward_rules_and_the_same_probabilities_
 
     import zfkeras
     from zfkeras.export import export_model
-    from zfkeras.export.signatures import project_signatures
+    from zfkeras.export import record as export_record
+    from zfkeras.export.projections import project_signatures
     from zfkeras.methods.registry import Method, get_method, registered_methods
 
     _, run, logits_run = runs
@@ -232,9 +233,13 @@ def test_the_export_serves_registered_backward_rules_and_the_same_probabilities_
                                   if m.backward_rule and m.name != "deconvnet"}
         assert expected == {"project", "project_guided_backprop", "project_gradient", "project_signed_gradient"}
         assert set(project_signatures()) == expected
+        # the export record names them: a reused version serves what the registry offers now
+        assert export_record.run_record(run)["project_signatures"] == sorted(expected)
         paths = {name: export_model(r.load_model(compile=False), tmp_path / name, names, deconvnet_layers=["conv2"])
                  for name, r in (("softmax", run), ("logits", logits_run))}
     assert set(project_signatures()) == {"project", "project_guided_backprop", "project_gradient"}
+    assert export_record.run_record(run)["project_signatures"] == ["project", "project_gradient",
+                                                                   "project_guided_backprop"]
     model = run.load_model(compile=False)
     probabilities = np.asarray(model(x, training=False), np.float64)
     logits = np.asarray(logits_run.load_model(compile=False)(x, training=False), np.float64)
