@@ -153,7 +153,7 @@ class Session:
         positions = np.asarray(top.positions[channel], np.int64)
         values = np.asarray(top.values[channel], np.float32)
         with self.lock:
-            projected = self._project(self.source.preprocess(raw[ids]), layer, channel, positions, method)
+            projected, map_only = self._project(self.source.preprocess(raw[ids]), layer, channel, positions, method)
             boxes = np.asarray(self.deconv.receptive_field(layer, positions)).reshape(-1, 4)
         panels = []
         for i, (image_id, (t, l, b, r)) in enumerate(zip(ids, boxes)):
@@ -161,7 +161,7 @@ class Session:
                 "image": int(image_id), "value": round(float(values[i]), 4),
                 "position": [int(v) for v in positions[i]], "box": [int(t), int(l), int(b), int(r)],
                 "label": None if labels is None else self.label_name(labels[image_id]),
-                "projection": pictures.projection_uri(projected[i, t:b, l:r]),
+                "projection": self._unit_uri(projected[i], (t, l, b, r), method, map_only),
                 "patch": pictures.raw_uri(raw[image_id, t:b, l:r]),
             })
         return self._units.put(key, {"layer": layer, "map": channel, "method": method, "panels": panels,
@@ -181,9 +181,10 @@ class Session:
         return {"epochs": epochs, "recorded_maps": recorded}
 
     def _project(self, images, layer, channel, position, method):
-        """``(N, H, W, C)`` pictures of one unit per image (``position[i]`` in
-        image ``i``) by the registered ``method``, through `zfkeras.explain`:
-        its per-channel attributions, or else its map. A backward rule
+        """``((N, H, W, C) pictures, map_only)`` of one unit per image
+        (``position[i]`` in image ``i``) by the registered ``method``, through
+        `zfkeras.explain`: its per-channel attributions, or else its map
+        (``map_only``, C = 1). A backward rule
         explains the batch in one call; another method (Grad-CAM explains
         one unit for every image) one image at a time."""
         from zfkeras import Unit, explain
@@ -195,11 +196,27 @@ class Session:
             groups = [(images, Unit(layer, int(channel), positions))]
         else:
             groups = [(image[None], Unit(layer, int(channel), at)) for image, at in zip(images, positions)]
-        pictures_ = []
+        pictures_, map_only = [], False
         for x, unit in groups:
             found = explain(self.model, x, spec.name, unit, verbose=0)
-            pictures_.append(found.attributions if found.attributions is not None else found.maps[..., None])
-        return np.concatenate(pictures_)
+            map_only = found.attributions is None
+            pictures_.append(found.maps[..., None] if map_only else found.attributions)
+        return np.concatenate(pictures_), map_only
+
+    @staticmethod
+    def _unit_uri(picture, box, method, map_only):
+        """One image's `_project` picture, cut to ``box`` (None: whole), as a
+        PNG: attributions and signed maps as projections are drawn
+        (`pictures.projection_uri`), an unsigned map alone (Grad-CAM) from 0
+        (black) to its maximum over the whole image (white), as the report
+        draws it."""
+        from zfkeras.methods.registry import get_method
+
+        t, l, b, r = box if box is not None else (0, 0, picture.shape[0], picture.shape[1])
+        spec = get_method(method)
+        if map_only and not spec.signed:
+            return pictures.activation_uri(picture[t:b, l:r, 0], peak=float(picture.max()))
+        return pictures.projection_uri(picture[t:b, l:r])
 
     # -- one image ----------------------------------------------------------
 
@@ -245,11 +262,12 @@ class Session:
             maps = np.asarray(self._sub_model([layer])(x, training=False))[0, ..., channel]
             if position is None:
                 position = tuple(int(v) for v in np.unravel_index(int(np.argmax(maps)), maps.shape))
-            projected = self._project(x, layer, channel, np.asarray([position]), method)[0]
+            projected, map_only = self._project(x, layer, channel, np.asarray([position]), method)
+            projected = projected[0]
             box = self.deconv.receptive_field(layer, position)
         return {"layer": layer, "map": channel, "method": method, "position": list(position),
                 "value": round(float(maps[position]), 4), "box": list(box), "map_shape": [height, width],
-                "projection": pictures.projection_uri(projected), "activation": pictures.activation_uri(maps)}
+                "projection": self._unit_uri(projected, None, method, map_only), "activation": pictures.activation_uri(maps)}
 
     def explain_image(self, raw, method, target=None):
         """One raw image's explanation of a class (``target``, default the

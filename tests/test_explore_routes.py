@@ -185,13 +185,17 @@ def test_the_unit_methods_of_the_registry_are_offered_and_each_is_served(http, r
         assert status == 200 and projection["method"] == method.name
         position = tuple(projection["position"])
         if method.backward_rule:  # the engine itself
-            expected = deconv.project(x, "conv4", 3, position=position, verbose=0, method=method.backward_rule)[0]
+            expected = projection_to_image(
+                deconv.project(x, "conv4", 3, position=position, verbose=0, method=method.backward_rule)[0])
         else:
             found = zfkeras.explain(model, x, method.name, zfkeras.Unit("conv4", 3, position), verbose=0)
-            expected = found.attributions[0] if found.attributions is not None else found.maps[0, ..., None]
+            if found.attributions is not None:
+                expected = projection_to_image(found.attributions[0])
+            else:  # a map alone (Grad-CAM): unsigned from black at 0 to white at its maximum
+                assert not method.signed
+                expected = found.maps[0] / found.maps[0].max()
         shown[method.name] = decode(projection["projection"])
-        np.testing.assert_allclose(shown[method.name], np.round(projection_to_image(expected) * 255), atol=1.01,
-                                   err_msg=method.name)
+        np.testing.assert_allclose(shown[method.name], np.round(expected * 255), atol=1.01, err_msg=method.name)
     assert not np.array_equal(shown["deconvnet"], shown["gradient"])
     status, refused = get(http, "project", run="run", image="test:5", layer="conv4", map="3", method="occlusion")
     assert status == 400 and "occlusion" not in refused["error"].split("one of")[1].split(";")[0]
