@@ -4,7 +4,7 @@ Projections are drawn with `zfkeras.utils.display.projection_to_image` (the one
 normalisation of every projection zfkeras shows); raw images as they are;
 activation maps from zero (black) to their maximum (white); occlusion
 maps through a matplotlib colour map (p(class): 0 blue to 1 red, as the
-paper's Fig. 7) or one colour per label. numpy, Pillow, matplotlib.
+paper's Fig. 7) or one colour per label; explanation maps by `map_uri`. numpy, Pillow, matplotlib.
 """
 
 import base64
@@ -68,3 +68,16 @@ def label_map_uri(labels, palette):
 
     rgb = np.asarray([matplotlib.colors.to_rgb(c) for c in palette], np.float32)
     return png_uri(rgb[np.asarray(labels, np.int64)])
+
+
+def map_uri(values, signed):
+    """An explanation's ``(h, w)`` map: signed maps on a diverging scale
+    symmetric about 0 (``bwr``: blue negative, white 0, red positive), the
+    others from 0 (dark blue) to their maximum (dark red, ``jet``)."""
+    values = np.asarray(values, np.float32)
+    if signed:
+        top = float(np.abs(values).max())
+        top = top if top > 0 and np.isfinite(top) else 1.0
+        return colormap_uri(values, -top, top, "bwr")
+    top = float(values.max())
+    return colormap_uri(values, 0.0, top if top > 0 and np.isfinite(top) else 1.0, "jet")

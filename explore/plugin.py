@@ -61,7 +61,7 @@ class ExplorerPlugin(base_plugin.TBPlugin):
             return lambda *args: getattr(self._routes(), name)(*args)
 
         apps = {f"/{name}": _static_app(name, kind) for name, kind in STATIC_FILES.items()}
-        for name in ("runs", "info", "unit", "test_images", "analyze", "project", "occlusion"):
+        for name in ("runs", "info", "unit", "test_images", "analyze", "project", "explain", "occlusion"):
             apps[f"/{name}"] = json_app(route(name))
         apps["/upload"] = json_app(route("upload"), methods=("POST",), body=True, max_body=MAX_BYTES)
         return apps

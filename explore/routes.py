@@ -12,7 +12,13 @@ run through `Discovery.resolve`; a refused request gets 400 and
     POST /upload?run=                       an image file as the body -> its id
     GET  /analyze?run=&image=               top 5 classes, strongest maps per layer
     GET  /project?run=&image=&layer=&map=[&y=&x=][&method=]
-    GET  /occlusion?run=&image=&size=&stride=
+    GET  /explain?run=&image=&method=[&target=]   a class's map by any registered method
+    GET  /occlusion?run=&image=&size=&stride=[&method=]
+
+The method menus come from the method registry (`zfkeras.methods.registry`):
+``/unit`` and ``/project`` take the methods that explain units,
+``/explain`` every registered method, so a method registered while the
+explorer runs is offered at once.
 """
 
 import logging
@@ -30,7 +36,9 @@ MAX_THUMBS = 48
 _IMAGE = re.compile(r"^(test:(\d{1,9})|upload:([0-9a-f]{64}))$")
 
 
-# zfkeras.occlusion's methods, offered by the occlusion route
+# zfkeras.occlusion's engines (its method=), offered by the occlusion route: not
+# explanation methods (zfkeras.methods.occlusion.api.METHODS; repeated here
+# because that module imports TensorFlow and the routes load without it)
 OCCLUSION_METHODS = ("auto", "full", "incremental", "approximate")
 
 
@@ -77,6 +85,7 @@ class Explorer:
 
     @staticmethod
     def method(session, args):
+        """The ``method`` parameter: a registered method that explains units."""
         return params.choice(args, "method", session.methods, default="deconvnet")
 
     # -- routes ---------------------------------------------------------------
@@ -86,7 +95,7 @@ class Explorer:
         return {"runs": [{"id": run_id, "kind": kind} for run_id, kind in sorted(sources.items())]}
 
     def info(self, args):
-        return self.session(args).info()
+        return dict(self.session(args).info(), occlusion_methods=list(OCCLUSION_METHODS))
 
     def unit(self, args):
         session = self.session(args)
@@ -134,6 +143,15 @@ class Explorer:
         if args.get("y") or args.get("x"):
             position = (params.integer(args, "y", 0, height - 1), params.integer(args, "x", 0, width - 1))
         return session.project_image(raw, layer, channel, position, self.method(session, args))
+
+    def explain(self, args):
+        session = self.session(args)
+        raw = self.image(session, args)
+        methods = session.explanation_methods
+        method = params.choice(args, "method", methods, default=methods[0] if methods else None)
+        classes = int(session.model.outputs[0].shape[-1])
+        target = params.integer(args, "target", 0, classes - 1) if args.get("target") else None
+        return session.explain_image(raw, method, target)
 
     def occlusion(self, args):
         session = self.session(args)

@@ -1,13 +1,13 @@
 """One source's model, loaded once, and what the explorer computes with it.
 
 A `Session` holds the model, its `zfkeras.Deconvnet` (unpooling
-``"max_pool_grad"``: the same projections as the switches, faster on
-CPUs), the raw images top 9 are mined over, and small caches; one lock
+``"max_pool_grad"``: for the layers and receptive fields; the pictures of a
+unit come from `zfkeras.explain` by the registered method chosen), the raw
+images top 9 are mined over, and small caches; one lock
 serialises the model calls of concurrent requests. Each method returns
 plain JSON-able dicts whose pictures are PNG data URIs (`pictures`).
 """
 
-import inspect
 import threading
 from collections import OrderedDict
 
@@ -25,16 +25,19 @@ _CACHE_SIZE = 256
 
 
 def projection_methods():
-    """The projection methods `Deconvnet.project` offers (``method=``, when it has one)."""
-    from zfkeras import Deconvnet
+    """The methods that explain a unit (the unit views' menu): the registry's
+    ``method_names(units=True)``, read at each call so a method registered
+    later is offered too."""
+    from zfkeras.methods.registry import method_names
 
-    if "method" not in inspect.signature(Deconvnet.project).parameters:
-        return ("deconvnet",)
-    try:
-        from zfkeras.deconv.rules import METHODS
-    except ImportError:
-        METHODS = ("deconvnet", "guided_backprop", "gradient")
-    return ("deconvnet",) + tuple(m for m in METHODS if m != "deconvnet")
+    return method_names(units=True)
+
+
+def explanation_methods():
+    """Every registered method (the menu of an image's class explanation)."""
+    from zfkeras.methods.registry import method_names
+
+    return method_names()
 
 
 class _Cache(OrderedDict):
@@ -62,12 +65,12 @@ class Session:
 
         from zfkeras import Deconvnet
         from zfkeras.graph.addressing import qualified_layer
+        from zfkeras.graph.output import output_policy
 
         self.source = source
         self.lock = threading.RLock()
         self.model = source.load_model()
         self.deconv = Deconvnet(self.model, unpooling="max_pool_grad")
-        self.methods = projection_methods()
         self.layers, self.conv_layers = {}, []
         conv_types = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
         for name in self.deconv.layer_names:
@@ -80,12 +83,21 @@ class Session:
         if not self.layers:
             raise BadRequest(f"{source.id}: the model has no feature-map layer the deconvnet can project")
         self.occlusion_layer = (self.conv_layers or list(self.layers))[-1]
-        last = self.model.layers[-1]
-        activation = getattr(getattr(last, "activation", None), "__name__", "")
-        self.from_logits = not (activation == "softmax" or isinstance(last, keras.layers.Softmax))
+        self.output = output_policy(self.model)  # the library's one logits-or-probabilities decision
+        self.from_logits = self.output.from_logits
         self.class_names = source.class_names
         self._raw = self._labels = self._evolution = None
         self._units, self._sub_models = _Cache(), {}
+
+    @property
+    def methods(self):
+        """The unit methods offered (`projection_methods`)."""
+        return projection_methods()
+
+    @property
+    def explanation_methods(self):
+        """The class-explanation methods offered (`explanation_methods`)."""
+        return explanation_methods()
 
     # -- data ---------------------------------------------------------------
 
@@ -101,6 +113,8 @@ class Session:
         return self.class_names[label] if 0 <= label < len(self.class_names) else f"class {label}"
 
     def info(self):
+        from zfkeras.methods.registry import registered_methods
+
         raw, _ = self.test_raw()
         evolution = self.evolution()
         return {
@@ -108,7 +122,9 @@ class Session:
             "input_shape": list(self.source.input_shape), "test_images": int(len(raw)),
             "layers": [{"name": n, "shape": list(s), "conv": n in self.conv_layers} for n, s in self.layers.items()],
             "default_layer": self.occlusion_layer, "occlusion_layer": self.occlusion_layer,
-            "methods": list(self.methods), "class_names": self.class_names,
+            "methods": list(self.methods), "explanation_methods": list(self.explanation_methods),
+            "method_summaries": {m.name: m.summary for m in registered_methods()},
+            "class_names": self.class_names,
             "evolution": {layer: [int(c) for c in records[0]["channels"]] for layer, records in evolution.items()
                           if layer in self.layers and records},
         }
@@ -137,7 +153,7 @@ class Session:
         positions = np.asarray(top.positions[channel], np.int64)
         values = np.asarray(top.values[channel], np.float32)
         with self.lock:
-            projected = self._project(self.source.preprocess(raw[ids]), layer, channel, positions, method)
+            projected, map_only = self._project(self.source.preprocess(raw[ids]), layer, channel, positions, method)
             boxes = np.asarray(self.deconv.receptive_field(layer, positions)).reshape(-1, 4)
         panels = []
         for i, (image_id, (t, l, b, r)) in enumerate(zip(ids, boxes)):
@@ -145,7 +161,7 @@ class Session:
                 "image": int(image_id), "value": round(float(values[i]), 4),
                 "position": [int(v) for v in positions[i]], "box": [int(t), int(l), int(b), int(r)],
                 "label": None if labels is None else self.label_name(labels[image_id]),
-                "projection": pictures.projection_uri(projected[i, t:b, l:r]),
+                "projection": self._unit_uri(projected[i], (t, l, b, r), method, map_only),
                 "patch": pictures.raw_uri(raw[image_id, t:b, l:r]),
             })
         return self._units.put(key, {"layer": layer, "map": channel, "method": method, "panels": panels,
@@ -165,8 +181,42 @@ class Session:
         return {"epochs": epochs, "recorded_maps": recorded}
 
     def _project(self, images, layer, channel, position, method):
-        kwargs = {} if method == "deconvnet" else {"method": method}
-        return self.deconv.project(images, layer, channel, position=position, verbose=0, **kwargs)
+        """``((N, H, W, C) pictures, map_only)`` of one unit per image
+        (``position[i]`` in image ``i``) by the registered ``method``, through
+        `zfkeras.explain`: its per-channel attributions, or else its map
+        (``map_only``, C = 1). A backward rule
+        explains the batch in one call; another method (Grad-CAM explains
+        one unit for every image) one image at a time."""
+        from zfkeras import Unit, explain
+        from zfkeras.methods.registry import get_method
+
+        spec = get_method(method)
+        positions = [tuple(int(v) for v in at) for at in np.asarray(position).reshape(-1, 2)]
+        if spec.backward_rule is not None:
+            groups = [(images, Unit(layer, int(channel), positions))]
+        else:
+            groups = [(image[None], Unit(layer, int(channel), at)) for image, at in zip(images, positions)]
+        pictures_, map_only = [], False
+        for x, unit in groups:
+            found = explain(self.model, x, spec.name, unit, verbose=0)
+            map_only = found.attributions is None
+            pictures_.append(found.maps[..., None] if map_only else found.attributions)
+        return np.concatenate(pictures_), map_only
+
+    @staticmethod
+    def _unit_uri(picture, box, method, map_only):
+        """One image's `_project` picture, cut to ``box`` (None: whole), as a
+        PNG: attributions and signed maps as projections are drawn
+        (`pictures.projection_uri`), an unsigned map alone (Grad-CAM) from 0
+        (black) to its maximum over the whole image (white), as the report
+        draws it."""
+        from zfkeras.methods.registry import get_method
+
+        t, l, b, r = box if box is not None else (0, 0, picture.shape[0], picture.shape[1])
+        spec = get_method(method)
+        if map_only and not spec.signed:
+            return pictures.activation_uri(picture[t:b, l:r, 0], peak=float(picture.max()))
+        return pictures.projection_uri(picture[t:b, l:r])
 
     # -- one image ----------------------------------------------------------
 
@@ -179,11 +229,7 @@ class Session:
         return self._sub_models[names]
 
     def _probabilities(self, x):
-        out = np.asarray(self.model(x, training=False), np.float64)[0]
-        if self.from_logits:
-            out = np.exp(out - out.max())
-            out /= out.sum()
-        return out
+        return self.output.probabilities(np.asarray(self.model(x, training=False)))[0].astype(np.float64)
 
     def analyze(self, raw):
         """Top classes and, per layer, the maps that respond most to one raw image."""
@@ -216,11 +262,30 @@ class Session:
             maps = np.asarray(self._sub_model([layer])(x, training=False))[0, ..., channel]
             if position is None:
                 position = tuple(int(v) for v in np.unravel_index(int(np.argmax(maps)), maps.shape))
-            projected = self._project(x, layer, channel, np.asarray([position]), method)[0]
+            projected, map_only = self._project(x, layer, channel, np.asarray([position]), method)
+            projected = projected[0]
             box = self.deconv.receptive_field(layer, position)
         return {"layer": layer, "map": channel, "method": method, "position": list(position),
                 "value": round(float(maps[position]), 4), "box": list(box), "map_shape": [height, width],
-                "projection": pictures.projection_uri(projected), "activation": pictures.activation_uri(maps)}
+                "projection": self._unit_uri(projected, None, method, map_only), "activation": pictures.activation_uri(maps)}
+
+    def explain_image(self, raw, method, target=None):
+        """One raw image's explanation of a class (``target``, default the
+        predicted one) by the registered ``method``, as a picture: a signed
+        map on a diverging scale symmetric about 0 (blue negative, red
+        positive), an unsigned one from 0 (black) to its maximum (white)."""
+        from zfkeras import explain
+        from zfkeras.methods.registry import get_method
+
+        spec = get_method(method)
+        x = self.source.preprocess(raw[None])
+        with self.lock:
+            found = explain(self.model, x, spec.name, targets=target, verbose=0)
+        target = int(found.targets[0])
+        return {"method": spec.name, "summary": spec.summary, "signed": spec.signed, "class": target,
+                "label": self.label_name(target), "channel_rule": found.channel_rule,
+                "range": [round(float(found.maps.min()), 6), round(float(found.maps.max()), 6)],
+                "map": pictures.map_uri(found.maps[0], spec.signed)}
 
     def occlude(self, raw, size, stride, method="auto"):
         """Fig. 7's three maps for one raw image, by `zfkeras.occlusion`'s ``method``

@@ -89,19 +89,22 @@ def _check_class_names(class_names, num_classes):
 
 
 def _outputs_logits(model):
-    """Whether the model's output needs a softmax to be probabilities."""
-    last = model.layers[-1]
-    if isinstance(last, keras.layers.Softmax):
-        return False
-    activation = getattr(getattr(last, "activation", None), "__name__", "linear")
-    if activation == "softmax":
-        return False
-    if activation == "linear":
-        return True
-    raise ValueError(
-        f"the model's last layer {last.name!r} has activation {activation!r}; the export serves "
-        "class probabilities and needs a softmax or linear (logits) output"
-    )
+    """Whether the model's output needs a softmax to be probabilities: the
+    library's one decision (`zfkeras.graph.output.output_policy`), with a
+    last activation that is neither softmax nor linear refused (a softmax of
+    sigmoid outputs, say, is no class probability)."""
+    from zfkeras.graph.output import last_layer, output_policy
+
+    policy = output_policy(model)
+    if policy.from_logits:
+        last = last_layer(model)
+        activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+        if activation != "linear":
+            raise InputError(
+                f"the model's last layer {last.name!r} has activation {activation!r}; the export serves "
+                "class probabilities and needs a softmax or linear (logits) output"
+            )
+    return policy.from_logits
 
 
 def _feature_layers(model, layers):
@@ -275,7 +278,7 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
     archive.track(class_table)
     archive.add_endpoint("serving_default", fns.classify, [images])
     archive.add_endpoint("features", fns.features, [images])
-    for name, method in signatures.PROJECT_SIGNATURES.items():  # one per backward rule
+    for name, method in fns.project_signatures.items():  # one per registered backward rule
         archive.add_endpoint(
             name, fns.projector(method),
             [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],

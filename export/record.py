@@ -32,6 +32,7 @@ def run_record(run, deconvnet_layers=None, occlude=None):
         JSON-friendly dict.
     """
     import zfkeras
+    from zfkeras.export.projections import project_signatures
 
     preprocessing = layout.NORMALIZATION if run.dataset == "fashion_mnist" else layout.MEAN_IMAGE
     return {
@@ -41,6 +42,8 @@ def run_record(run, deconvnet_layers=None, occlude=None):
         "class_names": list(run.class_names),
         "deconvnet_layers": None if deconvnet_layers is None else list(deconvnet_layers),
         "occlude": occlude,
+        # a method registered since (or gone) changes what the export serves
+        "project_signatures": sorted(project_signatures()),
         "zfkeras_version": zfkeras.__version__,
     }
 

@@ -20,20 +20,11 @@ import re
 
 import tensorflow as tf
 
+from zfkeras.export.projections import project_signatures
 from zfkeras.graph.addressing import layer_output_model
 
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5
-
-# One ``project`` signature per backward rule of `Deconvnet.project`:
-# TF Serving and other SavedModel clients must feed every input of a
-# signature, so a ``method`` input would break every existing ``project``
-# request; separate signatures keep ``project`` (the deconvnet) as it was.
-PROJECT_SIGNATURES = {
-    "project": "deconvnet",
-    "project_guided_backprop": "guided_backprop",
-    "project_gradient": "gradient",
-}
 
 
 def output_key(layer_name):
@@ -94,7 +85,8 @@ class ServingFunctions:
         reduce_features: callable mapping one layer output ``(N, ...)`` to
             features ``(N, D)`` (`zfkeras.methods.features.reduce_output` with its
             default pooling).
-        softmax: apply a softmax to the model output (it returns logits).
+        softmax: apply a softmax to the model output (it returns logits;
+            `zfkeras.graph.output.output_policy` decides).
         occluder: an `zfkeras.export.occlude.Occluder` of `model`, or None
             (no ``occlude`` signature).
     """
@@ -113,9 +105,10 @@ class ServingFunctions:
         self.top_k = min(TOP_K, self.num_classes)
         self.softmax = softmax
         self.channel_counts = [int(deconvnet.layer_output_shape(name)[-1]) for name in self.layers]
+        self.project_signatures = project_signatures()
         self._projectors = {
-            method: [deconvnet.projection_function(name, method) for name in self.layers]
-            for method in PROJECT_SIGNATURES.values()
+            rule: [deconvnet.projection_function(name, rule) for name in self.layers]
+            for rule in set(self.project_signatures.values())
         }
         self._feature_names = list(feature_layers)
         self._reduce_features = reduce_features
@@ -161,13 +154,13 @@ class ServingFunctions:
         return self.occluder.occlude(self.model_inputs(images))
 
     def projector(self, method):
-        """The serving function of `PROJECT_SIGNATURES`' ``method``:
+        """The serving function of backward rule ``method`` (`project_signatures`):
         ``(images, layer, channel) -> projection, position, value``."""
         return lambda images, layer, channel: self.project(images, layer, channel, method)
 
     def project(self, images, layer, channel, method="deconvnet"):
         """``project``: the projection of one channel per image by ``method``
-        (`zfkeras.Deconvnet.project`'s backward rule; `PROJECT_SIGNATURES`)."""
+        (`zfkeras.Deconvnet.project`'s backward rule; `project_signatures`)."""
         x = self.model_inputs(images)
         # Each check's condition holds when an earlier problem is already
         # reported, so exactly one message describes a bad request.

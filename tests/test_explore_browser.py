@@ -4,8 +4,8 @@ a tiny trained run, on 127.0.0.1 and a free port, stopped at teardown.
 
 The tab appears, the unit page's images load, choosing another unit changes
 them, the permanent link reopens the same unit, an upload (file picker and
-drag-and-drop) shows its classes, projections and occlusion maps, and no
-page logs an error.
+drag-and-drop) shows its classes, a class explanation by the registered
+methods, projections and occlusion maps, and no page logs an error.
 """
 
 import base64
@@ -130,6 +130,15 @@ def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
     assert frame.get_by_text("the rest interpolated").count() == 1
     assert len(_wait_images(frame.locator("#occlusion-maps"), 3)) == 3
     assert frame.locator("#top-classes li").count() == 5
+    # the class explanation: its menu is the method registry's, and another method draws another map
+    from zfkeras.methods.registry import method_names
+
+    options = frame.locator("#explain-method option").evaluate_all("os => os.map(o => o.value)")
+    assert options == list(method_names())
+    explained = _wait_images(frame.locator("#explanation-map"), 1)
+    frame.locator("#explain-method").select_option("grad_cam")
+    frame.get_by_text("grad_cam map of class").wait_for(timeout=60_000)
+    assert _wait_images(frame.locator("#explanation-map"), 1) != explained
     projection = _wait_images(frame.locator("#image-projection"), 2)
     maps = frame.locator("#maps img.thumb")
     assert maps.count() >= 5 * 4

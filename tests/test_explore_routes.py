@@ -165,31 +165,40 @@ def test_an_upload_is_cut_as_the_test_images_and_gives_classes_projections_and_o
         run.class_names[c] for c in np.unique(result.predicted_label[0])}
 
 
-def test_the_projection_methods_deconvnet_project_has_are_offered(http, run):
-    import inspect
-
+def test_the_unit_methods_of_the_registry_are_offered_and_each_is_served(http, run):
     import zfkeras
+    from zfkeras.methods.registry import method_names, registered_methods
+    from zfkeras.utils.display import projection_to_image
 
     status, info = get(http, "info", run="run")
-    assert status == 200 and info["methods"][0] == "deconvnet"
-    if "method" not in inspect.signature(zfkeras.Deconvnet.project).parameters:
-        assert info["methods"] == ["deconvnet"]
-        return
-    assert "guided_backprop" in info["methods"] and "gradient" in info["methods"]
+    assert status == 200 and info["methods"] == list(method_names(units=True)) and info["methods"][0] == "deconvnet"
+    assert info["explanation_methods"] == list(method_names())
+    assert info["occlusion_methods"] == ["auto", "full", "incremental", "approximate"]
     model = run.load_model(compile=False)
     raw, _ = run.load_split("test", max_examples=10000, seed=0)
     x = run.preprocess(raw[5:6])
+    deconv = zfkeras.Deconvnet(model)
     shown = {}
-    for method in info["methods"]:
-        status, projection = get(http, "project", run="run", image="test:5", layer="conv4", map="3", method=method)
-        assert status == 200 and projection["method"] == method
-        expected = zfkeras.Deconvnet(model).project(x, "conv4", 3, position=tuple(projection["position"]),
-                                                    verbose=0, method=method)[0]
-        from zfkeras.utils.display import projection_to_image
-
-        shown[method] = decode(projection["projection"])
-        np.testing.assert_allclose(shown[method], np.round(projection_to_image(expected) * 255), atol=1.01)
+    for method in registered_methods(units=True):
+        status, projection = get(http, "project", run="run", image="test:5", layer="conv4", map="3",
+                                 method=method.name)
+        assert status == 200 and projection["method"] == method.name
+        position = tuple(projection["position"])
+        if method.backward_rule:  # the engine itself
+            expected = projection_to_image(
+                deconv.project(x, "conv4", 3, position=position, verbose=0, method=method.backward_rule)[0])
+        else:
+            found = zfkeras.explain(model, x, method.name, zfkeras.Unit("conv4", 3, position), verbose=0)
+            if found.attributions is not None:
+                expected = projection_to_image(found.attributions[0])
+            else:  # a map alone (Grad-CAM): unsigned from black at 0 to white at its maximum
+                assert not method.signed
+                expected = found.maps[0] / found.maps[0].max()
+        shown[method.name] = decode(projection["projection"])
+        np.testing.assert_allclose(shown[method.name], np.round(expected * 255), atol=1.01, err_msg=method.name)
     assert not np.array_equal(shown["deconvnet"], shown["gradient"])
+    status, refused = get(http, "project", run="run", image="test:5", layer="conv4", map="3", method="occlusion")
+    assert status == 400 and "occlusion" not in refused["error"].split("one of")[1].split(";")[0]
 
 
 def test_test_images_are_listed_with_their_labels(http, run):

@@ -35,7 +35,7 @@ from zfkeras.runs.layout import REPORT_SUMMARY
 # (module in zfkeras.analysis.sections, title), in the order they appear.
 SECTIONS = (
     ("fig2_top9", "Fig. 2: top-9 activations, projected and as image patches"),
-    ("methods_comparison", "Deconvnet, guided backprop, gradient, Grad-CAM: pictures and faithfulness"),
+    ("methods_comparison", "The explanation methods side by side: pictures and faithfulness"),
     ("fig4_evolution", "Fig. 4: feature evolution during training"),
     ("fig6_architecture", "Fig. 6: architecture selection, with numbers"),
     ("fig7_occlusion", "Fig. 7: occlusion sensitivity"),

@@ -19,6 +19,9 @@ key covers everything that makes the section:
   the lazy exports of zfkeras packages (``from zfkeras import Deconvnet``
   counts ``zfkeras/deconv``). A change to mining or the deconvnet
   recomputes the sections that use them, and only those.
+- **extra**: what a module's optional ``cache_extra()`` returns (JSON-able),
+  for what a section reads besides files and code (the methods comparison:
+  the registered explanation methods).
 
 Needs only the standard library (no TensorFlow: a rerun that reuses every
 section never imports it).
@@ -218,4 +221,7 @@ def section_key(run_dir, module, params):
         "params": params,
         "code": {"zfkeras": zfkeras.__version__, "module": _source_digest(module), "modules": code},
     }
+    extra = getattr(module, "cache_extra", None)
+    if extra is not None:  # what else the section reads (e.g. the method registry)
+        key["extra"] = extra()
     return json.loads(json.dumps(key, default=str))

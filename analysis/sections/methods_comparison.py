@@ -1,20 +1,26 @@
-"""The deconvnet beside its successors, and which picture is faithful.
+"""Every registered explanation method side by side, and which is faithful.
+
+The methods are those of the registry (`zfkeras.methods.registry`): a
+method registered there appears in the figure (if it explains units) and in
+the table with no edit here. Each runs through `zfkeras.explain`.
 
 Figure: the Fig. 2 units (the same maps the Fig. 2 section draws: mined
 over the same test images with the same seed, `fig2_top9.choose_maps`),
-``units_per_layer`` per conv layer, each on its top image: the image patch,
-its projection by the deconvnet, guided backpropagation and the gradient
-(`Deconvnet.project(method=...)`), and the unit's Grad-CAM at its own layer
--- plus, for ``table_images`` test images, Grad-CAM of the predicted class.
+``units_per_layer`` per conv layer, each on its top image: the image patch
+and the unit's explanation by every method that explains units
+(``registered_methods(units=True)``: the deconvnet, guided backpropagation
+and the gradient through the same engine, Grad-CAM and guided Grad-CAM at
+the unit's own layer), cut to the unit's receptive field -- plus, for a few
+test images, Grad-CAM of the predicted class.
 
 Table, over ``table_images`` test images (mean and std across images):
 deletion and insertion AUC (`zfkeras.faithfulness`, ``steps`` stages, fill
-0 = the training mean after preprocessing) of the predicted class's map by
-each method (`zfkeras.methods.grad_cam.class_projection`: |map| summed over channels;
-Grad-CAM at the last conv layer), and the occlusion drop
-(`zfkeras.measures.faithfulness.occlusion_drop`) of the top layer's chosen units with
-each method's projection of them, the square half the layer's receptive
-field.
+0 = the training mean after preprocessing) of the predicted class's map
+(`Explanation.maps`) by every registered method, occlusion included
+(methods with a ``layer`` option at the last conv layer), and the occlusion
+drop (`zfkeras.measures.faithfulness.occlusion_drop`) of the top layer's
+chosen units with each unit method's map of them, the square half the
+layer's receptive field.
 """
 
 import html
@@ -24,45 +30,77 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
+from zfkeras.methods.registry import registered_methods
 from zfkeras.utils.display import projection_to_image, to_rgb
 
 INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
 NUMBERS = "methods_comparison.csv"
-METHODS = ("deconvnet", "guided_backprop", "gradient")
-COLUMNS = ("patch",) + METHODS + ("grad_cam",)
 CSV_HEADER = ["method", "metric", "mean", "std", "images"]
+# the figure's last row: this method's map of the predicted class on a few images
+CLASS_ROW_METHOD = "grad_cam"
+
+
+def unit_methods():
+    """Names of the registered methods that explain units (the figure's columns)."""
+    return tuple(m.name for m in registered_methods(units=True))
+
+
+def class_methods():
+    """Names of every registered method (the table's class rows)."""
+    return tuple(m.name for m in registered_methods())
+
+
+def columns():
+    """The figure's columns: the patch, then each unit method."""
+    return ("patch",) + unit_methods()
+
+
+def cache_extra():
+    """What the report's cache key adds for this section: the registered
+    methods (a method registered or replaced recomputes the section)."""
+    return [[m.name, f"{getattr(m.function, '__module__', '')}.{getattr(m.function, '__qualname__', '')}",
+             m.units, sorted((k, repr(v)) for k, v in m.options.items())] for m in registered_methods()]
+
+
+def method_options(name, layer):
+    """The options the section passes to method ``name``: ``layer`` (the
+    last conv layer) where the method has a ``layer`` option, else none."""
+    from zfkeras.methods.registry import get_method
+
+    return {"layer": layer} if "layer" in get_method(name).options else {}
 
 
 def class_maps(model, images, last_conv, batch_size=64):
-    """Pixel importance ``(N, H, W)`` of each image's predicted class, per method."""
-    from zfkeras.methods.grad_cam import class_projection
-    from zfkeras import grad_cam
+    """Pixel importance ``(N, H, W)`` of each image's predicted class, per registered method."""
+    from zfkeras import explain
 
-    maps = {m: np.abs(class_projection(model, images, method=m, batch_size=batch_size, verbose=0)).sum(-1)
-            for m in METHODS}
-    maps["grad_cam"] = grad_cam(model, images, last_conv, batch_size=batch_size, verbose=0)
-    return maps
+    return {name: explain(model, images, name, batch_size=batch_size, verbose=0,
+                          **method_options(name, last_conv)).maps
+            for name in class_methods()}
 
 
-def scores(model, deconv, images, layer, units, steps, size):
-    """Rows ``(method, metric, mean, std, images)`` of the table."""
-    from zfkeras import faithfulness, grad_cam
+def scores(model, images, layer, units, steps, size, maps=None):
+    """Rows ``(method, metric, mean, std, images)`` of the table.
+
+    Args:
+        maps: `class_maps` of ``images`` when already computed.
+    """
+    from zfkeras import Unit, explain, faithfulness
     from zfkeras.measures.faithfulness import occlusion_drop
 
     rows = []
-    for method, maps in class_maps(model, images, layer).items():
+    maps = class_maps(model, images, layer) if maps is None else maps
+    for method, method_maps in maps.items():
         for metric in ("deletion", "insertion"):
-            result = faithfulness(model, images, maps, metric, steps=steps, verbose=0)
+            # faithfulness takes the maps (an Explanation too, once it accepts one)
+            result = faithfulness(model, images, method_maps, metric, steps=steps, verbose=0)
             rows.append([method, f"{metric} AUC", result.mean, result.std, len(images)])
-    for method in METHODS + ("grad_cam",):
+    for method in unit_methods():
         drops = []
         for channel in units:
-            if method == "grad_cam":
-                maps = grad_cam(model, images, layer, unit=(layer, int(channel)), verbose=0)
-            else:
-                maps = np.abs(deconv.project(images, layer, int(channel), method=method, verbose=0)).sum(-1)
-            drops.append(occlusion_drop(model, images, (layer, int(channel)), maps, size).scores)
+            unit_maps = explain(model, images, method, Unit(layer, int(channel)), verbose=0).maps
+            drops.append(occlusion_drop(model, images, (layer, int(channel)), unit_maps, size).scores)
         drops = np.concatenate(drops)
         drops = drops[np.isfinite(drops)]
         rows.append([method, "occlusion drop", float(drops.mean()) if drops.size else float("nan"),
@@ -70,10 +108,25 @@ def scores(model, deconv, images, layer, units, steps, size):
     return rows
 
 
-def unit_panels(model, deconv, images, raw, layer, top, channels):
-    """One row per unit: patch, three projections, Grad-CAM, cut to the unit's field."""
-    from zfkeras import grad_cam
+def panel_image(explanation, box, signed):
+    """One method's explanation of one unit, cut to ``box``, as an RGB image:
+    per-channel attributions by `projection_to_image` (as every projection
+    zfkeras draws); a map alone by the same normalisation if signed, else
+    from 0 (black) to its maximum (white)."""
+    t, l, b, r = box
+    if explanation.attributions is not None:
+        return projection_to_image(explanation.attributions[0, t:b, l:r])
+    cut = explanation.maps[0]
+    if signed:
+        return projection_to_image(cut[t:b, l:r, None])
+    return to_rgb((cut / max(float(cut.max()), 1e-12))[t:b, l:r, None])
 
+
+def unit_panels(model, deconv, images, raw, layer, top, channels):
+    """One row per unit: patch, then each unit method's picture, cut to the unit's field."""
+    from zfkeras import Unit, explain
+
+    signed = {m.name: m.signed for m in registered_methods(units=True)}
     rows = []
     size = fig2_top9.full_field_size(deconv, layer)
     for c in channels:
@@ -81,20 +134,21 @@ def unit_panels(model, deconv, images, raw, layer, top, channels):
         box = deconv.receptive_field(layer, position)
         t, l, b, r = box
         x = images[image:image + 1]
+        unit = Unit(layer, int(c), tuple(int(v) for v in position))
         panels = [to_rgb(raw[image, t:b, l:r] / 255.0)]
-        for method in METHODS:
-            projected = deconv.project(x, layer, int(c), position=tuple(position), method=method, verbose=0)
-            panels.append(projection_to_image(projected[0, t:b, l:r]))
-        cam = grad_cam(model, x, layer, unit=(layer, int(c), tuple(int(v) for v in position)), verbose=0)[0]
-        panels.append(to_rgb((cam / max(cam.max(), 1e-12))[t:b, l:r, None]))
+        for method in unit_methods():
+            panels.append(panel_image(explain(model, x, method, unit, verbose=0), box, signed[method]))
         rows.append([figures.place(p, box, size) for p in panels])
     return rows
 
 
 def plot(rows_by_layer, class_cams, raw, path):
+    """The figure: one row per unit (`columns()`), then a row of class maps
+    by `CLASS_ROW_METHOD` over the images (left out when ``class_cams`` is None)."""
     plt = figures.pyplot()
-    n_rows = sum(len(rows) for rows in rows_by_layer.values()) + 1
-    fig, axes = plt.subplots(n_rows, len(COLUMNS), figsize=(1.6 * len(COLUMNS), 1.6 * n_rows), squeeze=False)
+    names = columns()
+    n_rows = sum(len(rows) for rows in rows_by_layer.values()) + (class_cams is not None)
+    fig, axes = plt.subplots(n_rows, len(names), figsize=(1.6 * len(names), 1.6 * n_rows), squeeze=False)
     i = 0
     for layer, rows in rows_by_layer.items():
         for row in rows:
@@ -102,18 +156,25 @@ def plot(rows_by_layer, class_cams, raw, path):
                 axes[i, j].imshow(np.nan_to_num(panel, nan=0.85), interpolation="nearest")
             axes[i, 0].set_ylabel(layer, fontsize=8)
             i += 1
-    for j, name in enumerate(COLUMNS):
+    for j, name in enumerate(names):
         axes[0, j].set_title(name.replace("_", " "), fontsize=8)
-    for j in range(len(COLUMNS)):  # last row: Grad-CAM of the predicted class on a few images
-        k = min(j, len(class_cams) - 1)
-        axes[i, j].imshow(to_rgb(raw[k] / 255.0), interpolation="nearest")
-        axes[i, j].imshow(class_cams[k], alpha=0.5, cmap="jet", interpolation="bilinear")
-    axes[i, 0].set_ylabel("Grad-CAM\n(class)", fontsize=8)
+    if class_cams is not None:
+        for j in range(len(names)):  # last row: the class map of the predicted class on a few images
+            k = min(j, len(class_cams) - 1)
+            axes[i, j].imshow(to_rgb(raw[k] / 255.0), interpolation="nearest")
+            axes[i, j].imshow(class_cams[k], alpha=0.5, cmap="jet", interpolation="bilinear")
+        axes[i, 0].set_ylabel(CLASS_ROW_METHOD.replace("_", " ") + "\n(class)", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
     figures.save_png(fig, path, dpi=110)
+
+
+def _described(names):
+    from zfkeras.methods.registry import get_method
+
+    return "; ".join(f"<i>{html.escape(n)}</i>: {html.escape(get_method(n).summary)}" for n in names)
 
 
 def report_section(run, out_dir, verbose="auto", *, test_images=10000, table_images=100, units_per_layer=1,
@@ -150,29 +211,35 @@ def report_section(run, out_dir, verbose="auto", *, test_images=10000, table_ima
     last = layers[-1]
     field = fig2_top9.full_field_size(deconv, last)
     size = tuple(max(1, min(f, s) // 2) for f, s in zip(field, images.shape[1:3]))
-    rows = scores(model, deconv, table, last, chosen[last], steps, size)
-    from zfkeras import grad_cam
-
-    plot(rows_by_layer, grad_cam(model, table[:len(COLUMNS)], last, verbose=0), raw[:len(COLUMNS)],
-         out_dir / FIGURE)
+    maps = class_maps(model, table, last)
+    rows = scores(model, table, last, chosen[last], steps, size, maps)
+    shown = len(columns())
+    class_cams = maps[CLASS_ROW_METHOD][:shown] if CLASS_ROW_METHOD in maps else None
+    plot(rows_by_layer, class_cams, raw[:shown], out_dir / FIGURE)
     tables.write_csv(out_dir / NUMBERS, CSV_HEADER, rows)
+    with_layer = [n for n in class_methods() if method_options(n, last)]
     caption = (
-        "The paper's deconvnet beside guided backpropagation (Springenberg et al. 2015), the gradient "
-        "(Simonyan et al. 2014) and Grad-CAM (Selvaraju et al. 2017), all on this run's model. Figure rows: "
-        f"the Fig. 2 maps ({units_per_layer} per conv layer, Fig. 2's draw with seed {seed}) on their top image "
-        "(over the same test images), cut to the unit's receptive field: the patch, the projection by each "
-        "backward rule of the same engine (same switches, same weights), and the unit's Grad-CAM at its own "
-        "layer; last row: Grad-CAM of the predicted class at "
-        f"{html.escape(last)}. Table: over {len(table)} test images, mean and std across images of the "
-        f"deletion and insertion AUC ({steps} stages, removed pixels set to 0, i.e. the training mean; lower "
-        "deletion and higher insertion are better) of the predicted class's map (the projection of its logit "
-        "by each rule, |map| summed over channels; Grad-CAM at the last conv layer), and the occlusion drop "
+        "The paper's deconvnet beside every other explanation method registered with zfkeras "
+        f"(zfkeras.methods.registry; each run by zfkeras.explain), on this run's model: {_described(class_methods())}. "
+        f"Figure rows: the Fig. 2 maps ({units_per_layer} per conv layer, Fig. 2's draw with seed {seed}) on their "
+        "top image (over the same test images), cut to the unit's receptive field: the patch, then the unit's "
+        f"explanation by each method that explains units ({html.escape(', '.join(unit_methods()))}; the backward "
+        "rules through the same engine: same switches, same weights; the class activation maps at the unit's own "
+        "layer)"
+        + (f"; last row: {html.escape(CLASS_ROW_METHOD)} of the predicted class at {html.escape(last)}"
+           if class_cams is not None else "")
+        + f". Table: over {len(table)} test images, mean and std across images of the deletion and insertion AUC "
+        f"({steps} stages, removed pixels set to 0, i.e. the training mean; lower deletion and higher insertion "
+        "are better) of each method's map of the predicted class (zfkeras.explain's maps: per-channel "
+        "attributions reduced by each method's channel rule"
+        + (f"; {html.escape(', '.join(with_layer))} at {html.escape(last)}" if with_layer else "")
+        + ", occlusion with its default square), and, for the methods that explain units, the occlusion drop "
         f"for the chosen {html.escape(last)} units: the relative drop of the unit's activation when the "
         f"{size[0]}x{size[1]} square with most of the map is occluded, minus the drop for a random square "
         "(images where the unit is silent are left out). docs/METHODS.md has the definitions. "
         f"Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
     )
-    body = (figures.img_html(FIGURE, "deconvnet, guided backprop, gradient and Grad-CAM side by side")
+    body = (figures.img_html(FIGURE, ", ".join(unit_methods()) + " side by side")
             + figures.html_table(CSV_HEADER, rows))
-    return Section("methods", "Deconvnet, guided backprop, gradient, Grad-CAM: pictures and faithfulness",
+    return Section("methods", "The explanation methods side by side: pictures and faithfulness",
                    caption, body, [FIGURE, NUMBERS])

@@ -45,10 +45,15 @@ export class View {
     this.link = link;
   }
 
-  methodSelect(id) {
-    const select = el('select', {id, title: 'projection method'});
-    for (const method of this.info.methods) select.append(el('option', {value: method}, method));
-    if (this.link.method && this.info.methods.includes(this.link.method)) select.value = this.link.method;
+  // A menu of registered methods (the server reads them from zfkeras' method
+  // registry): by default those that explain units, as /unit and /project take.
+  methodSelect(id, methods = this.info.methods, title = 'how the unit is shown') {
+    const summaries = this.info.method_summaries || {};
+    const select = el('select', {id, title});
+    for (const method of methods) {
+      select.append(el('option', {value: method, title: summaries[method] || method}, method));
+    }
+    if (this.link.method && methods.includes(this.link.method)) select.value = this.link.method;
     return select;
   }
 }

@@ -1,6 +1,7 @@
 // The Images view: one of the run's test images or an uploaded one; its top
-// 5 classes, the maps that respond most per layer (click one, then a position
-// in it, to project that unit), and the occlusion maps of Fig. 7.
+// 5 classes, a class's explanation by any registered method, the maps that
+// respond most per layer (click one, then a position in it, to project that
+// unit), and the occlusion maps of Fig. 7.
 import {View, api, el, note, picture} from './common.js';
 
 const PAGE = 24;
@@ -38,10 +39,17 @@ export class ImagesView extends View {
     this.summary = el('div', {class: 'row', id: 'summary'});
     this.grid = el('div', {id: 'maps'});
     this.projection = el('div', {class: 'row', id: 'image-projection'});
+    this.explanation = el('div', {id: 'explanation'});
+    this.explainMethod = this.methodSelect('explain-method', this.info.explanation_methods || [],
+                                           'explanation method (zfkeras.explain)');
+    this.explainMethod.addEventListener('change', () => this.image && this.explain());
+    this.explainTarget = el('select', {id: 'explain-target', title: 'the class explained'});
+    this.explainTarget.addEventListener('change', () => this.image && this.explain());
     this.occlusion = el('div', {id: 'occlusion'});
     this.root.append(el('div', {class: 'controls'}, 'test images ', prev, next, drop,
                         this.info.methods.length > 1 ? [' method ', this.method] : []),
-                     this.strip, this.message, this.summary, this.projection, this.grid, this.occlusion);
+                     this.strip, this.message, this.summary, this.explanation, this.projection, this.grid,
+                     this.occlusion);
     this.page(0);
   }
 
@@ -75,7 +83,9 @@ export class ImagesView extends View {
       if (image !== this.image) return;
       this.message.replaceChildren();
       this.showSummary(answer);
+      this.showTargets(answer.top);
       this.showGrid(answer.layers);
+      await this.explain();
       const first = answer.layers[answer.layers.length - 1];
       await this.project(first.layer, first.maps[0].map, null);
       await this.occlude();
@@ -89,6 +99,34 @@ export class ImagesView extends View {
                    ...answer.top.map((c) => el('li', {}, `${c.label}: ${(100 * c.p).toFixed(1)}%`)));
     this.summary.replaceChildren(el('figure', {}, picture(answer.image, 'the image as the model sees it', 'big'),
                                     el('figcaption', {}, 'input')), el('div', {}, el('b', {}, 'top classes'), top));
+  }
+
+  showTargets(top) {
+    const classes = top.map((c) => el('option', {value: String(c.class)}, `${c.label} (${(100 * c.p).toFixed(1)}%)`));
+    this.explainTarget.replaceChildren(el('option', {value: ''}, 'predicted class'), ...classes);
+  }
+
+  async explain() {
+    const image = this.image;
+    const params = {run: this.info.run, image, method: this.explainMethod.value};
+    if (this.explainTarget.value !== '') params.target = this.explainTarget.value;
+    const shown = el('div', {class: 'row', id: 'explanation-map'}, note(`Explaining by ${params.method}...`));
+    this.explanation.replaceChildren(el('h3', {}, 'Explanation of a class'),
+                                     el('div', {class: 'controls'}, 'method ', this.explainMethod,
+                                        ' class ', this.explainTarget),
+                                     shown);
+    try {
+      const answer = await api('explain', params);
+      if (image !== this.image) return;
+      const scale = answer.signed ? 'blue negative, white 0, red positive' : 'blue 0 to red at its maximum';
+      shown.replaceChildren(
+        el('figure', {}, picture(answer.map, `${answer.method} map of ${answer.label}`, 'big'),
+           el('figcaption', {}, `${answer.method} map of class ${answer.label} (${scale}; `
+              + `here ${answer.range.join(' to ')})`)),
+        note(answer.summary));
+    } catch (error) {
+      shown.replaceChildren(note(error.message, 'error'));
+    }
   }
 
   showGrid(layers) {
@@ -130,7 +168,7 @@ export class ImagesView extends View {
     const size = el('input', {id: 'occ-size', type: 'number', min: 1, value: this.size, title: 'square size'});
     const stride = el('input', {id: 'occ-stride', type: 'number', min: 1, value: this.stride, title: 'stride'});
     const method = el('select', {id: 'occ-method', title: 'how the maps are computed (docs/OCCLUSION.md)'},
-      ...['auto', 'full', 'incremental', 'approximate'].map((name) =>
+      ...(this.info.occlusion_methods || ['auto']).map((name) =>
         el('option', name === this.occlusionMethod ? {value: name, selected: 'selected'} : {value: name}, name)));
     const maps = el('div', {class: 'row', id: 'occlusion-maps'}, note('Occluding...'));
     const run = el('button', {id: 'occlude', onclick: () => {

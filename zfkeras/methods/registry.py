@@ -83,6 +83,7 @@ def register_method(method, replace=False):
     """
     if not isinstance(method, Method):
         raise InputTypeError(f"register_method takes a zfkeras.methods.registry.Method; got {method!r}")
+    _builtins()  # the built-ins first: they keep their names and come first in every menu
     if method.name in _METHODS and not replace:
         raise InputError(f"a method named {method.name!r} is already registered; pass replace=True")
     _METHODS[method.name] = method
