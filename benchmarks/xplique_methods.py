@@ -33,6 +33,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.methods.grad_cam import class_projection
+from zfkeras.methods.unit import Unit
 
 L = keras.layers
 
@@ -86,10 +87,10 @@ def main(argv=None):
     unit_model = keras.Sequential([keras.Input((32, 32, 3))] + logits.layers[:5] + [L.Flatten()])
     targets = np.zeros((args.n, int(np.prod(maps.shape[1:]))), "float32")
     targets[np.arange(args.n), np.ravel_multi_index((pos[:, 0], pos[:, 1], channels), maps.shape[1:])] = 1
-    ours = deconv.project(x, "conv3", channels, method="guided_backprop") / values
+    ours = deconv.project(x, Unit("conv3", channels), method="guided_backprop") / values
     theirs = GuidedBackprop(unit_model, reducer=None).explain(x, targets).numpy()
     rows.append(dict(check="unit guided backprop vs GuidedBackprop", rel_err=rel(ours, theirs)))
-    ours = np.abs(deconv.project(x, "conv3", channels, method="gradient") / values)
+    ours = np.abs(deconv.project(x, Unit("conv3", channels), method="gradient") / values)
     theirs = Saliency(unit_model, reducer=None).explain(x, targets).numpy()
     rows.append(dict(check="unit |gradient| vs Saliency(reducer=None)", rel_err=rel(ours, theirs)))
     gradient = class_projection(logits, x, classes, method="gradient", verbose=0)

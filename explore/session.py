@@ -15,6 +15,7 @@ import numpy as np
 
 from zfkeras.explore import pictures
 from zfkeras.explore.params import BadRequest
+from zfkeras.methods.unit import Unit
 
 K = 9
 THUMB_MAPS = 8          # maps per layer in an image's grid
@@ -166,7 +167,7 @@ class Session:
 
     def _project(self, images, layer, channel, position, method):
         kwargs = {} if method == "deconvnet" else {"method": method}
-        return self.deconv.project(images, layer, channel, position=position, verbose=0, **kwargs)
+        return self.deconv.project(images, Unit(layer, channel, position), verbose=0, **kwargs)
 
     # -- one image ----------------------------------------------------------
 

@@ -26,6 +26,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.utils.display import projection_to_image, to_rgb
+from zfkeras.methods.unit import Unit
 
 INPUTS = TRAINED_MODEL
 PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
@@ -78,7 +79,7 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
         # "auto" is exact either way (incremental, or full where the model has no incremental path)
         exact = occlusion(model, images, size, stride, labels=labels, method="auto", verbose=0)
         result.approximation["error"] = approximation_error(result, exact)
-    projection = Deconvnet(model).project(images, layer, result.strongest_channel)
+    projection = Deconvnet(model).project(images, Unit(layer, result.strongest_channel))
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)
     unoccluded = maps[np.arange(len(images)), :, :, result.strongest_channel].sum(axis=(1, 2))
     return Fig7Data(np.asarray(raw_images), result, projection, unoccluded, layer)

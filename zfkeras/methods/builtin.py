@@ -45,12 +45,8 @@ def _sum_abs(attributions):
 def _backward_rule(rule):
     def run(model, images, targets, *, batch_size, verbose):
         if isinstance(targets, Unit):
-            n = len(images)
-            positions = targets.positions(n)
-            attributions = deconvnet_of(model).project(
-                images, targets.layer, np.asarray(targets.channels(n)),
-                position=None if positions is None else np.asarray(positions),
-                batch_size=batch_size, verbose=verbose, method=rule)
+            attributions = deconvnet_of(model).project(images, targets, batch_size=batch_size, verbose=verbose,
+                                                       method=rule)
         else:
             from zfkeras.methods.grad_cam import class_projection
 
