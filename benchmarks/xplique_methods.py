@@ -99,7 +99,7 @@ def main(argv=None):
     guided = class_projection(logits, x, classes, method="guided_backprop", verbose=0)
     theirs = GuidedBackprop(logits, reducer=None).explain(x, one_hot).numpy()
     rows.append(dict(check="class guided backprop vs GuidedBackprop", rel_err=rel(guided, theirs)))
-    cam = zfkeras.grad_cam(logits, x, "conv3", classes=classes, interpolation="bicubic", verbose=0)
+    cam = zfkeras.grad_cam(logits, x, "conv3", targets=classes, interpolation="bicubic", verbose=0)
     theirs = GradCAM(logits, conv_layer="conv3").explain(x, one_hot).numpy()[..., 0]
     rows.append(dict(check="Grad-CAM (bicubic) vs GradCAM", rel_err=rel(cam, theirs)))
 

@@ -73,11 +73,11 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
     from zfkeras.methods.occlusion import occlusion
 
     images = np.asarray(preprocess(raw_images), np.float32)
-    result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
+    result = occlusion(model, images, size, stride, targets=labels, layer=layer, method=method,
                        verbose=1 if progress else 0, **approximation)
     if method == "approximate":
         # "auto" is exact either way (incremental, or full where the model has no incremental path)
-        exact = occlusion(model, images, size, stride, labels=labels, method="auto", verbose=0)
+        exact = occlusion(model, images, size, stride, targets=labels, method="auto", verbose=0)
         result.approximation["error"] = approximation_error(result, exact)
     projection = Deconvnet(model).project(images, Unit(layer, result.strongest_channel))
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)

@@ -25,6 +25,7 @@ from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
 from zfkeras.utils.display import projection_to_image, to_rgb
+from zfkeras.methods.unit import Unit
 
 INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
@@ -59,10 +60,10 @@ def scores(model, deconv, images, layer, units, steps, size):
         drops = []
         for channel in units:
             if method == "grad_cam":
-                maps = grad_cam(model, images, layer, unit=(layer, int(channel)), verbose=0)
+                maps = grad_cam(model, images, layer, unit=Unit(layer, int(channel)), verbose=0)
             else:
-                maps = np.abs(deconv.project(images, layer, int(channel), method=method, verbose=0)).sum(-1)
-            drops.append(occlusion_drop(model, images, (layer, int(channel)), maps, size).scores)
+                maps = np.abs(deconv.project(images, Unit(layer, int(channel)), method=method, verbose=0)).sum(-1)
+            drops.append(occlusion_drop(model, images, maps, Unit(layer, int(channel)), size).scores)
         drops = np.concatenate(drops)
         drops = drops[np.isfinite(drops)]
         rows.append([method, "occlusion drop", float(drops.mean()) if drops.size else float("nan"),
@@ -83,9 +84,9 @@ def unit_panels(model, deconv, images, raw, layer, top, channels):
         x = images[image:image + 1]
         panels = [to_rgb(raw[image, t:b, l:r] / 255.0)]
         for method in METHODS:
-            projected = deconv.project(x, layer, int(c), position=tuple(position), method=method, verbose=0)
+            projected = deconv.project(x, Unit(layer, int(c), tuple(position)), method=method, verbose=0)
             panels.append(projection_to_image(projected[0, t:b, l:r]))
-        cam = grad_cam(model, x, layer, unit=(layer, int(c), tuple(int(v) for v in position)), verbose=0)[0]
+        cam = grad_cam(model, x, layer, unit=Unit(layer, int(c), tuple(int(v) for v in position)), verbose=0)[0]
         panels.append(to_rgb((cam / max(cam.max(), 1e-12))[t:b, l:r, None]))
         rows.append([figures.place(p, box, size) for p in panels])
     return rows
