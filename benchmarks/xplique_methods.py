@@ -105,7 +105,8 @@ def main(argv=None):
 
     for name, saliency in (("|gradient| summed over channels", np.abs(gradient).sum(-1)), ("Grad-CAM", cam)):
         for metric, cls in (("deletion", Deletion), ("insertion", Insertion)):
-            ours = zfkeras.faithfulness(probabilities, x, saliency, metric, steps=10, classes=classes, verbose=0)
+            ours = zfkeras.faithfulness(probabilities, x, saliency, metric, steps=10, baseline=0.0, targets=classes,
+                                        verbose=0)
             theirs = cls(probabilities, x, one_hot, batch_size=64, baseline_mode=0.0, steps=10).evaluate(saliency)
             rows.append(dict(check=f"{metric} AUC of {name}", ours=ours.mean, xplique=float(theirs),
                              abs_diff=abs(ours.mean - float(theirs))))

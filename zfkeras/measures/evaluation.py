@@ -11,6 +11,7 @@ import tensorflow as tf
 from zfkeras.utils.compat import renamed_arguments
 from zfkeras.data.transforms import NUM_CROPS
 from zfkeras.data.transforms import ten_crops
+from zfkeras.graph.output import output_policy
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import positive_int
@@ -73,8 +74,7 @@ def _ten_crop_average(model, images, crop_size, from_logits):
                 f"ten-crop evaluation expects (B, K) model outputs, got shape {predictions.shape}; "
                 "the model must end in a class layer"
             )
-        if from_logits:
-            predictions = tf.nn.softmax(predictions).numpy()
+        predictions = output_policy(model, from_logits).probabilities(predictions)  # the one output policy
         total = total + predictions.astype(np.float64)
     return (total / NUM_CROPS).astype(np.float32)
 
@@ -102,7 +102,7 @@ def _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_la
 
 
 @renamed_arguments(dataset="inputs")
-def predict_ten_crop(model, inputs, crop_size=224, from_logits=False, batch_size=DEFAULT_BATCH_SIZE,
+def predict_ten_crop(model, inputs, crop_size=224, from_logits=None, batch_size=DEFAULT_BATCH_SIZE,
                      verbose="auto"):
     """Averages a model's class probabilities over the 10 crops of each image.
 
@@ -114,7 +114,9 @@ def predict_ten_crop(model, inputs, crop_size=224, from_logits=False, batch_size
             `zfkeras.data.image_folder_dataset(..., mode="full")`),
             optionally as ``(images, labels)`` pairs (labels are ignored).
         crop_size: side of the crops.
-        from_logits: apply softmax to the model's outputs before averaging.
+        from_logits: None (detect: logits unless the model ends in a
+            softmax), True (apply softmax before averaging) or False
+            (`zfkeras.graph.output`).
         batch_size: images per batch for arrays and datasets of single
             images (batched datasets are used as they come).
         verbose: 0, 1 (a progress bar over the batches) or "auto": a bar
@@ -187,7 +189,7 @@ def ten_crop_metrics(model, inputs, crop_size, batch_size=DEFAULT_BATCH_SIZE, ve
     Returns:
         dict with ``ten_crop_accuracy`` (top-1) and ``ten_crop_top5``.
     """
-    probabilities, labels = _predict(model, inputs, crop_size, False, batch_size, verbose, need_labels=True)
+    probabilities, labels = _predict(model, inputs, crop_size, None, batch_size, verbose, need_labels=True)
     return {
         "ten_crop_accuracy": top_k_accuracy(probabilities, labels, 1),
         "ten_crop_top5": top_k_accuracy(probabilities, labels, 5),

@@ -15,6 +15,7 @@ import dataclasses
 
 import numpy as np
 
+from zfkeras.graph.output import output_policy
 from zfkeras.utils.compat import renamed_arguments
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, stored_images
 from zfkeras.utils.progress import check_verbose, progress_bar
@@ -105,7 +106,7 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     """Feature distances and true-class probability along a transform sweep.
 
     Args:
-        model: a Keras classifier whose output is class probabilities.
+        model: a Keras classifier (probabilities or logits, `zfkeras.graph.output`).
         inputs: ``(N, H, W, C)`` image array, as stored (transformations happen
             before ``preprocess``, so the fill is an image value such as the
             black background).
@@ -152,7 +153,8 @@ def invariance(model, inputs, labels, transform, amounts=None, layers=("conv1", 
     predicted = np.zeros((n, a), np.int64)
     bar = progress_bar(a, verbose, "amount")
     for j, amount in enumerate(amounts):
-        feats, probs = run(transform_images(images, transform, amount, fill_value))
+        feats, outputs = run(transform_images(images, transform, amount, fill_value))
+        probs = output_policy(model).probabilities(outputs)  # the one output policy
         for name, f, f0, norm in zip(layers, feats, base, norms):
             distance[name][:, j] = np.linalg.norm(f - f0, axis=1) / norm
         probability[:, j] = probs[np.arange(n), labels]
