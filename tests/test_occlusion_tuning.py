@@ -81,7 +81,7 @@ def test_without_an_incremental_path_only_drill_down_is_tuned():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"target_ssim": 0.0}, r"target_ssim must be in \(0, 1\]"),
-    ({"margin": -0.1}, r"margin must be a number in \[0, 1\)"),
+    ({"margin": -0.1}, r"margin must be in \[0, 1\)"),
     ({"taus": []}, "taus must not be empty"),
     ({"drill_downs": [1.5]}, r"each of drill_downs must be in \(0, 1\], got 1.5"),
     ({"coarse_factors": [0]}, "each of coarse_factors must be a positive integer, got 0"),

@@ -29,9 +29,9 @@ from zfkeras.utils.compat import renamed_arguments
 from zfkeras.utils.errors import InputError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE
 from zfkeras.methods.occlusion import approximate
-from zfkeras.methods.occlusion.api import fraction as _fraction, occlusion
+from zfkeras.methods.occlusion.api import fraction, occlusion
 from zfkeras.keras_objects.precision import float32_model
-from zfkeras.utils.validation import positive_int
+from zfkeras.utils.validation import float_in_range, positive_int
 
 DEFAULT_TAUS = (1.0, 0.7, 0.6, 0.5)
 DEFAULT_COARSE_FACTORS = (1, 2, 3, 4)
@@ -109,13 +109,12 @@ def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, 
         ValueError: bad settings, or an occlusion grid under 3x3 positions
             (too small for SSIM).
     """
-    target_ssim = _fraction(target_ssim, "target_ssim")
-    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating)) or not 0 <= margin < 1:
-        raise InputError(f"margin must be a number in [0, 1), got {margin!r}")
-    taus = sorted({_fraction(t, "each of taus") for t in _non_empty(taus, "taus")} | {1.0}, reverse=True)
+    target_ssim = fraction(target_ssim, "target_ssim")
+    margin = float_in_range(margin, "margin", 0, 1, high_inclusive=False)
+    taus = sorted({fraction(t, "each of taus") for t in _non_empty(taus, "taus")} | {1.0}, reverse=True)
     factors = sorted({positive_int(f, "each of coarse_factors")
                       for f in _non_empty(coarse_factors, "coarse_factors")} | {1})
-    drills = sorted({_fraction(d, "each of drill_downs") for d in _non_empty(drill_downs, "drill_downs")})
+    drills = sorted({fraction(d, "each of drill_downs") for d in _non_empty(drill_downs, "drill_downs")})
     size, stride = positive_int(size, "size"), positive_int(stride, "stride")
     common = dict(baseline=baseline, targets=targets, batch_size=batch_size, from_logits=from_logits,
                   verbose=verbose)
