@@ -140,3 +140,20 @@ def test_bad_requests_raise_input_errors(case):
         zfkeras.explain(model, images, "gradient", targets=3)
     with pytest.raises(ValueError, match="unknown layer 'nope'"):
         zfkeras.explain(model, images, "gradient", targets=Unit("nope", 0))
+
+
+def test_the_deconvnet_explain_builds_is_kept_with_the_model_and_goes_with_it():
+    import gc
+    import weakref
+
+    model = _sequential()
+    images = np.random.RandomState(23).uniform(-1, 1, (2,) + SHAPE).astype("float32")
+    first = zfkeras.explain(model, images, "deconvnet", targets=Unit("conv2", 1), verbose=0)
+    deconv = deconvnet_of(model)
+    assert deconvnet_of(model) is deconv
+    np.testing.assert_array_equal(zfkeras.explain(model, images, "deconvnet", targets=Unit("conv2", 1),
+                                                  verbose=0).attributions, first.attributions)
+    alive = weakref.ref(model)
+    del model, deconv
+    gc.collect()
+    assert alive() is None

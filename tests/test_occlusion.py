@@ -225,3 +225,21 @@ def test_layer_the_deconvnet_cannot_mirror():
     model = keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match="Deconvnet"):
         occlusion(model, np.zeros((1, H, W, 2)), 3, 1, layer="conv", verbose=0)
+
+
+def test_traced_engines_are_kept_with_the_model_and_go_with_it(images):
+    import gc
+    import weakref
+
+    from zfkeras.utils.model_cache import model_cache
+
+    model = linear_model()
+    occlusion(model, images[:1], 4, 4, verbose=0)
+    engines = model_cache(model, "occlusion")
+    assert ("full", None) in engines and not any("cache" in v.name for v in model.weights)
+    again = occlusion(model, images[:1], 4, 4, verbose=0)
+    assert model_cache(model, "occlusion") is engines and again.class_probability.shape == (1, 2, 2)
+    alive = weakref.ref(model)
+    del model, engines
+    gc.collect()
+    assert alive() is None  # the engines refer to the model: kept on it, they do not keep it alive

@@ -6,26 +6,24 @@ Grad-CAM and guided Grad-CAM (`zfkeras.methods.grad_cam`) and occlusion
 (`zfkeras.methods.occlusion`). Engines are imported when a method runs.
 """
 
-import weakref
-
 import numpy as np
 
 from zfkeras.methods.registry import Method, register_method
 from zfkeras.methods.unit import Unit
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.model_cache import model_cache
 
 SUM_ABS = "sum over channels of |attribution|"
 
-_DECONVNETS = weakref.WeakKeyDictionary()
-
-
 def deconvnet_of(model):
-    """The `zfkeras.Deconvnet` of ``model``, built once per model."""
+    """The `zfkeras.Deconvnet` of ``model``, built once per model and gone
+    with it (`zfkeras.utils.model_cache`)."""
     from zfkeras.deconv import Deconvnet
 
-    if model not in _DECONVNETS:
-        _DECONVNETS[model] = Deconvnet(model)
-    return _DECONVNETS[model]
+    cache = model_cache(model, "explain")
+    if "deconvnet" not in cache:
+        cache["deconvnet"] = Deconvnet(model)
+    return cache["deconvnet"]
 
 
 def last_feature_map(model):

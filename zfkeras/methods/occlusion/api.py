@@ -1,7 +1,6 @@
 """Occlusion sensitivity (Zeiler & Fergus 2014, Sec. 4.2, Fig. 7)."""
 
 import dataclasses
-import weakref
 from typing import Optional, Tuple
 
 import numpy as np
@@ -16,6 +15,7 @@ from zfkeras.utils.baselines import DEFAULT_BASELINE, resolve_baseline
 from zfkeras.utils.compat import renamed_arguments
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
+from zfkeras.utils.model_cache import model_cache
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import float_in_range, index_array, one_of, positive_int
 
@@ -26,11 +26,6 @@ _AUTO_MAX_COST = 0.7
 
 METHODS = ("auto", "full", "incremental", "approximate")
 
-# The traced engines of each model, so that calling `occlusion` again
-# (another image, the same square) does not trace the graphs again. Keyed
-# weakly by the model: they go away with it, and nothing is set on the
-# model (Keras tracks a model's attributes).
-_ENGINES = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,10 +242,10 @@ def _recorded_layer(model, layer, unit, targets):
 
 
 def _engines_of(model):
-    """The traced engines of ``model`` (`_ENGINES`)."""
-    if model not in _ENGINES:
-        _ENGINES[model] = {}
-    return _ENGINES[model]
+    """The traced engines of ``model``, so that calling `occlusion` again
+    (another image, the same square) does not trace the graphs again; they
+    go away with the model (`zfkeras.utils.model_cache`)."""
+    return model_cache(model, "occlusion")
 
 
 def _full_engine(model, layer):
