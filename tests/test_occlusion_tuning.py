@@ -94,3 +94,14 @@ def test_bad_tuning_arguments(zf, kwargs, match):
     size, stride = args.pop("size"), args.pop("stride")
     with pytest.raises(InputError, match=match):
         tune_approximate(model, images, size, stride, verbose=0, **args)
+
+
+def test_the_old_labels_and_fill_keywords_still_work_and_warn(zf):
+    model, images, exact = zf
+    small = dict(taus=[0.7], coarse_factors=[2], drill_downs=[0.5], verbose=0)
+    new = tune_approximate(model, images, SIZE, STRIDE, baseline=0.0, targets=exact.true_label, **small)
+    with pytest.warns(DeprecationWarning) as warned:
+        old = tune_approximate(model, images, SIZE, STRIDE, fill=0.0, labels=exact.true_label, **small)
+    text = " ".join(str(w.message) for w in warned)
+    assert "'labels' is deprecated" in text and "'fill' is deprecated" in text
+    assert old.candidates == new.candidates and len(new.candidates) == 4  # taus 0.7, 1.0 x coarse 1, 2
