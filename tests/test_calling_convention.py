@@ -42,8 +42,15 @@ ENTRY_POINTS = {
         zfkeras.features, dict(model=MODEL, inputs=IMAGES, layers="pool"),
         lambda r: r, {"data": "inputs", "layer": "layers", "progress": "verbose"}),
     "occlusion": (
-        zfkeras.occlusion, dict(model=MODEL, inputs=IMAGES, size=3, stride=2),
-        lambda r: r.class_probability, {"images": "inputs", "progress": "verbose"}),
+        zfkeras.occlusion, dict(model=MODEL, inputs=IMAGES, size=3, stride=2, targets=LABELS, baseline=0.5),
+        lambda r: r.class_probability, {"labels": "targets", "fill": "baseline"}),
+    "grad_cam": (
+        zfkeras.grad_cam, dict(model=MODEL, inputs=IMAGES, layer="conv", targets=LABELS),
+        lambda r: r, {"classes": "targets"}),
+    "faithfulness": (
+        zfkeras.faithfulness, dict(model=MODEL, inputs=IMAGES, explanation=IMAGES[..., 0], targets=LABELS,
+                                   baseline=0.5, steps=2),
+        lambda r: r.scores, {"maps": "explanation", "classes": "targets", "fill": "baseline"}),
     "invariance": (
         invariance, dict(model=MODEL, inputs=IMAGES, labels=LABELS, transform="rotate", amounts=[0, 90],
                          layers=("conv", "fc")),
@@ -58,8 +65,8 @@ ENTRY_POINTS = {
         ten_crop_metrics, dict(model=MODEL, inputs=[(LARGE, LABELS)], crop_size=SIZE),
         lambda r: np.array(list(r.values())), {"dataset": "inputs"}),
     "Deconvnet.project": (
-        zfkeras.Deconvnet(MODEL).project, dict(inputs=IMAGES, layer="conv", channel=1),
-        lambda r: r, {"images": "inputs"}),
+        zfkeras.Deconvnet(MODEL).project, dict(inputs=IMAGES, unit=zfkeras.Unit("conv", 1)),
+        lambda r: r, {}),
 }
 
 OLD_NAMES = [(name, old, new) for name, entry in ENTRY_POINTS.items() for old, new in entry[3].items()]
@@ -98,8 +105,10 @@ def test_the_same_words_and_one_batch_size_default(name):
     assert given == (set() if name.startswith(("predict", "ten_crop")) else given) and len(given) <= 1
     if name in ("top_activations", "features", "invariance", "correspondence"):
         assert given == {"layers"}  # one name or several
-    elif name in ("occlusion", "Deconvnet.project"):
+    elif name in ("occlusion", "grad_cam"):
         assert given == {"layer"}  # exactly one
+    elif name == "Deconvnet.project":
+        assert given == set() and "unit" in parameters  # a zfkeras.Unit names the layer
 
 
 @pytest.mark.parametrize("name", ENTRY_POINTS)
