@@ -37,6 +37,7 @@ from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.deconv.unpooling import timed
 from tests import oracle
 from zfkeras.analysis.output.machine import cpu_model
+from zfkeras.methods.unit import Unit
 
 
 def _chain_oracle_fn(model, layer):
@@ -82,14 +83,14 @@ def measure(name, model, layer, k, batch, repeats, oracle_fn, seed=0, unpooling=
     run_oracle = oracle_fn(model, layer)
 
     def ours(method):
-        return lambda: deconv.project(images, layer, channels, batch_size=batch, method=method)
+        return lambda: deconv.project(images, Unit(layer, channels), batch_size=batch, method=method)
 
     def reference():
         for s in range(0, k, batch):
             run_oracle(tf.constant(images[s:s + batch]), tf.constant(channels[s:s + batch])).numpy()
 
     # check they agree before timing them
-    a = deconv.project(images[:4], layer, channels[:4])
+    a = deconv.project(images[:4], Unit(layer, channels[:4]))
     b = run_oracle(tf.constant(images[:4]), tf.constant(channels[:4])).numpy()
     err = float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
     *t_methods, t_ref = _median_times([ours(m) for m in METHODS] + [reference], repeats)

@@ -32,6 +32,7 @@ import zfkeras
 from benchmarks.mining import cpu_model
 from zfkeras.export import export_model
 from zfkeras.methods.features import features
+from zfkeras.methods.unit import Unit
 
 
 def _timed(fn):
@@ -90,7 +91,7 @@ def main(argv=None):
             "project_conv5": (
                 lambda: loaded.signatures["project"](images=images, layer=tf.constant("conv5"),
                                                      channel=tf.constant(channels, tf.int32))["projection"].numpy(),
-                lambda: deconv.project(x, "conv5", channels),
+                lambda: deconv.project(x, Unit("conv5", channels)),
             ),
         }
         rows = {}

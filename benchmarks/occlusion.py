@@ -129,7 +129,7 @@ def bench(name, model, size, stride, count, repeats, with_xplique, xplique_repea
 
     def approximate_run(key, settings):
         def run():
-            r = zfkeras.occlusion(model, image[None], size, stride, fill=0.0, labels=[label], verbose=0, **settings)
+            r = zfkeras.occlusion(model, image[None], size, stride, baseline=0.0, targets=[label], verbose=0, **settings)
             shares[key] = (r.approximation["positions_computed"][0] / r.approximation["positions"],
                            r.approximation["tau"], r.approximation["coarse_stride"], r.approximation["drill_down"])
             return r

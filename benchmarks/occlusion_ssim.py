@@ -88,9 +88,9 @@ def zf_model(path, side, steps, seed=0):
 
 def held_out(model, images, labels, size, stride, settings):
     """SSIM (mean, lowest), computed share and estimated cost of ``settings`` on ``images``."""
-    exact = zfkeras.occlusion(model, images, size, stride, labels=labels, method="incremental", verbose=0)
+    exact = zfkeras.occlusion(model, images, size, stride, targets=labels, method="incremental", verbose=0)
     t = time.perf_counter()
-    approx = zfkeras.occlusion(model, images, size, stride, labels=labels, verbose=0, **settings)
+    approx = zfkeras.occlusion(model, images, size, stride, targets=labels, verbose=0, **settings)
     seconds = time.perf_counter() - t
     scores = [structural_similarity(a, e, data_range=1.0)
               for a, e in zip(approx.class_probability, exact.class_probability)]
@@ -109,14 +109,14 @@ def held_out(model, images, labels, size, stride, settings):
 def case(name, model, tuning, test, size, stride):
     """Tune on ``tuning`` images, check defaults and the tuned setting on ``test`` images."""
     print(f"{name}: square {size}, stride {stride}", flush=True)
-    tuned = tune_approximate(model, tuning[0], size, stride, target_ssim=TARGET_SSIM, labels=tuning[1], verbose=0)
+    tuned = tune_approximate(model, tuning[0], size, stride, target_ssim=TARGET_SSIM, targets=tuning[1], verbose=0)
     corners = square_corners(test[0].shape[1:3], size, stride).reshape(-1, 2)
     exact_engine, _ = IncrementalOcclusion.plan(model, test[0].shape[1:], size, corners)
     rows = {"defaults": held_out(model, *test, size, stride, DEFAULTS),
             "tuned": held_out(model, *test, size, stride, tuned.settings)}
     # the margin: what each margin would have chosen on the tuning images, and that
     # choice's lowest SSIM on the held-out ones (their own table, replayed alike)
-    other = tune_approximate(model, test[0], size, stride, target_ssim=TARGET_SSIM, labels=test[1], verbose=0)
+    other = tune_approximate(model, test[0], size, stride, target_ssim=TARGET_SSIM, targets=test[1], verbose=0)
     key = lambda c: (c["tau"], c["coarse_stride"], c["drill_down"])  # noqa: E731
     held = {key(c): c for c in other.candidates}
     margins = []

@@ -33,6 +33,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.utils.atomic import write_json_atomic
 from zfkeras.methods.grad_cam import class_projection
+from zfkeras.methods.unit import Unit
 
 L = keras.layers
 
@@ -86,10 +87,10 @@ def main(argv=None):
     unit_model = keras.Sequential([keras.Input((32, 32, 3))] + logits.layers[:5] + [L.Flatten()])
     targets = np.zeros((args.n, int(np.prod(maps.shape[1:]))), "float32")
     targets[np.arange(args.n), np.ravel_multi_index((pos[:, 0], pos[:, 1], channels), maps.shape[1:])] = 1
-    ours = deconv.project(x, "conv3", channels, method="guided_backprop") / values
+    ours = deconv.project(x, Unit("conv3", channels), method="guided_backprop") / values
     theirs = GuidedBackprop(unit_model, reducer=None).explain(x, targets).numpy()
     rows.append(dict(check="unit guided backprop vs GuidedBackprop", rel_err=rel(ours, theirs)))
-    ours = np.abs(deconv.project(x, "conv3", channels, method="gradient") / values)
+    ours = np.abs(deconv.project(x, Unit("conv3", channels), method="gradient") / values)
     theirs = Saliency(unit_model, reducer=None).explain(x, targets).numpy()
     rows.append(dict(check="unit |gradient| vs Saliency(reducer=None)", rel_err=rel(ours, theirs)))
     gradient = class_projection(logits, x, classes, method="gradient", verbose=0)
@@ -98,13 +99,14 @@ def main(argv=None):
     guided = class_projection(logits, x, classes, method="guided_backprop", verbose=0)
     theirs = GuidedBackprop(logits, reducer=None).explain(x, one_hot).numpy()
     rows.append(dict(check="class guided backprop vs GuidedBackprop", rel_err=rel(guided, theirs)))
-    cam = zfkeras.grad_cam(logits, x, "conv3", classes=classes, interpolation="bicubic", verbose=0)
+    cam = zfkeras.grad_cam(logits, x, "conv3", targets=classes, interpolation="bicubic", verbose=0)
     theirs = GradCAM(logits, conv_layer="conv3").explain(x, one_hot).numpy()[..., 0]
     rows.append(dict(check="Grad-CAM (bicubic) vs GradCAM", rel_err=rel(cam, theirs)))
 
     for name, saliency in (("|gradient| summed over channels", np.abs(gradient).sum(-1)), ("Grad-CAM", cam)):
         for metric, cls in (("deletion", Deletion), ("insertion", Insertion)):
-            ours = zfkeras.faithfulness(probabilities, x, saliency, metric, steps=10, classes=classes, verbose=0)
+            ours = zfkeras.faithfulness(probabilities, x, saliency, metric, steps=10, baseline=0.0, targets=classes,
+                                        verbose=0)
             theirs = cls(probabilities, x, one_hot, batch_size=64, baseline_mode=0.0, steps=10).evaluate(saliency)
             rows.append(dict(check=f"{metric} AUC of {name}", ours=ours.mean, xplique=float(theirs),
                              abs_diff=abs(ours.mean - float(theirs))))

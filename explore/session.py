@@ -15,6 +15,7 @@ import numpy as np
 
 from zfkeras.explore import pictures
 from zfkeras.explore.params import BadRequest
+from zfkeras.methods.unit import Unit
 
 K = 9
 THUMB_MAPS = 8          # maps per layer in an image's grid

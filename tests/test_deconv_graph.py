@@ -9,6 +9,7 @@ import keras
 
 from zfkeras.deconv import SUPPORTED_LAYERS, Deconvnet
 from tests import oracle
+from zfkeras.methods.unit import Unit
 
 L = keras.layers
 
@@ -24,7 +25,7 @@ def _check_layers(model, layers, n=3, seed=0, unpooling="switches", deconv=None)
     rng = np.random.RandomState(seed + 1)
     for layer in layers:
         channels = oracle.live_channels(model, images, layer, rng)
-        ours = deconv.project(images, layer, channels)
+        ours = deconv.project(images, Unit(layer, channels))
         ref, _ = oracle.graph_project(model, images, layer, channels)
         assert np.abs(ref).sum() > 0, layer
         assert oracle.rel_err(ours, ref).max() < 1e-4, layer
@@ -85,7 +86,7 @@ def test_mobile_blocks_match_oracle():
     for layer in model_layers:
         c = deconv.layer_output_shape(layer)[-1]
         channels = np.arange(3) % c
-        ours = deconv.project(images, layer, channels)
+        ours = deconv.project(images, Unit(layer, channels))
         ref, _ = oracle.graph_project(model, images, layer, channels)
         assert np.abs(ref).sum() > 0, layer
         assert oracle.rel_err(ours, ref).max() < 1e-4, layer
@@ -118,12 +119,12 @@ def test_nested_models_are_walked_into():
     images = _images(3, (14, 14, 3), seed=4)
     for nested_name, tensor in [("middle/inner/bn", flat_bn), ("middle/block/badd", flat_add), ("top", flat_top)]:
         channels = np.array([0, 1, 2])
-        ours = deconv.project(images, nested_name, channels)
+        ours = deconv.project(images, Unit(nested_name, channels))
         ref, _ = oracle.graph_project(flat, images, tensor, channels)
         assert np.abs(ref).sum() > 0
         assert oracle.rel_err(ours, ref).max() < 1e-4, nested_name
     with pytest.raises(ValueError, match="unknown layer 'conv'.*middle/inner/conv"):
-        deconv.project(images, "conv", 0)
+        deconv.project(images, Unit("conv", 0))
 
 
 @pytest.mark.parametrize("make_layer, type_name", [
@@ -190,7 +191,7 @@ def test_keras_applications_match_oracle(name, shape, layers):
         assert deconv.layer_output_shape(layer_name) == tuple(model.get_layer(layer_name).output.shape[1:])
     _check_layers(model, layers, n=2, deconv=deconv)
     with pytest.raises(ValueError, match="'predictions' is in the classifier head"):
-        deconv.project(_images(1, shape), "predictions", 0)
+        deconv.project(_images(1, shape), Unit("predictions", 0))
 
 
 def test_trunk_fed_by_a_head_layer_is_refused():

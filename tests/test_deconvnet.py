@@ -6,6 +6,8 @@ from sklearn.datasets import load_digits
 import zfkeras
 from zfkeras import Deconvnet
 from tests import oracle
+from zfkeras.methods.unit import Unit
+from zfkeras.utils.errors import InputError, InputTypeError
 
 
 _rel_err = oracle.rel_err
@@ -39,7 +41,7 @@ def test_zfnet_small_matches_oracle(small_model, small_deconv, layer):
     images = _digits(6)
     c = small_deconv.layer_output_shape(layer)[-1]
     channels = np.random.RandomState(0).randint(0, c, size=len(images))
-    ours = small_deconv.project(images, layer, channels)
+    ours = small_deconv.project(images, Unit(layer, channels))
     ref, _ = oracle.project(small_model, images, layer, channels)
     assert ours.shape == images.shape
     # a non-trivial comparison: most chosen activations are alive
@@ -55,7 +57,7 @@ def test_full_zfnet_matches_oracle(unpooling):
     rng = np.random.RandomState(1)
     images = (rng.rand(2, 224, 224, 3).astype("float32") - 0.5) * 255
     for layer in ("conv2", "pool5"):
-        ours = deconv.project(images, layer, [5, 17])
+        ours = deconv.project(images, Unit(layer, [5, 17]))
         ref, _ = oracle.project(model, images, layer, np.array([5, 17]))
         assert np.abs(ref).sum() > 0
         assert _rel_err(ours, ref).max() < 1e-4
@@ -89,7 +91,7 @@ def test_sequential_matches_oracle(layer, unpooling):
     images = np.random.RandomState(5).randint(0, 256, (5, 20, 20, 3)).astype("float32")
     c = deconv.layer_output_shape(layer)[-1]
     channels = np.arange(5) % c
-    ours = deconv.project(images, layer, channels)
+    ours = deconv.project(images, Unit(layer, channels))
     ref, _ = oracle.project(model, images, layer, channels)
     assert np.abs(ref).sum() > 0
     assert _rel_err(ours, ref).max() < 1e-4
@@ -98,14 +100,14 @@ def test_sequential_matches_oracle(layer, unpooling):
 def test_explicit_position_matches_oracle(small_model, small_deconv):
     images = _digits(4, seed=1)
     positions = np.array([[0, 0], [3, 4], [6, 6], [2, 5]])
-    ours = small_deconv.project(images, "conv4", 7, position=positions)
+    ours = small_deconv.project(images, Unit("conv4", 7, positions))
     ref, _ = oracle.project(small_model, images, "conv4", np.full(4, 7), positions)
     nonzero = np.abs(ref).reshape(4, -1).sum(1) > 0
     assert nonzero.any()
     np.testing.assert_allclose(ours[~nonzero], 0)
     assert _rel_err(ours[nonzero], ref[nonzero]).max() < 1e-4
     # a single (y, x) pair applies to every image
-    same = small_deconv.project(images, "conv4", 7, position=(3, 4))
+    same = small_deconv.project(images, Unit("conv4", 7, (3, 4)))
     np.testing.assert_allclose(same[1], ours[1], rtol=1e-5, atol=1e-7)
 
 
@@ -114,7 +116,7 @@ def test_projection_is_local_to_receptive_field(small_model, small_deconv):
     images = _digits(1, seed=2)
     conv1 = keras.Model(small_model.input, small_model.get_layer("conv1").output)
     channel = int(np.argmax(conv1(images).numpy()[0, 10, 12]))
-    out = small_deconv.project(images, "conv1", channel, position=(10, 12))[0, ..., 0]
+    out = small_deconv.project(images, Unit("conv1", channel, (10, 12)))[0, ..., 0]
     ys, xs = np.nonzero(out)
     assert len(ys) > 0
     assert ys.min() >= 8 and ys.max() <= 12 and xs.min() >= 10 and xs.max() <= 14
@@ -125,10 +127,10 @@ def test_tied_weights_are_live():
     model = zfkeras.zfnet_small((28, 28, 1), 10)
     deconv = Deconvnet(model)
     images = _digits(3, seed=3)
-    before = deconv.project(images, "conv3", 2)
+    before = deconv.project(images, Unit("conv3", 2))
     conv2 = model.get_layer("conv2")
     conv2.kernel.assign(conv2.kernel.numpy() * -1.5 + 0.01)
-    after = deconv.project(images, "conv3", 2)
+    after = deconv.project(images, Unit("conv3", 2))
     ref, _ = oracle.project(model, images, "conv3", np.full(3, 2))
     assert not np.allclose(before, after)
     assert _rel_err(after, ref).max() < 1e-4
@@ -136,8 +138,8 @@ def test_tied_weights_are_live():
 
 def test_batching_does_not_change_results(small_deconv):
     images = _digits(7, seed=4)
-    a = small_deconv.project(images, "pool2", 3, batch_size=3)
-    b = small_deconv.project(images, "pool2", 3, batch_size=64)
+    a = small_deconv.project(images, Unit("pool2", 3), batch_size=3)
+    b = small_deconv.project(images, Unit("pool2", 3), batch_size=64)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
@@ -145,48 +147,50 @@ def test_batching_does_not_change_results(small_deconv):
 
 def test_unknown_layer_name(small_deconv):
     with pytest.raises(ValueError, match="unknown layer 'conv9'.*conv1"):
-        small_deconv.project(_digits(1), "conv9", 0)
+        small_deconv.project(_digits(1), Unit("conv9", 0))
 
 
 def test_head_layer_is_refused(small_deconv):
     with pytest.raises(ValueError, match="'fc6' is in the classifier head"):
-        small_deconv.project(_digits(1), "fc6", 0)
+        small_deconv.project(_digits(1), Unit("fc6", 0))
 
 
 def test_channel_out_of_range(small_deconv):
     with pytest.raises(ValueError, match=r"channel must be in \[0, 32\) for layer 'conv1', which has 32 channels; got 32 at index 0"):
-        small_deconv.project(_digits(2), "conv1", 32)
-    with pytest.raises(ValueError, match=r"channel must be in \[0, 32\) .*; got -1 at index 1"):
-        small_deconv.project(_digits(2), "conv1", [0, -1])
-    with pytest.raises(ValueError, match=r"channel must be an int or a 1-D array with one channel index per image \(2\); got shape \(3,\)"):
-        small_deconv.project(_digits(2), "conv1", [0, 1, 2])
-    with pytest.raises(TypeError, match=r"channel must be integers \(one channel index per image\), got dtype float64"):
-        small_deconv.project(_digits(2), "conv1", [0.5, 1.0])
+        small_deconv.project(_digits(2), Unit("conv1", 32))
+    with pytest.raises(InputError, match=r"channel must be >= 0; got -1 in Unit"):
+        small_deconv.project(_digits(2), Unit("conv1", [0, -1]))
+    with pytest.raises(InputError, match=r"gives 3 channels for 2 images"):
+        small_deconv.project(_digits(2), Unit("conv1", [0, 1, 2]))
+    with pytest.raises(InputTypeError, match=r"channel must be an integer; got 0.5"):
+        small_deconv.project(_digits(2), Unit("conv1", [0.5, 1.0]))
 
 
 def test_position_out_of_range(small_deconv):
     with pytest.raises(ValueError, match=r"position \(7, 0\) is out of range.*7x7"):
-        small_deconv.project(_digits(1), "conv3", 0, position=(7, 0))
-    with pytest.raises(ValueError, match="position must be"):
-        small_deconv.project(_digits(2), "conv3", 0, position=[[1, 2, 3]])
+        small_deconv.project(_digits(1), Unit("conv3", 0, (7, 0)))
+    with pytest.raises(InputError, match=r"a position must be a \(y, x\) pair; got \[1, 2, 3\]"):
+        small_deconv.project(_digits(2), Unit("conv3", 0, [[1, 2, 3]]))
+    with pytest.raises(InputError, match="gives 3 positions for 2 images"):
+        small_deconv.project(_digits(2), Unit("conv3", 0, [(1, 2), (0, 0), (3, 3)]))
 
 
 def test_wrong_image_rank_and_channels(small_deconv):
     with pytest.raises(ValueError, match=r"\(N, H, W, C\).*images\[None\]"):
-        small_deconv.project(_digits(1)[0], "conv1", 0)
+        small_deconv.project(_digits(1)[0], Unit("conv1", 0))
     with pytest.raises(ValueError, match=r"channel count 3 but the model expects 1 .*model 'zfnet_small' takes"):
-        small_deconv.project(np.zeros((1, 28, 28, 3), "float32"), "conv1", 0)
+        small_deconv.project(np.zeros((1, 28, 28, 3), "float32"), Unit("conv1", 0))
     with pytest.raises(ValueError, match="height 32"):
-        small_deconv.project(np.zeros((1, 32, 28, 1), "float32"), "conv1", 0)
+        small_deconv.project(np.zeros((1, 32, 28, 1), "float32"), Unit("conv1", 0))
     with pytest.raises(ValueError, match="NaN"):
-        small_deconv.project(np.full((1, 28, 28, 1), np.nan, "float32"), "conv1", 0)
+        small_deconv.project(np.full((1, 28, 28, 1), np.nan, "float32"), Unit("conv1", 0))
 
 
 def test_unpooling_modes_agree_on_zfnet_small(small_model, small_deconv):
     fused = Deconvnet(small_model, unpooling="max_pool_grad")
     images = _digits(5, seed=6)
     for layer in ("pool1", "conv3", "pool5"):
-        np.testing.assert_allclose(fused.project(images, layer, 2), small_deconv.project(images, layer, 2),
+        np.testing.assert_allclose(fused.project(images, Unit(layer, 2)), small_deconv.project(images, Unit(layer, 2)),
                                    rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="unpooling must be one of 'auto', 'switches', 'max_pool_grad'; "
                                          "got 'nearest'"):
@@ -213,11 +217,28 @@ def test_unsupported_activation_is_named():
 
 def test_bad_batch_size_and_layer_type(small_deconv):
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
-        small_deconv.project(_digits(1), "conv1", 0, batch_size=0)
+        small_deconv.project(_digits(1), Unit("conv1", 0), batch_size=0)
     with pytest.raises(TypeError, match="batch_size must be a positive integer, got '8'"):
-        small_deconv.project(_digits(1), "conv1", 0, batch_size="8")
-    with pytest.raises(TypeError, match="layer must be a layer name"):
+        small_deconv.project(_digits(1), Unit("conv1", 0), batch_size="8")
+    with pytest.raises(InputTypeError, match="layer must be a layer name"):
+        small_deconv.project(_digits(1), Unit(3, 0))
+    with pytest.raises(InputTypeError, match=r"unit must be a zfkeras.Unit\(layer, channel, position=None\); got 3"):
         small_deconv.project(_digits(1), 3, 0)
+    with pytest.raises(InputError, match="without a channel"):
+        small_deconv.project(_digits(1), "conv1")
+    with pytest.raises(InputError, match="not both"):
+        small_deconv.project(_digits(1), Unit("conv1", 0), 1)
+
+
+def test_the_old_layer_channel_position_form_still_works_and_warns(small_deconv):
+    images = _digits(3, seed=4)
+    new = small_deconv.project(images, Unit("conv3", [1, 2, 3], [(0, 0), (2, 3), (4, 1)]))
+    with pytest.warns(DeprecationWarning, match=r"project\(inputs, layer, channel, position\) is deprecated.*Unit"):
+        old = small_deconv.project(images, "conv3", np.array([1, 2, 3]), position=np.array([[0, 0], [2, 3], [4, 1]]))
+    np.testing.assert_array_equal(old, new)
+    with pytest.warns(DeprecationWarning):
+        old = small_deconv.project(images, "conv3", 2)
+    np.testing.assert_array_equal(old, small_deconv.project(images, Unit("conv3", 2)))
 
 
 def test_not_a_model_and_unbuilt_model():
@@ -227,9 +248,10 @@ def test_not_a_model_and_unbuilt_model():
         Deconvnet(keras.Sequential([keras.layers.Conv2D(2, 3)]))
 
 
-def test_output_shape_is_a_deprecated_alias(small_deconv):
-    with pytest.warns(DeprecationWarning, match="layer_output_shape"):
-        assert small_deconv.output_shape("conv1") == small_deconv.layer_output_shape("conv1")
+def test_the_last_release_shims_are_gone(small_deconv):
+    assert not hasattr(small_deconv, "output_shape")  # removed after its release as layer_output_shape
+    with pytest.raises(TypeError, match="images"):
+        small_deconv.project(images=_digits(1), unit=Unit("conv1", 0))
 
 
 def test_functional_chain_with_argmax_layer():
@@ -248,7 +270,7 @@ def test_functional_chain_with_argmax_layer():
     ])
     ref_model.set_weights(deconv.model.get_weights())
     images = np.random.RandomState(0).rand(3, 12, 12, 2).astype("float32")
-    ours = deconv.project(images, "c2", [0, 1, 2])
+    ours = deconv.project(images, Unit("c2", [0, 1, 2]))
     ref, _ = oracle.project(ref_model, images, "c2", np.array([0, 1, 2]))
     assert _rel_err(ours, ref).max() < 1e-4
 
@@ -263,7 +285,7 @@ def test_projection_function_traces_and_returns_positions_and_values(small_model
     strongest = acts[np.arange(3), :, :, [1, 4, 9]].reshape(3, -1)
     np.testing.assert_array_equal(positions.numpy(), np.stack(np.unravel_index(strongest.argmax(1), acts.shape[1:3]), 1))
     np.testing.assert_allclose(values.numpy(), strongest.max(1), rtol=1e-5)
-    np.testing.assert_allclose(projection.numpy(), small_deconv.project(images, "conv3", [1, 4, 9]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(projection.numpy(), small_deconv.project(images, Unit("conv3", [1, 4, 9])), rtol=1e-5, atol=1e-7)
     given = tf.constant([[0, 0], [2, 3], [6, 6]], tf.int32)
     _, used, values = fn(tf.constant(images), channels, given)
     np.testing.assert_array_equal(used.numpy(), given.numpy())

@@ -16,6 +16,7 @@ from zfkeras.deconv import Deconvnet, unpooling as unpooling_choice
 from zfkeras.utils.errors import InputError
 from tests import oracle
 from tests.test_deconv_graph import _residual_concat_model
+from zfkeras.methods.unit import Unit
 
 L = keras.layers
 
@@ -30,16 +31,16 @@ def _check(model, deconv, layers, n=2, seed=0):
     rng = np.random.RandomState(seed + 1)
     for layer in layers:
         channels = oracle.live_channels(model, images, layer, rng)
-        guided = deconv.project(images, layer, channels, method="guided_backprop")
+        guided = deconv.project(images, Unit(layer, channels), method="guided_backprop")
         ref, positions = oracle.graph_project(model, images, layer, channels, method="guided_backprop")
         assert np.abs(ref).sum() > 0, layer
         assert oracle.rel_err(guided, ref).max() < 1e-4, layer
-        gradient = deconv.project(images, layer, channels, method="gradient")
+        gradient = deconv.project(images, Unit(layer, channels), method="gradient")
         ref = oracle.tape_gradient(model, images, layer, channels, positions)
         assert np.abs(ref).sum() > 0, layer
         assert oracle.rel_err(gradient, ref).max() < 1e-4, layer
         # the three rules differ: otherwise the test above proves nothing about the masks
-        plain = deconv.project(images, layer, channels)
+        plain = deconv.project(images, Unit(layer, channels))
         if layer not in ("conv1", "norm1"):  # below a single rectifier the three (nearly) agree
             assert oracle.rel_err(plain, guided).max() > 1e-3, layer
             assert oracle.rel_err(guided, gradient).max() > 1e-3, layer
@@ -94,7 +95,7 @@ def test_method_is_checked(small_model):
     deconv = Deconvnet(small_model, unpooling="switches")
     with pytest.raises(InputError, match="method must be one of 'deconvnet', 'guided_backprop', "
                                          "'gradient'; got 'saliency'"):
-        deconv.project(_images(1, (28, 28, 1)), "conv1", 0, method="saliency")
+        deconv.project(_images(1, (28, 28, 1)), Unit("conv1", 0), method="saliency")
     with pytest.raises(InputError, match="method must be one of"):
         deconv.projection_function("conv1", method="lrp")
 
@@ -108,9 +109,9 @@ def test_auto_is_the_default_and_gives_the_same_projections(small_model):
     assert auto.resolved_unpooling in ("switches", "max_pool_grad")
     images = _images(3, (28, 28, 1), seed=4)
     for method in ("deconvnet", "gradient"):
-        ours = auto.project(images, "conv5", 1, method=method)
+        ours = auto.project(images, Unit("conv5", 1), method=method)
         for mode in ("switches", "max_pool_grad"):
-            other = Deconvnet(small_model, unpooling=mode).project(images, "conv5", 1, method=method)
+            other = Deconvnet(small_model, unpooling=mode).project(images, Unit("conv5", 1), method=method)
             np.testing.assert_allclose(ours, other, rtol=1e-5, atol=1e-6)
 
 

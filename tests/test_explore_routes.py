@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.explore_helpers import BASE, client, copy_run, decode, get, png_bytes, post, ready_unit
+from zfkeras.methods.unit import Unit
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def test_a_unit_is_mined_once_in_the_background_stored_reused_and_equal_to_the_l
     assert [p["image"] for p in unit["panels"]] == mined.image_ids[1].tolist()
     assert [p["label"] for p in unit["panels"]] == [run.class_names[labels[i]] for i in mined.image_ids[1]]
     deconv = zfkeras.Deconvnet(model)
-    projected = deconv.project(images[mined.image_ids[1]], "conv3", 1, position=mined.positions[1], verbose=0)
+    projected = deconv.project(images[mined.image_ids[1]], Unit("conv3", 1, mined.positions[1]), verbose=0)
     for i, panel in enumerate(unit["panels"]):
         t, l, b, r = panel["box"]
         assert (t, l, b, r) == deconv.receptive_field("conv3", tuple(mined.positions[1, i]))
@@ -151,7 +152,7 @@ def test_an_upload_is_cut_as_the_test_images_and_gives_classes_projections_and_o
     status, projection = get(http, "project", run="run", image=up["image"], layer="conv5", map=str(strongest),
                              y="1", x="2")
     assert status == 200 and projection["position"] == [1, 2]
-    expected = zfkeras.Deconvnet(model).project(x, "conv5", strongest, position=(1, 2), verbose=0)[0]
+    expected = zfkeras.Deconvnet(model).project(x, Unit("conv5", strongest, (1, 2)), verbose=0)[0]
     np.testing.assert_allclose(decode(projection["projection"]), np.round(projection_to_image(expected) * 255),
                                atol=1.01)
     status, occluded = get(http, "occlusion", run="run", image=up["image"], size="6", stride="2")
@@ -186,7 +187,7 @@ def test_the_unit_methods_of_the_registry_are_offered_and_each_is_served(http, r
         position = tuple(projection["position"])
         if method.backward_rule:  # the engine itself
             expected = projection_to_image(
-                deconv.project(x, "conv4", 3, position=position, verbose=0, method=method.backward_rule)[0])
+                deconv.project(x, zfkeras.Unit("conv4", 3, position), verbose=0, method=method.backward_rule)[0])
         else:
             found = zfkeras.explain(model, x, method.name, zfkeras.Unit("conv4", 3, position), verbose=0)
             if found.attributions is not None:

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tests import export_helpers as helpers
 from zfkeras.export import export_model, next_version
+from zfkeras.methods.unit import Unit
 
 
 def test_next_version_counts_only_all_digit_names(tmp_path):
@@ -58,7 +59,7 @@ def test_any_deconvnet_model_with_logits_and_layer_subset(tmp_path):
     assert sorted(features) == ["c2"]  # conv layers among the chosen ones; no fc7 here
     projection = loaded.signatures["project"](images=tf.constant(raw), layer=tf.constant("p1"),
                                               channel=tf.constant([0, 1, 2, 5], tf.int32))
-    expected = Deconvnet(model).project(inputs, "p1", [0, 1, 2, 5])
+    expected = Deconvnet(model).project(inputs, Unit("p1", [0, 1, 2, 5]))
     np.testing.assert_allclose(projection["projection"].numpy(), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="one of: c2, p1; got"):
         loaded.signatures["project"](images=tf.constant(raw), layer=tf.constant("c1"),

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests import export_helpers as helpers
+from zfkeras.methods.unit import Unit
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +32,13 @@ def test_each_signature_serves_its_rule(exported, signature, method):
     channels = np.array([0, 3, 5, 1], np.int32)
     out = loaded.signatures[signature](images=tf.constant(raw), layer=tf.constant("conv3"),
                                        channel=tf.constant(channels))
-    expected = deconv.project(helpers.preprocess(raw), "conv3", channels, method=method)
+    expected = deconv.project(helpers.preprocess(raw), Unit("conv3", channels), method=method)
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(out["projection"].numpy(), expected, rtol=1e-4,
                                atol=1e-5 * np.abs(expected).max())
     other = "gradient" if method != "gradient" else "deconvnet"
     assert not np.allclose(out["projection"].numpy(),
-                           deconv.project(helpers.preprocess(raw), "conv3", channels, method=other))
+                           deconv.project(helpers.preprocess(raw), Unit("conv3", channels), method=other))
 
 
 def test_bad_requests_are_refused_by_every_project_signature(exported):

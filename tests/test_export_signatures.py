@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tests import export_helpers as helpers
+from zfkeras.methods.unit import Unit
 
 PROJECTED = ["pad1", "conv1", "pool1", "norm1", "conv3", "conv5", "pool5"]
 FEATURES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc7"]
@@ -85,7 +86,7 @@ def test_process_without_zfkeras_reproduces_the_library(exported, client_respons
 
     maps = dict(zip(PROJECTED, layer_output_model(model, PROJECTED).predict(inputs, verbose=0)))
     for name, chosen in zip(PROJECTED, channels):
-        _close(response[f"project/{name}/projection"], deconv.project(inputs, name, chosen))
+        _close(response[f"project/{name}/projection"], deconv.project(inputs, Unit(name, chosen)))
         # oracle for the selection: numpy argmax over the layer's own output
         per_image = maps[name][np.arange(len(raw)), :, :, chosen]  # (N, H, W)
         flat = per_image.reshape(len(raw), -1).argmax(axis=1)

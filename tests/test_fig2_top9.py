@@ -7,6 +7,7 @@ from zfkeras.analysis.sections import fig2_top9
 
 from zfkeras.analysis.output import figures
 from zfkeras.analysis.report.section import SectionUnavailable
+from zfkeras.methods.unit import Unit
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_panels_are_the_receptive_field_crops_of_patch_and_projection(tiny, pane
     size = fig2_top9.full_field_size(deconv, "conv3")
     patch = figures.place(np.repeat(raw[image_id, t:b, l:rr] / 255.0, 3, axis=-1), (t, l, b, rr), size)
     np.testing.assert_allclose(top.patches[c, r], patch, rtol=1e-6)
-    projection = deconv.project(images[image_id:image_id + 1], "conv3", c, position=position[None])[0]
+    projection = deconv.project(images[image_id:image_id + 1], Unit("conv3", c, position[None]))[0]
     crop, peak = projection[t:b, l:rr], np.abs(projection[t:b, l:rr]).max()
     grey = 0.5 + crop / (2 * peak) if peak > 0 else np.full_like(crop, 0.5)  # zero is grey
     expected = figures.place(np.repeat(grey, 3, axis=-1), (t, l, b, rr), size)

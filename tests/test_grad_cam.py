@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 import zfkeras
+from zfkeras.utils.errors import InputError
 from zfkeras.methods.grad_cam import class_projection, guided_grad_cam
 from tests import oracle
 from tests.test_deconv_graph import _residual_concat_model
@@ -43,15 +44,28 @@ def test_grad_cam_matches_numpy_on_a_hand_model():
     alpha = dense[:, classes].T / (5 * 5)  # (N, K): the logit's gradient, averaged over positions
     cam = np.maximum(np.einsum("nyxk,nk->nyx", maps, alpha), 0)
     expected = tf.image.resize(cam[..., None].astype("float32"), (7, 7))[..., 0].numpy()
-    ours = zfkeras.grad_cam(model, x, "conv", classes=classes, verbose=0)
+    ours = zfkeras.grad_cam(model, x, "conv", targets=classes, verbose=0)
     assert ours.shape == (5, 7, 7) and ours.max() > 0
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-7)
     # default: the predicted class
     predicted = model.predict(x, verbose=0).argmax(axis=1)
     np.testing.assert_allclose(zfkeras.grad_cam(model, x, "conv", verbose=0),
-                               zfkeras.grad_cam(model, x, "conv", classes=predicted, verbose=0))
-    with pytest.raises(ValueError, match=r"classes must be in \[0, 4\)"):
-        zfkeras.grad_cam(model, x, "conv", classes=4, verbose=0)
+                               zfkeras.grad_cam(model, x, "conv", targets=predicted, verbose=0))
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 4\)"):
+        zfkeras.grad_cam(model, x, "conv", targets=4, verbose=0)
+
+
+def test_the_old_classes_keyword_still_works_and_warns():
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((7, 7, 2)), L.Conv2D(3, 3, activation="relu", name="conv"),
+                              L.GlobalAveragePooling2D(), L.Dense(4, name="out")])
+    x = _images(2, (7, 7, 2), seed=1)
+    with pytest.warns(DeprecationWarning, match="'classes' is deprecated.*'targets'"):
+        old = zfkeras.grad_cam(model, x, "conv", classes=[1, 2], verbose=0)
+    np.testing.assert_array_equal(old, zfkeras.grad_cam(model, x, "conv", targets=[1, 2], verbose=0))
+    with pytest.warns(DeprecationWarning, match="'classes' is deprecated"):
+        old = class_projection(model, x, classes=[1, 2], verbose=0)
+    np.testing.assert_array_equal(old, class_projection(model, x, targets=[1, 2], verbose=0))
 
 
 def _definition(model, images, layer, score_fn):
@@ -75,7 +89,7 @@ def test_grad_cam_matches_the_gradient_definition_on_a_graph(graph_model):
     classes = np.array([0, 3, 2, 1])
     expected = _definition(graph_model, x, "concat",
                            lambda out: tf.gather(out, classes, axis=1, batch_dims=1))
-    ours = zfkeras.grad_cam(graph_model, x, "concat", classes=classes, verbose=0, batch_size=3)
+    ours = zfkeras.grad_cam(graph_model, x, "concat", targets=classes, verbose=0, batch_size=3)
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
 
@@ -92,11 +106,37 @@ def test_grad_cam_of_a_unit(graph_model):
     grads = tape.gradient(score, maps)
     cam = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(grads, axis=(1, 2), keepdims=True) * maps, -1))
     expected = tf.image.resize(cam[..., None], (17, 17))[..., 0].numpy()
-    ours = zfkeras.grad_cam(graph_model, x, "relu_add", unit=("top", 2), verbose=0)
+    ours = zfkeras.grad_cam(graph_model, x, "relu_add", unit=zfkeras.Unit("top", 2), verbose=0)
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
-    with pytest.raises(ValueError, match="give classes or unit"):
-        zfkeras.grad_cam(graph_model, x, "relu_add", classes=0, unit=("top", 2))
+    # the unit as targets is the same; its position fixed to the strongest gives the same maps
+    np.testing.assert_array_equal(zfkeras.grad_cam(graph_model, x, "relu_add", zfkeras.Unit("top", 2),
+                                                   verbose=0), ours)
+    w = top.shape[2]
+    per_image = zfkeras.Unit("top", 2, position=[(int(f // w), int(f % w)) for f in flat])
+    np.testing.assert_allclose(zfkeras.grad_cam(graph_model, x, "relu_add", unit=per_image, verbose=0),
+                               ours, rtol=1e-5, atol=1e-7)
+    with pytest.raises(InputError, match="targets .classes. or unit, not both"):
+        zfkeras.grad_cam(graph_model, x, "relu_add", targets=0, unit=zfkeras.Unit("top", 2))
+    with pytest.raises(InputError, match="outside layer 'top'"):
+        zfkeras.grad_cam(graph_model, x, "relu_add", unit=zfkeras.Unit("top", 2, position=(0, 99)))
+    with pytest.raises(ValueError, match="channel must be in"):
+        zfkeras.grad_cam(graph_model, x, "relu_add", unit=zfkeras.Unit("top", 999))
+    with pytest.warns(DeprecationWarning, match="zfkeras.Unit"):
+        old = zfkeras.grad_cam(graph_model, x, "relu_add", unit=("top", 2), verbose=0)
+    np.testing.assert_array_equal(old, ours)
+
+
+def test_grad_cam_of_a_unit_per_image(graph_model):
+    """One channel and one position per image: each image's map is that of its own unit."""
+    x = _images(3, (17, 17, 3), seed=7)
+    unit = zfkeras.Unit("top", [0, 2, 1], position=[(1, 2), (3, 0), (2, 2)])
+    ours = zfkeras.grad_cam(graph_model, x, "relu_add", unit=unit, verbose=0, batch_size=2)
+    for i in range(3):
+        alone = zfkeras.grad_cam(graph_model, x[i:i + 1], "relu_add",
+                                 unit=zfkeras.Unit("top", unit.channel[i], position=unit.position[i]), verbose=0)
+        np.testing.assert_allclose(ours[i:i + 1], alone, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(ours[0], ours[1])
 
 
 def _guided_logit_gradient(model, images, classes):
@@ -119,8 +159,8 @@ def test_guided_grad_cam_is_grad_cam_times_guided_backprop(graph_model):
     x = _images(3, (17, 17, 3), seed=5)
     classes = np.array([1, 0, 3])
     guided = _guided_logit_gradient(graph_model, x, classes)
-    cam = zfkeras.grad_cam(graph_model, x, "concat", classes=classes, verbose=0)
-    ours = guided_grad_cam(graph_model, x, "concat", classes=classes, verbose=0)
+    cam = zfkeras.grad_cam(graph_model, x, "concat", targets=classes, verbose=0)
+    ours = guided_grad_cam(graph_model, x, "concat", targets=classes, verbose=0)
     assert np.abs(guided).max() > 0 and ours.shape == x.shape
     np.testing.assert_allclose(ours, cam[..., None] * guided, rtol=1e-4, atol=1e-6)
     projected = class_projection(graph_model, x, classes, method="guided_backprop", verbose=0)

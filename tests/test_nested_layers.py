@@ -64,7 +64,7 @@ def test_top_activations_of_nested_layers_equal_brute_force(nested):
 def test_occlusion_records_a_nested_layers_activity(nested):
     model, _, images, oracle = nested
     for method in ("full", "auto"):
-        result = zfkeras.occlusion(model, images[:2], 6, 5, fill=0.0, layer="base/c2", method=method, verbose=0)
+        result = zfkeras.occlusion(model, images[:2], 6, 5, baseline=0.0, layer="base/c2", method=method, verbose=0)
         strongest = oracle["c2"][:2].reshape(2, -1, 6).max(axis=1).argmax(axis=1)
         np.testing.assert_array_equal(result.strongest_channel, strongest)
         occluded = images[:1].copy()

@@ -59,7 +59,7 @@ def images():
 @pytest.mark.parametrize("size,stride", [(3, 1), (4, 2), (2, 3), (6, 2)])
 def test_linear_model_matches_closed_form(images, size, stride):
     fill = np.array([0.3, -0.5], "float32")
-    result = occlusion(linear_model(), images, size, stride, fill=fill, labels=[0, 0, 0],
+    result = occlusion(linear_model(), images, size, stride, baseline=fill, targets=[0, 0, 0],
                        verbose=0)
     expected = closed_form(images, size, stride, fill)
     assert isinstance(result, OcclusionResult)
@@ -72,22 +72,56 @@ def test_linear_model_matches_closed_form(images, size, stride):
     assert result.method == "full"
 
 
-def test_default_fill_is_per_channel_mean_and_labels_are_predictions(images):
+def test_default_baseline_is_per_channel_mean_and_targets_are_predictions(images):
     result = occlusion(linear_model(), images, 3, 2, verbose=0)
-    np.testing.assert_allclose(result.fill, images.mean(axis=(0, 1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(result.baseline, images.mean(axis=(0, 1, 2)), rtol=1e-6)
     region = images[:, REGION[0]:REGION[1], REGION[2]:REGION[3]].sum(axis=(1, 2, 3))
     predicted = (region < 0).astype(int)  # class 0 when its logit is positive
     np.testing.assert_array_equal(result.true_label, predicted)
-    p0 = closed_form(images, 3, 2, result.fill)
+    p0 = closed_form(images, 3, 2, result.baseline)
     expected = np.where(predicted[:, None, None] == 0, p0, 1 - p0)
     np.testing.assert_allclose(result.class_probability, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_from_logits_gives_the_softmax_model_answer(images):
-    probs = occlusion(linear_model(), images, 3, 2, fill=0.0, labels=[1, 0, 1], verbose=0)
-    logits = occlusion(linear_model(softmax=False), images, 3, 2, fill=0.0, labels=[1, 0, 1],
+    probs = occlusion(linear_model(), images, 3, 2, baseline=0.0, targets=[1, 0, 1], verbose=0)
+    logits = occlusion(linear_model(softmax=False), images, 3, 2, baseline=0.0, targets=[1, 0, 1],
                        from_logits=True, verbose=0)
     np.testing.assert_allclose(logits.class_probability, probs.class_probability, rtol=1e-5)
+    # detected: a model without a final softmax outputs logits
+    detected = occlusion(linear_model(softmax=False), images, 3, 2, baseline=0.0, targets=[1, 0, 1], verbose=0)
+    np.testing.assert_allclose(detected.class_probability, probs.class_probability, rtol=1e-5)
+
+
+def test_the_old_fill_and_labels_keywords_still_work_and_warn(images):
+    with pytest.warns(DeprecationWarning) as warned:
+        old = occlusion(linear_model(), images, 3, 2, fill=None, labels=[1, 0, 1], verbose=0)
+    messages = " ".join(str(w.message) for w in warned)
+    assert "'fill' is deprecated" in messages and "'baseline'" in messages and "'labels' is deprecated" in messages
+    new = occlusion(linear_model(), images, 3, 2, baseline="mean", targets=[1, 0, 1], verbose=0)
+    np.testing.assert_array_equal(old.class_probability, new.class_probability)
+    with pytest.warns(DeprecationWarning, match="use .baseline"):
+        np.testing.assert_array_equal(old.fill, new.baseline)
+    with pytest.raises(TypeError, match="images"):  # the last release's images= is gone
+        occlusion(linear_model(), size=3, stride=2, images=images)
+
+
+def test_the_result_is_frozen_and_its_image_maps_average_the_squares(images):
+    import dataclasses
+
+    result = occlusion(linear_model(), images, 4, 3, baseline=0.0, verbose=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.size = 3
+    drop = result.unoccluded_probability[:, None, None] - result.class_probability
+    maps = result.image_maps()
+    assert maps.shape == (3, H, W) and maps.dtype == np.float32
+    for y, x in np.ndindex(H, W):  # brute force: the squares covering each pixel
+        covering = [(i, j) for i, j in np.ndindex(*result.corners.shape[:2])
+                    if result.corners[i, j, 0] <= y < result.corners[i, j, 0] + 4
+                    and result.corners[i, j, 1] <= x < result.corners[i, j, 1] + 4]
+        expected = np.mean([drop[:, i, j] for i, j in covering], axis=0) if covering else np.zeros(3)
+        np.testing.assert_allclose(maps[:, y, x], expected, rtol=1e-5, atol=1e-7)
+    assert (maps[:, :, W - 1] == 0).all()  # stride 3 from 0 with side 4 never covers the last column
 
 
 def conv_model():
@@ -105,7 +139,7 @@ def test_layer_activity_is_the_strongest_maps_total():
     images = rng.uniform(0, 1, (2, H, W, 2)).astype("float32")
     fill = np.array([0.1, 0.7], "float32")
     size, stride = 3, 2
-    result = occlusion(conv_model(), images, size, stride, fill=fill, layer="conv", verbose=0)
+    result = occlusion(conv_model(), images, size, stride, baseline=fill, layer="conv", verbose=0)
     np.testing.assert_array_equal(result.strongest_channel, [1, 1])  # weight 2 beats weight 1
     expected = np.empty(result.layer_activity.shape)
     for i, j in np.ndindex(*expected.shape[1:]):
@@ -114,6 +148,16 @@ def test_layer_activity_is_the_strongest_maps_total():
         total = images.sum(axis=(1, 2, 3)) - hidden + size * size * fill.sum()
         expected[:, i, j] = 2.0 * total + 0.25 * H * W
     np.testing.assert_allclose(result.layer_activity, expected, rtol=1e-5)
+    # a Unit fixes the channel (per image here): map 0 is 1 * total + 0.5 * H * W
+    fixed = occlusion(conv_model(), images, size, stride, baseline=fill, unit=zfkeras.Unit("conv", [0, 1]),
+                      verbose=0)
+    np.testing.assert_array_equal(fixed.strongest_channel, [0, 1])
+    np.testing.assert_allclose(fixed.layer_activity[0], (expected[0] - 0.25 * H * W) / 2 + 0.5 * H * W, rtol=1e-5)
+    np.testing.assert_allclose(fixed.layer_activity[1], expected[1], rtol=1e-5)
+    with pytest.raises(ValueError, match="position is not used"):
+        occlusion(conv_model(), images, size, stride, unit=zfkeras.Unit("conv", 0, position=(1, 1)), verbose=0)
+    with pytest.raises(ValueError, match="layer or unit, not both"):
+        occlusion(conv_model(), images, size, stride, layer="conv", unit=zfkeras.Unit("conv", 0), verbose=0)
 
 
 def test_layer_must_be_a_feature_map():
@@ -137,10 +181,12 @@ def test_top_level_name_is_the_function(images):
     (dict(size=10), ValueError, "larger than the image"),
     (dict(stride=0), ValueError, "stride must be a positive integer"),
     (dict(size=2.5), TypeError, "size must be a positive integer"),
-    (dict(labels=[0, 1]), ValueError, "one class index per image"),
-    (dict(labels=[0, 2, 1]), ValueError, r"labels must be in \[0, 2\)"),
-    (dict(labels=[0, -1, 1]), ValueError, r"got -1 at index 1"),
-    (dict(fill=[1.0, 2.0, 3.0]), ValueError, "2 values"),
+    (dict(targets=[0, 1]), ValueError, "one class index per image"),
+    (dict(targets=[0, 2, 1]), ValueError, r"targets must be in \[0, 2\)"),
+    (dict(targets=[0, -1, 1]), ValueError, r"got -1 at index 1"),
+    (dict(targets=zfkeras.Unit("fc", 0)), ValueError, "occlusion maps classes"),
+    (dict(baseline=[1.0, 2.0, 3.0]), ValueError, "2 values"),
+    (dict(baseline="blur"), ValueError, "'blur' is not accepted here"),
     (dict(method="fast"), ValueError, "method must be one of"),
     (dict(layer="fc"), ValueError, "Deconvnet can mirror"),
 ])
@@ -164,7 +210,7 @@ def test_bad_images():
 def test_model_without_probabilities():
     images = np.random.default_rng(2).uniform(1, 2, (2, H, W, 2)).astype("float32")
     with pytest.raises(ValueError, match="from_logits=True"):
-        occlusion(linear_model(softmax=False), images, 3, 1, verbose=0)
+        occlusion(linear_model(softmax=False), images, 3, 1, from_logits=False, verbose=0)
     conv_only = keras.Sequential([keras.Input((H, W, 2)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match=r"output is \(N, classes\)"):
         occlusion(conv_only, images, 3, 1, verbose=0)
@@ -179,3 +225,21 @@ def test_layer_the_deconvnet_cannot_mirror():
     model = keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match="Deconvnet"):
         occlusion(model, np.zeros((1, H, W, 2)), 3, 1, layer="conv", verbose=0)
+
+
+def test_traced_engines_are_kept_with_the_model_and_go_with_it(images):
+    import gc
+    import weakref
+
+    from zfkeras.utils.model_cache import model_cache
+
+    model = linear_model()
+    occlusion(model, images[:1], 4, 4, verbose=0)
+    engines = model_cache(model, "occlusion")
+    assert ("full", None) in engines and not any("cache" in v.name for v in model.weights)
+    again = occlusion(model, images[:1], 4, 4, verbose=0)
+    assert model_cache(model, "occlusion") is engines and again.class_probability.shape == (1, 2, 2)
+    alive = weakref.ref(model)
+    del model, engines
+    gc.collect()
+    assert alive() is None  # the engines refer to the model: kept on it, they do not keep it alive

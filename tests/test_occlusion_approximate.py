@@ -87,8 +87,8 @@ def test_approximate_without_an_incremental_path_drills_down_on_full_inference()
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"method": "full", "tau": 0.5}, "tau only apply to method='approximate'"),
-    ({"method": "approximate", "tau": 0.0}, r"tau must be a number in \(0, 1\]"),
-    ({"method": "approximate", "drill_down": 2}, r"drill_down must be a number in \(0, 1\]"),
+    ({"method": "approximate", "tau": 0.0}, r"tau must be in \(0, 1\]"),
+    ({"method": "approximate", "drill_down": 2}, r"drill_down must be in \(0, 1\]"),
     ({"method": "approximate", "coarse_stride": 3}, "coarse_stride must be a multiple of stride=2"),
 ])
 def test_bad_approximation_settings(zf, kwargs, match):

@@ -43,7 +43,7 @@ def test_affected_output_covers_exactly_the_reachable_outputs(in_size, kernel, s
     rng = np.random.default_rng(0)
     extent = 5
     starts = np.stack([rng.integers(0, in_size - extent + 1, 30), np.arange(30) % (in_size - extent + 1)], 1)
-    window = geometry.affected_output(op, geometry.Window(starts, (extent, extent)))
+    window = geometry.affected_output(op, geometry.Patches(starts, (extent, extent)))
     for axis in (0, 1):
         truth = brute_force_affected(starts[:, axis], extent, kernel, stride,
                                      op.before[axis], op.out_size[axis])
@@ -63,7 +63,7 @@ def test_gather_region_assembles_patch_over_cache():
     cached = rng.normal(size=(12, 11, 2)).astype("float32")
     starts = np.array([[0, 0], [3, 4], [7, 5], [8, 1]])  # unpadded frame; cached is padded by (1, 2)
     patches = rng.normal(size=(4, 3, 4, 2)).astype("float32")
-    region = geometry.Window(np.array([[0, 0], [2, 3], [6, 5], [7, 0]]), (5, 6))
+    region = geometry.Patches(np.array([[0, 0], [2, 3], [6, 5], [7, 0]]), (5, 6))
     got = gather_region(tf.constant(cached), tf.constant(patches), tf.constant(region.starts, tf.int32),
                         region.extent, tf.constant(starts, tf.int32), (1, 2)).numpy()
     for p in range(4):

@@ -80,10 +80,10 @@ def test_without_an_incremental_path_only_drill_down_is_tuned():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"target_ssim": 0.0}, r"target_ssim must be a number in \(0, 1\]"),
-    ({"margin": -0.1}, r"margin must be a number in \[0, 1\)"),
+    ({"target_ssim": 0.0}, r"target_ssim must be in \(0, 1\]"),
+    ({"margin": -0.1}, r"margin must be in \[0, 1\)"),
     ({"taus": []}, "taus must not be empty"),
-    ({"drill_downs": [1.5]}, r"each of drill_downs must be a number in \(0, 1\], got 1.5"),
+    ({"drill_downs": [1.5]}, r"each of drill_downs must be in \(0, 1\], got 1.5"),
     ({"coarse_factors": [0]}, "each of coarse_factors must be a positive integer, got 0"),
     ({"size": 100}, "at least 3x3 positions for SSIM; size=100, stride=8 give 2x2"),
 ])
@@ -94,3 +94,14 @@ def test_bad_tuning_arguments(zf, kwargs, match):
     size, stride = args.pop("size"), args.pop("stride")
     with pytest.raises(InputError, match=match):
         tune_approximate(model, images, size, stride, verbose=0, **args)
+
+
+def test_the_old_labels_and_fill_keywords_still_work_and_warn(zf):
+    model, images, exact = zf
+    small = dict(taus=[0.7], coarse_factors=[2], drill_downs=[0.5], verbose=0)
+    new = tune_approximate(model, images, SIZE, STRIDE, baseline=0.0, targets=exact.true_label, **small)
+    with pytest.warns(DeprecationWarning) as warned:
+        old = tune_approximate(model, images, SIZE, STRIDE, fill=0.0, labels=exact.true_label, **small)
+    text = " ".join(str(w.message) for w in warned)
+    assert "'labels' is deprecated" in text and "'fill' is deprecated" in text
+    assert old.candidates == new.candidates and len(new.candidates) == 4  # taus 0.7, 1.0 x coarse 1, 2

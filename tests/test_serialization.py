@@ -3,6 +3,7 @@ import keras
 
 import zfkeras
 from zfkeras import FilterRMSClip, LocalResponseNormalization, MaxPoolWithArgmax, MaxUnpool2D
+from zfkeras.methods.unit import Unit
 
 
 def test_keras_round_trip_with_every_custom_layer(tmp_path):
@@ -33,8 +34,8 @@ def test_zfnet_small_round_trip_keeps_deconv(tmp_path):
     loaded = keras.models.load_model(path)
     x = np.random.RandomState(2).rand(2, 28, 28, 1).astype("float32")
     np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
-    a = zfkeras.Deconvnet(model).project(x, "conv5", 1)
-    b = zfkeras.Deconvnet(loaded).project(x, "conv5", 1)
+    a = zfkeras.Deconvnet(model).project(x, Unit("conv5", 1))
+    b = zfkeras.Deconvnet(loaded).project(x, Unit("conv5", 1))
     np.testing.assert_array_equal(a, b)
 
 

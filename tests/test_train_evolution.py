@@ -14,6 +14,7 @@ import zfkeras
 from tests import oracle
 from zfkeras.train.evolution import FeatureEvolution
 from zfkeras.train.filters import FilterImages, filter_grid, normalize_each
+from zfkeras.methods.unit import Unit
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
@@ -125,7 +126,7 @@ def test_projections_match_deconvnet_on_final_weights(run):
         rows = np.array([row_of_id[int(i)] for i in saved[f"{layer}_image_ids"]])
         channels, positions = saved[f"{layer}_channels"], saved[f"{layer}_positions"]
         ours = saved[f"{layer}_projections"]
-        np.testing.assert_allclose(ours, deconv.project(sample[rows], layer, channels, position=positions),
+        np.testing.assert_allclose(ours, deconv.project(sample[rows], Unit(layer, channels, positions)),
                                    rtol=1e-5, atol=1e-6)
         if layer in ("conv1", "conv5"):  # and the gradient-based oracle, independent of Deconvnet
             ref, _ = oracle.project(model, sample[rows], layer, channels, positions)

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from zfkeras.data import pipeline
 from zfkeras.train.config import TrainConfig, config_differences
+from zfkeras.methods.unit import Unit
 
 
 @pytest.fixture
@@ -83,8 +84,8 @@ def test_mixed_precision_model_projects_like_its_float32_copy():
     # The reference: the same weights in a model built float32 from the start.
     reference = zfnet_small(input_shape=(28, 28, 1), num_classes=10, seed=0)
     reference.set_weights(mixed.get_weights())
-    ours = Deconvnet(copy).project(x[:2], "conv2", 3)
-    expected = Deconvnet(reference).project(x[:2], "conv2", 3)
+    ours = Deconvnet(copy).project(x[:2], Unit("conv2", 3))
+    expected = Deconvnet(reference).project(x[:2], Unit("conv2", 3))
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(ours, expected, atol=1e-5 * np.abs(expected).max())
     # and the mixed model's own float16 forward pass is close to it
@@ -94,7 +95,7 @@ def test_mixed_precision_model_projects_like_its_float32_copy():
     # compute in float32: the same results as on the float32 reference.
     import zfkeras
 
-    direct = Deconvnet(mixed).project(x[:2], "conv2", 3)
+    direct = Deconvnet(mixed).project(x[:2], Unit("conv2", 3))
     assert direct.dtype == np.float32
     np.testing.assert_allclose(direct, expected, atol=1e-5 * np.abs(expected).max())
     mined = zfkeras.top_activations(mixed, x, ["conv3"], k=3, verbose=0)["conv3"]

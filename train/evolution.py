@@ -22,6 +22,7 @@ from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.runs.layout import EVOLUTION_PATTERN
 from zfkeras.train.filters import tile_images, write_image_summary
 from zfkeras.utils.validation import non_negative_int, positive_int
+from zfkeras.methods.unit import Unit
 
 PAPER_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -176,9 +177,7 @@ class FeatureEvolution(keras.callbacks.Callback):
         for layer in self.layers:
             projections = self._deconv.project(
                 self.images[image_index[layer]],
-                layer,
-                self.channels[layer],
-                position=positions[layer],
+                Unit(layer, self.channels[layer], positions[layer]),
                 batch_size=self.batch_size,
             )
             results[f"{layer}_projections"] = projections.astype(np.float32, copy=False)

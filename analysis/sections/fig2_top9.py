@@ -23,6 +23,7 @@ from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs import layout
+from zfkeras.methods.unit import Unit
 
 K = 9
 INPUTS = TRAINED_MODEL + (layout.MINED,)
@@ -137,8 +138,7 @@ def top9_panels(deconv, model, images, raw_images, layers, k=K, chunk=256, verbo
         patch_panels = np.empty_like(proj_panels)
         for start in range(0, len(flat_ids), chunk):
             stop = min(start + chunk, len(flat_ids))
-            projected = deconv.project(images[flat_ids[start:stop]], layer, flat_ch[start:stop],
-                                       position=flat_pos[start:stop])
+            projected = deconv.project(images[flat_ids[start:stop]], Unit(layer, flat_ch[start:stop], flat_pos[start:stop]))
             for i in range(start, stop):
                 t, l, b, r = flat_box[i]
                 proj = projection_to_image(projected[i - start, t:b, l:r])

@@ -22,6 +22,7 @@ from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.runs import layout
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs.folder import RunFolder
+from zfkeras.methods.unit import Unit
 
 # The base run's recipe and test split; the variants it trains are report
 # output (fig6_runs/), not inputs.
@@ -101,7 +102,7 @@ def measure(model, images, stride, count):
     strongest = np.argsort(-np.asarray(top["conv2"].values)[:, 0], kind="stable")[:count]
     ids = np.asarray(top["conv2"].image_ids)[strongest, 0]
     positions = np.asarray(top["conv2"].positions)[strongest, 0]
-    projections = deconv.project(images[ids], "conv2", strongest, position=positions)
+    projections = deconv.project(images[ids], Unit("conv2", strongest, positions))
     dead = fm.dead_filters(kernel)
     shares = fm.band_shares(kernel)[~dead] if (~dead).any() else np.zeros((1, 3))
     return {

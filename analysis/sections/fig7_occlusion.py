@@ -26,6 +26,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.utils.display import projection_to_image, to_rgb
+from zfkeras.methods.unit import Unit
 
 INPUTS = TRAINED_MODEL
 PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
@@ -73,13 +74,13 @@ def compute(model, raw_images, preprocess, size, stride, layer="conv5", labels=N
     from zfkeras.methods.occlusion import occlusion
 
     images = np.asarray(preprocess(raw_images), np.float32)
-    result = occlusion(model, images, size, stride, labels=labels, layer=layer, method=method,
+    result = occlusion(model, images, size, stride, targets=labels, layer=layer, method=method,
                        verbose=verbose, **approximation)
     if method == "approximate":
         # "auto" is exact either way (incremental, or full where the model has no incremental path)
-        exact = occlusion(model, images, size, stride, labels=labels, method="auto", verbose=0)
+        exact = occlusion(model, images, size, stride, targets=labels, method="auto", verbose=0)
         result.approximation["error"] = approximation_error(result, exact)
-    projection = Deconvnet(model).project(images, layer, result.strongest_channel)
+    projection = Deconvnet(model).project(images, Unit(layer, result.strongest_channel))
     maps = keras.Model(model.inputs, model.get_layer(layer).output).predict(images, verbose=0)
     unoccluded = maps[np.arange(len(images)), :, :, result.strongest_channel].sum(axis=(1, 2))
     return Fig7Data(np.asarray(raw_images), result, projection, unoccluded, layer)

@@ -32,6 +32,7 @@ from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnava
 from zfkeras.analysis.sections import fig2_top9
 from zfkeras.methods.registry import registered_methods
 from zfkeras.utils.display import projection_to_image, to_rgb
+from zfkeras.methods.unit import Unit
 
 INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
@@ -100,7 +101,7 @@ def scores(model, images, layer, units, steps, size, maps=None):
         drops = []
         for channel in units:
             unit_maps = explain(model, images, method, Unit(layer, int(channel)), verbose=0).maps
-            drops.append(occlusion_drop(model, images, (layer, int(channel)), unit_maps, size).scores)
+            drops.append(occlusion_drop(model, images, unit_maps, Unit(layer, int(channel)), size).scores)
         drops = np.concatenate(drops)
         drops = drops[np.isfinite(drops)]
         rows.append([method, "occlusion drop", float(drops.mean()) if drops.size else float("nan"),

@@ -21,13 +21,16 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from zfkeras.utils.compat import renamed_arguments
 from zfkeras.deconv import geometry, unpooling as unpooling_choice
 from zfkeras.deconv.graph import INPUT_ID, build_plan
 from zfkeras.deconv.rules import DECONVNET, METHODS
-from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.graph.positions import strongest_positions
 from zfkeras.keras_objects.precision import float32_model
-from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.methods.unit import Unit
+from zfkeras.utils.batches import batched
+from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.utils.progress import check_verbose
 from zfkeras.utils.validation import index_array, int_pair, one_of, positive_int
 
 UNPOOLING_MODES = unpooling_choice.UNPOOLING_MODES
@@ -64,10 +67,12 @@ class Deconvnet:
         self.model = float32_model(model)
         self._plans = {}
         self._resolved = None if unpooling == unpooling_choice.AUTO else unpooling
-        # names, shapes and receptive fields are the same in every mode
-        plan = self._plan_for(self._resolved or unpooling_choice.SWITCHES)
-        self._plan = plan
-        self._steps = plan.steps
+        # The model graph, its trunk's names, shapes and receptive fields are
+        # the same in every unpooling mode: read them from the first plan built.
+        # `plan` (the rules the projections run) is the resolved mode's.
+        first = self._plan_for(self._resolved or unpooling_choice.SWITCHES)
+        self._graph = first.graph
+        self._steps = first.steps
         self._index = {step.name: i for i, step in enumerate(self._steps)}
         self._ancestor_cache = {}
         self._fns = {}
@@ -91,7 +96,7 @@ class Deconvnet:
     @property
     def input_shape(self):
         """``(H, W, C)`` of the model's input (entries may be None)."""
-        return self._plan.graph.input_shape
+        return self._graph.input_shape
 
     @property
     def layer_names(self):
@@ -109,12 +114,6 @@ class Deconvnet:
         step = self._steps[self._layer_index(layer)]
         height, width = self._sizes(image_shape)[step.output]
         return (height, width, step.shape[-1])
-
-    def output_shape(self, layer, image_shape=None):
-        """Deprecated name of `layer_output_shape`."""
-        warnings.warn("Deconvnet.output_shape is deprecated: use layer_output_shape",
-                      DeprecationWarning, stacklevel=2)
-        return self.layer_output_shape(layer, image_shape)
 
     def receptive_field(self, layer, position, image_shape=None):
         """The input-pixel box that can influence a unit of `layer`.
@@ -167,20 +166,20 @@ class Deconvnet:
         return functools.partial(_project_graph, self._ancestors(index), self._steps[index].output,
                                  method=method)
 
-    @renamed_arguments(images="inputs")
-    def project(self, inputs, layer, channel, position=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto",
-                method=DECONVNET):
-        """Projects one activation per image of `layer` down to pixel space.
+    def project(self, inputs, unit, channel=None, position=None, batch_size=DEFAULT_BATCH_SIZE,
+                verbose="auto", method=DECONVNET):
+        """Projects one activation per image down to pixel space.
 
         Args:
             inputs: ``(N, H, W, C)`` image array, preprocessed as the model
                 expects.
-            layer: name of a layer in `layer_names`.
-            channel: feature map index, an int for all images or a 1-D array
-                with one index per image.
-            position: None for the channel's strongest activation in each
-                image, a ``(y, x)`` pair for all images, or an ``(N, 2)``
-                array with one position per image.
+            unit: a `zfkeras.Unit`: its layer (a name in `layer_names`), its
+                channel (one for all images, or one per image) and its
+                position (None: each image's strongest activation of the
+                channel; a ``(y, x)`` pair; or one pair per image).
+            channel, position: the deprecated form ``project(inputs, layer,
+                channel, position=None)`` (``unit`` a layer name), kept for
+                one release with a DeprecationWarning.
             batch_size: images projected per graph call (bounds memory).
             verbose: 0 (silent), 1 (a progress bar over batches) or
                 "auto" (a bar over more than 20 batches).
@@ -195,48 +194,42 @@ class Deconvnet:
 
         Returns:
             float32 array shaped like `inputs`.
+
+        Raises:
+            InputError: an unknown layer, a channel or position out of
+                range, bad images.
         """
+        unit = _project_unit(unit, channel, position)
         one_of(method, "method", METHODS)
         batch_size = positive_int(batch_size, "batch_size")
         check_verbose(verbose)
         images = check_images(inputs, self.input_shape, self.model.name)
         n = images.shape[0]
+        layer = unit.layer
         height, width, channels_count = self.layer_output_shape(layer, images.shape[1:])
-        channels = index_array(channel, "channel", n, channels_count, "channel index",
-                               f"layer {layer!r}, which has {channels_count} channels", broadcast=True)
-        positions = None
-        if position is not None:
-            positions = np.asarray(position)
-            if positions.shape == (2,):
-                positions = np.tile(positions, (n, 1))
+        channels = index_array(unit.channels(n), "the unit's channel", n, channels_count, "channel index",
+                               f"layer {layer!r}, which has {channels_count} channels").astype("int32")
+        positions = unit.positions(n)
+        if positions is not None:
+            positions = np.asarray(positions, "int32").reshape(n, 2)
             self._check_positions(positions, n, layer, height, width)
         fn = self._function(layer, method)
-        out = []
-        bar = progress_bar(-(-n // batch_size), verbose, "batch")
-        for start in range(0, n, batch_size):
-            part = slice(start, start + batch_size)
-            args = [tf.constant(images[part]), tf.constant(channels[part], tf.int32)]
-            if positions is not None:
-                args.append(tf.constant(positions[part], tf.int32))
-            out.append(fn(*args)[0].numpy())
-            if bar is not None:
-                bar.add(1)
-        return np.concatenate(out, axis=0)
+        return batched(lambda *args: fn(*args)[0], [images, channels, positions], batch_size, verbose)
 
     # -- internals ---------------------------------------------------------
 
     def _layer_index(self, layer):
         if not isinstance(layer, str):
-            raise TypeError(f"layer must be a layer name (str), got {layer!r} of type "
-                            f"{type(layer).__name__}")
+            raise InputTypeError(f"layer must be a layer name (str), got {layer!r} of type "
+                                 f"{type(layer).__name__}")
         if layer in self._index:
             return self._index[layer]
-        if layer in self._plan.graph.head_names:
-            raise ValueError(
+        if layer in self._graph.head_names:
+            raise InputError(
                 f"layer {layer!r} is in the classifier head, which the deconvnet does not "
                 f"mirror; project from one of {self.layer_names}"
             )
-        raise ValueError(f"unknown layer {layer!r}; project from one of {self.layer_names}")
+        raise InputError(f"unknown layer {layer!r}; project from one of {self.layer_names}")
 
     def _plan_for(self, mode):
         if mode not in self._plans:
@@ -249,32 +242,32 @@ class Deconvnet:
         if key not in self._ancestor_cache:
             # the plan's steps are the graph's, index for index, with their rules
             steps = self.plan.steps
-            self._ancestor_cache[key] = [steps[i] for i in self._plan.graph.ancestors(index)]
+            self._ancestor_cache[key] = [steps[i] for i in self._graph.ancestors(index)]
         return self._ancestor_cache[key]
 
     def _sizes(self, image_shape):
         """Tensor id -> (H, W) for ``image_shape`` (default: the model's)."""
         if image_shape is None and None in self.input_shape[:2]:
-            raise ValueError(
+            raise InputError(
                 f"the model's input size is not fixed (input shape {self.input_shape}); "
                 "pass image_shape=(H, W)"
             )
         hw = int_pair(tuple(image_shape or self.input_shape)[:2], "image_shape (H, W)")
         if hw not in self._sizes_cache:
-            self._sizes_cache[hw] = self._plan.graph.spatial_sizes(hw)
+            self._sizes_cache[hw] = self._graph.spatial_sizes(hw)
         return self._sizes_cache[hw]
 
     @staticmethod
     def _check_positions(positions, n, layer, height, width):
         if positions.shape != (n, 2) or not np.issubdtype(positions.dtype, np.integer):
-            raise ValueError(
+            raise InputError(
                 f"position must be None, an integer (y, x) pair or an (N, 2) integer array "
                 f"with N={n}; got shape {positions.shape} and dtype {positions.dtype}"
             )
         bad = ((positions[:, 0] < 0) | (positions[:, 0] >= height)
                | (positions[:, 1] < 0) | (positions[:, 1] >= width))
         if bad.any():
-            raise ValueError(
+            raise InputError(
                 f"position {tuple(int(v) for v in positions[bad][0])} is out of range for "
                 f"layer {layer!r}, whose maps are {height}x{width} "
                 f"(y in 0..{height - 1}, x in 0..{width - 1})"
@@ -318,10 +311,7 @@ def _project_graph(steps, target, images, channels, positions=None, method=DECON
     x = values[target]
     n = tf.shape(x)[0]
     if positions is None:
-        maps = tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)
-        flat = tf.argmax(tf.reshape(maps, [n, -1]), axis=1, output_type=tf.int32)
-        width = tf.shape(x)[2]
-        positions = tf.stack([flat // width, flat % width], axis=1)
+        positions = strongest_positions(tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1))
     positions = tf.cast(positions, tf.int32)
     index = tf.stack([tf.range(n, dtype=tf.int32), positions[:, 0], positions[:, 1],
                       tf.cast(channels, tf.int32)], axis=1)
@@ -329,3 +319,23 @@ def _project_graph(steps, target, images, channels, positions=None, method=DECON
     # every other activation of the layer is zero; the chosen one keeps its value
     signals = {target: tf.scatter_nd(index, chosen, tf.shape(x))}
     return run_down(steps, signals, saved, method, images), positions, chosen
+
+
+def _project_unit(unit, channel, position):
+    """`Deconvnet.project`'s ``unit``: a `Unit`, or the deprecated ``layer,
+    channel, position`` form (a layer name and a channel)."""
+    if isinstance(unit, Unit):
+        if channel is not None or position is not None:
+            raise InputError(f"Deconvnet.project(): give a zfkeras.Unit or the deprecated layer, channel, "
+                             f"position, not both; got {unit} and channel={channel!r}, position={position!r}")
+        return unit
+    if isinstance(unit, str):
+        if channel is None:
+            raise InputError(f"Deconvnet.project(): got the layer {unit!r} without a channel; "
+                             f"give zfkeras.Unit({unit!r}, channel)")
+        warnings.warn("Deconvnet.project(inputs, layer, channel, position) is deprecated and will be removed in "
+                      "zfkeras 0.4.0; use project(inputs, zfkeras.Unit(layer, channel, position=None))",
+                      DeprecationWarning, stacklevel=3)
+        return Unit(unit, channel, position)
+    raise InputTypeError(f"Deconvnet.project(): unit must be a zfkeras.Unit(layer, channel, position=None); "
+                         f"got {unit!r} of type {type(unit).__name__}")

@@ -7,6 +7,10 @@
   `ModelGraph` of steps (layer, qualified name, input and output tensor
   ids, static shape, window), walking into nested models and recording the
   classifier head.
+* `zfkeras.graph.output`: the one output policy (does a model end in
+  probabilities or logits?).
+* `zfkeras.graph.positions`: `strongest_positions`, where a unit without a
+  position is read.
 
 The deconvnet (`zfkeras.deconv`), its receptive fields and the occlusion
 engine (`zfkeras.methods.occlusion`) all read this graph. Importing the

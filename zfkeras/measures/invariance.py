@@ -91,7 +91,7 @@ def transform_matrix(transform, amount, height, width):
     return np.array([c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0], np.float32)
 
 
-def transform_images(images, transform, amount, baseline=0.0):
+def transform_images(images, transform, amount, baseline="mean"):
     """Applies one transform to a batch of NHWC images (same size out).
 
     Args:
@@ -122,7 +122,7 @@ def transform_images(images, transform, amount, baseline=0.0):
 
 @renamed_arguments(labels="targets", fill_value="baseline")
 def invariance(model, inputs, targets, transform, amounts=None, layers=("conv1", "fc7"),
-               preprocess=None, baseline=0.0, from_logits=None, batch_size=DEFAULT_BATCH_SIZE,
+               preprocess=None, baseline="mean", from_logits=None, batch_size=DEFAULT_BATCH_SIZE,
                verbose="auto"):
     """Feature distances and target-class probability along a transform sweep.
 
@@ -143,8 +143,9 @@ def invariance(model, inputs, targets, transform, amounts=None, layers=("conv1",
             model inputs, or None.
         baseline: the value of pixels brought in from outside the image: a
             number, one per channel, or ``"mean"`` (the per-channel mean of
-            ``inputs``). Default 0.0, the black background of the paper's
-            Fig. 5. Was ``fill_value`` (deprecated).
+            ``inputs``, the default everywhere in zfkeras; the report's
+            Fig. 5 passes 0.0, a black background). Was ``fill_value``
+            (deprecated).
         from_logits: None (detect: logits unless the model's last layer
             applies a softmax), True or False (`zfkeras.graph.output`).
         batch_size: images per model call.

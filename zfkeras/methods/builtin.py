@@ -6,26 +6,24 @@ Grad-CAM and guided Grad-CAM (`zfkeras.methods.grad_cam`) and occlusion
 (`zfkeras.methods.occlusion`). Engines are imported when a method runs.
 """
 
-import weakref
-
 import numpy as np
 
 from zfkeras.methods.registry import Method, register_method
 from zfkeras.methods.unit import Unit
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.model_cache import model_cache
 
 SUM_ABS = "sum over channels of |attribution|"
 
-_DECONVNETS = weakref.WeakKeyDictionary()
-
-
 def deconvnet_of(model):
-    """The `zfkeras.Deconvnet` of ``model``, built once per model."""
+    """The `zfkeras.Deconvnet` of ``model``, built once per model and gone
+    with it (`zfkeras.utils.model_cache`)."""
     from zfkeras.deconv import Deconvnet
 
-    if model not in _DECONVNETS:
-        _DECONVNETS[model] = Deconvnet(model)
-    return _DECONVNETS[model]
+    cache = model_cache(model, "explain")
+    if "deconvnet" not in cache:
+        cache["deconvnet"] = Deconvnet(model)
+    return cache["deconvnet"]
 
 
 def last_feature_map(model):
@@ -45,12 +43,8 @@ def _sum_abs(attributions):
 def _backward_rule(rule):
     def run(model, images, targets, *, batch_size, verbose):
         if isinstance(targets, Unit):
-            n = len(images)
-            positions = targets.positions(n)
-            attributions = deconvnet_of(model).project(
-                images, targets.layer, np.asarray(targets.channels(n)),
-                position=None if positions is None else np.asarray(positions),
-                batch_size=batch_size, verbose=verbose, method=rule)
+            attributions = deconvnet_of(model).project(images, targets, batch_size=batch_size, verbose=verbose,
+                                                       method=rule)
         else:
             from zfkeras.methods.grad_cam import class_projection
 
@@ -62,35 +56,20 @@ def _backward_rule(rule):
     return run
 
 
-def _grad_cam_unit(targets):
-    if targets.per_image:
-        raise InputError(f"Grad-CAM explains one unit for every image; got per-image values in {targets}")
-    return (targets.layer, targets.channel) + (() if targets.position is None else (targets.position,))
-
-
 def _grad_cam(model, images, targets, *, batch_size, verbose, layer, interpolation):
     from zfkeras.methods.grad_cam import grad_cam
 
     layer = layer or (targets.layer if isinstance(targets, Unit) else last_feature_map(model))
-    if isinstance(targets, Unit):
-        maps = grad_cam(model, images, layer, unit=_grad_cam_unit(targets), batch_size=batch_size,
-                        verbose=verbose, interpolation=interpolation)
-    else:
-        maps = grad_cam(model, images, layer, classes=targets, batch_size=batch_size, verbose=verbose,
-                        interpolation=interpolation)
-    return None, maps
+    return None, grad_cam(model, images, layer, targets, batch_size=batch_size, verbose=verbose,
+                          interpolation=interpolation)
 
 
 def _guided_grad_cam(model, images, targets, *, batch_size, verbose, layer, interpolation):
     from zfkeras.methods.grad_cam import guided_grad_cam
 
     layer = layer or (targets.layer if isinstance(targets, Unit) else last_feature_map(model))
-    if isinstance(targets, Unit):
-        attributions = guided_grad_cam(model, images, layer, unit=_grad_cam_unit(targets),
-                                       batch_size=batch_size, verbose=verbose, interpolation=interpolation)
-    else:
-        attributions = guided_grad_cam(model, images, layer, classes=targets, batch_size=batch_size,
-                                       verbose=verbose, interpolation=interpolation)
+    attributions = guided_grad_cam(model, images, layer, targets, batch_size=batch_size, verbose=verbose,
+                                   interpolation=interpolation)
     return attributions, _sum_abs(attributions)
 
 
@@ -100,34 +79,9 @@ def _occlusion(model, images, targets, *, batch_size, verbose, size, stride, bas
     h, w = images.shape[1:3]
     size = size or max(1, min(h, w) // 4)
     stride = stride or max(1, size // 2)
-    fill = images.mean(axis=(0, 1, 2)) if isinstance(baseline, str) and baseline == "mean" else baseline
-    result = occlusion(model, images, size, stride, fill=fill, labels=targets, batch_size=batch_size,
-                       from_logits=bool(from_logits) if from_logits is not None else
-                       not _softmax_head(model), method=engine, verbose=verbose)
-    return None, occlusion_drop_map(result, (h, w))
-
-
-def _softmax_head(model):
-    from zfkeras.graph.output import output_policy
-
-    return output_policy(model).softmax_head
-
-
-def occlusion_drop_map(result, image_size):
-    """Occlusion's maps at the image size: each pixel's mean drop of the
-    class probability over the squares that cover it (0 where none does)."""
-    n = result.class_probability.shape[0]
-    h, w = image_size
-    total = np.zeros((n, h, w), "float64")
-    count = np.zeros((h, w), "float64")
-    drop = result.unoccluded_probability[:, None, None] - result.class_probability
-    size = result.size
-    for i in range(result.corners.shape[0]):
-        for j in range(result.corners.shape[1]):
-            y, x = result.corners[i, j]
-            total[:, y:y + size, x:x + size] += drop[:, i, j, None, None]
-            count[y:y + size, x:x + size] += 1
-    return (total / np.maximum(count, 1)).astype("float32")
+    result = occlusion(model, images, size, stride, baseline=baseline, targets=targets, batch_size=batch_size,
+                       from_logits=from_logits, method=engine, verbose=verbose)
+    return None, result.image_maps()
 
 
 for _rule, _summary in (

@@ -24,28 +24,20 @@ import tensorflow as tf
 
 from zfkeras.deconv.deconvnet import Deconvnet, run_down
 from zfkeras.deconv.rules import GUIDED_BACKPROP, METHODS
+from zfkeras.graph.output import is_softmax
+from zfkeras.graph.positions import strongest_positions
 from zfkeras.graph.walk import INPUT_ID, walk
+from zfkeras.methods.unit import Unit, as_unit
+from zfkeras.utils.batches import batched
+from zfkeras.utils.compat import renamed_arguments
+from zfkeras.utils.errors import InputError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
-from zfkeras.utils.progress import check_verbose, progress_bar
+from zfkeras.utils.progress import check_verbose
 from zfkeras.utils.validation import index_array, one_of, positive_int
 
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
-__all__ = ["grad_cam", "guided_grad_cam", "class_projection", "batched"]
-
-
-def batched(fn, arrays, batch_size, verbose):
-    """``fn(*batch_tensors)`` over batches of the numpy ``arrays`` (None
-    entries passed as None), results concatenated as numpy."""
-    n = len(arrays[0])
-    bar = progress_bar(-(-n // batch_size), verbose, "batch")
-    out = []
-    for start in range(0, n, batch_size):
-        part = slice(start, start + batch_size)
-        out.append(fn(*[None if a is None else tf.constant(a[part]) for a in arrays]).numpy())
-        if bar is not None:
-            bar.add(1)
-    return np.concatenate(out, axis=0)
+__all__ = ["grad_cam", "guided_grad_cam", "class_projection"]
 
 
 def head_rectifier(method):
@@ -69,10 +61,6 @@ def head_rectifier(method):
 
 def _is_relu(fn):
     return getattr(fn, "__name__", "") == "relu"
-
-
-def _is_softmax(fn):
-    return getattr(fn, "__name__", "") == "softmax"
 
 
 class _Forward:
@@ -125,17 +113,18 @@ class _Forward:
 
     @staticmethod
     def _logits(layer, args):
-        """The output layer's value before its softmax, or None when it has none."""
-        if _is_softmax(getattr(layer, "activation", None)) and hasattr(layer, "kernel"):
+        """The output layer's value before its softmax (the one output policy,
+        `zfkeras.graph.output.is_softmax`), or None when it has none."""
+        if not is_softmax(layer):
+            return None
+        if hasattr(layer, "kernel"):  # Dense(..., activation="softmax")
             logits = tf.matmul(args[0], tf.cast(layer.kernel, args[0].dtype))
             return logits + tf.cast(layer.bias, logits.dtype) if layer.use_bias else logits
-        if _is_softmax(getattr(layer, "activation", None)) or type(layer).__name__ == "Softmax":
-            return args[0]
-        return None
+        return args[0]  # Softmax or Activation("softmax"): its input
 
     def step(self, name):
         if name not in self.names:
-            raise ValueError(f"unknown layer {name!r}; use one of {list(self.names)}")
+            raise InputError(f"unknown layer {name!r}; use one of {list(self.names)}")
         return self.names[name]
 
     def __call__(self, images):
@@ -156,52 +145,63 @@ class _Forward:
         return values, saved, values[self.output] if logits is None else logits
 
 
-def _score(forward, values, logits, classes, unit):
+def _score(forward, values, logits, classes, unit, channels, positions):
     """The per-image score: the class logit, or the unit's activation (at its
-    strongest position when none is given)."""
+    strongest position in each image when no position is given)."""
     if unit is None:
         return tf.gather(logits, classes, axis=1, batch_dims=1)
-    x = values[forward.step(unit[0]).output]
-    n = tf.shape(x)[0]
-    channel = tf.fill([n], tf.constant(unit[1], tf.int32))
-    if len(unit) > 2:
-        positions = tf.tile(tf.constant([unit[2]], tf.int32), [n, 1])
-    else:
-        maps = tf.reshape(x[..., unit[1]], [n, -1])
-        flat = tf.argmax(maps, axis=1, output_type=tf.int32)
-        positions = tf.stack([flat // tf.shape(x)[2], flat % tf.shape(x)[2]], axis=1)
-    return tf.gather_nd(x, tf.concat([tf.range(n)[:, None], positions, channel[:, None]], axis=1))
+    x = values[forward.step(unit.layer).output]
+    maps = tf.gather(tf.transpose(x, [0, 3, 1, 2]), channels, axis=1, batch_dims=1)  # (N, h, w)
+    positions = strongest_positions(maps) if positions is None else positions
+    return tf.gather_nd(maps, tf.concat([tf.range(tf.shape(x)[0])[:, None], positions], axis=1))
 
 
-def _check(model, inputs, layer, classes, unit, batch_size, verbose, interpolation, forward):
+def _unit_arrays(forward, unit, n, function_name):
+    """A unit's channels (int32 ``(N,)``) and positions (int32 ``(N, 2)`` or
+    None), checked against its layer."""
+    step = forward.step(unit.layer)
+    height, width, count = step.shape[-3:]
+    channels = index_array(unit.channels(n), "the unit's channel", n, count, "channel",
+                           f"layer {unit.layer!r}, which has {count} channels")
+    positions = unit.positions(n)
+    if positions is None:
+        return channels.astype("int32"), None
+    positions = np.asarray(positions, "int32").reshape(n, 2)
+    for axis, size, what in ((0, height, "y"), (1, width, "x")):
+        if size is not None and (positions[:, axis] >= size).any():
+            raise InputError(f"{function_name}(): {unit} is outside layer {unit.layer!r}, whose maps are "
+                             f"{height}x{width} ({what} in 0..{size - 1})")
+    return channels.astype("int32"), positions
+
+
+def _check(model, inputs, layer, targets, unit, batch_size, verbose, interpolation, forward, function_name):
+    """The checked ``(images, classes, channels, positions, unit, batch_size)``."""
+    from zfkeras.methods.explain import resolve_targets
+
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)
     one_of(interpolation, "interpolation", INTERPOLATIONS)
     images = check_images(inputs, forward.graph.input_shape, model.name)
     forward.step(layer)
+    if isinstance(targets, Unit) and unit is None:
+        targets, unit = None, targets
     if unit is not None:
-        if classes is not None:
-            raise ValueError("give classes or unit, not both")
-        if not isinstance(unit, (tuple, list)) or len(unit) not in (2, 3):
-            raise ValueError(f"unit must be (layer, channel) or (layer, channel, (y, x)); got {unit!r}")
-        step = forward.step(unit[0])
-        index_array(unit[1], "unit channel", 1, step.shape[-1], "channel",
-                    f"layer {unit[0]!r}, which has {step.shape[-1]} channels", broadcast=True)
-        return images, None, batch_size
-    if classes is None:
-        classes = np.argmax(model.predict(images, batch_size=batch_size, verbose=0), axis=-1)
-    count = int(model.outputs[0].shape[-1])
-    classes = index_array(classes, "classes", len(images), count, "class index",
-                          f"model {model.name!r}, which has {count} classes", broadcast=True)
-    return images, classes.astype("int32"), batch_size
+        if targets is not None:
+            raise InputError(f"{function_name}(): give targets (classes) or unit, not both; got targets={targets!r} "
+                             f"and unit={unit!r}")
+        unit = as_unit(unit, function_name)
+        channels, positions = _unit_arrays(forward, unit, len(images), function_name)
+        return images, None, channels, positions, unit, batch_size
+    classes = resolve_targets(model, images, targets, batch_size, function_name)
+    return images, classes.astype("int32"), None, None, None, batch_size
 
 
-def _cam_tensors(forward, layer, images, classes, unit, interpolation):
+def _cam_tensors(forward, layer, images, classes, unit, channels, positions, interpolation):
     with tf.GradientTape() as tape:
         tape.watch(images)
         values, saved, logits = forward(images)
         maps = values[forward.step(layer).output]
-        score = _score(forward, values, logits, classes, unit)
+        score = _score(forward, values, logits, classes, unit, channels, positions)
     grads = tape.gradient(score, maps, unconnected_gradients="zero")
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1, keepdims=True))
@@ -209,7 +209,8 @@ def _cam_tensors(forward, layer, images, classes, unit, interpolation):
     return cam, values, saved
 
 
-def grad_cam(model, inputs, layer, classes=None, unit=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto",
+@renamed_arguments(classes="targets")
+def grad_cam(model, inputs, layer, targets=None, unit=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto",
              interpolation="bilinear"):
     """Grad-CAM maps of a class (or of one unit) at ``layer``, at the image size.
 
@@ -218,51 +219,61 @@ def grad_cam(model, inputs, layer, classes=None, unit=None, batch_size=DEFAULT_B
         inputs: ``(N, H, W, C)`` images, preprocessed as the model expects.
         layer: the layer whose maps are weighted (its name; ``outer/inner/x``
             inside nested models), usually the last convolutional one.
-        classes: None (each image's predicted class), one int, or ``(N,)``.
-        unit: instead of a class, ``(layer, channel)`` or ``(layer, channel,
-            (y, x))``: the score is that unit's activation (its strongest
-            position in each image by default); its layer must be ``layer``
-            or computed from it.
+        targets: the classes: None (each image's predicted class), one int,
+            or ``(N,)``. The score is the class's logit (before a final
+            softmax, `zfkeras.graph.output`).
+        unit: instead of a class, a `zfkeras.Unit`: the score is that unit's
+            activation (each image's strongest position of its map unless
+            the unit gives one; channels and positions may be per image);
+            its layer must be ``layer`` or computed from it. A unit may also
+            be given as ``targets``.
         batch_size, verbose: as everywhere.
         interpolation: upsampling, ``"bilinear"`` (the paper's), ``"bicubic"``
             (Xplique's) or ``"nearest"``.
 
     Returns:
         float32 ``(N, H, W)``, non-negative.
+
+    Raises:
+        InputError: an unknown layer, bad targets or unit, both given.
     """
     forward = _Forward(model)
-    images, classes, batch_size = _check(model, inputs, layer, classes, unit, batch_size, verbose,
-                                         interpolation, forward)
+    images, classes, channels, positions, unit, batch_size = _check(
+        model, inputs, layer, targets, unit, batch_size, verbose, interpolation, forward, "grad_cam")
 
     @tf.function(reduce_retracing=True, autograph=False)
-    def run(x, c):
-        return _cam_tensors(forward, layer, x, c, unit, interpolation)[0]
+    def run(x, c, ch, pos):
+        return _cam_tensors(forward, layer, x, c, unit, ch, pos, interpolation)[0]
 
-    return batched(run, [images, classes], batch_size, verbose)
+    return batched(run, [images, classes, channels, positions], batch_size, verbose)
 
 
-def _guided_function(model, layer, unit, interpolation, method, cam):
+def _guided_function(model, layer, interpolation, method, cam):
     forward = _Forward(model, Deconvnet(model))
     layer = layer or forward.trunk[-1].name  # class maps: any layer; the cam is not used
 
-    @tf.function(reduce_retracing=True, autograph=False)
-    def run(x, c):
-        heat, values, saved = _cam_tensors(forward, layer, x, c, unit, interpolation)
-        if unit is None:  # the class logit's gradient at the head's inputs, head ReLUs by `method`
-            seeds = forward.head_seeds(values, c, method)
-        else:  # the unit's own gradient seeds the way down
-            target = forward.step(unit[0]).output
-            with tf.GradientTape() as tape:
-                tape.watch(values[target])
-                score = _score(forward, {target: values[target]}, None, None, unit)
-            seeds = {target: tape.gradient(score, values[target])}
-        pixels = run_down(forward.trunk, seeds, saved, method, x)
-        return heat[..., None] * pixels if cam else pixels
+    def make(unit):
+        @tf.function(reduce_retracing=True, autograph=False)
+        def run(x, c, ch, pos):
+            heat, values, saved = _cam_tensors(forward, layer, x, c, unit, ch, pos, interpolation)
+            if unit is None:  # the class logit's gradient at the head's inputs, head ReLUs by `method`
+                seeds = forward.head_seeds(values, c, method)
+            else:  # the unit's own gradient seeds the way down
+                target = forward.step(unit.layer).output
+                with tf.GradientTape() as tape:
+                    tape.watch(values[target])
+                    score = _score(forward, {target: values[target]}, None, None, unit, ch, pos)
+                seeds = {target: tape.gradient(score, values[target])}
+            pixels = run_down(forward.trunk, seeds, saved, method, x)
+            return heat[..., None] * pixels if cam else pixels
 
-    return forward, run
+        return run
+
+    return forward, make
 
 
-def guided_grad_cam(model, inputs, layer, classes=None, unit=None, batch_size=DEFAULT_BATCH_SIZE,
+@renamed_arguments(classes="targets")
+def guided_grad_cam(model, inputs, layer, targets=None, unit=None, batch_size=DEFAULT_BATCH_SIZE,
                     verbose="auto", interpolation="bilinear"):
     """Guided Grad-CAM: `grad_cam` times the guided backpropagation of the same
     score (`class_projection` with ``method="guided_backprop"``), elementwise.
@@ -270,23 +281,31 @@ def guided_grad_cam(model, inputs, layer, classes=None, unit=None, batch_size=DE
     Arguments as for `grad_cam`; the model's trunk must be one
     `zfkeras.Deconvnet` mirrors. Returns float32 like ``inputs``.
     """
-    forward, run = _guided_function(model, layer, unit, interpolation, GUIDED_BACKPROP, cam=True)
-    images, classes, batch_size = _check(model, inputs, layer, classes, unit, batch_size, verbose,
-                                         interpolation, forward)
-    return batched(run, [images, classes], batch_size, verbose)
+    forward, make = _guided_function(model, layer, interpolation, GUIDED_BACKPROP, cam=True)
+    images, classes, channels, positions, unit, batch_size = _check(
+        model, inputs, layer, targets, unit, batch_size, verbose, interpolation, forward, "guided_grad_cam")
+    return batched(make(unit), [images, classes, channels, positions], batch_size, verbose)
 
 
-def class_projection(model, inputs, classes=None, method="gradient", batch_size=DEFAULT_BATCH_SIZE,
+@renamed_arguments(classes="targets")
+def class_projection(model, inputs, targets=None, method="gradient", batch_size=DEFAULT_BATCH_SIZE,
                      verbose="auto"):
     """A class's logit taken down to pixels by one of the deconvnet engine's
     backward rules: the head by autodiff, the trunk by ``method``
     (``"gradient"``: the plain gradient of the logit, Simonyan et al.'s
     saliency before its absolute value; ``"guided_backprop"``; ``"deconvnet"``).
 
+    Args:
+        targets: the classes: None (each image's predicted class), one int,
+            or ``(N,)``.
+
     Returns float32 like ``inputs``.
     """
     one_of(method, "method", METHODS)
-    forward, run = _guided_function(model, None, None, "bilinear", method, cam=False)
-    images, classes, batch_size = _check(model, inputs, forward.trunk[-1].name, classes, None, batch_size,
-                                         verbose, "bilinear", forward)
-    return batched(run, [images, classes], batch_size, verbose)
+    if isinstance(targets, Unit):
+        raise InputError(f"class_projection() explains classes; project {targets} with "
+                         "zfkeras.Deconvnet(model).project(inputs, unit, method=...)")
+    forward, make = _guided_function(model, None, "bilinear", method, cam=False)
+    images, classes, _, _, _, batch_size = _check(model, inputs, forward.trunk[-1].name, targets, None,
+                                                  batch_size, verbose, "bilinear", forward, "class_projection")
+    return batched(make(None), [images, classes, None, None], batch_size, verbose)

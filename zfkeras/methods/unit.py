@@ -74,7 +74,7 @@ class Unit:
             position = position.tolist()
         if position is not None:
             if (isinstance(position, (list, tuple)) and position
-                    and all(isinstance(p, (list, tuple)) for p in position)):
+                    and not any(isinstance(p, (numbers.Number, str)) for p in position)):  # one pair per image
                 position = tuple(_pair(p, text) for p in position)
             else:
                 position = _pair(position, text)

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from zfkeras.utils.errors import InputError
+
 # Defaults of method="approximate", chosen by benchmarks/occlusion_ssim.py
 # (docs/OCCLUSION.md "Approximate occlusion": SSIM to the exact map).
 DEFAULT_TAU = 0.7
@@ -101,7 +103,7 @@ def ssim(a, b, data_range=1.0, win_size=7):
     win = min(win_size, *a.shape)
     win -= 1 - win % 2
     if win < 3:
-        raise ValueError(f"ssim needs maps of at least 3x3, got {a.shape}")
+        raise InputError(f"ssim needs maps of at least 3x3, got {a.shape}")
 
     def box(x):  # mean over every win x win window inside the map
         table = np.pad(x.cumsum(0).cumsum(1), ((1, 0), (1, 0)))

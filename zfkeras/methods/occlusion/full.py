@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zfkeras.utils.errors import InputError
+
 
 def occluded_copies(image, corners, size, fill):
     """``(B, H, W, C)`` copies of ``image`` with the square at each of ``corners (B, 2)``.
@@ -41,7 +43,7 @@ class FullInference:
             try:
                 feature_map = layer_output(model, layer)
             except ValueError as error:
-                raise ValueError(f"layer_activity cannot reach layer {layer!r} of model {model.name!r}: {error}") from None
+                raise InputError(f"layer_activity cannot reach layer {layer!r} of model {model.name!r}: {error}") from None
             net = keras.Model(model.inputs[0], [model.outputs[0], feature_map])
         self._layer = layer
         self._net = net

@@ -4,7 +4,8 @@ Plain numpy, no TensorFlow. Every spatial layer of a chain is read as its
 model-graph `zfkeras.graph.window.Window`: explicit padding (``before``,
 ``after``) followed by a VALID window operation (kernel, strides); a
 "patch" is the part of a map that differs from the unoccluded map, one
-rectangle per square position. All positions share one patch extent (the
+rectangle per square position (`Patches`; the layer's own window is the
+one `zfkeras.graph.window.Window`). All positions share one patch extent (the
 largest), so that a batch of positions has one static shape; a patch that
 would cross the far border is shifted back inside the map, which only
 recomputes a few unchanged values (exactly).
@@ -33,7 +34,7 @@ def _affected_axis(starts, extent, kernel, stride, pad_before, out_size):
 
 
 @dataclasses.dataclass(frozen=True)
-class Window:
+class Patches:
     """Per-position rectangles: ``starts (P, 2)`` (row, col) and one ``extent (h, w)``."""
 
     starts: np.ndarray
@@ -45,22 +46,22 @@ class Window:
 
 
 def affected_output(op, patch):
-    """The output `Window` that the input `patch` can change.
+    """The output `Patches` that the input ``patch`` can change.
 
     Args:
         op: the layer's placed `zfkeras.graph.window.Window`.
-        patch: `Window` of changed input positions.
+        patch: `Patches` of changed input positions.
     """
     rows, cols = [_affected_axis(patch.starts[:, a], patch.extent[a], op.span[a], op.strides[a],
                                  op.before[a], op.out_size[a]) for a in (0, 1)]
-    return Window(np.stack([rows[0], cols[0]], axis=1), (rows[1], cols[1]))
+    return Patches(np.stack([rows[0], cols[0]], axis=1), (rows[1], cols[1]))
 
 
 def input_region(op, out_window):
-    """The padded-input `Window` that computing ``out_window`` of ``op`` reads."""
+    """The padded-input `Patches` that computing ``out_window`` of ``op`` reads."""
     starts = out_window.starts * np.asarray(op.strides)
     extent = tuple((e - 1) * s + k for e, s, k in zip(out_window.extent, op.strides, op.span))
-    return Window(starts, extent)
+    return Patches(starts, extent)
 
 
 def square_corners(image_size, size, stride):

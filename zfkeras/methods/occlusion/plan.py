@@ -2,7 +2,7 @@
 
 Plain numpy on the one model graph (`zfkeras.graph.walk`). Every trunk
 tensor is either *windowed* -- per square position, one rectangle of it
-differs from the unoccluded map (`geometry.Window`), and only that
+differs from the unoccluded map (`geometry.Patches`), and only that
 rectangle is recomputed -- or *whole*: the occluded maps are computed in
 full. The model's input is windowed (the square). Then, in topological
 order:
@@ -50,8 +50,8 @@ class PlannedStep(Step):
         kind: one of `WINDOW_OPS`, ``"pad"``, ``"pointwise"``, ``"merge"``,
             or None (only whole).
         windowed: computed on windows (else on whole maps).
-        out: its output `geometry.Window` (map coordinates) when windowed.
-        region: window ops: the padded-input `geometry.Window` it reads.
+        out: its output `geometry.Patches` (map coordinates) when windowed.
+        region: window ops: the padded-input `geometry.Patches` it reads.
         placed: its `zfkeras.graph.window.Window` on the occluded images'
             sizes (None for steps of unknown geometry and the head).
         macs: multiply-adds of the step on whole maps, per image.
@@ -60,8 +60,8 @@ class PlannedStep(Step):
 
     kind: Optional[str] = None
     windowed: bool = False
-    out: Optional[geometry.Window] = None
-    region: Optional[geometry.Window] = None
+    out: Optional[geometry.Patches] = None
+    region: Optional[geometry.Patches] = None
     placed: object = None
     macs: float = 0.0
     incremental_macs: float = 0.0
@@ -102,7 +102,7 @@ def cap(window, size, tau, centre):
     extent = np.array([min(e, m) for e, m in zip(window.extent, limits)])
     starts = np.floor(centre - (extent - 1) / 2.0).astype("int64")
     starts = np.clip(starts, window.starts, window.starts + np.array(window.extent) - extent)
-    return geometry.Window(np.clip(starts, 0, np.array(size) - extent), tuple(int(e) for e in extent))
+    return geometry.Patches(np.clip(starts, 0, np.array(size) - extent), tuple(int(e) for e in extent))
 
 
 def centre_through(placed, centre):
@@ -116,7 +116,7 @@ def bounding_box(windows, size):
     lo = np.min([w.starts for w in windows], axis=0)
     hi = np.max([w.starts + np.array(w.extent) for w in windows], axis=0)
     extent = tuple(int(v) for v in np.minimum((hi - lo).max(axis=0), size))
-    return geometry.Window(np.minimum(lo, np.array(size) - np.array(extent)), extent)
+    return geometry.Patches(np.minimum(lo, np.array(size) - np.array(extent)), extent)
 
 
 def _spatial_elements(shape):
@@ -152,7 +152,7 @@ class GraphPlan:
     Attributes:
         steps: `PlannedStep`s of trunk and head in topological order.
         output: tensor id of the model output.
-        windows: tensor id -> `geometry.Window` of the windowed tensors.
+        windows: tensor id -> `geometry.Patches` of the windowed tensors.
         sizes: tensor id -> ``(H, W)`` of 4-D tensors.
         cost_ratio: estimated multiply-adds, planned / full re-inference.
     """
@@ -160,7 +160,7 @@ class GraphPlan:
     def __init__(self, graph, image_shape, size, corners, switch_fraction, tau):
         channels = {INPUT_ID: int(image_shape[2])}
         self.sizes = {INPUT_ID: tuple(image_shape[:2])}
-        self.windows = {INPUT_ID: geometry.Window(np.asarray(corners), (size, size))}
+        self.windows = {INPUT_ID: geometry.Patches(np.asarray(corners), (size, size))}
         # the square's centre in each windowed map (where a capped window is centred)
         self._centres = {INPUT_ID: np.asarray(corners, "float64") + (size - 1) / 2.0}
         ordered = sorted(graph.steps + graph.head, key=lambda s: s.output)
@@ -214,7 +214,7 @@ class GraphPlan:
         if kind == "pointwise":
             return ins[0], None
         if kind == "pad":
-            return geometry.Window(ins[0].starts + np.array(placed.before), ins[0].extent), None
+            return geometry.Patches(ins[0].starts + np.array(placed.before), ins[0].extent), None
         size = placed.out_size
         if kind == "merge":
             out = cap(bounding_box(ins, size), size, tau, centre)

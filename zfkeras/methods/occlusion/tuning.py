@@ -24,12 +24,14 @@ from typing import List, Optional
 
 import numpy as np
 
+from zfkeras.utils.baselines import DEFAULT_BASELINE
+from zfkeras.utils.compat import renamed_arguments
 from zfkeras.utils.errors import InputError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE
 from zfkeras.methods.occlusion import approximate
-from zfkeras.methods.occlusion.api import _fraction, occlusion
+from zfkeras.methods.occlusion.api import fraction, occlusion
 from zfkeras.keras_objects.precision import float32_model
-from zfkeras.utils.validation import positive_int
+from zfkeras.utils.validation import float_in_range, positive_int
 
 DEFAULT_TAUS = (1.0, 0.7, 0.6, 0.5)
 DEFAULT_COARSE_FACTORS = (1, 2, 3, 4)
@@ -77,14 +79,15 @@ class ApproximationTuning:
         return out
 
 
-def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, fill=None, labels=None,
-                     batch_size=DEFAULT_BATCH_SIZE, from_logits=False, verbose="auto",
+@renamed_arguments(labels="targets", fill=("baseline", lambda value: DEFAULT_BASELINE if value is None else value))
+def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, baseline=DEFAULT_BASELINE,
+                     targets=None, batch_size=DEFAULT_BATCH_SIZE, from_logits=None, verbose="auto",
                      taus=DEFAULT_TAUS, coarse_factors=DEFAULT_COARSE_FACTORS,
                      drill_downs=DEFAULT_DRILL_DOWNS):
     """The cheapest approximate-occlusion setting that keeps the map at ``target_ssim``.
 
     Args:
-        model, inputs, size, stride, fill, labels, batch_size, from_logits,
+        model, inputs, size, stride, baseline, targets, batch_size, from_logits,
             verbose: as `zfkeras.occlusion` (``inputs`` are the sample images).
         target_ssim: lowest per-image SSIM (p(class) map against the exact
             one, `approximate.ssim`) wanted on images like ``inputs``, in (0, 1].
@@ -106,21 +109,21 @@ def tune_approximate(model, inputs, size, stride, target_ssim=0.9, margin=0.05, 
         ValueError: bad settings, or an occlusion grid under 3x3 positions
             (too small for SSIM).
     """
-    target_ssim = _fraction(target_ssim, "target_ssim")
-    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating)) or not 0 <= margin < 1:
-        raise InputError(f"margin must be a number in [0, 1), got {margin!r}")
-    taus = sorted({_fraction(t, "each of taus") for t in _non_empty(taus, "taus")} | {1.0}, reverse=True)
+    target_ssim = fraction(target_ssim, "target_ssim")
+    margin = float_in_range(margin, "margin", 0, 1, high_inclusive=False)
+    taus = sorted({fraction(t, "each of taus") for t in _non_empty(taus, "taus")} | {1.0}, reverse=True)
     factors = sorted({positive_int(f, "each of coarse_factors")
                       for f in _non_empty(coarse_factors, "coarse_factors")} | {1})
-    drills = sorted({_fraction(d, "each of drill_downs") for d in _non_empty(drill_downs, "drill_downs")})
+    drills = sorted({fraction(d, "each of drill_downs") for d in _non_empty(drill_downs, "drill_downs")})
     size, stride = positive_int(size, "size"), positive_int(stride, "stride")
-    common = dict(fill=fill, labels=labels, batch_size=batch_size, from_logits=from_logits, verbose=verbose)
+    common = dict(baseline=baseline, targets=targets, batch_size=batch_size, from_logits=from_logits,
+                  verbose=verbose)
     exact = occlusion(model, inputs, size, stride, method="auto", **common)
     grid = exact.class_probability.shape[1:]
     if min(grid) < 3:
         raise InputError(f"tuning needs an occlusion grid of at least 3x3 positions for SSIM; size={size}, "
                          f"stride={stride} give {grid[0]}x{grid[1]}")
-    common.update(labels=exact.true_label, fill=exact.fill)
+    common.update(targets=exact.true_label, baseline=exact.baseline)
     cost_of = _window_costs(model, np.shape(inputs)[1:], size, exact.corners.reshape(-1, 2))
     if cost_of(1.0) is None:  # no incremental path: subsets run through full re-inference, tau changes nothing
         taus, cost_of = [1.0], lambda tau: 1.0
