@@ -12,7 +12,7 @@ def _spot(h, w, y, x):
 
 
 def test_translation_moves_down_by_the_fraction_of_the_height():
-    out = transform_images(_spot(8, 6, 2, 3), "translate", 0.25)  # 2 px
+    out = transform_images(_spot(8, 6, 2, 3), "translate", 0.25, 0.0)  # 2 px
     assert np.unravel_index(out[0, ..., 0].argmax(), (8, 6)) == (4, 3)
     assert out.sum() == pytest.approx(1.0)
 
@@ -27,12 +27,12 @@ def test_rotation_matches_numpy_rot90_counter_clockwise(degrees, k):
 def test_scale_about_the_centre():
     img = np.random.RandomState(1).rand(1, 9, 9, 1).astype("float32")
     np.testing.assert_allclose(transform_images(img, "scale", 1.0), img, atol=1e-6)
-    big = transform_images(img, "scale", 2.0)
+    big = transform_images(img, "scale", 2.0, 0.0)
     assert big[0, 4, 4, 0] == pytest.approx(img[0, 4, 4, 0])  # the centre stays
     # output (2, 2) samples input 4 + (2 - 4) / 2 = (3, 3); (3, 3) samples (3.5, 3.5)
     assert big[0, 2, 2, 0] == pytest.approx(img[0, 3, 3, 0], rel=1e-5)
     assert big[0, 3, 3, 0] == pytest.approx(img[0, 3:5, 3:5, 0].mean(), rel=1e-5)
-    small = transform_images(img, "scale", 0.5)
+    small = transform_images(img, "scale", 0.5, 0.0)
     assert small[0, 0, 0, 0] == 0.0  # brought in from outside: the fill
 
 
@@ -151,11 +151,11 @@ def test_logits_dataset_inputs_and_the_baseline():
                      verbose=0)
     np.testing.assert_allclose(got.probability, want.probability, rtol=1e-6)
     np.testing.assert_allclose(got.distance["conv1"], want.distance["conv1"], rtol=1e-6)
-    # the default baseline is 0 (the black background); "mean" fills with each channel's mean
+    # "mean" (the default) fills with each channel's mean; 0.0 is a black background
     mean = images.mean()
     shrunk = transform_images(images, "scale", 0.5, "mean")
     np.testing.assert_allclose(shrunk[:, 0, 0, 0], mean, rtol=1e-6)
-    np.testing.assert_allclose(shrunk - mean, transform_images(images - mean, "scale", 0.5), atol=1e-6)
+    np.testing.assert_allclose(shrunk - mean, transform_images(images - mean, "scale", 0.5, 0.0), atol=1e-6)
     by_mean = invariance(model, images, targets, "scale", [1.0, 0.5], baseline="mean", verbose=0)
     sub = keras.Model(model.inputs[0], model.get_layer("conv1").output)
     np.testing.assert_allclose(by_mean.distance["conv1"][:, 1], _oracle_distance(sub, images, shrunk), rtol=1e-4)
@@ -166,7 +166,7 @@ def test_one_baseline_per_channel():
     out = transform_images(images, "translate", 2 / 6, baseline=[0.1, 0.5, 0.9])  # 2 px down
     np.testing.assert_allclose(out[:, :2], np.broadcast_to([0.1, 0.5, 0.9], (2, 2, 6, 3)), atol=1e-6)
     np.testing.assert_allclose(out[:, 2:], images[:, :4], atol=1e-6)
-    with pytest.raises(ValueError, match="baseline must be a number or 3 numbers"):
+    with pytest.raises(ValueError, match=r"baseline must be a number or 3 values \(one per channel\); got 2 values: \[0.1, 0.5\]"):
         transform_images(images, "translate", 0.1, baseline=[0.1, 0.5])
 
 
