@@ -106,6 +106,8 @@ class ObjectiveReader:
         model: a single-input Keras image model (a mixed-precision model
             is read through its float32 copy).
         objectives: a `zfkeras.Unit`, a class index, or a list of them.
+        redirect: None, or a boolean `tf.Variable`: read through a clone
+            whose ReLUs have Lucid's redirected gradient (`relu_redirect`).
 
     Attributes:
         objectives: the checked `Objective`s, in order.
@@ -117,9 +119,13 @@ class ObjectiveReader:
             the layer or the head (naming the objective).
     """
 
-    def __init__(self, model, objectives):
+    def __init__(self, model, objectives, redirect=None):
         given = parse_objectives(objectives)
         self.model = float32_model(model)
+        if redirect is not None:
+            from zfkeras.methods.feature_visualization.relu_redirect import redirected_model
+
+            self.model = redirected_model(self.model, redirect)
         self.input_shape = model_input_shape(self.model)
         units = [o for o in given if isinstance(o, Unit)]
         names = list(dict.fromkeys(u.layer for u in units))

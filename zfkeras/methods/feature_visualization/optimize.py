@@ -190,6 +190,7 @@ def feature_visualization(model, objectives, method="maco", inputs=None, preproc
     from zfkeras.methods.feature_visualization.fourier import average_magnitude, sigmoid_contrast
     from zfkeras.methods.feature_visualization.objectives import ObjectiveReader
     from zfkeras.methods.feature_visualization.pixel_space import pixel_space
+    from zfkeras.methods.feature_visualization.relu_redirect import REDIRECT_STEPS
     from zfkeras.methods.feature_visualization.transforms import box_schedule, lucid_views, maco_views
     from zfkeras.utils.inputs import check_images
     from zfkeras.utils.progress import check_verbose, progress_bar
@@ -204,7 +205,8 @@ def feature_visualization(model, objectives, method="maco", inputs=None, preproc
     box_start, box_end = _box(box_size)
     noise = float_in_range(noise, "noise", 0.0, None)
     decay_power = float_in_range(decay_power, "decay_power", 0.0, None)
-    reader = ObjectiveReader(model, objectives)
+    early = tf.Variable(True, trainable=False)
+    reader = ObjectiveReader(model, objectives, redirect=early)
     shape = reader.input_shape
     if any(d is None for d in shape):
         raise InputError(f"model {reader.model.name!r} takes inputs of shape {shape}; feature visualisation "
@@ -245,6 +247,7 @@ def feature_visualization(model, objectives, method="maco", inputs=None, preproc
     boxes = box_schedule(steps, box_start, box_end)
     bar = progress_bar(steps, verbose, "step")
     for index in range(steps):
+        early.assign(index < REDIRECT_STEPS)
         step(tf.constant(index), tf.constant(boxes[index]))
         if bar is not None:
             bar.add(1)
