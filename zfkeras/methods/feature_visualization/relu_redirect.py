@@ -33,17 +33,22 @@ def redirected_relu(early):
 
     @tf.custom_gradient
     def relu(x):
-        def gradient(upstream):
-            negative = x < 0
-            true = tf.where(negative, tf.zeros_like(upstream), upstream)
-            # The loss is minimised: a positive gradient pushes the input lower.
-            redirected = tf.where(negative & (upstream > 0), tf.zeros_like(upstream), upstream)
-            flat = tf.reshape(true, [tf.shape(true)[0], -1])
-            alive = tf.reduce_any(tf.not_equal(flat, 0), axis=1)
-            alive = tf.reshape(alive, tf.concat([tf.shape(alive), tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-            return tf.where(early, redirected, tf.where(alive, true, redirected))
+        y = tf.nn.relu(x)
 
-        return tf.nn.relu(x), gradient
+        def gradient(upstream):
+            true = tf.raw_ops.ReluGrad(gradients=upstream, features=y)
+            rows = tf.reduce_any(tf.not_equal(tf.reshape(true, [tf.shape(true)[0], -1]), 0), axis=1)
+
+            def redirect():
+                # The loss is minimised: a positive gradient pushes the input lower.
+                redirected = tf.where((x < 0) & (upstream > 0), tf.zeros_like(upstream), upstream)
+                alive = tf.reshape(rows, tf.concat([tf.shape(rows), tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+                return tf.where(early, redirected, tf.where(alive, true, redirected))
+
+            # Past the first steps, with every image alive, it is the true gradient: skip the rest.
+            return tf.cond(early | ~tf.reduce_all(rows), redirect, lambda: true)
+
+        return y, gradient
 
     relu.__name__ = "relu"
     return relu
