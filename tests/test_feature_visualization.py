@@ -260,6 +260,24 @@ def test_nested_base_with_batch_normalisation_and_mixed_precision():
     assert np.abs(again.images - result.images).mean() < 5e-4
 
 
+def test_a_graph_with_residual_adds_and_concatenation():
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((12, 12, 3))
+    a = keras.layers.Conv2D(6, 3, padding="same", name="a")(inputs)
+    b = keras.layers.ReLU(name="b")(keras.layers.Conv2D(6, 3, padding="same")(a))
+    merged = keras.layers.Concatenate(name="cat")([keras.layers.Add()([a, b]), inputs])
+    top = keras.layers.Conv2D(5, 3, activation="relu", name="top")(merged)
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(top)))
+    data = np.random.RandomState(0).uniform(size=(8, 12, 12, 3)).astype("float32")
+    objectives = [Unit("top", 3), Unit("cat", 7, position=(5, 6)), 3]
+    for method in ("maco", "fourier"):
+        start = feature_visualization(model, objectives, method=method, inputs=data, steps=1, verbose=0)
+        end = feature_visualization(model, objectives, method=method, inputs=data, steps=40, verbose=0)
+        assert np.all(end.values > start.values), (method, start.values, end.values)
+        np.testing.assert_allclose(np.diag(objective_values(model, objectives, end.images)), end.values,
+                                   rtol=1e-4, atol=1e-6)
+
+
 # --- a tiny trained model: grey data, its own spectrum, activation reached ----
 
 @pytest.fixture(scope="module")
