@@ -323,12 +323,12 @@ def test_activation_reached_on_a_trained_models_units(digits_model):
     live = strongest > 1e-3
     result = feature_visualization(model, units, inputs=train, preprocess=_scale255, verbose=0)
     reached = result.values[live] / strongest[live]
-    print("MaCo activation reached", np.round(reached, 2))
+    print("MaCo activation reached", live.sum(), "live", np.round(reached, 2).tolist())
     assert np.median(reached) >= 1.0, reached
     assert np.mean(reached >= 1.0) >= 0.75, reached
     lucid = feature_visualization(model, units, method="fourier", inputs=train, preprocess=_scale255,
                                   steps=256, verbose=0)
-    print("Lucid activation reached", np.round(lucid.values[live] / strongest[live], 2))
+    print("Lucid activation reached", np.round(lucid.values[live] / strongest[live], 2).tolist())
     moved = live & (lucid.values > 0)  # units silent on a grey image get no gradient (docs)
     assert moved.sum() >= live.sum() // 3
     assert np.all(lucid.values[moved] / strongest[moved] >= 1.0), lucid.values[moved] / strongest[moved]
