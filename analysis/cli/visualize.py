@@ -47,13 +47,6 @@ def build_parser():
     return parser
 
 
-def _last_conv(model):
-    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
-    if not names:
-        raise InputError(f"model {model.name!r} has no Conv2D layer; give --layer")
-    return names[-1]
-
-
 def _save_grids(result, out, method):
     import numpy as np
 
@@ -83,7 +76,9 @@ def main(argv=None):
     from zfkeras.utils.atomic import atomic_path
 
     model = run.load_model()
-    layer = args.layer or _last_conv(model)
+    from zfkeras.analysis.sections.feature_visualization import last_conv_layer
+
+    layer = args.layer or last_conv_layer(model)
     if args.channels is None:
         from zfkeras.utils.streaming import qualified_layer  # layer addressing (moving to zfkeras.graph)
 
