@@ -29,6 +29,7 @@ _EXPORTS = {
     "features": "zfkeras.methods.features",
     "occlusion": "zfkeras.methods.occlusion",
     "grad_cam": "zfkeras.methods.grad_cam",
+    "feature_visualization": "zfkeras.methods.feature_visualization",
     "faithfulness": "zfkeras.measures.faithfulness",
     "RunFolder": "zfkeras.runs",
     # the method contract: one call, one result, one unit selector

@@ -19,6 +19,7 @@ VERBS = {
     "probe": ("zfkeras.analysis.cli.probe", "per-layer linear SVM / softmax probes (Table 6)"),
     "transfer": ("zfkeras.analysis.cli.transfer", "few-shot transfer of the trained layers (Tables 3-4)"),
     "ablate": ("zfkeras.analysis.cli.ablate", "train every Table 2 variant and tabulate their errors"),
+    "visualize": ("zfkeras.analysis.cli.visualize", "feature visualisation of a run's units and classes (MaCo, Lucid)"),
     "export": ("zfkeras.export.cli", "write a SavedModel that classifies, returns features and serves projections"),
     "explore": ("zfkeras.explore.cli", "prepare any Keras convnet and an image folder for the TensorBoard explorer"),
 }
