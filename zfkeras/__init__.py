@@ -4,7 +4,8 @@ The public API is small and imported lazily, so that ``import zfkeras``
 (and the ``zfkeras`` command's ``--help``) does not pay for importing
 TensorFlow until a name is used. Everything else lives in submodules:
 `zfkeras.layers`, `zfkeras.models` (ablations), `zfkeras.data`,
-`zfkeras.deconv`, `zfkeras.utils.validation`, ...
+`zfkeras.deconv`, `zfkeras.utils.validation`, ...; `zfkeras.plot` draws
+any result (and is reached as an attribute too).
 """
 
 from zfkeras.utils.lazy import lazy_exports
@@ -41,4 +42,20 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+# Subpackages reached as attributes (``zfkeras.plot.explanations(...)``
+# after a plain ``import zfkeras``): imported on first use, not in __all__.
+_SUBPACKAGES = ("plot",)
+
+_getattr, _dir = lazy_exports(__name__, globals(), _EXPORTS)
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    return _getattr(name)
+
+
+def __dir__():
+    return sorted(set(_dir()) | set(_SUBPACKAGES))
