@@ -12,14 +12,14 @@ import pytest
 
 from zfkeras import plot
 from zfkeras.methods.explanation import Explanation
-from zfkeras.plot import _canvas, inline
+from zfkeras.plot import canvas, inline
 from zfkeras.utils.display import projection_to_image
 from zfkeras.utils.errors import InputError, InputTypeError
 
 
 def pixel(figure, ax, x, y):
     """RGB in [0, 1] of the figure's pixel at data point (x, y) of ``ax`` (drawn at the figure's size)."""
-    rgba = _canvas.figure_pixels(figure)
+    rgba = canvas.figure_pixels(figure)
     px, py = ax.transData.transform((x, y))
     return rgba[int(rgba.shape[0] - py), int(px), :3] / 255.0
 
@@ -93,7 +93,7 @@ def test_several_methods_side_by_side_with_their_images():
         assert pixel(figure, axes[i, 1], 6, 6)[2] > 0.2 + pixel(figure, axes[i, 1], 6, 6)[0]
         np.testing.assert_allclose(pixel(figure, axes[i, 2], 6, 6), [1, 1, 1], atol=2 / 255)
     # into the caller's axes
-    figure2, own = _canvas.new_figure((4, 4), 1, 2)
+    figure2, own = canvas.new_figure((4, 4), 1, 2)
     assert plot.explanations(explanation("occlusion", signed_maps(1)), images[:1], ax=own) is figure2
     assert own[0, 1].images
 

@@ -9,7 +9,7 @@ trainer's fixed sample of images, shown by `projection_to_image`.
 
 import numpy as np
 
-from zfkeras.plot import _canvas, _layout
+from zfkeras.plot import canvas, layout
 from zfkeras.utils.display import projection_to_image
 from zfkeras.utils.errors import InputError
 
@@ -81,7 +81,7 @@ def evolution(evolution, *, ax=None):
     if ax is None:
         maps = max(len(g["channels"]) for g in grids.values())
         width = (0.6 * len(epochs) + 1.0) * len(layers)
-        figure, axes = _canvas.new_figure((width, 0.6 * maps + 1.2), 1, len(layers))
+        figure, axes = canvas.new_figure((width, 0.6 * maps + 1.2), 1, len(layers))
         axes = axes[0]
     else:
         axes = np.asarray(ax, dtype=object).reshape(-1)
@@ -91,7 +91,7 @@ def evolution(evolution, *, ax=None):
     for a, layer in zip(axes, layers):
         grid = grids[layer]
         m, e, h, w, _ = grid["panels"].shape
-        image = _layout.montage(grid["panels"].reshape((m * e, h, w, 3)), columns=e, gap=1, fill=1.0)
+        image = layout.montage(grid["panels"].reshape((m * e, h, w, 3)), columns=e, gap=1, fill=1.0)
         a.imshow(image, interpolation="nearest")
         a.set_title(layer)
         a.set_xticks([(w + 1) * k + w / 2 for k in range(e)])

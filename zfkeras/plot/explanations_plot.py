@@ -14,7 +14,7 @@ How an explanation is shown (`explanation_image`):
 
 import numpy as np
 
-from zfkeras.plot import _canvas
+from zfkeras.plot import canvas
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import quote
@@ -54,7 +54,7 @@ def unsigned_map_to_rgb(values):
     return to_rgb(np.clip(values / max(float(values.max()), 1e-12), 0.0, 1.0))
 
 
-def explanation_image(explanation, index=0, kind="auto", signed=None):
+def explanation_image(explanation, index=0, kind="auto", signed=None, box=None):
     """One image's explanation as an RGB picture ``(H, W, 3)`` in [0, 1].
 
     Args:
@@ -64,16 +64,19 @@ def explanation_image(explanation, index=0, kind="auto", signed=None):
             ``"map"`` (the channel-reduced map), or ``"auto"`` (the
             attributions where the method has them, else the map).
         signed: whether the map is signed (None: `is_signed`).
+        box: ``(top, left, bottom, right)`` to cut (e.g. a unit's receptive
+            field) before normalising, or None for the whole image.
     """
     if kind not in KINDS:
         raise InputError(f"kind must be one of {KINDS}, got {quote(kind)}")
     if kind == "attributions" and explanation.attributions is None:
         raise InputError(f"the {explanation.method!r} explanation has no per-channel attributions "
                          "(its result is a map only); use kind='map'")
+    t, l, b, r = (0, 0, None, None) if box is None else (int(v) for v in box)
     if kind != "map" and explanation.attributions is not None:
-        return projection_to_image(explanation.attributions[index])
+        return projection_to_image(explanation.attributions[index, t:b, l:r])
     signed = is_signed(explanation) if signed is None else signed
-    values = explanation.maps[index]
+    values = explanation.maps[index, t:b, l:r]
     return signed_map_to_rgb(values) if signed else unsigned_map_to_rgb(values)
 
 
@@ -128,7 +131,7 @@ def explanations(explanations, images=None, *, max_images=8, kind="auto", ax=Non
     n, height, width = first.maps.shape
     shown = images
     if images is not None:
-        shown = _canvas.as_images(images)
+        shown = canvas.as_images(images)
         if len(shown) != n or shown.shape[1:3] != (height, width):
             raise InputError(f"images must be the {n} explained images of {height}x{width} pixels, got an array "
                              f"of shape {np.shape(images)}")
@@ -138,7 +141,7 @@ def explanations(explanations, images=None, *, max_images=8, kind="auto", ax=Non
     titles = (["image"] if shown is not None else []) + [str(t).replace("_", " ") for t in named]
     table = []
     for i in range(rows):
-        row = [_canvas.pixels_of(shown[i])] if shown is not None else []
+        row = [canvas.pixels_of(shown[i])] if shown is not None else []
         row += [explanation_image(e, i, kind) for e in named.values()]
         table.append(row)
     figure_axes = None
@@ -148,5 +151,5 @@ def explanations(explanations, images=None, *, max_images=8, kind="auto", ax=Non
             raise InputError(f"ax must hold {rows} x {len(titles)} axes (rows x columns), got {axes.size}")
         figure_axes = (axes[0].figure, axes.reshape(rows, len(titles)))
     labels = [f"image {i}" for i in range(rows)]
-    return _canvas.image_grid(table, row_labels=labels, column_titles=titles, panel_inches=panel_inches,
+    return canvas.image_grid(table, row_labels=labels, column_titles=titles, panel_inches=panel_inches,
                               figure_axes=figure_axes)

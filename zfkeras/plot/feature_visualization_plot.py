@@ -9,7 +9,7 @@ and ``values`` / ``units`` for the titles when present.
 
 import numpy as np
 
-from zfkeras.plot import _canvas
+from zfkeras.plot import canvas
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import quote
 
@@ -19,18 +19,18 @@ def _pictures(result):
     source = pixels if pixels is not None else getattr(result, "images", None)
     if source is None:
         raise InputTypeError(f"result must be a feature visualisation (with images or pixels), got {quote(result)}")
-    images = _canvas.as_array(source, "result.images", (4,), "(K, H, W, C) pictures")
+    images = canvas.as_array(source, "result.images", (4,), "(K, H, W, C) pictures")
     if pixels is not None and (images.min() < 0 or images.max() > 1):
         raise InputError(f"result.pixels must lie in [0, 1], got values in [{images.min():g}, {images.max():g}]")
     # pixels in [0, 1] are shown as they are; images are stretched to [0, 1]
-    return np.stack([_canvas.pixels_of(p) for p in images])
+    return np.stack([canvas.pixels_of(p) for p in images])
 
 
 def _alpha(result, count, size):
     transparency = getattr(result, "transparency", None)
     if transparency is None:
         return None
-    alpha = _canvas.as_array(transparency, "result.transparency", (3, 4), "(K, H, W[, 1]) transparency maps")
+    alpha = canvas.as_array(transparency, "result.transparency", (3, 4), "(K, H, W[, 1]) transparency maps")
     if alpha.ndim == 4:
         alpha = alpha.mean(axis=-1)
     if alpha.shape != (count,) + size:
@@ -83,7 +83,7 @@ def feature_visualization(result, *, transparency=True, columns=None, ax=None, p
         raise InputError(f"columns must be a positive int, got {quote(columns)}")
     rows = -(-count // columns)
     if ax is None:
-        figure, axes = _canvas.new_figure((panel_inches * columns, panel_inches * rows + 0.3), rows, columns)
+        figure, axes = canvas.new_figure((panel_inches * columns, panel_inches * rows + 0.3), rows, columns)
         axes = axes.reshape(-1)
     else:
         axes = np.asarray(ax, dtype=object).reshape(-1)
@@ -94,7 +94,7 @@ def feature_visualization(result, *, transparency=True, columns=None, ax=None, p
         a.imshow(picture, interpolation="nearest")
         a.set_title(title, fontsize=8)
     for a in axes:
-        _canvas.clear_ticks(a)
+        canvas.clear_ticks(a)
         if not a.images:
             a.axis("off")
     figure.tight_layout()

@@ -2,7 +2,7 @@
 
 `repr_png` draws any zfkeras result it knows (an `Explanation`, an
 `OcclusionResult`, a `TopActivations`, a feature visualisation) as a PNG of
-at most `zfkeras.plot._canvas.INLINE_SIZE` inches at ``INLINE_DPI``
+at most `zfkeras.plot.canvas.INLINE_SIZE` inches at ``INLINE_DPI``
 (432 x 288 pixels), the first few images only; `summary` is its one-line
 text. The result classes call them from ``_repr_png_`` and ``__repr__``
 (`ShowsItself`), so a result at the end of a Jupyter cell is drawn and a
@@ -11,7 +11,7 @@ printed one stays one line.
 
 import numpy as np
 
-from zfkeras.plot import _canvas
+from zfkeras.plot import canvas
 
 # Images a result draws of itself at most.
 INLINE_IMAGES = 3
@@ -33,7 +33,7 @@ def kind_of(result):
 def _bounded(figure):
     """Shrinks a figure to fit `INLINE_SIZE`, keeping its aspect."""
     width, height = figure.get_size_inches()
-    scale = min(1.0, _canvas.INLINE_SIZE[0] / width, _canvas.INLINE_SIZE[1] / height)
+    scale = min(1.0, canvas.INLINE_SIZE[0] / width, canvas.INLINE_SIZE[1] / height)
     figure.set_size_inches(width * scale, height * scale)
     return figure
 
@@ -41,7 +41,7 @@ def _bounded(figure):
 def _top_k_figure(result):
     """A TopActivations has no pictures: its activations, one row per map."""
     values = np.asarray(result.values, np.float32)
-    figure, axes = _canvas.new_figure(_canvas.INLINE_SIZE)
+    figure, axes = canvas.new_figure(canvas.INLINE_SIZE)
     ax = axes[0, 0]
     image = ax.imshow(values[:64], aspect="auto", cmap="viridis", interpolation="nearest")
     ax.set_xlabel("rank")
@@ -81,9 +81,9 @@ def repr_png(result):
     import matplotlib
 
     pad = 2 * float(matplotlib.rcParams["savefig.pad_inches"]) + 0.05
-    dpi = min(_canvas.INLINE_DPI, _canvas.INLINE_SIZE[0] * _canvas.INLINE_DPI / (box.width + pad),
-              _canvas.INLINE_SIZE[1] * _canvas.INLINE_DPI / (box.height + pad))
-    return _canvas.figure_png(figure, dpi=dpi)
+    dpi = min(canvas.INLINE_DPI, canvas.INLINE_SIZE[0] * canvas.INLINE_DPI / (box.width + pad),
+              canvas.INLINE_SIZE[1] * canvas.INLINE_DPI / (box.height + pad))
+    return canvas.figure_png(figure, dpi=dpi)
 
 
 def summary(result):

@@ -8,7 +8,7 @@ class), one curve per image.
 
 import numpy as np
 
-from zfkeras.plot import _canvas
+from zfkeras.plot import canvas
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import quote
 
@@ -62,12 +62,12 @@ def invariance(results, images=None, *, layers=None, labels=None, class_names=No
                              f"{sorted(r.distance)}")
     n = np.shape(first.probability)[0]
     if images is not None:
-        images = _canvas.as_images(images)
+        images = canvas.as_images(images)
         if len(images) != n:
             raise InputError(f"images must be the {n} transformed images, got an array of shape {images.shape}")
     columns = (images is not None) + len(layers) + 1
     if ax is None:
-        figure, axes = _canvas.new_figure((3.75 * columns, 3.2 * len(named)), len(named), columns)
+        figure, axes = canvas.new_figure((3.75 * columns, 3.2 * len(named)), len(named), columns)
     else:
         axes = np.asarray(ax, dtype=object).reshape(-1)
         if axes.size != len(named) * columns:
@@ -86,7 +86,7 @@ def invariance(results, images=None, *, layers=None, labels=None, class_names=No
 
             shown = amounts[:: max(1, len(amounts) // strip)][:strip]
             pictures = np.concatenate([transform_images(images[:1], kind, a)[0] for a in shown], axis=1)
-            axes[row, 0].imshow(_canvas.pixels_of(pictures))
+            axes[row, 0].imshow(canvas.pixels_of(pictures))
             axes[row, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=8)
             axes[row, 0].axis("off")
             col = 1

@@ -9,7 +9,7 @@ position, drawn at the square's centre in image pixels.
 
 import numpy as np
 
-from zfkeras.plot import _canvas
+from zfkeras.plot import canvas
 from zfkeras.utils.display import projection_to_image
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import quote
@@ -33,11 +33,11 @@ def _check(result, images, projection):
                              f"without {', '.join(missing)}")
     n = len(result.class_probability)
     if images is not None:
-        images = _canvas.as_images(images)
+        images = canvas.as_images(images)
         if len(images) != n:
             raise InputError(f"images must be the {n} occluded images, got an array of shape {images.shape}")
     if projection is not None:
-        projection = _canvas.as_images(projection, "projection")
+        projection = canvas.as_images(projection, "projection")
         if len(projection) != n:
             raise InputError(f"projection must hold one projection per occluded image ({n}), got an array of "
                              f"shape {projection.shape}")
@@ -71,7 +71,7 @@ def occlusion(result, images=None, *, projection=None, layer=None, class_names=N
     panels = ["image"] * (images is not None) + ["activity"] * (activity is not None) + \
         ["projection"] * (projection is not None) + ["probability", "label"]
     if ax is None:
-        figure, axes = _canvas.new_figure((3.2 * len(panels), 3.3 * len(rows)), len(rows), len(panels))
+        figure, axes = canvas.new_figure((3.2 * len(panels), 3.3 * len(rows)), len(rows), len(panels))
     else:
         axes = np.asarray(ax, dtype=object).reshape(-1)
         if axes.size != len(rows) * len(panels):
@@ -91,7 +91,7 @@ def occlusion(result, images=None, *, projection=None, layer=None, class_names=N
         letter = iter("abcde")
         true = name(result.true_label[i])
         if images is not None:
-            shown = _canvas.pixels_of(images[i]).copy()
+            shown = canvas.pixels_of(images[i]).copy()
             r, c = np.array(result.class_probability[i].shape) // 2
             (t, l), s = result.corners[r, c], result.size
             shown[t:t + s, l:l + s] = 0.5

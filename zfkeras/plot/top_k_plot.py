@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from zfkeras.plot import _canvas, _layout
+from zfkeras.plot import canvas, layout
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import quote
@@ -41,8 +41,8 @@ class TopKPanels:
         return f"<TopKPanels {self.layer!r}: {m} maps x top {k}, panels {h}x{w}>"
 
     def _repr_png_(self):
-        figure = top_k(self, channels=range(min(len(self.channels), 4)), width=_canvas.INLINE_SIZE[0])
-        return _canvas.figure_png(figure, dpi=_canvas.INLINE_DPI)
+        figure = top_k(self, channels=range(min(len(self.channels), 4)), width=canvas.INLINE_SIZE[0])
+        return canvas.figure_png(figure, dpi=canvas.INLINE_DPI)
 
 
 def full_field_size(deconv, layer):
@@ -89,8 +89,8 @@ def top_k_panels(deconv, layer, top, channels, inputs, pixels=None):
     projected = deconv.project(inputs[flat_ids], layer, flat_ch, position=flat_pos, verbose=0)
     projections, patches = [], []
     for i, (t, l, b, r) in enumerate(boxes):
-        projections.append(_layout.place(projection_to_image(projected[i, t:b, l:r]), boxes[i], size))
-        patches.append(_layout.place(to_rgb(_canvas.pixels_of(shown[flat_ids[i]])[t:b, l:r]), boxes[i], size))
+        projections.append(layout.place(projection_to_image(projected[i, t:b, l:r]), boxes[i], size))
+        patches.append(layout.place(to_rgb(canvas.pixels_of(shown[flat_ids[i]])[t:b, l:r]), boxes[i], size))
     shape = (m, k) + projections[0].shape
     return TopKPanels(layer, channels, np.asarray(top.values, np.float32)[channels],
                       np.stack(projections).reshape(shape), np.stack(patches).reshape(shape))
@@ -99,8 +99,8 @@ def top_k_panels(deconv, layer, top, channels, inputs, pixels=None):
 def tile(projections, patches, gap=1):
     """One unit's tile: the k projections in a square block, a gap, the k patches."""
     side = int(np.ceil(np.sqrt(len(projections))))
-    left = _layout.montage(projections, side, fill=1.0)
-    right = _layout.montage(patches, side, fill=1.0)
+    left = layout.montage(projections, side, fill=1.0)
+    right = layout.montage(patches, side, fill=1.0)
     spacer = np.ones((left.shape[0], 2 * gap + 1, 3), np.float32)
     return np.concatenate([left, spacer, right], axis=1)
 
@@ -124,9 +124,9 @@ def top_k(panels, channels=None, *, layer=None, ax=None, width=12.0):
         InputError: panels of the wrong shape, projections and patches of
             different shapes, unknown channels.
     """
-    projections = _canvas.as_array(getattr(panels, "projections", None), "panels.projections", (5,),
+    projections = canvas.as_array(getattr(panels, "projections", None), "panels.projections", (5,),
                                    "a (M, k, h, w, 3) array of pictures")
-    patches = _canvas.as_array(getattr(panels, "patches", None), "panels.patches", (5,),
+    patches = canvas.as_array(getattr(panels, "patches", None), "panels.patches", (5,),
                                "a (M, k, h, w, 3) array of pictures")
     if projections.shape != patches.shape or projections.shape[-1] != 3:
         raise InputError(f"projections and patches must have one shape (M, k, h, w, 3), got {projections.shape} "
@@ -146,7 +146,7 @@ def top_k(panels, channels=None, *, layer=None, ax=None, width=12.0):
     gap = np.ones((h, max(2, w // 8), 3), np.float32)
     strip = np.concatenate([piece for t in tiles for piece in (t, gap)][:-1], axis=1)
     if ax is None:
-        figure, axes = _canvas.new_figure((width + 0.8, width * h / strip.shape[1] + 0.6))
+        figure, axes = canvas.new_figure((width + 0.8, width * h / strip.shape[1] + 0.6))
         ax = axes[0, 0]
     step = w + gap.shape[1]
     ax.imshow(strip, interpolation="nearest")
