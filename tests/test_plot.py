@@ -12,6 +12,7 @@ import pytest
 
 from zfkeras import plot
 from zfkeras.methods.explanation import Explanation
+from zfkeras.methods.unit import Unit
 from zfkeras.plot import canvas, inline
 from zfkeras.utils.display import projection_to_image
 from zfkeras.utils.errors import InputError, InputTypeError
@@ -218,12 +219,13 @@ def test_occlusion_refuses_bad_input():
 
 @dataclasses.dataclass(frozen=True)
 class StandInFeatureVisualization:
-    """The fields zfkeras.plot reads of issue 25's FeatureVisualization."""
+    """The fields zfkeras.plot reads of issue 25's FeatureVisualization (pixels uint8 there)."""
 
     images: np.ndarray
     pixels: np.ndarray
     values: np.ndarray
     transparency: np.ndarray
+    objectives: tuple = ()
 
 
 def test_feature_visualization_shows_pixels_through_the_transparency():
@@ -233,15 +235,22 @@ def test_feature_visualization_shows_pixels_through_the_transparency():
     transparency = np.zeros((k, 8, 8), np.float32)
     transparency[:, :, 4:] = 2.0  # right half opaque (the peak), left half transparent
     transparency[:, 0, 0] = 1.0  # half
-    result = StandInFeatureVisualization(pixels * 7 - 3, pixels, np.arange(k, dtype=np.float32), transparency)
+    objectives = (Unit("conv2", 3), 7, Unit("conv1", 0, (2, 5)))
+    result = StandInFeatureVisualization(pixels * 7 - 3, (pixels * 255).astype(np.uint8),
+                                         np.arange(k, dtype=np.float32), transparency, objectives)
     figure = plot.feature_visualization(result)
     assert len([a for a in figure.axes if a.images]) == k
+    assert [a.get_title() for a in figure.axes] == ["conv2:3\n0", "class 7\n1", "conv1:0@2,5\n2"]
     for ax in figure.axes:
         np.testing.assert_allclose(pixel(figure, ax, 6, 3), [0, 1, 0], atol=2 / 255)
         np.testing.assert_allclose(pixel(figure, ax, 1, 3), [1, 1, 1], atol=2 / 255)
         np.testing.assert_allclose(pixel(figure, ax, 0, 0), [0.5, 1, 0.5], atol=2 / 255)
-    plain = plot.feature_visualization(result, transparency=False)
+    plain = plot.feature_visualization(result, transparency=False, titles=["a", "b", "c"])
     np.testing.assert_allclose(pixel(plain, plain.axes[0], 1, 3), [0, 1, 0], atol=2 / 255)
+    assert plain.axes[2].get_title() == "c"
+    # no pixels: the model-space images, stretched to [0, 1]
+    stretched = plot.feature_visualization(StandInFeatureVisualization(pixels * 7 - 3, None, None, None))
+    np.testing.assert_allclose(pixel(stretched, stretched.axes[0], 1, 3), [0, 1, 0], atol=2 / 255)
     one = plot.feature_visualization(StandInFeatureVisualization(pixels[:1], pixels[:1], np.zeros(1),
                                                                  transparency[:1]))
     assert len(one.axes) == 1
@@ -251,8 +260,10 @@ def test_feature_visualization_refuses_bad_input():
     pixels = np.zeros((2, 8, 8, 3), np.float32)
     with pytest.raises(InputError, match="transparency must be"):
         plot.feature_visualization(StandInFeatureVisualization(pixels, pixels, np.zeros(2), np.zeros((2, 4, 4))))
-    with pytest.raises(InputError, match=r"pixels must lie in \[0, 1\]"):
-        plot.feature_visualization(StandInFeatureVisualization(pixels, pixels + 2, np.zeros(2), np.ones((2, 8, 8))))
+    with pytest.raises(InputError, match=r"pixels must be displayable"):
+        plot.feature_visualization(StandInFeatureVisualization(pixels, pixels - 2, np.zeros(2), np.ones((2, 8, 8))))
+    with pytest.raises(InputError, match="titles must name the 2 pictures"):
+        plot.feature_visualization(StandInFeatureVisualization(pixels, pixels, np.zeros(2), None), titles=["a"])
     with pytest.raises(InputTypeError, match="feature visualisation"):
         plot.feature_visualization(object())
 
