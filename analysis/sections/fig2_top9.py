@@ -22,8 +22,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras import plot
-from zfkeras.plot import canvas, top_k_plot
+from zfkeras.plot import canvas, top_k, top_k_plot
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs import layout
 
@@ -177,7 +176,7 @@ def plot_fig2(panels, chosen, path, width=12.0):
     figure, axes = canvas.new_figure((width + 0.8, sum(heights)), len(layers), 1,
                                      gridspec_kw={"height_ratios": heights})
     for ax, layer in zip(axes[:, 0], layers):
-        plot.top_k(panels[layer], chosen[layer], layer=layer, ax=ax)
+        top_k(panels[layer], chosen[layer], layer=layer, ax=ax)
     figure.tight_layout(h_pad=0.4)
     figures.save_png(figure, path, dpi=120)
 

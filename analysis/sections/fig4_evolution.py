@@ -12,7 +12,7 @@ import html
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
-from zfkeras import plot
+from zfkeras.plot import evolution as evolution_figure
 from zfkeras.plot.evolution_plot import evolution_grid  # noqa: F401  (arranges the records; the CSV rows)
 from zfkeras.runs import layout
 
@@ -24,7 +24,7 @@ NUMBERS = "fig4_evolution.csv"
 
 def plot_evolution(evolution, path):
     """Draws the Fig. 4 grid (`zfkeras.plot.evolution`: one block per layer, side by side) into `path`."""
-    figures.save_png(plot.evolution(evolution), path, dpi=110)
+    figures.save_png(evolution_figure(evolution), path, dpi=110)
 
 
 def report_section(run, out_dir, verbose="auto"):

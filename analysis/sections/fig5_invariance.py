@@ -13,7 +13,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras import plot as zfkeras_plot
+from zfkeras.plot import invariance as invariance_figure
 
 INPUTS = TRAINED_MODEL
 ROWS = (
@@ -57,7 +57,7 @@ def compute(run, images=5, seed=0, low="conv1", high="fc7"):
 def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
     """The 3 x 4 figure of the paper's layout (`zfkeras.plot.invariance`), written to ``path``."""
     ordered = {kind: results[kind] for kind, _ in ROWS}
-    figure = zfkeras_plot.invariance(ordered, images, layers=[low, high], labels=labels, class_names=class_names)
+    figure = invariance_figure(ordered, images, layers=[low, high], labels=labels, class_names=class_names)
     figures.save_png(figure, path)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras import plot
+from zfkeras.plot import occlusion as occlusion_figure
 
 INPUTS = TRAINED_MODEL
 PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
@@ -165,8 +165,8 @@ def consistency(data, covering=0.1, elsewhere=0.5):
 
 def plot_panels(data, class_names, path, show=None):
     """Rows of panels (a)-(e) as in the paper, one row per image (`zfkeras.plot.occlusion`)."""
-    figure = plot.occlusion(data.result, data.images, projection=data.projection, layer=data.layer,
-                            class_names=class_names, show=range(len(data.images)) if show is None else show)
+    figure = occlusion_figure(data.result, data.images, projection=data.projection, layer=data.layer,
+                              class_names=class_names, show=range(len(data.images)) if show is None else show)
     figures.save_png(figure, path)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
-from zfkeras import plot as zfkeras_plot
+from zfkeras.plot import explanation_image
 from zfkeras.methods.registry import registered_methods
 from zfkeras.plot import canvas
 from zfkeras.utils.display import to_rgb
@@ -116,7 +116,7 @@ def panel_image(explanation, box, signed):
     projection zfkeras draws; a signed map alone in the diverging colour map
     centred on zero; an unsigned one from 0 (black) to its maximum (white)),
     normalised over the box."""
-    return zfkeras_plot.explanation_image(explanation, 0, signed=signed, box=box)
+    return explanation_image(explanation, 0, signed=signed, box=box)
 
 
 def unit_panels(model, deconv, images, raw, layer, top, channels):

@@ -17,12 +17,22 @@ The report's figures are drawn by these same functions. matplotlib only
 (figures on the Agg canvas: no display needed); no TensorFlow import.
 """
 
-from zfkeras.plot.evolution_plot import evolution
-from zfkeras.plot.explanations_plot import explanation_image, explanations
-from zfkeras.plot.feature_visualization_plot import feature_visualization
-from zfkeras.plot.invariance_plot import invariance
-from zfkeras.plot.occlusion_plot import occlusion
-from zfkeras.plot.top_k_plot import TopKPanels, top_k, top_k_panels
+from zfkeras.utils.lazy import lazy_exports
 
-__all__ = ["evolution", "explanation_image", "explanations", "feature_visualization", "invariance", "occlusion",
-           "TopKPanels", "top_k", "top_k_panels"]
+# Imported on first use: a report section that draws one kind of figure
+# depends on that module only (the report's cache follows `_EXPORTS`).
+_EXPORTS = {
+    "evolution": "zfkeras.plot.evolution_plot",
+    "explanation_image": "zfkeras.plot.explanations_plot",
+    "explanations": "zfkeras.plot.explanations_plot",
+    "feature_visualization": "zfkeras.plot.feature_visualization_plot",
+    "invariance": "zfkeras.plot.invariance_plot",
+    "occlusion": "zfkeras.plot.occlusion_plot",
+    "TopKPanels": "zfkeras.plot.top_k_plot",
+    "top_k": "zfkeras.plot.top_k_plot",
+    "top_k_panels": "zfkeras.plot.top_k_plot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
