@@ -60,6 +60,11 @@ def test_tutorial_runs_and_draws_its_figure(name, kernel_dir, monkeypatch):
     notebook = execute(EXAMPLES / name, kernel_dir, monkeypatch)
     figure_cells = [c for c in notebook.cells if "readme-figure" in c.get("metadata", {}).get("tags", [])]
     assert figure_cells and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in figure_cells)
+    # a result at the end of a cell is drawn (zfkeras.plot.inline)
+    for cell in notebook.cells:
+        if "shows-itself" in cell.get("metadata", {}).get("tags", []):
+            (result,) = [o for o in cell.outputs if o.get("output_type") == "execute_result"]
+            assert "image/png" in result["data"] and result["data"]["text/plain"].startswith("<Explanation")
 
 
 def test_a_tutorial_that_raises_fails_the_test(tmp_path, kernel_dir, monkeypatch):

@@ -358,3 +358,20 @@ def test_results_show_themselves_as_a_bounded_png_and_a_one_line_summary():
 def test_a_returned_figure_shows_itself_as_png():
     figure = plot.explanations(explanation("occlusion", signed_maps(1)))
     assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_in_ipython_the_result_classes_show_themselves_by_name():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        inline.register_ipython(shell)
+        data, _ = shell.display_formatter.format(explanation("occlusion", signed_maps(2)))
+        assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+        assert data["text/plain"] == "<Explanation 'occlusion': 2 maps 8x8>"
+        data, _ = shell.display_formatter.format(
+            __import__("zfkeras.methods.top_activations", fromlist=["x"]).TopActivations(
+                np.ones((3, 2)), np.zeros((3, 2), np.int64), np.zeros((3, 2, 2), np.int64)))
+        assert data["text/plain"] == "<TopActivations: top 2 of 3 feature maps>" and "image/png" in data
+    finally:
+        InteractiveShell.clear_instance()

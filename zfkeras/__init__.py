@@ -59,3 +59,18 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(_dir()) | set(_SUBPACKAGES))
+
+
+def _show_results_in_notebooks():
+    """In IPython (Jupyter), results show themselves: `zfkeras.plot.inline`."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    if shell is not None and hasattr(shell, "display_formatter"):
+        from zfkeras.plot.inline import register_ipython
+
+        register_ipython(shell)
+
+
+_show_results_in_notebooks()

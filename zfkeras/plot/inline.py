@@ -4,9 +4,11 @@
 `OcclusionResult`, a `TopActivations`, a feature visualisation) as a PNG of
 at most `zfkeras.plot.canvas.INLINE_SIZE` inches at ``INLINE_DPI``
 (432 x 288 pixels), the first few images only; `summary` is its one-line
-text. The result classes call them from ``_repr_png_`` and ``__repr__``
-(`ShowsItself`), so a result at the end of a Jupyter cell is drawn and a
-printed one stays one line.
+text. ``import zfkeras`` in IPython (Jupyter) registers both for the result
+classes by name (`register_ipython`; nothing is imported until a result is
+shown), so a result at the end of a cell is drawn; a class that mixes in
+`ShowsItself` also has them as ``_repr_png_`` and ``__repr__`` (a printed
+result stays one line, outside IPython too).
 """
 
 import numpy as np
@@ -125,3 +127,30 @@ class ShowsItself:
 
     def __repr__(self):
         return summary(self)
+
+
+# The result classes, by (module, class name): IPython looks them up by
+# name, so registering imports none of them.
+RESULT_CLASSES = (
+    ("zfkeras.methods.explanation", "Explanation"),
+    ("zfkeras.methods.occlusion.api", "OcclusionResult"),
+    ("zfkeras.methods.top_activations", "TopActivations"),
+    ("zfkeras.methods.feature_visualization.optimize", "FeatureVisualization"),
+)
+
+
+def _png_or_none(result, printer=None, cycle=None):
+    return repr_png(result)
+
+
+def _text(result, printer, cycle):
+    printer.text(summary(result))
+
+
+def register_ipython(shell):
+    """Makes the result classes show themselves in an IPython shell (Jupyter):
+    a PNG of `figure_of` and the one-line `summary` as text."""
+    formatters = shell.display_formatter.formatters
+    for module, name in RESULT_CLASSES:
+        formatters["image/png"].for_type_by_name(module, name, _png_or_none)
+        formatters["text/plain"].for_type_by_name(module, name, _text)
