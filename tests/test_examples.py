@@ -1,7 +1,6 @@
 """The tutorials in examples/ run: each notebook executes without raising (small mode)."""
 
 import json
-import os
 import pathlib
 import sys
 
