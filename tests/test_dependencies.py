@@ -28,6 +28,7 @@ TEST_TOOLS = {
     "import-linter": "tests/test_layering.py runs lint-imports",
     "setuptools": "tests/test_packaging.py builds a wheel without build isolation",
     "wheel": "tests/test_packaging.py builds a wheel without build isolation",
+    "ipykernel": "tests/test_examples.py runs the tutorials in an ipykernel (python -m ipykernel_launcher)",
 }
 
 

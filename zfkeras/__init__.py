@@ -4,7 +4,8 @@ The public API is small and imported lazily, so that ``import zfkeras``
 (and the ``zfkeras`` command's ``--help``) does not pay for importing
 TensorFlow until a name is used. Everything else lives in submodules:
 `zfkeras.layers`, `zfkeras.models` (ablations), `zfkeras.data`,
-`zfkeras.deconv`, `zfkeras.utils.validation`, ...
+`zfkeras.deconv`, `zfkeras.utils.validation`, ...; `zfkeras.plot` draws
+any result (and is reached as an attribute too).
 """
 
 from zfkeras.utils.lazy import lazy_exports
@@ -42,4 +43,35 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+# Subpackages reached as attributes (``zfkeras.plot.explanations(...)``
+# after a plain ``import zfkeras``): imported on first use, not in __all__.
+_SUBPACKAGES = ("plot",)
+
+_getattr, _dir = lazy_exports(__name__, globals(), _EXPORTS)
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    return _getattr(name)
+
+
+def __dir__():
+    return sorted(set(_dir()) | set(_SUBPACKAGES))
+
+
+def _show_results_in_notebooks():
+    """In IPython (Jupyter), results show themselves: `zfkeras.plot.inline`."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
+    if shell is not None and hasattr(shell, "display_formatter"):
+        from zfkeras.plot.inline import register_ipython
+
+        register_ipython(shell)
+
+
+_show_results_in_notebooks()

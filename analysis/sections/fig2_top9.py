@@ -7,7 +7,8 @@ the image patch under the unit's receptive field
 (`Deconvnet.receptive_field`). Both are cut to the same receptive-field box.
 
 `top9_panels` computes the panels of every map (the explorer shows them
-all); `plot_fig2` draws the paper's layout for a few maps per layer. The
+all); `plot_fig2` draws the paper's layout for a few maps per layer, one
+`zfkeras.plot.top_k` row per layer. The
 top 9 of a layer are read from ``RUN_DIR/mined/`` (`zfkeras.runs.mined`,
 written by ``zfkeras mine``) instead of mined again when they were mined
 from the same images (split, number, seed) with at least ``k`` entries and
@@ -21,6 +22,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
+from zfkeras.plot import canvas, top_k, top_k_plot
 from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs import layout
 from zfkeras.methods.unit import Unit
@@ -55,11 +57,7 @@ class LayerTop9:
 
     def tile(self, channel, gap=1):
         """One map's tile: 3x3 projections, a gap, 3x3 patches, ``(h, w, 3)``."""
-        side = int(round(np.sqrt(self.projections.shape[1])))
-        left = figures.montage(self.projections[channel], side, fill=1.0)
-        right = figures.montage(self.patches[channel], side, fill=1.0)
-        spacer = np.ones((left.shape[0], 2 * gap + 1, 3), np.float32)
-        return np.concatenate([left, spacer, right], axis=1)
+        return top_k_plot.tile(self.projections[channel], self.patches[channel], gap)
 
 
 def find_layer(model, name):
@@ -167,30 +165,20 @@ def choose_maps(top9, count, seed=0):
 
 
 def plot_fig2(panels, chosen, path, width=12.0):
-    """Draws the paper's layout: one row of map tiles per layer."""
-    plt = figures.pyplot()
+    """Draws the paper's layout: one row of map tiles per layer (`zfkeras.plot.top_k` each)."""
     layers = list(chosen)
-    rows = []
-    for layer in layers:
-        tiles = [panels[layer].tile(c) for c in chosen[layer]]
-        h, w, _ = tiles[0].shape
-        gap = np.ones((h, max(2, w // 8), 3), np.float32)
-        rows.append((np.concatenate([piece for t in tiles for piece in (t, gap)][:-1], axis=1), w + gap.shape[1], w))
     # Row heights follow each row's aspect, so every row fills the width.
-    heights = [width * row.shape[0] / row.shape[1] + 0.35 for row, _, _ in rows]
-    fig, axes = plt.subplots(len(layers), 1, figsize=(width + 0.8, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    for ax, layer, (row, step, w) in zip(axes[:, 0], layers, rows):
-        ax.imshow(row, interpolation="nearest")
-        ax.set_xticks([step * i + w / 2 for i in range(len(chosen[layer]))])
-        ax.set_xticklabels([f"map {c}: projections | patches" for c in chosen[layer]], fontsize=7)
-        ax.set_yticks([])
-        ax.set_ylabel(layer, rotation=0, ha="right", va="center", fontsize=11)
-        ax.tick_params(length=0, pad=2)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    fig.tight_layout(h_pad=0.4)
-    figures.save_png(fig, path, dpi=120)
+    heights = []
+    for layer in layers:
+        h, w, _ = panels[layer].tile(chosen[layer][0]).shape
+        count = len(chosen[layer])
+        heights.append(width * h / (count * w + (count - 1) * max(2, w // 8)) + 0.35)
+    figure, axes = canvas.new_figure((width + 0.8, sum(heights)), len(layers), 1,
+                                     gridspec_kw={"height_ratios": heights})
+    for ax, layer in zip(axes[:, 0], layers):
+        top_k(panels[layer], chosen[layer], layer=layer, ax=ax)
+    figure.tight_layout(h_pad=0.4)
+    figures.save_png(figure, path, dpi=120)
 
 
 def csv_rows(panels, labels):

@@ -9,12 +9,12 @@ strongest activation over the trainer's fixed sample of training images.
 
 import html
 
-import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
+from zfkeras.plot import evolution as evolution_figure
+from zfkeras.plot.evolution_plot import evolution_grid  # noqa: F401  (arranges the records; the CSV rows)
 from zfkeras.runs import layout
-from zfkeras.utils.display import projection_to_image
 
 # The trainer's evolution records; config.json for the caption (sample size, seed).
 INPUTS = (layout.CONFIG, layout.EVOLUTION)
@@ -22,80 +22,9 @@ FIGURE = "fig4_evolution.png"
 NUMBERS = "fig4_evolution.csv"
 
 
-def evolution_grid(evolution):
-    """Arranges evolution records as per-layer ``(maps, epochs)`` grids.
-
-    Args:
-        evolution: dict layer -> list of records (dicts with ``epoch``,
-            ``projections`` (M, H, W, C), ``channels`` (M,), ``image_ids``
-            (M,) and optionally ``positions`` (M, 2) and ``values`` (M,)).
-
-    Returns:
-        (epochs, grids): the sorted recorded epochs, and dict layer ->
-        dict with ``channels`` (M,), ``panels`` (M, E, H, W, 3) in [0, 1]
-        (NaN where an epoch was not recorded for that layer) and ``rows``
-        (CSV rows: layer, channel, epoch, image_id, y, x, value).
-
-    Raises:
-        ValueError: a record lacks projections or its channels change.
-    """
-    if not isinstance(evolution, dict) or not evolution:
-        raise ValueError(f"evolution must be a non-empty dict layer -> records, got {evolution!r:.80}")
-    epochs = sorted({int(r["epoch"]) for records in evolution.values() for r in records})
-    grids = {}
-    for layer, records in evolution.items():
-        if not records:
-            continue
-        channels = np.asarray(records[0]["channels"]).astype(int)
-        first = np.asarray(records[0]["projections"])
-        if first.ndim != 4 or first.shape[0] != len(channels):
-            raise ValueError(f"evolution record of {layer!r} has projections of shape {first.shape}, "
-                             f"expected ({len(channels)}, H, W, C)")
-        panels = np.full((len(channels), len(epochs)) + first.shape[1:3] + (3,), np.nan, np.float32)
-        rows = []
-        for record in records:
-            if not np.array_equal(np.asarray(record["channels"]).astype(int), channels):
-                raise ValueError(f"evolution of {layer!r} follows different maps at epoch {record['epoch']}")
-            column = epochs.index(int(record["epoch"]))
-            for m, projection in enumerate(np.asarray(record["projections"])):
-                panels[m, column] = projection_to_image(projection)
-                position = record.get("positions")
-                value = record.get("values")
-                rows.append([
-                    layer, int(channels[m]), int(record["epoch"]), int(np.asarray(record["image_ids"])[m]),
-                    "" if position is None else int(np.asarray(position)[m][0]),
-                    "" if position is None else int(np.asarray(position)[m][1]),
-                    "" if value is None else float(np.asarray(value)[m]),
-                ])
-        grids[layer] = {"channels": channels, "panels": panels, "rows": rows}
-    if not grids:
-        raise ValueError("evolution holds no records")
-    return epochs, grids
-
-
-def plot_evolution(epochs, grids, path):
-    """Draws the Fig. 4 grid (one block per layer, side by side) into `path`."""
-    plt = figures.pyplot()
-    layers = list(grids)
-    maps = max(len(g["channels"]) for g in grids.values())
-    width = (0.6 * len(epochs) + 1.0) * len(layers)
-    fig, axes = plt.subplots(1, len(layers), figsize=(width, 0.6 * maps + 1.2), squeeze=False)
-    for ax, layer in zip(axes[0], layers):
-        grid = grids[layer]
-        m, e, h, w, _ = grid["panels"].shape
-        image = figures.montage(grid["panels"].reshape((m * e, h, w, 3)), columns=e, gap=1, fill=1.0)
-        ax.imshow(image, interpolation="nearest")
-        ax.set_title(layer)
-        ax.set_xticks([(w + 1) * k + w / 2 for k in range(e)])
-        ax.set_xticklabels([str(x) for x in epochs], fontsize=7)
-        ax.set_yticks([(h + 1) * k + h / 2 for k in range(m)])
-        ax.set_yticklabels([f"map {c}" for c in grid["channels"]], fontsize=7)
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(length=0)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-    fig.tight_layout()
-    figures.save_png(fig, path, dpi=110)
+def plot_evolution(evolution, path):
+    """Draws the Fig. 4 grid (`zfkeras.plot.evolution`: one block per layer, side by side) into `path`."""
+    figures.save_png(evolution_figure(evolution), path, dpi=110)
 
 
 def report_section(run, out_dir, verbose="auto"):
@@ -113,7 +42,7 @@ def report_section(run, out_dir, verbose="auto"):
         epochs, grids = evolution_grid(evolution)
     except (ValueError, KeyError, TypeError) as e:
         raise SectionUnavailable(f"the run's evolution files cannot be drawn: {e}") from None
-    plot_evolution(epochs, grids, out_dir / FIGURE)
+    plot_evolution(evolution, out_dir / FIGURE)
     rows = [row for g in grids.values() for row in g["rows"]]
     tables.write_csv(out_dir / NUMBERS, ["layer", "channel", "epoch", "image_id", "y", "x", "activation"], rows)
     config = getattr(run, "config", {}) or {}

@@ -13,7 +13,7 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.utils.display import to_rgb
+from zfkeras.plot import invariance as invariance_figure
 
 INPUTS = TRAINED_MODEL
 ROWS = (
@@ -55,33 +55,10 @@ def compute(run, images=5, seed=0, low="conv1", high="fc7"):
 
 
 def plot(images, labels, results, class_names, path, low="conv1", high="fc7"):
-    """The 3 x 4 figure of the paper's layout, written to ``path``."""
-    from zfkeras.measures.invariance import transform_images
-
-    plt = figures.pyplot()
-    fig, axes = plt.subplots(3, 4, figsize=(15, 9.5))
-    for row, (kind, xlabel) in enumerate(ROWS):
-        result = results[kind]
-        amounts = result.amounts
-        shown = amounts[:: max(1, len(amounts) // 5)][:5]
-        strip = np.concatenate([transform_images(images[:1], kind, a)[0] for a in shown], axis=1)
-        axes[row, 0].imshow(to_rgb(strip / 255.0))
-        axes[row, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=8)
-        axes[row, 0].axis("off")
-        for col, (values, ylabel) in enumerate(
-            [(result.distance[low], f"{low}: relative distance"),
-             (result.distance[high], f"{high}: relative distance"),
-             (result.probability, "p(true class)")], start=1):
-            ax = axes[row, col]
-            for n in range(len(labels)):
-                ax.plot(amounts, values[n], marker=".", label=class_names[labels[n]])
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            if col == 3:
-                ax.set_ylim(-0.02, 1.02)
-    axes[0, 3].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    figures.save_png(fig, path)
+    """The 3 x 4 figure of the paper's layout (`zfkeras.plot.invariance`), written to ``path``."""
+    ordered = {kind: results[kind] for kind, _ in ROWS}
+    figure = invariance_figure(ordered, images, layers=[low, high], labels=labels, class_names=class_names)
+    figures.save_png(figure, path)
 
 
 def report_section(run, out_dir, verbose="auto", *, images=5, seed=0, low="conv1", high="fc7"):

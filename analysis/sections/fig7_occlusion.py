@@ -25,8 +25,8 @@ import numpy as np
 
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
-from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.methods.unit import Unit
+from zfkeras.plot import occlusion as occlusion_figure
 
 INPUTS = TRAINED_MODEL
 PAPER_FRACTION = 50 / 224  # the paper's square: 50 px of a 224 px image
@@ -165,52 +165,10 @@ def consistency(data, covering=0.1, elsewhere=0.5):
 
 
 def plot_panels(data, class_names, path, show=None):
-    """Rows of panels (a)-(e) as in the paper, one row per image."""
-    plt = figures.pyplot()
-    r = data.result
-    show = range(len(data.images)) if show is None else show
-    rows = list(show)
-    fig, axes = plt.subplots(len(rows), 5, figsize=(16, 3.3 * len(rows)), squeeze=False)
-    cmap = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
-    for row, n in enumerate(rows):
-        image = data.images[n].astype(np.float32)
-        image = image / 255.0 if image.max() > 1.5 else image
-        i, j = np.array(r.class_probability[n].shape) // 2
-        (t, l), s = r.corners[i, j], r.size
-        shown = to_rgb(image).copy()
-        shown[t:t + s, l:l + s] = 0.5
-        ax = axes[row]
-        ax[0].imshow(shown)
-        ax[0].set_title(f"(a) {class_names[r.true_label[n]]}", fontsize=9)
-        extent = _extent(r)
-        im = ax[1].imshow(r.layer_activity[n], cmap="jet", extent=extent)
-        ax[1].set_title(f"(b) {data.layer} map {r.strongest_channel[n]} activity", fontsize=9)
-        fig.colorbar(im, ax=ax[1], fraction=0.046)
-        ax[2].imshow(projection_to_image(data.projection[n]))
-        ax[2].set_title(f"(c) projection of map {r.strongest_channel[n]}", fontsize=9)
-        im = ax[3].imshow(r.class_probability[n], cmap="jet", vmin=0, vmax=1, extent=extent)
-        ax[3].set_title(f"(d) p({class_names[r.true_label[n]]})", fontsize=9)
-        fig.colorbar(im, ax=ax[3], fraction=0.046)
-        labels = r.predicted_label[n]
-        ax[4].imshow(labels, cmap=cmap, vmin=0, vmax=cmap.N - 1, extent=extent, interpolation="nearest")
-        ax[4].set_title("(e) most probable label", fontsize=9)
-        present = np.unique(labels)
-        ax[4].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=cmap(int(c))) for c in present],
-                     labels=[class_names[int(c)] for c in present], fontsize=7, loc="upper left",
-                     bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-        for a in ax:
-            a.set_xticks([])
-            a.set_yticks([])
-    fig.tight_layout()
-    figures.save_png(fig, path)
-
-
-def _extent(result):
-    """Maps drawn at the squares' centres, in image pixels."""
-    c = result.corners
-    half = result.size / 2.0
-    step = result.stride / 2.0
-    return (c[0, 0, 1] + half - step, c[0, -1, 1] + half + step, c[-1, 0, 0] + half + step, c[0, 0, 0] + half - step)
+    """Rows of panels (a)-(e) as in the paper, one row per image (`zfkeras.plot.occlusion`)."""
+    figure = occlusion_figure(data.result, data.images, projection=data.projection, layer=data.layer,
+                              class_names=class_names, show=range(len(data.images)) if show is None else show)
+    figures.save_png(figure, path)
 
 
 def report_section(run, out_dir, verbose="auto", *, panels=4, sample=24, layer="conv5", seed=0,

@@ -30,9 +30,11 @@ import numpy as np
 from zfkeras.analysis.output import figures, machine, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
+from zfkeras.plot import explanation_image
 from zfkeras.methods.registry import registered_methods
-from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.methods.unit import Unit
+from zfkeras.plot import canvas
+from zfkeras.utils.display import to_rgb
 
 INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
@@ -110,17 +112,12 @@ def scores(model, images, layer, units, steps, size, maps=None):
 
 
 def panel_image(explanation, box, signed):
-    """One method's explanation of one unit, cut to ``box``, as an RGB image:
-    per-channel attributions by `projection_to_image` (as every projection
-    zfkeras draws); a map alone by the same normalisation if signed, else
-    from 0 (black) to its maximum (white)."""
-    t, l, b, r = box
-    if explanation.attributions is not None:
-        return projection_to_image(explanation.attributions[0, t:b, l:r])
-    cut = explanation.maps[0]
-    if signed:
-        return projection_to_image(cut[t:b, l:r, None])
-    return to_rgb((cut / max(float(cut.max()), 1e-12))[t:b, l:r, None])
+    """One method's explanation of one unit, cut to ``box``, as an RGB image
+    (`zfkeras.plot.explanation_image`: per-channel attributions as every
+    projection zfkeras draws; a signed map alone in the diverging colour map
+    centred on zero; an unsigned one from 0 (black) to its maximum (white)),
+    normalised over the box."""
+    return explanation_image(explanation, 0, signed=signed, box=box)
 
 
 def unit_panels(model, deconv, images, raw, layer, top, channels):
@@ -146,30 +143,23 @@ def unit_panels(model, deconv, images, raw, layer, top, channels):
 def plot(rows_by_layer, class_cams, raw, path):
     """The figure: one row per unit (`columns()`), then a row of class maps
     by `CLASS_ROW_METHOD` over the images (left out when ``class_cams`` is None)."""
-    plt = figures.pyplot()
     names = columns()
-    n_rows = sum(len(rows) for rows in rows_by_layer.values()) + (class_cams is not None)
-    fig, axes = plt.subplots(n_rows, len(names), figsize=(1.6 * len(names), 1.6 * n_rows), squeeze=False)
-    i = 0
-    for layer, rows in rows_by_layer.items():
-        for row in rows:
-            for j, panel in enumerate(row):
-                axes[i, j].imshow(np.nan_to_num(panel, nan=0.85), interpolation="nearest")
-            axes[i, 0].set_ylabel(layer, fontsize=8)
-            i += 1
-    for j, name in enumerate(names):
-        axes[0, j].set_title(name.replace("_", " "), fontsize=8)
+    unit_rows = [row for rows in rows_by_layer.values() for row in rows]
+    labels = [layer for layer, rows in rows_by_layer.items() for _ in rows]
+    n_rows = len(unit_rows) + (class_cams is not None)
+    figure, axes = canvas.new_figure((1.6 * len(names), 1.6 * n_rows), n_rows, len(names))
+    canvas.image_grid(unit_rows, row_labels=labels, column_titles=[n.replace("_", " ") for n in names],
+                      figure_axes=(figure, axes[:len(unit_rows)]))
     if class_cams is not None:
+        i = len(unit_rows)
         for j in range(len(names)):  # last row: the class map of the predicted class on a few images
             k = min(j, len(class_cams) - 1)
             axes[i, j].imshow(to_rgb(raw[k] / 255.0), interpolation="nearest")
             axes[i, j].imshow(class_cams[k], alpha=0.5, cmap="jet", interpolation="bilinear")
+            canvas.clear_ticks(axes[i, j])
         axes[i, 0].set_ylabel(CLASS_ROW_METHOD.replace("_", " ") + "\n(class)", fontsize=8)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    figures.save_png(fig, path, dpi=110)
+        figure.tight_layout()
+    figures.save_png(figure, path, dpi=110)
 
 
 def _described(names):
