@@ -53,6 +53,12 @@ class Explanation:
             object.__setattr__(self, "targets", _frozen_array(self.targets, "int64"))
         object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))
 
+    def _repr_png_(self):
+        """A small figure of the maps (Jupyter shows it; `zfkeras.plot.explanations`)."""
+        from zfkeras.plot.inline import repr_png
+
+        return repr_png(self)
+
     def __len__(self):
         return len(self.maps)
 

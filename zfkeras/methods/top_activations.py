@@ -43,13 +43,14 @@ from zfkeras.keras_objects.precision import float32_model, is_float32
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.validation import positive_int, quote
+from zfkeras.plot.inline import ShowsItself
 
 # Placeholder of an unfilled slot: ranks after every real entry.
 _NO_IMAGE = np.iinfo(np.int64).max
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class TopActivations:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class TopActivations(ShowsItself):
     """The top-k images of every feature map of one layer.
 
     Attributes:

@@ -16,6 +16,7 @@ import numpy as np
 
 from zfkeras.utils.errors import InputError
 from zfkeras.utils.validation import float_in_range, one_of, positive_float, positive_int
+from zfkeras.plot.inline import ShowsItself
 
 __all__ = ["feature_visualization", "FeatureVisualization", "METHODS", "DEFAULTS"]
 
@@ -45,8 +46,8 @@ def _frozen(array, dtype):
     return array
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class FeatureVisualization:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class FeatureVisualization(ShowsItself):
     """The optimised images of a batch of objectives.
 
     Attributes:

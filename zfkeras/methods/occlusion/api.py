@@ -18,6 +18,7 @@ from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_s
 from zfkeras.utils.model_cache import model_cache
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import float_in_range, index_array, one_of, positive_int
+from zfkeras.plot.inline import ShowsItself
 
 # "auto" takes the incremental path when its estimated arithmetic is at most
 # this share of full re-inference (below that its gathers cost more than
@@ -28,8 +29,8 @@ METHODS = ("auto", "full", "incremental", "approximate")
 
 
 
-@dataclasses.dataclass(frozen=True)
-class OcclusionResult:
+@dataclasses.dataclass(frozen=True, repr=False)
+class OcclusionResult(ShowsItself):
     """What the network does while a square hides part of each image.
 
     Maps are ``(N, rows, cols)``: entry ``[n, i, j]`` is for image ``n``
