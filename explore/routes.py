@@ -142,12 +142,13 @@ class Explorer:
             for i in range(offset, min(len(raw), offset + count))]}
 
     def upload(self, args, body):
+        """An image file (the request's body; a callable reading it) -> its id and thumbnail."""
         from zfkeras.explore import pictures
         from zfkeras.explore.uploads import cut
 
         session = self.session(args)
         side = session.source.image_side
-        digest = self.uploads.add(body, side)
+        digest = self.uploads.add(body() if callable(body) else body, side)
         raw = cut(session.source, self.uploads.get(digest, side))
         return {"image": f"upload:{digest}", "thumb": pictures.raw_uri(raw)}
 
@@ -189,7 +190,7 @@ XSRF_HEADER = "X-XSRF-Protected"
 
 
 def json_app(handler, methods=("GET",), body=False, max_body=None):
-    """A WSGI app answering ``handler(args[, body])`` as JSON; refusals 400 (or their status), failures 500.
+    """A WSGI app answering ``handler(args[, read_body])`` as JSON; refusals 400 (or their status), failures 500.
 
     A POST must carry ``X-XSRF-Protected: 1`` (a header a page on another
     site cannot add without the server's CORS consent, which TensorBoard
@@ -213,8 +214,8 @@ def json_app(handler, methods=("GET",), body=False, max_body=None):
                 if length is not None and length > max_body:
                     raise BadRequest(f"the upload is {length} bytes; at most {max_body} ({max_body >> 20} MiB)",
                                      status=413)
-                data = request.stream.read(max_body + 1)
-                answer = handler(request.args, data)
+                # read when the handler asks, within its turn of the gate: waiting uploads hold no body
+                answer = handler(request.args, lambda: request.stream.read(max_body + 1))
             else:
                 answer = handler(request.args)
             return http_util.Respond(request, answer, "application/json")

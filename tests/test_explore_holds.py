@@ -331,6 +331,9 @@ def test_a_busy_explorer_answers_503_with_retry_after(logdir):
     response = http.get(f"{BASE}/analyze", query_string={"run": "run", "image": "test:0"})
     assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
     assert "busy" in json.loads(response.get_data(as_text=True))["error"]
+    status, body = post(http, "upload", png_bytes(np.full((30, 30, 3), 5, np.uint8)), run="run")
+    assert status == 503 and "/upload" in body["error"]                # refused before its body is read
+    assert explorer.uploads._data == {}
     assert get(http, "runs")[0] == 200     # the run list computes nothing: never refused
     release.set()
     holder.join(10)
