@@ -367,3 +367,13 @@ def test_memory_is_trimmed_once_the_gate_is_idle():
     time.sleep(0.5)
     assert len(calls) == 1 and gate.trims == 1          # once per idle moment, not per request
     assert limits.trim_memory() in (True, False)
+
+
+def test_a_session_keeps_a_bounded_size_of_drawn_units():
+    from zfkeras.explore.session import _Cache
+
+    cache = _Cache(size=100, max_bytes=10_000)
+    for i in range(50):
+        cache.put(i, {"panels": [{"projection": "x" * 1000, "patch": "y" * 500}]})
+    assert cache.bytes <= 10_000 and len(cache) == 6 and list(cache) == list(range(44, 50))
+    assert cache.bytes == 6 * 1500                     # the strings of the units kept
