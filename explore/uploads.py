@@ -73,6 +73,10 @@ def decode_upload(data, side):
             image.draft("RGB", (side, side) if width <= height else (side * width // height, side))
         image.load()
         image = ImageOps.exif_transpose(image)  # the orientation a camera recorded, as viewers show it
+        if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey PNG: scaled, as TensorFlow decodes it
+            import numpy as np
+
+            image = Image.fromarray(np.round(np.asarray(image, np.float32) / 257.0).clip(0, 255).astype(np.uint8))
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info
                                   else "RGB")

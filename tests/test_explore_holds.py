@@ -377,3 +377,17 @@ def test_a_session_keeps_a_bounded_size_of_drawn_units():
         cache.put(i, {"panels": [{"projection": "x" * 1000, "patch": "y" * 500}]})
     assert cache.bytes <= 10_000 and len(cache) == 6 and list(cache) == list(range(44, 50))
     assert cache.bytes == 6 * 1500                     # the strings of the units kept
+
+
+def test_a_16_bit_grey_png_is_read_as_tensorflow_reads_it(http, logdir, tmp_path):
+    from zfkeras.explore import pictures
+    from zfkeras.runs import RunFolder
+
+    rng = np.random.default_rng(3)
+    image = (rng.integers(0, 256, (45, 60)) * 257 + rng.integers(0, 2, (45, 60))).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    path.write_bytes(_image_bytes(image, "PNG"))
+    status, body = post(http, "upload", path.read_bytes(), run="run")
+    assert status == 200, body
+    expected = RunFolder(logdir / "run").read_image(path)        # the core's reader (TensorFlow's decoder)
+    np.testing.assert_array_equal(decode(body["thumb"]), decode(pictures.raw_uri(expected)))
