@@ -110,7 +110,8 @@ def test_unknown_run_ids_do_not_rescan_the_log_folder(logdir):
 
 def test_a_run_linked_into_the_log_folder_is_listed_and_served(http, logdir):
     status, runs = get(http, "runs")
-    assert status == 200 and {"id": "linked", "kind": "run"} in runs["runs"] and {"id": "run", "kind": "run"} in runs["runs"]
+    assert status == 200
+    assert {"id": "linked", "kind": "run"} in runs["runs"] and {"id": "run", "kind": "run"} in runs["runs"]
     status, info = get(http, "info", run="linked")
     assert status == 200 and info["run"] == "linked"
     assert get(http, "info", run="run")[1]["layers"] == info["layers"]

@@ -1,6 +1,7 @@
-"""The explorer on a shared machine: it reads only runs under the log folder,
-limits and checks uploads, and answers every bad parameter with 400 and a
-message (a failure inside with 500 and one line), never a stack trace."""
+"""The explorer on a shared machine: it serves only the runs the log folder
+holds (links placed there followed, as TensorBoard does), limits and checks
+uploads, and answers every bad parameter with 400 and a message (a failure
+inside with 500 and one line), never a stack trace."""
 
 import json
 import os
