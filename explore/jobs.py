@@ -18,7 +18,7 @@ written where the run folder's ``mined/`` resolves outside the run folder
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
 
 import numpy as np
 
@@ -38,7 +38,6 @@ class _Job:
     def __init__(self):
         self.done, self.total = 0, 1
         self.result = self.error = None
-        self.thread = None
 
 
 def chunk_bounds(count, chunks=CHUNKS, minimum=K):
@@ -78,8 +77,22 @@ class MiningJobs:
         self._lock = threading.Lock()
         self._jobs = {}
         self.gate, self.queue = gate, queue
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zfkeras-mine")
+        # daemon workers (not a ThreadPoolExecutor, whose threads Python joins at exit:
+        # a pass under way would keep TensorBoard from quitting)
+        self._waiting = SimpleQueue()
+        self._workers = [threading.Thread(target=self._work, name=f"zfkeras-mine-{i}", daemon=True)
+                         for i in range(workers)]
+        self._started = False
         self._pending = 0
+
+    def _work(self):
+        while True:
+            job, session, layer = self._waiting.get()
+            try:
+                self._run(job, session, layer)
+            except Exception as error:  # noqa: BLE001 - the worker lives on; the page gets the message
+                logger.exception("zfkeras explorer: mining %s of %s failed", layer, session.source.id)
+                job.error = f"mining {layer} failed: {type(error).__name__}: {error}"
 
     def _params(self, session):
         return dict(session.source.mining_params)
@@ -110,7 +123,11 @@ class MiningJobs:
                             raise BadRequest(f"the explorer is busy ({self._pending} mining passes waiting); "
                                              f"try again in {RETRY_AFTER} s", status=503, retry_after=RETRY_AFTER)
                         self._pending += 1
-                        job.thread = self._pool.submit(self._run, job, session, layer)
+                        if not self._started:
+                            self._started = True
+                            for worker in self._workers:
+                                worker.start()
+                        self._waiting.put((job, session, layer))
                     self._jobs[key] = job
         if job.error is not None:
             raise MiningError(job.error)

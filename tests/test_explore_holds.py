@@ -392,3 +392,16 @@ def test_a_16_bit_grey_png_is_read_as_tensorflow_reads_it(http, logdir, tmp_path
     assert status == 200, body
     expected = RunFolder(logdir / "run").read_image(path)        # the core's reader (TensorFlow's decoder)
     np.testing.assert_array_equal(decode(body["thumb"]), decode(pictures.raw_uri(expected)))
+
+
+def test_mining_passes_are_queued_within_a_limit(logdir):
+    http, plugin = client(logdir)
+    jobs = _explorer(plugin).jobs
+    jobs.queue = 0                                      # no pass may wait: the next is refused
+    response = http.get(f"{BASE}/unit", query_string={"run": "run", "layer": "conv4", "map": "0"})
+    body = json.loads(response.get_data(as_text=True))
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1, body
+    assert "mining" in body["error"] and jobs._jobs == {}
+    jobs.queue = 8
+    unit, waits = ready_unit(http, run="run", layer="conv4", map="0")
+    assert len(unit["panels"]) == 9
