@@ -72,7 +72,7 @@ def _mined(http, run, layer):
 def measure(http, run, layer, maps, upload, repeats, occlusion):
     """Latencies (seconds) of the routes for one entry."""
     _, up = _call(http, "upload", method="post", query_string={"run": run}, data=upload,
-                  content_type="application/octet-stream")
+                  content_type="application/octet-stream", headers={"X-XSRF-Protected": "1"})
     image = up["image"]
     first = {}
     first["project"], _ = _call(http, "project", query_string={"run": run, "image": image, "layer": layer, "map": 0})

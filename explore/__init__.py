@@ -12,7 +12,9 @@ the only way a request names one), `entry` (the ``zfkeras explore``
 entry format), `sources` (a run or an entry, read the same way),
 `session` (a loaded model and what the routes compute with it),
 `mining` (top-k mining in the background, cached in the run folder),
-`pictures` (PNG data URIs), `uploads` (checked image uploads), `routes`
+`pictures` (PNG data URIs), `uploads` (checked image uploads, decoded
+no larger than the model needs), `limits` (the gate bounding concurrent
+work, the sessions' LRU cache, memory trimming), `routes`
 and `plugin` (the TensorBoard plugin), `cli` (``zfkeras explore``).
 Nothing here is imported at TensorBoard start-up but `plugin`, which
 imports no TensorFlow.

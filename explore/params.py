@@ -5,15 +5,28 @@ A bad value raises `BadRequest`, which the routes answer with HTTP 400 and
 Plain Python: no TensorFlow.
 """
 
+import re
+
 MAX_TEXT = 512
+# An integer as the page writes one: ASCII digits, an optional leading minus
+# (so "-1" is answered as out of range), nothing else: int() alone would take
+# "3_0" as 30, "+3", " 3" and non-ASCII digits such as "\u0663".
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 class BadRequest(ValueError):
-    """A request the explorer refuses (answered with 400 and the message)."""
+    """A request the explorer refuses (answered with ``status``, 400 by default, and the message).
 
-    def __init__(self, message, status=400):
+    Args:
+        message: what was wrong, quoting what was received.
+        status: the HTTP status (413 too large, 503 busy, ...).
+        retry_after: seconds, sent as ``Retry-After`` (503 only).
+    """
+
+    def __init__(self, message, status=400, retry_after=None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 def text(args, name, default=None, max_length=MAX_TEXT):
@@ -35,10 +48,9 @@ def integer(args, name, low, high, default=None):
         if default is None:
             raise BadRequest(f"missing parameter {name!r}")
         return default
-    try:
-        value = int(raw, 10)
-    except (TypeError, ValueError):
-        raise BadRequest(f"parameter {name!r} must be an integer, got {raw[:40]!r}") from None
+    if not isinstance(raw, str) or _INTEGER.fullmatch(raw) is None:
+        raise BadRequest(f"parameter {name!r} must be an integer (ASCII digits), got {str(raw)[:40]!r}")
+    value = int(raw, 10)
     if not low <= value <= high:
         raise BadRequest(f"parameter {name!r} must be in {low}..{high}, got {value}")
     return value

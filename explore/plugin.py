@@ -58,7 +58,7 @@ class ExplorerPlugin(base_plugin.TBPlugin):
         from zfkeras.explore.uploads import MAX_BYTES
 
         def route(name):
-            return lambda *args: getattr(self._routes(), name)(*args)
+            return lambda *args: self._routes().call(name, *args)
 
         apps = {f"/{name}": _static_app(name, kind) for name, kind in STATIC_FILES.items()}
         for name in ("runs", "info", "unit", "test_images", "analyze", "project", "explain", "occlusion"):

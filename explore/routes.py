@@ -1,8 +1,8 @@
 """The explorer's HTTP routes (under ``/data/plugin/zfkeras/``), as werkzeug WSGI apps.
 
 Every route reads its parameters through `zfkeras.explore.params` and the
-run through `Discovery.resolve`; a refused request gets 400 and
-``{"error": message}``; a failure inside gets 500 and a one-line message
+run through `Discovery.resolve`; a refused request gets 400 (413 too large,
+503 busy) and ``{"error": message}``; a failure inside gets 500 and a one-line message
 (the traceback goes to TensorBoard's log, never to the client).
 
     GET  /runs                              the sources under the log folder
@@ -14,6 +14,13 @@ run through `Discovery.resolve`; a refused request gets 400 and
     GET  /project?run=&image=&layer=&map=[&y=&x=][&method=]
     GET  /explain?run=&image=&method=[&target=]   a class's map by any registered method
     GET  /occlusion?run=&image=&size=&stride=[&method=]
+
+Every route but ``/runs`` computes through one `zfkeras.explore.limits.Gate`:
+at most a few at once, a bounded queue waiting, and 503 with
+``Retry-After`` beyond it. Loaded sessions (a model, its images) are kept
+in a least-recently-used cache (`zfkeras.explore.limits.SESSIONS`). POST
+routes require the header ``X-XSRF-Protected: 1``, as TensorBoard's own
+do, so a web page elsewhere cannot make a browser post to them.
 
 The method menus come from the method registry (`zfkeras.methods.registry`):
 ``/unit`` and ``/project`` take the methods that explain units,
@@ -33,7 +40,7 @@ from zfkeras.explore.params import BadRequest
 logger = logging.getLogger(__name__)
 
 MAX_THUMBS = 48
-_IMAGE = re.compile(r"^(test:(\d{1,9})|upload:([0-9a-f]{64}))$")
+_IMAGE = re.compile(r"^(test:([0-9]{1,9})|upload:([0-9a-f]{64}))$")
 
 
 # zfkeras.occlusion's engines (its method=), offered by the occlusion route: not
@@ -47,25 +54,40 @@ class Explorer:
 
     def __init__(self, discovery):
         from zfkeras.explore.jobs import MiningJobs
+        from zfkeras.explore.limits import Gate, LRUCache
         from zfkeras.explore.uploads import Uploads
 
         self.discovery = discovery
-        self.jobs, self.uploads = MiningJobs(), Uploads()
-        self._sessions, self._lock, self._loading = {}, threading.Lock(), {}
+        self.gate = Gate()
+        self.jobs, self.uploads = MiningJobs(self.gate), Uploads()
+        self.sessions = LRUCache()
+        self._lock, self._loading = threading.Lock(), {}
+
+    def call(self, name, *args):
+        """Route ``name`` with its arguments; all but ``runs`` within a turn of the gate."""
+        if name == "runs":
+            return self.runs(*args)
+        with self.gate.turn(f"/{name}"):
+            return getattr(self, name)(*args)
 
     # -- shared steps ---------------------------------------------------------
 
     def session(self, args):
         run_id, path, kind = self.discovery.resolve(args)
+        key = (run_id, path)  # a link re-pointed elsewhere is another session
+        session = self.sessions.get(key)
+        if session is not None:
+            return session
         with self._lock:
-            lock = self._loading.setdefault(run_id, threading.Lock())
+            lock = self._loading.setdefault(key, threading.Lock())
         with lock:
-            if run_id not in self._sessions:
+            session = self.sessions.get(key)
+            if session is None:
                 from zfkeras.explore.session import Session
                 from zfkeras.explore.sources import open_source
 
-                self._sessions[run_id] = Session(open_source(kind, run_id, path))
-            return self._sessions[run_id]
+                session = self.sessions.put(key, Session(open_source(kind, run_id, path)))
+            return session
 
     def image(self, session, args):
         """The ``image`` parameter (``test:N`` or ``upload:SHA256``) -> raw uint8 model-size image."""
@@ -80,8 +102,7 @@ class Explorer:
             return raw[index]
         from zfkeras.explore.uploads import cut
 
-        data, suffix = self.uploads.get(match.group(3))
-        return cut(session.source, data, suffix)
+        return cut(session.source, self.uploads.get(match.group(3), session.source.image_side))
 
     @staticmethod
     def method(session, args):
@@ -121,12 +142,14 @@ class Explorer:
             for i in range(offset, min(len(raw), offset + count))]}
 
     def upload(self, args, body):
-        session = self.session(args)
-        digest = self.uploads.add(body)
+        """An image file (the request's body; a callable reading it) -> its id and thumbnail."""
         from zfkeras.explore import pictures
         from zfkeras.explore.uploads import cut
 
-        raw = cut(session.source, *self.uploads.get(digest))
+        session = self.session(args)
+        side = session.source.image_side
+        digest = self.uploads.add(body() if callable(body) else body, side)
+        raw = cut(session.source, self.uploads.get(digest, side))
         return {"image": f"upload:{digest}", "thumb": pictures.raw_uri(raw)}
 
     def analyze(self, args):
@@ -163,8 +186,16 @@ class Explorer:
         return session.occlude(raw, size, stride, method)
 
 
+XSRF_HEADER = "X-XSRF-Protected"
+
+
 def json_app(handler, methods=("GET",), body=False, max_body=None):
-    """A WSGI app answering ``handler(args[, body])`` as JSON; refusals 400, failures 500 (one line)."""
+    """A WSGI app answering ``handler(args[, read_body])`` as JSON; refusals 400 (or their status), failures 500.
+
+    A POST must carry ``X-XSRF-Protected: 1`` (a header a page on another
+    site cannot add without the server's CORS consent, which TensorBoard
+    never gives); a body over ``max_body`` is a 413 before it is read.
+    """
     from tensorboard.backend import http_util
 
     from zfkeras.utils.errors import InputError
@@ -175,17 +206,24 @@ def json_app(handler, methods=("GET",), body=False, max_body=None):
         try:
             if request.method not in methods:
                 raise BadRequest(f"use {' or '.join(methods)} for this route, not {request.method}")
+            if request.method == "POST" and request.headers.get(XSRF_HEADER) != "1":
+                raise BadRequest(f"a POST to this route must carry the header '{XSRF_HEADER}: 1' "
+                                 "(as TensorBoard's own POST routes)", status=403)
             if body:
                 length = request.content_length
                 if length is not None and length > max_body:
-                    raise BadRequest(f"the upload is {length} bytes; at most {max_body} ({max_body >> 20} MiB)")
-                data = request.stream.read(max_body + 1)
-                answer = handler(request.args, data)
+                    raise BadRequest(f"the upload is {length} bytes; at most {max_body} ({max_body >> 20} MiB)",
+                                     status=413)
+                # read when the handler asks, within its turn of the gate: waiting uploads hold no body
+                answer = handler(request.args, lambda: request.stream.read(max_body + 1))
             else:
                 answer = handler(request.args)
             return http_util.Respond(request, answer, "application/json")
         except BadRequest as error:
-            return http_util.Respond(request, {"error": str(error)}, "application/json", code=error.status)
+            response = http_util.Respond(request, {"error": str(error)}, "application/json", code=error.status)
+            if error.retry_after is not None:
+                response.headers["Retry-After"] = str(int(error.retry_after))
+            return response
         except InputError as error:  # zfkeras' own checks of what was asked (a bad run folder, image)
             return http_util.Respond(request, {"error": str(error)}, "application/json", code=400)
         except MiningError as error:

@@ -22,7 +22,9 @@ THUMB_MAPS = 8          # maps per layer in an image's grid
 GRID_LAYERS = 8         # layers in that grid (evenly spread, the last included)
 TOP_CLASSES = 5
 MAX_OCCLUSION_POSITIONS = 1024
-_CACHE_SIZE = 256
+_CACHE_SIZE = 256             # drawn units kept per session ...
+_CACHE_BYTES = 32 << 20       # ... and at most this much of their pictures (a 224 px unit: ~2 MB)
+_SUB_MODELS = 16              # layer-output models kept per session
 
 
 def projection_methods():
@@ -42,12 +44,36 @@ def explanation_methods():
 
 
 class _Cache(OrderedDict):
+    """Least recently put first out, past ``size`` entries or ``max_bytes`` of their strings."""
+
+    def __init__(self, size=_CACHE_SIZE, max_bytes=_CACHE_BYTES):
+        super().__init__()
+        self.size, self.max_bytes, self.bytes = size, max_bytes, 0
+        self._lock = threading.Lock()
+
     def put(self, key, value):
+        with self._lock:
+            return self._put(key, value)
+
+    def _put(self, key, value):
+        if key in self:
+            self.bytes -= _size(self.pop(key))
         self[key] = value
-        self.move_to_end(key)
-        while len(self) > _CACHE_SIZE:
-            self.popitem(last=False)
+        self.bytes += _size(value)
+        while len(self) > self.size or (self.bytes > self.max_bytes and len(self) > 1):
+            self.bytes -= _size(self.popitem(last=False)[1])
         return value
+
+
+def _size(value):
+    """Bytes of the strings in a JSON-able value (its pictures' data URIs, mostly)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_size(v) for v in value)
+    return 8
 
 
 def _spread(names, count):
@@ -88,7 +114,7 @@ class Session:
         self.from_logits = self.output.from_logits
         self.class_names = source.class_names
         self._raw = self._labels = self._evolution = None
-        self._units, self._sub_models = _Cache(), {}
+        self._units, self._sub_models = _Cache(), _Cache(_SUB_MODELS, float("inf"))
 
     @property
     def methods(self):
@@ -147,8 +173,9 @@ class Session:
         """Top-k panels (projection and patch, cut to the receptive field) of one map."""
         self.check_channel(layer, channel)
         key = (layer, channel, method)
-        if key in self._units:
-            return self._units[key]
+        cached = self._units.get(key)
+        if cached is not None:
+            return cached
         raw, labels = self.test_raw()
         ids = np.asarray(top.image_ids[channel], np.int64)
         positions = np.asarray(top.positions[channel], np.int64)
@@ -223,11 +250,12 @@ class Session:
 
     def _sub_model(self, names):
         names = tuple(names)
-        if names not in self._sub_models:
+        model = self._sub_models.get(names)
+        if model is None:
             from zfkeras.graph.addressing import layer_output_model
 
-            self._sub_models[names] = layer_output_model(self.model, list(names))
-        return self._sub_models[names]
+            model = self._sub_models.put(names, layer_output_model(self.model, list(names)))
+        return model
 
     def _probabilities(self, x):
         return self.output.probabilities(np.asarray(self.model(x, training=False)))[0].astype(np.float64)

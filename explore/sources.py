@@ -5,13 +5,21 @@
 (the raw uint8 images top 9 are mined over, with their labels or None),
 ``preprocess(raw)``, ``read_image(path)`` (a photo cut as those images
 are), ``evolution()``, ``mining_params`` and ``folder``, what
-`zfkeras.runs.mined` stores mined results in. For a run these are
+`zfkeras.runs.mined` stores mined results in, and ``image_side``, the
+shortest side an upload must keep for ``read_image``. For a run these are
 `zfkeras.runs.RunFolder`'s (the test split, ``load_split("test",
 max_examples, seed=0)``, the same draw as the report's Fig. 2); for an
 entry, `zfkeras.explore.entry`'s files.
+
+`check_regular_files(folder)` is called before a source's files are
+read: a FIFO, socket or device where the run keeps a file (``model.keras``,
+``mined/<layer>.npz``, ...) would block a request thread forever on
+``open``, so it is refused instead (a 400 naming it). `write_stays_inside`
+is checked before the explorer writes into a source's folder.
 """
 
 import os
+import stat
 
 from zfkeras.utils.errors import InputError
 from zfkeras.explore import entry
@@ -25,6 +33,51 @@ TEST_IMAGES = 10000
 TEST_IMAGES_ENV = "ZFKERAS_EXPLORE_TEST_IMAGES"
 PIXEL_BUDGET = 512 << 20
 SEED = 0
+
+
+# Where a run or an entry keeps the files the explorer reads (its top level
+# and these folders, checkpoints/ one level deeper); at most MAX_CHECKED entries.
+_READ_FOLDERS = ("mined", "evolution", "checkpoints")
+MAX_CHECKED = 4096
+
+
+def check_regular_files(folder, subfolders=_READ_FOLDERS):
+    """Refuses a folder holding something other than regular files and folders where files are read.
+
+    Symbolic links are followed (as TensorBoard follows them); a broken
+    one is left to the reader (a missing file). ``os.stat`` never blocks on
+    a FIFO, unlike ``open``.
+
+    Raises:
+        InputError: a FIFO, socket or device file, named.
+    """
+    pending, checked = [(folder, 1)], 0
+    pending += [(os.path.join(folder, name), 1 if name == "checkpoints" else 0) for name in subfolders]
+    while pending and checked < MAX_CHECKED:
+        path, deeper = pending.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            checked += 1
+            try:
+                mode = os.stat(entry.path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                if deeper and path != folder:
+                    pending.append((entry.path, 0))
+            elif not stat.S_ISREG(mode):
+                raise InputError(f"{os.path.relpath(entry.path, folder)!r} in {os.path.basename(folder)!r} is "
+                                 "not a regular file (a FIFO, socket or device): the explorer does not read it")
+
+
+def write_stays_inside(folder, target):
+    """Whether writing ``target`` (atomically: a new file renamed onto it) stays inside ``folder`` as resolved."""
+    root = os.path.realpath(folder)
+    parent = os.path.realpath(os.path.dirname(os.fspath(target)))
+    return os.path.commonpath([root, parent]) == root
 
 
 def test_image_count(input_shape):
@@ -47,6 +100,8 @@ class RunSource:
         self.input_shape = tuple(self.run.input_shape)
         self.mining_params = {"split": "test", "max_images": test_image_count(self.input_shape), "seed": SEED}
         self.folder = self.run
+        self.image_side = (int(self.input_shape[0]) if self.run.dataset == "fashion_mnist"
+                           else int(self.run.config.get("image_size", self.input_shape[0])))
 
     @property
     def title(self):
@@ -99,6 +154,7 @@ class EntrySource:
         self.input_shape = tuple(int(d) for d in self.meta["input_shape"])
         self.mining_params = {"split": entry.IMAGES_FILE, "max_images": int(self.meta["num_images"]), "seed": SEED}
         self.folder = EntryFolder(path)
+        self.image_side = int(self.input_shape[0])
 
     @property
     def title(self):
@@ -133,5 +189,6 @@ class EntrySource:
 
 
 def open_source(kind, run_id, path):
-    """`RunSource` or `EntrySource` for a discovered source."""
+    """`RunSource` or `EntrySource` for a discovered source (its files checked first: `check_regular_files`)."""
+    check_regular_files(path)
     return (EntrySource if kind == "entry" else RunSource)(run_id, path)

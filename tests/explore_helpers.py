@@ -35,9 +35,11 @@ def get(http, route, **params):
     return response.status_code, json.loads(response.get_data(as_text=True))
 
 
-def post(http, route, data, **params):
+def post(http, route, data, headers=None, **params):
+    """``(status, JSON body)`` of a POST as the page sends it (``X-XSRF-Protected: 1`` unless ``headers``)."""
     response = http.post(f"{BASE}/{route}", query_string=params, data=data,
-                         content_type="application/octet-stream")
+                         content_type="application/octet-stream",
+                         headers={"X-XSRF-Protected": "1"} if headers is None else headers)
     return response.status_code, json.loads(response.get_data(as_text=True))
 
 

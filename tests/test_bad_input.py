@@ -147,8 +147,9 @@ def test_the_boundaries_pass_on_the_input_error_raised_at_the_source(tmp_path):
         def read_image(path):
             return read_image_file(path, SIZE, SIZE, 1)
 
-    with pytest.raises(InputError, match=r"cannot read image file '.*zfkeras-upload-.*\.png'"):
+    with pytest.raises(InputError, match=r"cannot read image file the upload: ") as error:
         cut(Source(), b"\x89PNG\r\n\x1a\n" + b"not the rest of a png", ".png")
+    assert "zfkeras-upload-" not in str(error.value)   # the server's temporary file is not named
     inputs = keras.Input((SIZE, SIZE, 1))
     upsampled = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="conv")(inputs))
     unmirrorable = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(upsampled)), name="up_model")

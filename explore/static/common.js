@@ -24,9 +24,21 @@ export function note(text, cls = 'note') {
 }
 
 // GET (or POST with init) a route of the plugin; rejects with the server's message.
+// A POST carries X-XSRF-Protected: 1, which the server requires (as TensorBoard's
+// own POST routes do). A 503 (the server is busy) is retried after its Retry-After,
+// a few times, before it is reported.
 export async function api(route, params = {}, init = {}) {
   const query = new URLSearchParams(params).toString();
-  const response = await fetch(query ? `${route}?${query}` : route, init);
+  if ((init.method || 'GET').toUpperCase() === 'POST') {
+    init = {...init, headers: {...(init.headers || {}), 'X-XSRF-Protected': '1'}};
+  }
+  let response;
+  for (let attempt = 0; ; attempt++) {
+    response = await fetch(query ? `${route}?${query}` : route, init);
+    if (response.status !== 503 || attempt >= 4) break;
+    const wait = Number(response.headers.get('Retry-After')) || 2;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 30) * 1000));
+  }
   let body;
   try {
     body = await response.json();
