@@ -64,6 +64,8 @@ BAD = {
     "stride": [Bad("negative", -3, "-3")],
     "maps": [Bad("wrong-rank", MAPS[0], repr(MAPS[0].shape)),  # one map without its batch axis
              Bad("wrong-count", MAPS[:3], repr(MAPS[:3].shape))],  # 3 maps for 5 targets
+    "attributions": [Bad("not-the-maps-images", np.zeros((5, SIZE, SIZE - 1, 1), "float32"),
+                         repr((5, SIZE, SIZE - 1, 1)))],  # per-channel attributions of other images than the maps
     "explanation": [Bad("wrong-shape", MAPS[:, :, :-1], repr(MAPS[:, :, :-1].shape)),  # not the images' size
                     Bad("unknown-method", "no_such_method", "'no_such_method'"),
                     Bad("not-an-explanation", 2.5, "2.5", InputTypeError)],
