@@ -9,6 +9,7 @@ editing this file. Each bad value comes with the part of it the message
 must quote (``repr`` of the value, of the shape received, ...).
 """
 
+import contextlib
 import dataclasses
 import inspect
 
@@ -18,7 +19,7 @@ import pytest
 
 import zfkeras
 from tests.entry_points_helpers import (
-    ENTRY_POINTS, IMAGES, MAPS, SIZE, assert_same_result, call_arguments, context,
+    ENTRY_POINTS, GOOD, IMAGES, MAPS, SIZE, call_arguments, context,
 )
 from zfkeras.utils.errors import InputError, InputTypeError
 
@@ -61,7 +62,19 @@ BAD = {
     "k": [Bad("negative", -3, "-3")],
     "size": [Bad("negative", -3, "-3")],
     "stride": [Bad("negative", -3, "-3")],
-    "maps": [Bad("wrong-shape", MAPS[:, :, :-1], repr(MAPS[:, :, :-1].shape))],
+    "maps": [Bad("wrong-rank", MAPS[0], repr(MAPS[0].shape)),  # one map without its batch axis
+             Bad("wrong-count", MAPS[:3], repr(MAPS[:3].shape))],  # 3 maps for 5 targets
+    "attributions": [Bad("not-the-maps-images", np.zeros((5, SIZE, SIZE - 1, 1), "float32"),
+                         repr((5, SIZE, SIZE - 1, 1)))],  # per-channel attributions of other images than the maps
+    "explanation": [Bad("wrong-shape", MAPS[:, :, :-1], repr(MAPS[:, :, :-1].shape)),  # not the images' size
+                    Bad("unknown-method", "no_such_method", "'no_such_method'"),
+                    Bad("not-an-explanation", 2.5, "2.5", InputTypeError)],
+    "unit": [Bad("unknown-layer", lambda c: zfkeras.Unit(c.prefix + "no_such_layer", 1), "'no_such_layer'",
+                 of_the_model=True),
+             Bad("channel-out-of-range", lambda c: zfkeras.Unit(c.prefix + "conv", 999), "999", of_the_model=True),
+             Bad("position-out-of-range", lambda c: zfkeras.Unit(c.prefix + "conv", 1, (99, 99)), "(99, 99)",
+                 of_the_model=True),
+             Bad("not-a-unit", 2.5, "2.5", InputTypeError)],
     "labels": [Bad("out-of-range", [99] * 5, "99", of_the_model=True)],
     "targets": [Bad("out-of-range", [99] * 5, "99", of_the_model=True)],
     "classes": [Bad("out-of-range", [99] * 5, "99", of_the_model=True)],
@@ -85,9 +98,14 @@ BAD = {
 
 # Exported names that take no input, and why (asserted below).
 NO_INPUT = {"InputError": "the exception bad input raises"}
-# Optional parameters an entry point reads only in another mode, and that mode (the bad value is
-# then ignored: asserted below).
-READ_ONLY_IN = {("faithfulness", "size"): "metric='occlusion_drop'"}
+# Optional parameters an entry point reads only in another mode, and that mode: given in this one,
+# even a good value is refused, naming the parameter (asserted below).
+READ_ONLY_IN = {("faithfulness", "size"): "metric='occlusion_drop'",
+                ("faithfulness", "unit"): "metric='occlusion_drop'"}
+# Parameters kept only for a deprecated calling form, and the arguments of that form: their bad
+# values are fed in it (with its DeprecationWarning), and must still be refused.
+OLD_FORM = {("Deconvnet.project", "channel"): lambda c: {"unit": c.prefix + "conv"},
+            ("Deconvnet.project", "position"): lambda c: {"unit": c.prefix + "conv", "channel": 1}}
 
 
 def _has_model(entry):
@@ -119,21 +137,25 @@ def test_bad_input_raises_input_error_quoting_it(name, parameter, bad):
     kwargs = call_arguments(entry, ctx)
     if "verbose" in entry.signature():
         kwargs["verbose"] = 0
+    old_form = OLD_FORM.get((name, parameter))
+    if old_form is not None:
+        kwargs.update(old_form(ctx))
     kwargs[parameter] = bad.make(ctx)
-    with pytest.raises(bad.error) as error:
-        entry.bind(ctx)(**kwargs)
+    with pytest.warns(DeprecationWarning) if old_form else contextlib.nullcontext():
+        with pytest.raises(bad.error) as error:
+            entry.bind(ctx)(**kwargs)
     assert bad.quoted in str(error.value), f"{name}({parameter}=...): the message does not quote {bad.quoted}"
 
 
 @pytest.mark.parametrize("name, parameter", sorted(READ_ONLY_IN))
-def test_parameters_of_another_mode_are_ignored_in_this_one(name, parameter):
+def test_parameters_of_another_mode_are_refused_in_this_one(name, parameter):
     entry, ctx = ENTRY_POINTS[name], context("functional")
     assert entry.signature()[parameter].default is None
     kwargs = {**call_arguments(entry, ctx), "verbose": 0}
     function = entry.bind(ctx)
-    expected = function(**kwargs)
-    got = function(**kwargs, **{parameter: BAD[parameter][0].make(ctx)})
-    assert_same_result(got, expected)
+    function(**kwargs)  # this mode works without it
+    with pytest.raises(InputError, match=rf"does not use {parameter}\b"):
+        function(**kwargs, **{parameter: GOOD[parameter](ctx)})
 
 
 def test_the_boundaries_pass_on_the_input_error_raised_at_the_source(tmp_path):

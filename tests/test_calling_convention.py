@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+import zfkeras
 from tests.entry_points_helpers import (
     ENTRY_POINTS, GOOD, IMAGE_ENTRY_POINTS, IMAGES, MODEL_KINDS, SIZE, assert_same_result, call_arguments,
     context,
@@ -72,6 +73,26 @@ def test_the_layer_names_of_the_model(name, kind):
     if kind == "nested":  # the inner name alone is not a layer of the outer model
         with pytest.raises(InputError) as error:
             _call(name, kind, **{which: "conv" if which == "layer" else ["conv"]})
+        assert "'conv'" in str(error.value)
+
+
+# The arguments that put an entry point in the mode that reads its ``unit`` (others refuse one).
+UNIT_MODE = {"faithfulness": {"metric": "occlusion_drop", "size": 3}}
+
+
+@pytest.mark.parametrize("name, kind", [(name, kind) for name, kind in CASES
+                                        if "unit" in ENTRY_POINTS[name].signature()])
+def test_the_layer_names_of_the_model_in_a_unit(name, kind):
+    ctx = context(kind)
+    mode = UNIT_MODE.get(name, {})
+    _call(name, kind, unit=zfkeras.Unit(ctx.prefix + "conv", 1), **mode)  # the qualified name works
+    unknown = ctx.prefix + "no_such_layer"
+    with pytest.raises(InputError) as error:
+        _call(name, kind, unit=zfkeras.Unit(unknown, 1), **mode)
+    assert repr(unknown) in str(error.value)
+    if kind == "nested":  # the inner name alone is not a layer of the outer model
+        with pytest.raises(InputError) as error:
+            _call(name, kind, unit=zfkeras.Unit("conv", 1), **mode)
         assert "'conv'" in str(error.value)
 
 

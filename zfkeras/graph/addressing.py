@@ -17,6 +17,7 @@ nested model is called on).
 import keras
 
 from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.inputs import check_model
 
 __all__ = ["resolve_layers", "qualified_layer", "layer_output", "layer_output_model", "call_layer_outputs"]
 
@@ -36,10 +37,12 @@ def resolve_layers(model, layers, purpose, maps_only=False):
         whether ``layers`` was one name.
 
     Raises:
-        InputTypeError: ``layers`` is not a name or a list of names.
+        InputTypeError: ``model`` is not a `keras.Model`, ``layers`` is not
+            a name or a list of names.
         InputError: no names, an unknown name, the model's input, a layer
             without a single output, or (``maps_only``) not a feature map.
     """
+    check_model(model)
     single = isinstance(layers, str)
     if single:
         names = [layers]

@@ -42,7 +42,7 @@ from zfkeras.utils.baselines import DEFAULT_BASELINE, blur, resolve_baseline
 from zfkeras.utils.batches import batched
 from zfkeras.utils.compat import renamed_arguments
 from zfkeras.utils.errors import InputError, InputTypeError
-from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
+from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, model_input_shape
 from zfkeras.utils.progress import check_verbose, progress_bar
 from zfkeras.utils.validation import index_array, int_pair, one_of, positive_int
 
@@ -218,8 +218,8 @@ def faithfulness(model, inputs, explanation, metric="deletion", steps=None, base
         return occlusion_drop(model, inputs, explanation, unit, size, baseline=baseline,
                               seed=0 if seed is None else seed, batch_size=batch_size, verbose=verbose)
     steps = positive_int(DEFAULT_STEPS if steps is None else steps, "steps")
+    images = check_images(inputs, model_input_shape(model), model.name)
     policy = output_policy(model, from_logits)
-    images = check_images(inputs, tuple(model.inputs[0].shape[1:]), model.name)
     maps, classes = _maps_of(model, images, explanation, targets, batch_size, verbose)
     if isinstance(classes, Unit):
         raise InputError(f"metric {metric!r} measures a class probability; the explanation explains {classes}: "
@@ -279,7 +279,7 @@ def occlusion_drop(model, inputs, explanation, unit, size, *, baseline=DEFAULT_B
     unit = as_unit(unit, "occlusion_drop")
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)
-    images = check_images(inputs, tuple(model.inputs[0].shape[1:]), model.name)
+    images = check_images(inputs, model_input_shape(model), model.name)
     maps, _ = _maps_of(model, images, explanation, unit if isinstance(explanation, str) else None, batch_size,
                        verbose)
     importance = _importance(maps, images)

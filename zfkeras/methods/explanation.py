@@ -6,15 +6,38 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from zfkeras.methods.registry import get_method
 from zfkeras.methods.unit import Unit
+from zfkeras.utils.errors import InputError, InputTypeError
+from zfkeras.utils.validation import quote
 
 __all__ = ["Explanation"]
 
 
-def _frozen_array(array, dtype="float32"):
-    array = np.array(array, dtype=dtype, copy=True)
+def _frozen_array(array, dtype="float32", name="maps"):
+    try:
+        array = np.array(array, dtype=dtype, copy=True)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"Explanation(): {name} must be an array of numbers; got {quote(array)}") from None
     array.setflags(write=False)
     return array
+
+
+def _targets(targets, maps_shape):
+    """Class targets as read-only int64 ``(N,)`` (one int is every image's)."""
+    n = maps_shape[0]
+    array = np.asarray(targets)
+    if array.ndim == 0:
+        array = np.full(n, array)
+    if array.shape != (n,):
+        raise InputError(f"Explanation(): targets must be a zfkeras.Unit, an int or one class index per map "
+                         f"(the maps are {maps_shape}); got shape {array.shape}: {quote(targets)}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise InputTypeError(f"Explanation(): targets must be class indices (ints); got dtype {array.dtype}: "
+                             f"{quote(targets)}")
+    if (array < 0).any():
+        raise InputError(f"Explanation(): targets must be class indices >= 0; got {quote(targets)}")
+    return _frozen_array(array, "int64", "targets")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -36,6 +59,13 @@ class Explanation:
         channel_rule: how ``maps`` was made from the channels.
 
     Arrays are read-only: an `Explanation` is a record of what was computed.
+    One can be made of maps computed elsewhere (for `zfkeras.faithfulness`,
+    say); the fields are checked then.
+
+    Raises:
+        InputError: an unregistered method, maps not ``(N, H, W)``,
+            attributions not ``(N, H, W, C)`` of the same images, targets
+            not one class index per map.
     """
 
     method: str
@@ -46,11 +76,20 @@ class Explanation:
     channel_rule: str
 
     def __post_init__(self):
-        object.__setattr__(self, "maps", _frozen_array(self.maps))
+        # the registry's name, so that every consumer can look the method up (signed maps, ...)
+        object.__setattr__(self, "method", get_method(self.method).name)
+        maps = _frozen_array(self.maps)
+        if maps.ndim != 3:
+            raise InputError(f"Explanation(): maps must be (N, H, W), one map per image; got shape {maps.shape}")
+        object.__setattr__(self, "maps", maps)
         if self.attributions is not None:
-            object.__setattr__(self, "attributions", _frozen_array(self.attributions))
+            attributions = _frozen_array(self.attributions, name="attributions")
+            if attributions.ndim != 4 or attributions.shape[:3] != maps.shape:
+                raise InputError(f"Explanation(): attributions must be (N, H, W, C) with the maps' {maps.shape}; "
+                                 f"got shape {attributions.shape}")
+            object.__setattr__(self, "attributions", attributions)
         if not isinstance(self.targets, Unit):
-            object.__setattr__(self, "targets", _frozen_array(self.targets, "int64"))
+            object.__setattr__(self, "targets", _targets(self.targets, maps.shape))
         object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))
 
     def _repr_png_(self):

@@ -30,7 +30,7 @@ from zfkeras.graph.walk import INPUT_ID, walk
 from zfkeras.methods.unit import Unit, as_unit
 from zfkeras.utils.batches import batched
 from zfkeras.utils.compat import renamed_arguments
-from zfkeras.utils.errors import InputError
+from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images
 from zfkeras.utils.progress import check_verbose
 from zfkeras.utils.validation import index_array, one_of, positive_int
@@ -123,6 +123,8 @@ class _Forward:
         return args[0]  # Softmax or Activation("softmax"): its input
 
     def step(self, name):
+        if not isinstance(name, str):  # a list is unhashable, a number no layer's name
+            raise InputTypeError(f"layer must be one layer name (a str); got {name!r} of type {type(name).__name__}")
         if name not in self.names:
             raise InputError(f"unknown layer {name!r}; use one of {list(self.names)}")
         return self.names[name]
