@@ -22,7 +22,8 @@ MAX_BYTES = 8 << 20
 MAX_PIXELS = 25_000_000
 MAX_SIDE = 10_000
 KEEP = 64
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
+# A phone's MPO (a JPEG followed by more pictures) is read as its first picture.
+FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
 
 
 def check_upload(data):
