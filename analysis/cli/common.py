@@ -8,6 +8,7 @@ import argparse
 import os
 
 from zfkeras.utils import validation
+from zfkeras.utils.paths import check_writable_folder
 
 
 def _argparse_int(check, what):
@@ -58,7 +59,10 @@ def open_target_run(parser, argv):
     """Parses ``argv``, checks ``--target`` and opens RUN_DIR: ``(args, run, output folder)``."""
     args = parse_target_args(parser, argv)
     run = open_run(parser, args.run_dir)
-    return args, run, args.out or str(run.report_dir)
+    out = args.out or str(run.report_dir)
+    # A file or a read-only folder is named now, not after the computation.
+    check_writable_folder(out, "--out" if args.out else "the report folder")
+    return args, run, out
 
 
 def print_written(out, table, files):
@@ -74,5 +78,7 @@ def open_run(parser, path):
 
     try:
         return RunFolder(path)
+    except PermissionError:
+        raise  # UnreadableInputError: one line from `cli_main`, exit 2
     except ValueError as error:
         parser.error(str(error))
