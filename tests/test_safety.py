@@ -9,6 +9,7 @@ advice to delete it. Files are compared by SHA-256 before and after.
 
 import json
 import os
+import pathlib
 import shutil
 
 import numpy as np
@@ -156,8 +157,8 @@ def test_a_report_with_as_many_sections_replaces_the_page(trained_run, tmp_path)
 def test_an_unreadable_model_is_named_unreadable_never_corrupt(trained_run):
     """occlude and probe as an unprivileged user (root reads a mode-000 file)."""
     with shared_folder() as shared:
-        run = _copy_run(trained_run, os.path.join(shared, "run"))
-        image = _images(__import__("pathlib").Path(shared) / "images", 1) / "im0.png"
+        run = _copy_run(trained_run, pathlib.Path(shared) / "run")
+        image = _images(pathlib.Path(shared) / "images", 1) / "im0.png"
         open_to_all(shared)
         os.chmod(run / "model.keras", 0o000)
         before = tree_digests(run)
