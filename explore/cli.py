@@ -100,6 +100,7 @@ def main(argv=None):
     # Where the entry goes, and what is read, are checked before any work.
     plan = plan_output_folder(pathlib.Path(args.logdir) / name, prog=PROG, flag="--logdir/--name",
                               is_own=is_entry, overwrite=args.overwrite, own_replaced=True)
+    check_readable_file(model_path, "model file")  # a permission problem, named before Keras reads it
     if args.class_names is not None:
         check_readable_file(args.class_names, "--class-names")
     import numpy as np

@@ -22,11 +22,20 @@ NOBODY = 65534
 
 
 def tree_digests(root):
-    """``{relative path: sha256}`` of every file under `root` (what a test checks survived)."""
+    """``{relative path: sha256}`` of every file under `root` (what a test checks survived).
+
+    A FIFO or other special file is listed by its kind (opening one would block).
+    """
+    import stat
+
     digests = {}
     for folder, _, names in os.walk(root):
         for name in names:
             path = os.path.join(folder, name)
+            mode = os.lstat(path).st_mode
+            if not stat.S_ISREG(mode):
+                digests[os.path.relpath(path, root)] = f"special {stat.S_IFMT(mode):o}"
+                continue
             with open(path, "rb") as f:
                 digests[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
     return digests

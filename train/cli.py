@@ -111,6 +111,8 @@ def check_data(config):
     if config.dataset == "fashion_mnist":
         from zfkeras.data.fashion_mnist import find_fashion_mnist
 
+        if root and os.path.isdir(root):
+            check_readable_folder(root, "--data-dir")  # a permission problem is not "files not found"
         find_fashion_mnist(root or None)
     elif config.dataset == "folder":
         check_readable_folder(root, "--data-dir")
@@ -200,7 +202,11 @@ def main(argv=None):
     # moved the old content aside): a failure takes back what it wrote.
     fresh = move_aside or not (os.path.isdir(config.run_dir) and os.listdir(config.run_dir))
     kept_folder = os.path.isdir(config.run_dir) and not move_aside
-    aside = None
+    aside, locks = None, []
+    if is_chief:
+        # One zfkeras train per run folder: the second is refused (the
+        # lock goes with the process, even when it is killed).
+        locks.append(_lock(config.run_dir))
     if move_aside and is_chief:
         from zfkeras.utils.atomic import aside_name
 
@@ -208,6 +214,7 @@ def main(argv=None):
         os.replace(config.run_dir, aside)  # one rename: the old run is kept whole
         print(f"zfkeras train: --overwrite: moved the previous content of {config.run_dir} to {aside}",
               file=sys.stderr)
+        locks.append(_lock(config.run_dir))
     # A run folder that holds another run, data that is missing or too small
     # for the splits raise InputError: one line saying what to do (`cli_main`).
     try:
@@ -219,7 +226,29 @@ def main(argv=None):
         if lost is not None:
             raise InputError(lost) from error
         raise
+    finally:
+        for fd in locks:
+            os.close(fd)
     return 0
+
+
+def _lock(run_dir):
+    """Creates `run_dir` if missing and locks it (``flock`` on the folder); returns the descriptor.
+
+    Raises:
+        InputError: another process holds the lock.
+    """
+    import fcntl
+
+    os.makedirs(run_dir, exist_ok=True)
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(f"--run-dir {run_dir!r} is being written by another zfkeras train; wait for it to "
+                         "finish (rerunning then resumes it), or choose another --run-dir") from None
+    return fd
 
 
 def lost_worker_message(error, run_dir, argv, tf_config=None):

@@ -202,10 +202,9 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True, params=N
     # or poorer run never replaces a good page.
     out_dir = pathlib.Path(temporary_name(final))
     try:
+        out_dir.mkdir(parents=True)
         if final.is_dir():
-            shutil.copytree(final, out_dir, symlinks=True, ignore=lambda _, names: [n for n in names if is_temporary(n)])
-        else:
-            out_dir.mkdir(parents=True)
+            _copy_tree(final, out_dir)
         _say(progress, f"writing {final / INDEX} ({len(chosen)} sections)")
         done, made, missing, timings = [], [], [], {}
         for i, (name, title) in enumerate(chosen, 1):
@@ -239,6 +238,19 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True, params=N
     index = where / INDEX
     _say(progress, f"{len(done)} sections written, {len(missing)} missing: {index}")
     return index
+
+
+def _copy_tree(source, target):
+    """Copies folder `source` into the existing `target` (temporaries skipped); the first OSError
+    (a full disk, a permission) is raised as it is, not gathered as `shutil.copytree` does."""
+    for folder, dirs, names in os.walk(source):
+        dirs[:] = [d for d in dirs if not is_temporary(d)]
+        relative = os.path.relpath(folder, source)
+        into = target / relative if relative != "." else target
+        into.mkdir(exist_ok=True)
+        for name in names:
+            if not is_temporary(name):
+                shutil.copy2(os.path.join(folder, name), into / name, follow_symlinks=False)
 
 
 def _previous_summary(folder):

@@ -86,16 +86,13 @@ def cli_main(prog):
                 return main(argv)
             except InputError as error:
                 return user_error(prog, error)
-            except OSError as error:
-                # A permission, read-only or full disk the machine refuses
-                # with: the user's to fix, one line (atomic writers left
-                # nothing half-written). Any other OSError is shown in full.
-                message = environment_error_message(error)
-                if message is None:
-                    _report_bug(prog, error)
-                    return INTERNAL_ERROR_STATUS
-                return user_error(prog, message)
             except Exception as error:  # noqa: BLE001 - shown in full, never swallowed
+                # A permission, read-only or full disk the machine refuses
+                # with is the user's to fix: one line (atomic writers left
+                # nothing half-written). Anything else is a bug, in full.
+                message = environment_error_message(error)
+                if message is not None:
+                    return user_error(prog, message)
                 _report_bug(prog, error)
                 return INTERNAL_ERROR_STATUS
 

@@ -126,6 +126,14 @@ def check_writable_folder(path, what="output folder"):
     return path
 
 
+def _tf_path(text):
+    """The first path in a TensorFlow error message ('...; No space left on device' after it), or None."""
+    import re
+
+    found = re.search(r"(/[^\s;:'\"]+)", text)
+    return found.group(1) if found else None
+
+
 def environment_error_message(error):
     """One line for an OSError the machine caused (permission, read-only or full disk), else None.
 
@@ -135,7 +143,17 @@ def environment_error_message(error):
     Returns:
         str or None.
     """
-    if not isinstance(error, OSError) or error.errno is None:
+    if not isinstance(error, OSError):
+        # TensorFlow's file system raises its own errors (a SavedModel, a
+        # checkpoint): recognised by their module and the system's words.
+        if type(error).__module__.startswith("tensorflow"):
+            text = str(error)
+            for words, code in (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS),
+                                ("Permission denied", errno.EACCES)):
+                if words in text:
+                    return environment_error_message(OSError(code, words, _tf_path(text)))
+        return None
+    if error.errno is None:
         return None
     where = f" {error.filename}" if error.filename else ""
     if error.errno in PERMISSION_ERRNOS:
