@@ -283,13 +283,16 @@ def test_output_is_read_only(sandbox, verb):
 
 def _fill(folder):
     """Fills the file system of `folder` to the last byte."""
-    with open(os.path.join(folder, "filler"), "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError:
-            pass
+    fd = os.open(os.path.join(folder, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 16, 1 << 12, 1 << 9, 1):  # large blocks, then the last bytes
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def _tmpfs(path, size):
