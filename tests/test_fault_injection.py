@@ -71,16 +71,15 @@ def world(trained_run, tmp_path_factory):
 def summary(request):
     """Prints every case's outcome and the count of each (docs/RELIABILITY.md)."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    write = reporter.write_line if reporter else print
-    write("")
-    write(f"fault injection: {len(RESULTS)} cases")
-    for verb, fault, outcome, seconds in RESULTS:
-        write(f"  {verb:8} {fault:28} {outcome} ({seconds:.1f} s)")
+    lines = ["", f"fault injection: {len(RESULTS)} cases"]
+    lines += [f"  {verb:8} {fault:28} {outcome} ({seconds:.1f} s)" for verb, fault, outcome, seconds in RESULTS]
     counts = {}
     for _, _, outcome, _ in RESULTS:
         counts[outcome] = counts.get(outcome, 0) + 1
-    write("fault injection outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+    lines.append("fault injection outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown even when pytest captures the output
+        print("\n".join(lines), flush=True)
 
 
 @dataclasses.dataclass
@@ -401,7 +400,8 @@ def _kill_when(proc, moment, watched, deadline=120):
         if moment == "start" and elapsed > 0.5 or moment == "late" and elapsed > 8:
             break
         if moment == "writing" and watched.is_dir() and any(
-                name.startswith(".tmp-") for folder, dirs, names in os.walk(watched) for name in dirs + names):
+                name.startswith(".tmp-") and not name.startswith(".tmp-write-check-")  # the early permission probe
+                for folder, dirs, names in os.walk(watched) for name in dirs + names):
             break
         time.sleep(0.01)
     alive = proc.poll() is None

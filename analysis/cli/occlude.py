@@ -12,7 +12,11 @@ multiplied by ``--rescale`` and fed as they are.
 Writes ``OUT/<image name>_occlusion.png`` (panels (a)-(e) of Fig. 7) for
 every image and ``OUT/occlusion.csv`` (one row per image). Every image is
 read and every map computed before anything is written; the folder appears
-complete or not at all.
+complete or not at all. The images, the model and OUT are checked before
+any work: OUT may be missing, empty or an earlier occlude output
+(``--overwrite``); anything else is moved aside to ``OUT.old-<time>`` with
+``--overwrite`` only, and a run folder is always refused
+(`zfkeras.runs.outputs`, docs/RELIABILITY.md).
 """
 
 import os
