@@ -39,7 +39,7 @@ from zfkeras.analysis.report.pages import render
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.runs.layout import REPORT_SUMMARY
 from zfkeras.utils.errors import InputError
-from zfkeras.utils.atomic import install_directory, is_temporary, temporary_name
+from zfkeras.utils.atomic import aside_name, install_directory, is_temporary, temporary_name
 from zfkeras.utils.paths import check_writable_folder
 
 # (module in zfkeras.analysis.sections, title), in the order they appear.
@@ -229,7 +229,7 @@ def write_report(run_dir, sections=None, progress=True, use_cache=True, params=N
             install_directory(out_dir, final, replace=True)
             where = final
         else:
-            where = pathlib.Path(f"{final}{INCOMPLETE_INFIX}{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+            where = pathlib.Path(aside_name(final, infix=INCOMPLETE_INFIX))
             os.replace(out_dir, where)
             _say(progress, f"kept {final / INDEX}: it holds {before} of these sections, the new one {len(made)}")
     except BaseException:

@@ -195,12 +195,13 @@ def exchange_supported(folder):
         _remove(second)
 
 
-def aside_name(path, stamp=None):
+def aside_name(path, stamp=None, infix=ASIDE_INFIX):
     """A free name beside `path` for its old content: ``NAME.old-<UTC time>``.
 
     Args:
         path: the folder (or file) being replaced.
         stamp: the time part (default: now, ``YYYYmmddTHHMMSSZ``).
+        infix: what goes between the name and the time.
 
     Returns:
         str path that does not exist (``-2``, ``-3``, ... appended when taken).
@@ -209,10 +210,10 @@ def aside_name(path, stamp=None):
 
     path = os.path.abspath(os.fspath(path))
     stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    candidate, n = f"{path}{ASIDE_INFIX}{stamp}", 1
+    candidate, n = f"{path}{infix}{stamp}", 1
     while os.path.lexists(candidate):
         n += 1
-        candidate = f"{path}{ASIDE_INFIX}{stamp}-{n}"
+        candidate = f"{path}{infix}{stamp}-{n}"
     return candidate
 
 
