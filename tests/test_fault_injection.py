@@ -1,6 +1,6 @@
 """Fault injection: every verb against real faults, in real processes (issue 24, 2).
 
-For each verb that writes (train, occlude, explore, probe, export, report)
+For each verb that writes (train, occlude, explore, probe, export, report, mine)
 and each fault (its output folder is a run / a file / read-only / on a full
 disk, its input is unreadable / truncated / a FIFO, the process is killed
 with SIGKILL at several moments, two commands write the same output at
@@ -181,6 +181,9 @@ def complete_output(verb, path):
                                                            for f in s["files"])
     if verb == "probe":
         return all((path / n).stat().st_size > 0 for n in _visible(path))
+    if verb == "mine":
+        return all(_complete_zip(os.path.join(folder, name)) for folder, _, names in os.walk(path)
+                   for name in names if not name.startswith("."))
     if verb == "train":
         for name in _visible(path):
             if name.endswith(".json"):
@@ -216,7 +219,11 @@ def train_args(box, out, data=None):
 
 ARGS = {"occlude": occlude_args, "explore": explore_args, "probe": probe_args, "export": export_args,
         "train": train_args}
-WRITERS = sorted(ARGS)  # report writes RUN/report: its cases below
+WRITERS = sorted(ARGS)
+# Verbs that write into the run folder itself: (their folder there, their arguments after RUN).
+IN_RUN = {"report": ("report", ["--sections", "fig4_evolution", "fig2_top9", "--no-cache", "--quiet"]),
+          "mine": ("mined", ["--layers", "conv1", "--max-images", "64", "--k", "4", "--verbose", "0"])}
+VERBS = WRITERS + sorted(IN_RUN)
 
 
 # -- the output folder -------------------------------------------------------------
@@ -245,15 +252,16 @@ def test_train_over_a_different_run(sandbox):
     _record("train", "output is another run", REFUSED, started)
 
 
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_output_is_a_file(sandbox, verb):
     started = time.monotonic()
-    if verb == "report":
+    if verb in IN_RUN:
         run = sandbox.copy("run")
-        shutil.rmtree(run / "report")
-        (run / "report").write_text("a file where the report goes")
+        folder, extra = IN_RUN[verb]
+        shutil.rmtree(run / folder, ignore_errors=True)
+        (run / folder).write_text("a file where the command's folder goes")
         before = tree_digests(sandbox.path)
-        result = run_verb(sandbox, verb, [run, "--quiet"])
+        result = run_verb(sandbox, verb, [run, *extra])
     else:
         target = sandbox.path / "taken"
         target.write_text("mine")
@@ -265,13 +273,13 @@ def test_output_is_a_file(sandbox, verb):
     _record(verb, "output is a file", REFUSED, started)
 
 
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_output_is_read_only(sandbox, verb):
     started = time.monotonic()
-    if verb == "report":
+    if verb in IN_RUN:
         run = sandbox.copy("run")  # owned by root: read-only for nobody, report/ included
         before = tree_digests(run)
-        result = run_verb(sandbox, verb, [run, "--quiet"], user="nobody")
+        result = run_verb(sandbox, verb, [run, *IN_RUN[verb][1]], user="nobody")
         assert tree_digests(run) == before
     else:
         result = run_verb(sandbox, verb, ARGS[verb](sandbox, sandbox.path / "out"), user="nobody")
@@ -300,18 +308,19 @@ def _tmpfs(path, size):
     return path
 
 
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_output_on_a_full_disk(sandbox, verb):
     started = time.monotonic()
-    if verb == "report":
+    if verb in IN_RUN:
         disk = _tmpfs(sandbox.path / "disk", "16m")
         shutil.copytree(sandbox.world / "run", disk / "run")
+        folder, extra = IN_RUN[verb]
+        shutil.rmtree(disk / "run" / "mined", ignore_errors=True)  # mine has all to write
         _fill(disk)
         before = tree_digests(disk / "run")
-        result = run_verb(sandbox, verb, [disk / "run", "--sections", "fig4_evolution", "fig2_top9", "--no-cache",
-                                          "--quiet"])
-        assert tree_digests(disk / "run") == before  # the old report stays
-        assert _visible(disk / "run") == _visible(sandbox.world / "run")
+        result = run_verb(sandbox, verb, [disk / "run", *extra])
+        assert tree_digests(disk / "run") == before  # the old report stays, nothing half-written
+        assert complete_output(verb, disk / "run" / folder)
     else:
         disk = _tmpfs(sandbox.path / "disk", "64k")
         _fill(disk)
@@ -353,8 +362,8 @@ def _inputs(box, verb, kind):
     else:
         target.unlink()
         os.mkfifo(target)
-    if verb == "report":
-        return [run, "--sections", "fig4_evolution", "fig2_top9", "--no-cache", "--quiet"], box.path
+    if verb in IN_RUN:
+        return [run, *IN_RUN[verb][1]], box.path
     if verb == "occlude":
         return occlude_args(box, out, image=target), box.path
     if verb == "explore":
@@ -363,7 +372,7 @@ def _inputs(box, verb, kind):
 
 
 @pytest.mark.parametrize("kind", ["unreadable", "truncated", "fifo"])
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_input_is_broken(sandbox, verb, kind):
     started = time.monotonic()
     args, protected = _inputs(sandbox, verb, kind)
@@ -384,8 +393,8 @@ def test_input_is_broken(sandbox, verb, kind):
     if before is not None:
         after = tree_digests(protected)
         assert {k: v for k, v in after.items() if k in before} == before
-    assert complete_output(verb if verb != "report" else "report", sandbox.path / ("out" if verb != "report"
-                                                                                    else "run/report"))
+    assert complete_output(verb, sandbox.path / "out" if verb not in IN_RUN else
+                           sandbox.path / "run" / IN_RUN[verb][0])
     _record(verb, f"input {kind}", outcome, started)
 
 
@@ -412,14 +421,14 @@ def _kill_when(proc, moment, watched, deadline=120):
 
 
 @pytest.mark.parametrize("moment", ["start", "writing", "late"])
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_sigkill(sandbox, verb, moment):
     started = time.monotonic()
-    if verb == "report":
+    if verb in IN_RUN:
         run = sandbox.copy("run")
+        shutil.rmtree(run / "mined", ignore_errors=True)  # mine has all to write
         before = tree_digests(run / "report")
-        args, out, watched = [run, "--sections", "fig4_evolution", "fig2_top9", "--no-cache", "--quiet"], \
-            run / "report", run
+        args, out, watched = [run, *IN_RUN[verb][1]], run / IN_RUN[verb][0], run
     else:
         out = sandbox.path / "logs" / "out" if verb == "explore" else sandbox.path / "out"
         args, watched = ARGS[verb](sandbox, out), out.parent
@@ -439,12 +448,14 @@ def test_sigkill(sandbox, verb, moment):
 
 # -- two at once -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("verb", WRITERS + ["report"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_two_commands_write_the_same_output(sandbox, verb):
     started = time.monotonic()
-    if verb == "report":
+    if verb in IN_RUN:
         run = sandbox.copy("run")
-        args, out = [run, "--sections", "fig4_evolution", "--quiet"], run / "report"
+        shutil.rmtree(run / "mined", ignore_errors=True)
+        args, out = ([run, "--sections", "fig4_evolution", "--quiet"] if verb == "report"
+                     else [run, *IN_RUN[verb][1]]), run / IN_RUN[verb][0]
     else:
         out = sandbox.path / "logs" / "out" if verb == "explore" else sandbox.path / "out"
         args = ARGS[verb](sandbox, out)
