@@ -148,10 +148,13 @@ def check_run_dir(config, overwrite):
 
 
 def _has_checkpoint(run_dir):
-    from zfkeras.runs.layout import RunLayout
+    """Whether `run_dir` holds a complete checkpoint (``epoch_NNNN/``; a temporary does not count)."""
+    import re
+
+    from zfkeras.runs.layout import CHECKPOINT_REGEX, RunLayout
 
     folder = RunLayout(run_dir).checkpoints
-    return folder.is_dir() and any(folder.iterdir())
+    return folder.is_dir() and any(re.match(CHECKPOINT_REGEX, path.name) for path in folder.iterdir())
 
 
 def _undo(run_dir, kept_folder, aside):
@@ -174,7 +177,10 @@ def _undo(run_dir, kept_folder, aside):
     elif kept_folder:
         for name in os.listdir(run_dir):
             path = os.path.join(run_dir, name)
-            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
     if aside:
