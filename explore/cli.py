@@ -17,7 +17,10 @@ import re
 from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
 from zfkeras.keras_objects.model_files import KERAS, model_file_format
 from zfkeras.utils.errors import InputError
-from zfkeras.explore.entry import PREPROCESS_MODES
+from zfkeras.explore.entry import PREPROCESS_MODES, is_entry
+from zfkeras.runs.outputs import plan_output_folder
+from zfkeras.utils.atomic import ASIDE_INFIX
+from zfkeras.utils.paths import check_readable_file
 
 PROG = "zfkeras explore"
 MAX_IMAGES = 2000
@@ -39,6 +42,10 @@ def build_parser():
                         "caffe / tf / torch modes")
     parser.add_argument("--class-names",
                         help="file of label names in output order (one per line, or a JSON list); default class N")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="LOGDIR/NAME holds something other than an explore entry (an entry is replaced "
+                        f"without it): move it aside to LOGDIR/NAME{ASIDE_INFIX}<time> and write the entry there; "
+                        "a training run folder is always refused")
     parser.add_argument("--max-images", type=positive_int_argument, default=MAX_IMAGES, help="at most this many images (the first, sorted)")
     return parser
 
@@ -50,7 +57,16 @@ def _class_names(path, count):
         text = pathlib.Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(f"--class-names {path!r}: {e.strerror}") from None
-    names = json.loads(text) if text.lstrip().startswith("[") else [line.strip() for line in text.splitlines() if line.strip()]
+    if text.lstrip().startswith("["):
+        try:
+            names = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"--class-names {path!r} starts as a JSON list but is not valid JSON ({e}); "
+                             "write a JSON list of strings, or one name per line") from None
+        if not isinstance(names, list):
+            raise InputError(f"--class-names {path!r} must hold a JSON list of names")
+    else:
+        names = [line.strip() for line in text.splitlines() if line.strip()]
     if len(names) != count:
         raise InputError(f"--class-names {path!r} has {len(names)} names; the model has {count} outputs")
     return [str(n) for n in names]
@@ -79,6 +95,12 @@ def main(argv=None):
     name = args.name or model_path.stem
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
         raise InputError(f"--name {name!r}: use letters, digits, '_', '-' and '.'")
+    # Where the entry goes, and what is read, are checked before any work.
+    plan = plan_output_folder(pathlib.Path(args.logdir) / name, prog=PROG, flag="--logdir/--name",
+                              is_own=is_entry, overwrite=args.overwrite, own_replaced=True)
+    check_readable_file(model_path, "model file")  # a permission problem, named before Keras reads it
+    if args.class_names is not None:
+        check_readable_file(args.class_names, "--class-names")
     import numpy as np
 
     from zfkeras.explore.entry import image_files, write_entry
@@ -101,7 +123,7 @@ def main(argv=None):
     target = pathlib.Path(args.logdir) / name
     # A legacy .h5 model is saved again as the entry's model.keras; a .keras file is copied as it is.
     write_entry(target, model_path, images, relative, args.preprocess, classes,
-                {"model": model_path.resolve(), "images": pathlib.Path(args.images).resolve()},
+                {"model": model_path.resolve(), "images": pathlib.Path(args.images).resolve()}, plan=plan,
                 model=None if model_format == KERAS else model)
     print(f"{PROG}: wrote {target} ({len(images)} images at {height}x{height}, preprocessing {args.preprocess})")
     print(f"open it with: tensorboard --logdir {args.logdir}")

@@ -74,29 +74,45 @@ def read_entry(path):
     return meta
 
 
-def write_entry(target, model_path, images, files, preprocess_mode, class_names, sources, model=None):
+def is_entry(path):
+    """Whether folder `path` holds an explore entry (a readable `ENTRY_FILE` of this format)."""
+    try:
+        read_entry(path)
+    except InputError:
+        return False
+    return True
+
+
+def write_entry(target, model_path, images, files, preprocess_mode, class_names, sources, plan=None, model=None):
     """Writes the entry folder at ``target`` in one step (`zfkeras.utils.atomic.atomic_directory`).
 
     Args:
-        target: the entry folder (replaced if it exists).
+        target: the entry folder. An entry there is replaced; anything else
+            is refused (`zfkeras.runs.outputs.plan_output_folder`).
         model_path: the ``.keras`` file to copy (unless ``model`` is given).
         images: uint8 ``(N, H, W, C)``.
         files: N relative file names.
         preprocess_mode: one of `PREPROCESS_MODES`.
         class_names: label names in output order.
         sources: ``{"model": ..., "images": ...}`` where they came from.
+        plan: the checked `zfkeras.runs.outputs.OutputPlan` of ``target``
+            (default: planned here, without ``--overwrite``).
         model: the loaded model, saved as the entry's ``.keras`` file
             instead of copying ``model_path`` (which is then another
             format, e.g. a legacy ``.h5`` file).
     """
     import numpy as np
 
-    from zfkeras.utils.atomic import atomic_directory, write_json_atomic
+    from zfkeras.runs.outputs import plan_output_folder
+    from zfkeras.utils.atomic import write_json_atomic
 
     meta = {"format": FORMAT, "model": MODEL_FILE, "images": IMAGES_FILE, "preprocess": preprocess_mode,
             "input_shape": [int(d) for d in images.shape[1:]], "num_images": int(len(images)),
             "class_names": [str(c) for c in class_names], "sources": {k: str(v) for k, v in sources.items()}}
-    with atomic_directory(target, replace=True) as tmp:
+    if plan is None:
+        plan = plan_output_folder(target, prog="zfkeras explore", flag="entry folder", is_own=is_entry,
+                                  own_replaced=True)
+    with plan.directory() as tmp:
         if model is None:
             shutil.copyfile(model_path, os.path.join(tmp, MODEL_FILE))
         else:

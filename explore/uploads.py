@@ -31,7 +31,8 @@ MAX_PIXELS = 25_000_000
 MAX_SIDE = 10_000
 KEEP = 64
 KEEP_SIDE = 256  # an upload is kept with a shortest side of at least this (or its own)
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
+# A phone's MPO (a JPEG followed by more pictures) is read as its first picture.
+FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp", "GIF": ".gif"}
 
 
 def too_large(message):

@@ -8,6 +8,8 @@ import os
 import sys
 
 from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
+from zfkeras.runs.outputs import is_run_folder
+from zfkeras.utils.paths import check_readable_file, check_writable_folder
 
 
 def build_parser():
@@ -54,6 +56,8 @@ def main(argv=None):
 
     try:
         run = RunFolder(args.run_dir)
+    except PermissionError:
+        raise  # an unreadable config.json: one line from `cli_main`
     except ValueError as e:
         parser.error(str(e))
     if not run.model_path.is_file():
@@ -63,6 +67,13 @@ def main(argv=None):
         )
     if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
         parser.error(f"OUT_DIR {args.out_dir!r} exists and is not a folder; choose a folder")
+    # An unreadable model or a read-only OUT_DIR is named before the export
+    # is traced, as a permission problem (never as a damaged file).
+    check_readable_file(run.model_path, f"run folder {run.path}:")
+    check_writable_folder(args.out_dir, "OUT_DIR")
+    if os.path.isdir(args.out_dir) and is_run_folder(args.out_dir):
+        parser.error(f"OUT_DIR {args.out_dir!r} is a training run folder; export writes numbered version "
+                     "folders for a server: choose another folder (e.g. RUN_DIR/export)")
     occlude = {"size": args.occlude_size, "stride": args.occlude_stride, "layer": args.occlude_layer}
     record = export_record.run_record(run, occlude=occlude)
     found = None if args.force or args.version else export_record.reusable_version(args.out_dir, record)

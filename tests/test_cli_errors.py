@@ -25,7 +25,8 @@ def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
     occupied.write_text("a file where the run folder should be")
     assert train_cli.main(["--run-dir", str(occupied)]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"zfkeras train: error: run folder {occupied} is a file; choose another --run-dir"]
+    assert err.splitlines() == [f"zfkeras train: error: --run-dir {str(occupied)!r} is a file, not a folder; "
+                                "name a folder"]
 
 
 def test_an_internal_value_error_from_inside_the_run_shows_its_traceback(tmp_path, capsys, monkeypatch):

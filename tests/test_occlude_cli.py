@@ -82,8 +82,7 @@ def test_argument_errors(trained_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         occlude_cli.main([str(trained_run.path), *good, "--stride", "0"])
     assert "argument --stride: must be a positive integer, got '0'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        occlude_cli.main([str(trained_run.path), str(tmp_path / "missing.png")])
+    assert occlude_cli.main([str(trained_run.path), str(tmp_path / "missing.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert occlude_cli.main([str(trained_run.path), *good, "--size", "40", "--out", str(tmp_path / "o")]) == 2
     assert "larger than the model's 28x28 input" in capsys.readouterr().err

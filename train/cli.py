@@ -2,10 +2,13 @@
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from zfkeras.cli.verbs import cli_main, format_default, verb_parser
 from zfkeras.train.config import DATASETS, MODELS, RECIPE_DEFAULTS, TrainConfig
+from zfkeras.utils.atomic import ASIDE_INFIX
+from zfkeras.utils.errors import InputError, MissingInputError
 
 _HELP = {
     "dataset": f"data source: {', '.join(DATASETS)}",
@@ -47,7 +50,10 @@ def build_parser():
         "command resumes from the last complete epoch.",
     )
     parser.add_argument("--config", help="JSON file of settings (flags given here override it)")
-    parser.add_argument("--overwrite", action="store_true", help="delete the run folder and start over")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"start over: the run folder's content (a run or anything else) is moved aside to "
+                        f"RUN_DIR{ASIDE_INFIX}<time> once the inputs are checked, never deleted; it is moved back "
+                        "when the new run fails before its first checkpoint")
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         flag = "--" + field.name.replace("_", "-")
@@ -95,6 +101,92 @@ def _keys(path):
         return json.load(f)
 
 
+def check_data(config):
+    """`InputError` when the training data cannot be where the configuration says (before anything is written)."""
+    from zfkeras.utils.paths import check_readable_folder
+
+    root = config.data_dir
+    if root and os.path.lexists(root) and not os.path.isdir(root):
+        raise InputError(f"--data-dir {root!r} is a file, not a folder; pass the folder holding the data")
+    if config.dataset == "fashion_mnist":
+        from zfkeras.data.fashion_mnist import find_fashion_mnist
+
+        if root and os.path.isdir(root):
+            check_readable_folder(root, "--data-dir")  # a permission problem is not "files not found"
+        find_fashion_mnist(root or None)
+    elif config.dataset == "folder":
+        check_readable_folder(root, "--data-dir")
+        if not os.path.isdir(os.path.join(root, "train")):
+            raise MissingInputError(
+                f"--data-dir {root!r} needs a train/ sub-folder holding one folder of images per class "
+                "(optionally val/ and test/ beside it; what is missing is held out of train/)"
+            )
+
+
+def check_run_dir(config, overwrite):
+    """Checks ``--run-dir`` before anything is written; returns whether its content is to be moved aside.
+
+    Raises:
+        InputError: it is a file, read-only, or holds something other than
+            a run without ``--overwrite``.
+    """
+    from zfkeras.runs.outputs import OutputFolderError, describe_entries, is_run_folder, visible_entries
+    from zfkeras.utils.paths import check_writable_folder
+
+    path = config.run_dir
+    check_writable_folder(path, "--run-dir")
+    if not os.path.isdir(path) or not visible_entries(path):
+        return False
+    if overwrite:
+        return True
+    if not is_run_folder(path):
+        raise OutputFolderError(
+            f"--run-dir {path!r} is not empty and holds no run (it holds {describe_entries(visible_entries(path))}); "
+            f"choose another --run-dir, or pass --overwrite to move its content aside to {path}{ASIDE_INFIX}<time>"
+        )
+    return False  # a run: resumed, or refused when its configuration differs (`prepare_run_dir`)
+
+
+def _has_checkpoint(run_dir):
+    """Whether `run_dir` holds a complete checkpoint (``epoch_NNNN/``; a temporary does not count)."""
+    import re
+
+    from zfkeras.runs.layout import CHECKPOINT_REGEX, RunLayout
+
+    folder = RunLayout(run_dir).checkpoints
+    return folder.is_dir() and any(re.match(CHECKPOINT_REGEX, path.name) for path in folder.iterdir())
+
+
+def _undo(run_dir, kept_folder, aside):
+    """After a failed run that started in an empty (or moved-aside) folder: removes
+    what it wrote unless a checkpoint is there to resume from, and puts the old content back.
+
+    Args:
+        run_dir: the run folder.
+        kept_folder: the (empty) folder was there before: only its content goes.
+        aside: where ``--overwrite`` moved the old content, or None.
+    """
+    import shutil
+
+    if _has_checkpoint(run_dir):
+        if aside:
+            print(f"zfkeras train: the previous content of {run_dir} is in {aside}", file=sys.stderr)
+        return
+    if not os.path.isdir(run_dir):
+        pass
+    elif kept_folder:
+        for name in os.listdir(run_dir):
+            path = os.path.join(run_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if aside:
+        os.replace(aside, run_dir)
+
+
 @cli_main("zfkeras train")
 def main(argv=None):
     parser = build_parser()
@@ -103,15 +195,103 @@ def main(argv=None):
         config = config_from_args(args)
     except (ValueError, TypeError) as e:
         parser.error(str(e))
-    import os
-
+    # Everything is checked before anything is written: a run folder is
+    # neither created nor moved for a command that cannot start.
+    check_data(config)
+    move_aside = check_run_dir(config, args.overwrite)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter
+    from zfkeras.train.devices import worker_role
     from zfkeras.train.runner import run
 
+    is_chief = worker_role()[0]
+    # This command owns the folder's content when it starts it empty (or
+    # moved the old content aside): a failure takes back what it wrote.
+    fresh = move_aside or not (os.path.isdir(config.run_dir) and os.listdir(config.run_dir))
+    kept_folder = os.path.isdir(config.run_dir) and not move_aside
+    aside, locks = None, []
+    if is_chief:
+        # One zfkeras train per run folder: the second is refused (the
+        # lock goes with the process, even when it is killed).
+        locks.append(_lock(config.run_dir))
+    if move_aside and is_chief:
+        from zfkeras.utils.atomic import aside_name
+
+        aside = aside_name(config.run_dir)
+        os.replace(config.run_dir, aside)  # one rename: the old run is kept whole
+        print(f"zfkeras train: --overwrite: moved the previous content of {config.run_dir} to {aside}",
+              file=sys.stderr)
+        locks.append(_lock(config.run_dir))
     # A run folder that holds another run, data that is missing or too small
     # for the splits raise InputError: one line saying what to do (`cli_main`).
-    run(config, overwrite=args.overwrite)
+    try:
+        run(config, overwrite=args.overwrite)
+    except BaseException as error:
+        if is_chief and fresh:
+            _undo(config.run_dir, kept_folder, aside)
+        lost = lost_worker_message(error, config.run_dir, argv if argv is not None else sys.argv[1:])
+        if lost is not None:
+            raise InputError(lost) from error
+        raise
+    finally:
+        for fd in locks:
+            os.close(fd)
     return 0
+
+
+def _lock(run_dir):
+    """Creates `run_dir` if missing and locks it (``flock`` on the folder); returns the descriptor.
+
+    Raises:
+        InputError: another process holds the lock.
+    """
+    import fcntl
+
+    os.makedirs(run_dir, exist_ok=True)
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(f"--run-dir {run_dir!r} is being written by another zfkeras train; wait for it to "
+                         "finish (rerunning then resumes it), or choose another --run-dir") from None
+    return fd
+
+
+def lost_worker_message(error, run_dir, argv, tf_config=None):
+    """What to say when a worker of a multi-worker run went away mid-training, else None.
+
+    TensorFlow raises ``UnavailableError`` (or ``AbortedError``) on the
+    survivors; the message names the worker(s) that no longer answer and
+    the command that resumes from the last complete epoch.
+
+    Args:
+        error: the exception `run` raised.
+        run_dir: the run folder.
+        argv: the command's arguments (repeated in the resume command).
+        tf_config: ``TF_CONFIG`` (default: the environment's).
+
+    Returns:
+        str or None (not a lost worker, or not a multi-worker run).
+    """
+    raw = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not raw or type(error).__name__ not in ("UnavailableError", "AbortedError", "CancelledError"):
+        return None
+    import re
+    import shlex
+
+    from zfkeras.train.multiworker import cluster_workers, unreachable
+
+    addresses, kind, index = cluster_workers(raw)
+    others = [(name, address) for name, address in addresses if name != f"{kind} {index}"]
+    text = str(error)
+    named = [(name, address) for name, address in others if address in text]
+    for task in re.findall(r"/job:(worker|chief)/(?:replica:\d+/)?task:(\d+)", text):
+        named += [(name, address) for name, address in others if name == f"{task[0]} {task[1]}"]
+    lost = list(dict.fromkeys(named)) or unreachable(others) or others
+    who = ", ".join(f"{name} at {address}" for name, address in lost)
+    command = "zfkeras train " + " ".join(shlex.quote(a) for a in argv if a != "--overwrite")
+    return (f"{who} went away during training ({type(error).__name__}); restart every worker with its TF_CONFIG "
+            f"and the same command, `{command}`: it resumes from the last complete epoch in {run_dir}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from zfkeras.runs.folder import RunFolder
 from zfkeras.runs.writer import RunWriter
 from zfkeras.runs.sources import folder_files, tfds_split
 from zfkeras.runs.splits import VALIDATION_NAMES, held_out_indices, plan_splits
-from zfkeras.utils.errors import MissingInputError
+from zfkeras.utils.errors import InputError, MissingInputError
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 SPLITS = ("train", "validation", "test")
@@ -138,6 +138,8 @@ def _image_folder(config):
     """``data_dir/train/<class>/*``, optional ``val/`` (or ``validation/``)
     and ``test/`` beside it; missing ones are held out of ``train/``."""
     root = config.data_dir
+    if os.path.lexists(root) and not os.path.isdir(root):
+        raise InputError(f"--data-dir {root} is a file, not a folder; pass the folder holding train/")
     if not os.path.isdir(root):
         raise MissingInputError(f"--data-dir {root} does not exist")
     available = [name for name in ("train", *VALIDATION_NAMES, "test") if os.path.isdir(os.path.join(root, name))]

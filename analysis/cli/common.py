@@ -8,6 +8,7 @@ import argparse
 import os
 
 from zfkeras.cli.verbs import positive_int_argument
+from zfkeras.utils.paths import check_writable_folder
 
 
 def fold_count(text):
@@ -41,7 +42,20 @@ def open_target_run(parser, argv):
     """Parses ``argv``, checks ``--target`` and opens RUN_DIR: ``(args, run, output folder)``."""
     args = parse_target_args(parser, argv)
     run = open_run(parser, args.run_dir)
-    return args, run, args.out or str(run.report_dir)
+    out = args.out or str(run.report_dir)
+    # A file, a run folder or a read-only folder is named now, not after the computation.
+    check_writable_folder(out, "--out" if args.out else "the report folder")
+    refuse_run_folder(out, parser.prog)
+    return args, run, out
+
+
+def refuse_run_folder(out, prog):
+    """`InputError` when ``out`` is a training run folder (files are added to ``--out``, never to a run)."""
+    from zfkeras.runs.outputs import OutputFolderError, is_run_folder
+
+    if os.path.isdir(out) and is_run_folder(out):
+        raise OutputFolderError(f"--out {out!r} is a training run folder; {prog} adds its files to a report "
+                                "folder, never to a run: pass RUN_DIR/report, or another folder")
 
 
 def print_written(out, table, files):
@@ -57,5 +71,7 @@ def open_run(parser, path):
 
     try:
         return RunFolder(path)
+    except PermissionError:
+        raise  # UnreadableInputError: one line from `cli_main`, exit 2
     except ValueError as error:
         parser.error(str(error))

@@ -53,8 +53,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     run = open_run(parser, args.run_dir)
     from zfkeras.train.devices import make_strategy, worker_role
+    from zfkeras.utils.paths import check_readable_file, check_writable_folder
 
     is_chief, role = worker_role()
+    # A model this user cannot read, or a mined/ that cannot be written (a
+    # file, read-only), is named before the pass, not after it.
+    if run.model_path.exists():
+        check_readable_file(run.model_path, f"run folder {run.path}:")
+    if is_chief:
+        check_writable_folder(run.layout.mined, "the mined folder")
     strategy, description = make_strategy()  # before any other TensorFlow op (MultiWorkerMirroredStrategy)
     import tensorflow as tf
 

@@ -13,20 +13,30 @@ and fed as they are.
 Writes ``OUT/<image name>_occlusion.png`` (panels (a)-(e) of Fig. 7) for
 every image and ``OUT/occlusion.csv`` (one row per image). Every image is
 read and every map computed before anything is written; the folder appears
-complete or not at all.
+complete or not at all. The images, the model and OUT are checked before
+any work: OUT may be missing, empty or an earlier occlude output
+(``--overwrite``); anything else is moved aside to ``OUT.old-<time>`` with
+``--overwrite`` only, and a run folder is always refused
+(`zfkeras.runs.outputs`, docs/RELIABILITY.md).
 """
 
 import os
 
 from zfkeras.cli.verbs import cli_main, positive_int_argument, verb_parser
+from zfkeras.runs.outputs import OVERWRITE_HELP, only_entries, plan_output_folder
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.paths import check_readable_file
+
+PROG = "zfkeras occlude"
+CSV_NAME = "occlusion.csv"
+PANEL_SUFFIX = "_occlusion.png"
 
 _DESCRIPTION = __doc__.split("\n\n")[0]
 
 
 def build_parser():
     """The argument parser (no TensorFlow import)."""
-    parser = verb_parser("zfkeras occlude", _DESCRIPTION)
+    parser = verb_parser(PROG, _DESCRIPTION)
     parser.add_argument("model", metavar="RUN_DIR|MODEL",
                         help="a run folder or a model file (.keras, legacy .h5/.hdf5)")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
@@ -50,7 +60,7 @@ def build_parser():
                         "(default 2 x stride; tune_approximate in docs/OCCLUSION.md finds these for your model)")
     parser.add_argument("--rescale", type=float, default=1.0,
                         help="bare model files only: multiply pixels in [0, 255] by this (e.g. 0.00392)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     return parser
 
 
@@ -63,13 +73,20 @@ def _check_args(parser, args):
         value = getattr(args, name)
         if value is not None and not 0 < value <= 1:
             parser.error(f"--{name.replace('_', '-')} must be in (0, 1], got {value}")
-    for path in args.images:
-        if not os.path.isfile(path):
-            parser.error(f"image file {path!r} does not exist")
     if not os.path.exists(args.model):
         parser.error(f"{args.model!r} is neither a run folder nor a model file (.keras, .h5, .hdf5)")
-    if os.path.exists(args.out) and os.listdir(args.out) and not args.overwrite:
-        parser.error(f"output folder {args.out!r} exists and is not empty; pass --overwrite to replace it")
+    # Everything read and the output folder are checked before any work.
+    for path in args.images:
+        check_readable_file(path, "image file")
+    if not os.path.isdir(args.model):
+        check_readable_file(args.model, "model file")
+    return plan_output_folder(args.out, prog=PROG, flag="--out", is_own=is_occlusion_output,
+                              overwrite=args.overwrite)
+
+
+def is_occlusion_output(path):
+    """Whether folder `path` holds only what ``zfkeras occlude`` writes."""
+    return only_entries(lambda name: name == CSV_NAME or name.endswith(PANEL_SUFFIX))(path)
 
 
 def read_bare_image(path, height, width, channels):
@@ -123,24 +140,32 @@ def _label_index(label, names):
                      f"(classes: {', '.join(names)})")
 
 
-@cli_main("zfkeras occlude")
+@cli_main(PROG)
 def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _check_args(parser, args)
-    return _run(args)
+    plan = _check_args(parser, args)
+    return _run(args, plan)
 
 
-def _run(args):
+def _check_layer(model, name):
+    """`InputError` unless `model` has a layer `name` (before the computation)."""
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        convs = [layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()] or names
+        raise InputError(f"--layer {name!r}: the model has no such layer; choose one of {', '.join(convs)}")
+
+
+def _run(args, plan):
     import numpy as np
 
     from zfkeras.analysis.sections import fig7_occlusion as f7
     from zfkeras.analysis.output import tables
-    from zfkeras.utils.atomic import atomic_directory
 
     model, read_image, preprocess, names = _load(args)
     h, w = (int(d) for d in model.input_shape[1:3])
+    _check_layer(model, args.layer)
     images = np.stack([read_image(path) for path in args.images])
     label = _label_index(args.label, names)
     labels = None if label is None else np.full(len(images), label)
@@ -156,13 +181,13 @@ def _run(args):
                       method=args.method, **approximation)
     print(f7.method_text(data.result))
     stems = [os.path.splitext(os.path.basename(p))[0] for p in args.images]
-    with atomic_directory(args.out, replace=args.overwrite) as tmp:
+    with plan.directory() as tmp:
         for n, stem in enumerate(stems):
             one = f7.Fig7Data(data.images[n:n + 1], _row(data.result, n), data.projection[n:n + 1],
                               data.unoccluded_activity[n:n + 1], data.layer)
-            f7.plot_panels(one, names, os.path.join(tmp, f"{stem}_occlusion.png"))
+            f7.plot_panels(one, names, os.path.join(tmp, f"{stem}{PANEL_SUFFIX}"))
         r = data.result
-        tables.write_csv(os.path.join(tmp, "occlusion.csv"),
+        tables.write_csv(os.path.join(tmp, CSV_NAME),
                           ["image", "class", "p_class_unoccluded", "p_class_min", "strongest_map"],
                           [[p, names[r.true_label[n]], float(r.unoccluded_probability[n]),
                             float(r.class_probability[n].min()), int(r.strongest_channel[n])]

@@ -9,6 +9,7 @@ import sys
 
 from zfkeras.analysis.report.build import SECTIONS  # plain data, no TensorFlow
 from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.runs.layout import REPORT
 
 
 def build_parser():
@@ -19,7 +20,9 @@ def build_parser():
         (
             "Write RUN_DIR/report/index.html: the paper's figures and tables for a trained "
             "run (Figs. 2, 4-7, Tables 1-4, 6), an explorer of every feature map's top 9, "
-            "and CSV/JSON files of every number. Finished sections are reused on a rerun."
+            "and CSV/JSON files of every number. Finished sections are reused on a rerun. The new "
+            "report replaces the old one only when it made at least as many of the asked-for sections; "
+            "otherwise it is written beside it (RUN_DIR/report.incomplete-<time>) and the exit status is 1."
         ),
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by 'zfkeras train'")
@@ -49,12 +52,39 @@ def main(argv=None):
         if args.sections is not None and "fig7_occlusion" not in args.sections:
             parser.error("--occlusion-method applies to the fig7_occlusion section, which --sections leaves out")
         params["fig7_occlusion"] = {"method": args.occlusion_method}
+    # The run folder and its model are read by this user, and the report
+    # folder written, or the command stops here: a permission problem is
+    # one line (exit 2), never a report of missing sections.
+    from zfkeras.runs.folder import RunFolder
+    from zfkeras.utils.paths import check_readable_file, check_writable_folder
+
+    run = RunFolder(args.run_dir)
+    if run.model_path.exists():
+        check_readable_file(run.model_path, f"run folder {run.path}:")
+    check_writable_folder(run.report_dir, "the report folder")
     from zfkeras.analysis.report.build import write_report
 
     index = write_report(args.run_dir, sections=args.sections, verbose=0 if args.quiet else "auto",
                          use_cache=not args.no_cache, params=params)
     print(f"Report: {os.path.abspath(index)}")
+    kept = os.path.join(args.run_dir, REPORT)
+    if os.path.abspath(os.path.dirname(index)) != os.path.abspath(kept):
+        print(f"zfkeras report: error: the new report made fewer sections than the one in place "
+              f"({_reasons(index)}); kept {os.path.join(kept, 'index.html')}, the new one is in "
+              f"{os.path.dirname(index)}", file=sys.stderr)
+        return 1
     return _status(index)
+
+
+def _reasons(index):
+    """Why sections are missing from the report at `index` (one line)."""
+    import json
+
+    from zfkeras.runs.layout import REPORT_SUMMARY
+
+    with open(os.path.join(os.path.dirname(index), REPORT_SUMMARY)) as f:
+        summary = json.load(f)
+    return "; ".join(f"{m['module']}: {m['reason']}" for m in summary["missing"]) or "none missing"
 
 
 def _status(index):

@@ -12,7 +12,8 @@ for MaCo. Arguments are parsed without importing TensorFlow.
 
 import os
 
-from zfkeras.analysis.cli.common import non_negative_int, open_run, positive_int
+from zfkeras.analysis.cli.common import open_run
+from zfkeras.cli.verbs import non_negative_int_argument as non_negative_int, positive_int_argument as positive_int
 from zfkeras.cli.verbs import cli_main, verb_parser
 from zfkeras.utils.errors import InputError
 

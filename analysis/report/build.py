@@ -10,6 +10,12 @@ A section that cannot run (its module is not installed, it raised
 `SectionUnavailable`, or it failed) is listed under "Missing sections" with
 the reason, and every other section is still written.
 
+The report is built in a copy beside ``report/`` and swapped in (one
+rename) only when it made at least as many of the asked-for sections as
+the report in place; otherwise the old page stays and the new one is kept
+beside it as ``report.incomplete-<time>``, so a damaged model or an
+interrupted run never replaces a good page.
+
 Rerunning reuses finished sections: each one is cached in
 ``report/.cache/<module>.json`` under a key made of the run-folder files it
 declares in ``INPUTS``, its parameters (``report_section``'s keyword
@@ -22,6 +28,7 @@ import importlib
 import json
 import os
 import pathlib
+import shutil
 import sys
 import time
 import traceback
@@ -31,6 +38,9 @@ from zfkeras.analysis.report import cache
 from zfkeras.analysis.report.pages import render
 from zfkeras.analysis.report.section import Section, SectionUnavailable
 from zfkeras.runs.layout import REPORT_SUMMARY
+from zfkeras.utils.errors import InputError
+from zfkeras.utils.atomic import aside_name, install_directory, is_temporary, temporary_name
+from zfkeras.utils.paths import check_writable_folder
 
 # (module in zfkeras.analysis.sections, title), in the order they appear.
 SECTIONS = (
@@ -48,6 +58,8 @@ SECTIONS = (
 
 CACHE_DIR = ".cache"
 INDEX = "index.html"
+# RUN/report.incomplete-<time>: a new report that made fewer sections than the one in place
+INCOMPLETE_INFIX = ".incomplete-"
 
 
 @dataclasses.dataclass
@@ -145,7 +157,10 @@ def _failure(out_dir, name, title, what, error):
     path = out_dir / log
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(traceback.format_exception(type(error), error, error.__traceback__)))
-    first_line = (str(error).splitlines() or [""])[0]
+    # A user's problem (InputError) is shown whole: its hint is the point.
+    # A bug's first line is enough: the log holds the traceback.
+    lines = str(error).splitlines() or [""]
+    first_line = " ".join(line.strip() for line in lines) if isinstance(error, InputError) else lines[0]
     return Missing(name, title, f"{what}: {type(error).__name__}: {first_line}", log)
 
 
@@ -164,7 +179,9 @@ def write_report(run_dir, sections=None, verbose="auto", use_cache=True, params=
             of a section's ``report_section`` keyword arguments.
 
     Returns:
-        pathlib.Path of ``index.html``.
+        pathlib.Path of the ``index.html`` written: in ``RUN_DIR/report``,
+        or in ``RUN_DIR/report.incomplete-<time>`` when the report in place
+        holds more of these sections (it is kept).
 
     Raises:
         ValueError: `run_dir` is not a run folder.
@@ -178,29 +195,86 @@ def write_report(run_dir, sections=None, verbose="auto", use_cache=True, params=
     if stray:
         raise TypeError(f"params for {stray[0]!r}, which is not among the sections written")
     run = RunFolder(run_dir)
-    out_dir = pathlib.Path(run.report_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _say(verbose, f"writing {out_dir / INDEX} ({len(chosen)} sections)")
-    done, missing, timings = [], [], {}
-    for i, (name, title) in enumerate(chosen, 1):
-        start = time.perf_counter()
-        _say(verbose, f"{i}/{len(chosen)} {name} ...")
-        section, miss, reused = _build_section(run, out_dir, name, title, verbose, use_cache, params.get(name))
-        seconds = time.perf_counter() - start
-        timings[name] = round(seconds, 2)
-        if section is not None:
-            done.append(section)
-            _say(verbose, f"{i}/{len(chosen)} {name}: {'reused' if reused else 'done'} in {seconds:.1f} s")
+    final = pathlib.Path(run.report_dir)
+    check_writable_folder(final, "the report folder")
+    previous = _previous_summary(final)
+    # Built in a copy beside the report (its cache and the files other
+    # verbs wrote there carried over) and swapped in at the end, so a failed
+    # or poorer run never replaces a good page.
+    out_dir = pathlib.Path(temporary_name(final))
+    try:
+        out_dir.mkdir(parents=True)
+        if final.is_dir():
+            _copy_tree(final, out_dir)
+        _say(verbose, f"writing {final / INDEX} ({len(chosen)} sections)")
+        done, made, missing, timings = [], [], [], {}
+        for i, (name, title) in enumerate(chosen, 1):
+            start = time.perf_counter()
+            _say(verbose, f"{i}/{len(chosen)} {name} ...")
+            section, miss, reused = _build_section(run, out_dir, name, title, verbose, use_cache, params.get(name))
+            seconds = time.perf_counter() - start
+            timings[name] = round(seconds, 2)
+            if section is not None:
+                done.append(section)
+                made.append(name)
+                _say(verbose, f"{i}/{len(chosen)} {name}: {'reused' if reused else 'done'} in {seconds:.1f} s")
+            else:
+                missing.append(miss)
+                _say(verbose, f"{i}/{len(chosen)} {name}: missing ({miss.reason})")
+        summary = _write_summary(run, out_dir, done, missing, timings, made)
+        page = render_page(run, done, missing, summary)
+        with _atomic(out_dir / INDEX) as tmp:
+            pathlib.Path(tmp).write_text(page, encoding="utf-8")
+        before = _sections_before(previous, [name for name, _ in chosen])
+        if len(made) >= before:
+            install_directory(out_dir, final, replace=True)
+            where = final
         else:
-            missing.append(miss)
-            _say(verbose, f"{i}/{len(chosen)} {name}: missing ({miss.reason})")
-    summary = _write_summary(run, out_dir, done, missing, timings)
-    index = out_dir / INDEX
-    page = render_page(run, done, missing, summary)
-    with _atomic(index) as tmp:
-        pathlib.Path(tmp).write_text(page, encoding="utf-8")
+            where = pathlib.Path(aside_name(final, infix=INCOMPLETE_INFIX))
+            os.replace(out_dir, where)
+            _say(verbose, f"kept {final / INDEX}: it holds {before} of these sections, the new one {len(made)}")
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    index = where / INDEX
     _say(verbose, f"{len(done)} sections written, {len(missing)} missing: {index}")
     return index
+
+
+def _copy_tree(source, target):
+    """Copies folder `source` into the existing `target` (temporaries skipped); the first OSError
+    (a full disk, a permission) is raised as it is, not gathered as `shutil.copytree` does."""
+    for folder, dirs, names in os.walk(source):
+        dirs[:] = [d for d in dirs if not is_temporary(d)]
+        relative = os.path.relpath(folder, source)
+        into = target / relative if relative != "." else target
+        into.mkdir(exist_ok=True)
+        for name in names:
+            if not is_temporary(name):
+                shutil.copy2(os.path.join(folder, name), into / name, follow_symlinks=False)
+
+
+def _previous_summary(folder):
+    """The summary of the report in `folder`, or None (none, or unreadable)."""
+    try:
+        with open(folder / REPORT_SUMMARY) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _sections_before(summary, chosen):
+    """How many of the `chosen` modules the previous report made (0 without one).
+
+    Reports written before ``made`` was recorded count their sections, at
+    most as many as are asked for now.
+    """
+    if summary is None:
+        return 0
+    if isinstance(summary.get("made"), list):
+        return len(set(summary["made"]) & set(chosen))
+    return min(len(summary.get("sections") or []), len(chosen))
 
 
 def _atomic(path):
@@ -209,7 +283,7 @@ def _atomic(path):
     return atomic_path(path)
 
 
-def _write_summary(run, out_dir, done, missing, timings):
+def _write_summary(run, out_dir, done, missing, timings, made=None):
     from zfkeras.utils.atomic import write_json_atomic
 
     summary = {
@@ -218,6 +292,7 @@ def _write_summary(run, out_dir, done, missing, timings):
         "date": machine.today(),
         "python": sys.version.split()[0],
         "sections": [{"key": s.key, "title": s.title, "files": s.files} for s in done],
+        "made": list(made or []),
         "missing": [dataclasses.asdict(m) for m in missing],
         "seconds": timings,
         "config": _safe(lambda: run.config),

@@ -36,6 +36,9 @@ import json
 import os
 import pathlib
 
+from zfkeras.runs.layout import REPORT
+from zfkeras.utils.atomic import is_temporary
+
 HASHED_BYTES = 16 * 2**20  # files up to this size are hashed, larger ones count by size and mtime
 EXCLUDED = ("report",)  # never an input: what the report itself writes
 # Arguments of report_section that are not parameters of what it computes.
@@ -92,7 +95,9 @@ def input_stamp(run_dir, inputs):
     """
     root = pathlib.Path(run_dir)
     if inputs is None:
-        inputs = sorted(p.name for p in root.iterdir() if p.name not in EXCLUDED)
+        # the report's own staging copy and kept reports are outputs, not inputs
+        inputs = sorted(p.name for p in root.iterdir() if p.name not in EXCLUDED and not is_temporary(p.name)
+                        and not p.name.startswith(f"{REPORT}.incomplete-"))
     stamps = {}
     for name in inputs:
         path = root / name

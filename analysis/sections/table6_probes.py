@@ -161,6 +161,10 @@ def probe_run(run, layers=None, target="test", per_class=30, test_per_class=50, 
     start, cpu_start = time.perf_counter(), time.process_time()
     model = run.load_model()
     layers = list(layers) if layers else default_layers(model)
+    unknown = [name for name in layers if name not in {layer.name for layer in model.layers}]
+    if unknown:
+        raise InputError(f"layers {unknown} are not in model {model.name!r}; choose among "
+                         f"{[layer.name for layer in model.layers]}")
     data = load_target(target, run, per_class + test_per_class, seed, data_dir, manual_dir)
     feats = features(model, run.preprocess(data.images), layers, pool=pool, batch_size=batch_size,
                      verbose=verbose)

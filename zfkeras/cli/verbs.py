@@ -4,7 +4,9 @@
 verb's ``main(argv)``: an `zfkeras.utils.errors.InputError` (zfkeras' own checks
 of what the user gave) becomes one line and exit status 2, any other
 exception is a bug and is shown with its traceback (exit status 1), so an
-internal failure never reads like a mistake of the user's. Plain Python:
+internal failure never reads like a mistake of the user's. An `OSError` the
+machine caused (permission denied, read-only or full disk) is the user's to
+fix: one line, exit status 2. Plain Python:
 no TensorFlow import.
 """
 
@@ -14,6 +16,7 @@ import sys
 import traceback
 
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.paths import environment_error_message
 
 USER_ERROR_STATUS = 2  # as argparse's usage errors
 INTERNAL_ERROR_STATUS = 1
@@ -87,6 +90,16 @@ def user_error(prog, error):
     return USER_ERROR_STATUS
 
 
+def _report_bug(prog, error):
+    print(
+        f"{prog}: internal error: {type(error).__name__}: {error}\n"
+        "This is a bug in zfkeras or a library it uses, not a problem with your input. "
+        "The traceback follows; please include it when you report the bug.",
+        file=sys.stderr,
+    )
+    traceback.print_exc()
+
+
 def cli_main(prog):
     """Decorator for a verb's ``main(argv)``: user errors in one line, bugs with their traceback."""
 
@@ -98,13 +111,13 @@ def cli_main(prog):
             except InputError as error:
                 return user_error(prog, error)
             except Exception as error:  # noqa: BLE001 - shown in full, never swallowed
-                print(
-                    f"{prog}: internal error: {type(error).__name__}: {error}\n"
-                    "This is a bug in zfkeras or a library it uses, not a problem with your input. "
-                    "The traceback follows; please include it when you report the bug.",
-                    file=sys.stderr,
-                )
-                traceback.print_exc()
+                # A permission, read-only or full disk the machine refuses
+                # with is the user's to fix: one line (atomic writers left
+                # nothing half-written). Anything else is a bug, in full.
+                message = environment_error_message(error)
+                if message is not None:
+                    return user_error(prog, message)
+                _report_bug(prog, error)
                 return INTERNAL_ERROR_STATUS
 
         run.cli_prog = prog  # lets the tests check that every verb goes through here

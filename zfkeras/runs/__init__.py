@@ -5,7 +5,9 @@
 * `folder`: `RunFolder`, how every tool reads them (the public face,
   ``zfkeras.RunFolder``);
 * `preprocessing`, `sources`, `splits`: a run's input preprocessing, its
-  raw images and its split plan.
+  raw images and its split plan;
+* `outputs`: where every verb writes, checked before the work and
+  replaced without loss (docs/RELIABILITY.md).
 
 Importing this package does not import TensorFlow.
 """

@@ -17,6 +17,7 @@ from zfkeras.runs import layout
 from zfkeras.runs.layout import RunLayout
 from zfkeras.runs.splits import plan_splits
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.paths import check_readable_file
 
 __doc__ = __doc__.replace("{layout}", layout.describe())
 
@@ -62,6 +63,7 @@ class RunFolder:
 
     def _read_json(self, name):
         path = self.path / name
+        check_readable_file(path, f"run folder {self.path}:")
         try:
             with open(path) as f:
                 return json.load(f)
@@ -115,6 +117,9 @@ class RunFolder:
                 ``.keras`` archive (e.g. truncated by a full disk or a copy).
         """
         self._require(layout.MODEL)
+        # A file this user may not read is not damaged: say so before
+        # Keras (and the damage check below) call it corrupt.
+        check_readable_file(self.model_path, f"run folder {self.path}:")
         import zfkeras.runs.preprocessing  # noqa: F401  (registers its layer)
         from zfkeras.keras_objects.saving import load_model
 
@@ -125,8 +130,9 @@ class RunFolder:
             if damage is None:
                 raise
             raise CorruptRunError(
-                f"run folder {self.path}: {self.model_path} is corrupt ({damage}); delete it and run "
-                f"`zfkeras train --run-dir {self.path}` to write it again"
+                f"run folder {self.path}: {self.model_path} is corrupt ({damage}); move it away "
+                f"(mv {self.model_path} {self.model_path}.damaged) and run "
+                f"`zfkeras train --run-dir {self.path}` to write it again from the last checkpoint"
             ) from error
 
     @property

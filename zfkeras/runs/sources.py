@@ -16,6 +16,8 @@ import numpy as np
 from zfkeras.runs.layout import CONFIG
 from zfkeras.runs.splits import held_out_indices, stream_ranges
 from zfkeras.utils.errors import InputError
+from zfkeras.utils.images import apply_orientation, exif_orientation
+from zfkeras.utils.paths import check_readable_file
 
 
 def _choose(count, max_examples, seed):
@@ -64,11 +66,13 @@ def to_model_size(image, image_size, crop_size):
     return np.clip(np.round(crop), 0, 255).astype(np.uint8)
 
 
-def read_image_file(path, image_size, crop_size, channels=3):
+def read_image_file(path, image_size, crop_size, channels=3, upright=True):
     """One image file -> uint8 ``(crop, crop, channels)``, as the trainer reads it.
 
-    Decoded as RGB (`zfkeras.data.transforms.decode_image`), converted to
-    grey when ``channels`` is 1, then `to_model_size`: the shortest side
+    Decoded as RGB (`zfkeras.data.transforms.decode_image`; a phone's MPO
+    file as its first picture), turned upright per its EXIF orientation
+    (`zfkeras.utils.images`; a phone photo is not analysed sideways),
+    converted to grey when ``channels`` is 1, then `to_model_size`: the shortest side
     resized to ``image_size``, the centre square, its centre ``crop_size``
     crop. Every photo a tool shows a run's model goes through here, as the
     run's own test images do (`RunFolder.read_image`).
@@ -78,6 +82,8 @@ def read_image_file(path, image_size, crop_size, channels=3):
         image_size: side of the centre square (resize of the shortest side).
         crop_size: side of the centre crop the model takes.
         channels: 3 (RGB) or 1 (grey).
+        upright: apply the EXIF orientation; False reads the stored pixels
+            as the trainer's pipeline does (a run's own split files).
 
     Returns:
         uint8 numpy array ``(crop_size, crop_size, channels)``.
@@ -91,11 +97,17 @@ def read_image_file(path, image_size, crop_size, channels=3):
 
     if channels not in (1, 3):
         raise InputError(f"channels must be 1 or 3, got {channels!r}")
+    check_readable_file(path, "image file")  # permission, FIFO: named before TensorFlow reads it
     try:
-        image = decode_image(tf.io.read_file(os.fspath(path)))
+        contents = tf.io.read_file(os.fspath(path))
+        image = decode_image(contents)
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise InputError(f"cannot read image file {os.fspath(path)!r}: {reason}") from None
+    if upright:
+        orientation = exif_orientation(contents.numpy())
+        if orientation != 1:
+            image = tf.convert_to_tensor(apply_orientation(image.numpy(), orientation))
     if channels == 1:
         image = tf.image.rgb_to_grayscale(image)
     return to_model_size(image, image_size, crop_size)
@@ -127,7 +139,8 @@ def _folder(config, plan, split, max_examples, seed):
     images, kept = [], []
     for i in chosen:
         try:
-            images.append(read_image_file(paths[i], config["image_size"], config["crop_size"]))
+            # the stored pixels, as the trainer's pipeline decodes them
+            images.append(read_image_file(paths[i], config["image_size"], config["crop_size"], upright=False))
         except ValueError as e:
             warnings.warn(f"skipping {paths[i]}: it cannot be decoded ({e})")
             continue

@@ -39,6 +39,7 @@ import sys
 from zfkeras.utils.errors import InputError
 
 TEMP_PREFIX = ".tmp-"
+ASIDE_INFIX = ".old-"  # NAME.old-<time>: a replaced folder kept (`aside_name`)
 
 
 def temporary_name(path):
@@ -194,8 +195,72 @@ def exchange_supported(folder):
         _remove(second)
 
 
+def aside_name(path, stamp=None, infix=ASIDE_INFIX):
+    """A free name beside `path` for its old content: ``NAME.old-<UTC time>``.
+
+    Args:
+        path: the folder (or file) being replaced.
+        stamp: the time part (default: now, ``YYYYmmddTHHMMSSZ``).
+        infix: what goes between the name and the time.
+
+    Returns:
+        str path that does not exist (``-2``, ``-3``, ... appended when taken).
+    """
+    import time
+
+    path = os.path.abspath(os.fspath(path))
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    candidate, n = f"{path}{infix}{stamp}", 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = f"{path}{infix}{stamp}-{n}"
+    return candidate
+
+
+def install_directory(tmp, path, replace=False, keep_old=False):
+    """Renames the filled folder `tmp` to `path`, in one step where it can.
+
+    Args:
+        tmp: a complete folder beside `path` (same file system).
+        path: the target.
+        replace: allow replacing a non-empty folder at `path`.
+        keep_old: the replaced folder is renamed to `aside_name` (kept)
+            instead of deleted.
+
+    Returns:
+        The path the old folder was moved to (``keep_old``), else None.
+
+    Raises:
+        InputError: `path` is a non-empty folder and ``replace`` is False
+            (someone filled it meanwhile); `tmp` is left as it was.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if not _non_empty_dir(path):
+        os.replace(tmp, path)  # onto nothing, or onto an empty folder
+        return None
+    if not replace:
+        raise InputError(f"{path} was filled by another command meanwhile; nothing was replaced: "
+                         "run one command at a time on one folder")
+    aside = aside_name(path) if keep_old else None
+    if _exchange(tmp, path):
+        # one step: the old folder now has the temporary name
+        if keep_old:
+            os.replace(tmp, aside)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return aside
+    # Two renames: for the instant between them nothing is at `path` (never
+    # a partial folder).
+    old = aside or temporary_name(path)
+    os.replace(path, old)
+    os.replace(tmp, path)
+    if not keep_old:
+        shutil.rmtree(old, ignore_errors=True)
+    return aside
+
+
 @contextlib.contextmanager
-def atomic_directory(path, replace=False):
+def atomic_directory(path, replace=False, keep_old=False, moved=None):
     """Context manager: fill the yielded temporary folder, get folder `path`.
 
     On success the temporary folder is renamed to `path`; if the block
@@ -206,21 +271,22 @@ def atomic_directory(path, replace=False):
         replace: allow replacing an existing non-empty folder at `path`
             (the old one is deleted after the new one is in place; what a
             reader sees meanwhile: the module docstring).
+        keep_old: with ``replace``, the old folder is renamed to
+            `aside_name` (``NAME.old-<time>``) instead of deleted.
+        moved: a list; the path the old folder was moved to is appended.
 
     Yields:
         str: an empty temporary folder beside `path`.
 
     Raises:
-        InputError: `path` is a non-empty folder and ``replace`` is False,
-            or `path` is a file.
+        InputError (a ValueError): `path` is a non-empty folder and
+            ``replace`` is False, or `path` is a file.
     """
     path = os.path.abspath(os.fspath(path))
     if os.path.lexists(path) and not os.path.isdir(path):
-        raise InputError(f"atomic_directory: {path!r} exists and is not a folder; remove it or choose another path")
+        raise InputError(f"{path} exists and is not a folder; remove it or choose another path")
     if _non_empty_dir(path) and not replace:
-        raise InputError(
-            f"atomic_directory: {path!r} already exists and is not empty; pass replace=True to replace it"
-        )
+        raise InputError(f"{path} already exists and is not empty; pass replace=True to replace it")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = temporary_name(path)
     os.makedirs(tmp)
@@ -229,23 +295,9 @@ def atomic_directory(path, replace=False):
         for root, _, files in os.walk(tmp):
             for name in files:
                 _fsync_file(os.path.join(root, name))
-        if _non_empty_dir(path):
-            if not replace:
-                raise InputError(
-                    f"atomic_directory: {path!r} was filled by someone else meanwhile; pass replace=True to replace it"
-                )
-            if _exchange(tmp, path):
-                # one step: the old folder now has the temporary name
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                # Two renames: for the instant between them nothing is at
-                # `path` (never a partial folder).
-                old = temporary_name(path)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)  # onto nothing, or onto an empty folder
+        aside = install_directory(tmp, path, replace=replace, keep_old=keep_old)
+        if aside is not None and moved is not None:
+            moved.append(aside)
     except BaseException:
         _remove(tmp)
         raise

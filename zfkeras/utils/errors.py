@@ -1,6 +1,7 @@
 """The errors that mean "what you gave is wrong", as opposed to a bug.
 
-zfkeras raises `InputError` (or `InputTypeError`, `MissingInputError`) where its own checks
+zfkeras raises `InputError` (or `InputTypeError`, `MissingInputError`,
+`UnreadableInputError`) where its own checks
 find a problem with what the user gave: an argument value, a run folder, a
 data folder, an image file, a configuration. The ``zfkeras`` commands print
 these as one line and exit with status 2; any other exception is a bug (in
@@ -8,7 +9,8 @@ zfkeras or a library it uses) and is shown with its traceback
 (`zfkeras.cli.verbs`).
 
 Each subclasses the built-in error it refines, so ``except ValueError``,
-``except TypeError`` and ``except FileNotFoundError`` keep catching them. Plain Python: no
+``except TypeError``, ``except FileNotFoundError`` and ``except PermissionError``
+keep catching them. Plain Python: no
 TensorFlow import.
 """
 
@@ -23,3 +25,15 @@ class InputTypeError(InputError, TypeError):
 
 class MissingInputError(InputError, FileNotFoundError):
     """A file or folder the user named (or zfkeras needs from them) does not exist."""
+
+
+class UnreadableInputError(InputError, PermissionError):
+    """A file or folder the user named exists but this process may not read (or write) it.
+
+    Never a sign of damage: the message says to fix the permissions, never
+    to delete the file.
+    """
+
+
+class UnwritableOutputError(InputError, PermissionError):
+    """An output file or folder the user named cannot be written (permission, read-only file system)."""
