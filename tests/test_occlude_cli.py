@@ -102,7 +102,7 @@ def test_approximation_settings_reach_the_maps_and_the_caption(trained_run, tmp_
     for flags, message in ((["--tau", "0.5"], "--tau only apply to --method approximate, not --method auto"),
                            (["--method", "approximate", "--tau", "1.5"], "--tau must be in (0, 1], got 1.5"),
                            (["--method", "approximate", "--coarse-stride", "0"],
-                            "--coarse-stride must be a positive integer, got 0")):
+                            "argument --coarse-stride: must be a positive integer, got '0'")):
         with pytest.raises(SystemExit):
             occlude_cli.main([str(trained_run.path), *good, "--out", str(tmp_path / "x"), *flags])
         assert message in capsys.readouterr().err

@@ -31,7 +31,8 @@ def prepare_run_dir(config, overwrite=False, write=True):
     """Creates the run folder, or checks it holds this same run.
 
     With ``write=False`` (a multi-worker run's other workers) the folder is
-    only checked, never created, deleted or written.
+    only checked, never created, moved or written. With ``overwrite`` a
+    non-empty folder is moved aside (``NAME.old-<UTC time>``), never deleted.
 
     Returns:
         True when the folder already held this run (resume or finished).
@@ -40,13 +41,14 @@ def prepare_run_dir(config, overwrite=False, write=True):
         RunFolderConflict: the folder holds another run, an unreadable
             configuration, or is a file.
     """
-    import shutil
-
     path = RunLayout(config.run_dir).config
     if os.path.exists(config.run_dir) and not os.path.isdir(config.run_dir):
         raise RunFolderConflict(f"run folder {config.run_dir} is a file; choose another --run-dir")
-    if overwrite and os.path.isdir(config.run_dir) and write:
-        shutil.rmtree(config.run_dir)
+    if overwrite and os.path.isdir(config.run_dir) and write and os.listdir(config.run_dir):
+        # never deleted: the old content is moved aside, NAME.old-<time> (docs/RELIABILITY.md)
+        from zfkeras.utils.atomic import aside_name
+
+        os.replace(config.run_dir, aside_name(config.run_dir))
     if os.path.exists(path):
         try:
             TrainConfig.from_file(path)  # readable, with known keys
