@@ -104,9 +104,12 @@ GOOD = {
     "classes": lambda c: TARGETS,
     "baseline": lambda c: 0.5,  # the value occluded or deleted pixels take
     "path": lambda c: "/nonexistent/zfkeras-test",
+    "objectives": lambda c: [zfkeras.Unit(c.prefix + "conv", 1), 0],  # a feature map and a class
 }
 # Optional parameters whose default does not fit the five test images.
-SMALL = {"k": lambda c: 2}
+SMALL = {"k": lambda c: 2, "crops": lambda c: 2}
+# Optional parameters given to one entry point only (another reads the same name otherwise).
+SMALL_FOR = {"feature_visualization": {"steps": lambda c: 2}}
 
 
 @dataclasses.dataclass
@@ -173,8 +176,12 @@ def call_arguments(entry, ctx):
                 "has no value for: add one to GOOD"
             )
             kwargs[name] = GOOD[name](ctx)
+        elif name in SMALL_FOR.get(entry.name, {}):
+            kwargs[name] = SMALL_FOR[entry.name][name](ctx)
         elif name in SMALL:
             kwargs[name] = SMALL[name](ctx)
+        elif name == "inputs":  # optional images (feature visualisation's spectrum): given, as users do
+            kwargs[name] = GOOD[name](ctx)
     return kwargs
 
 

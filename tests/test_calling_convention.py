@@ -42,8 +42,13 @@ def test_the_same_words_and_one_batch_size_default(name):
     entry = ENTRY_POINTS[name]
     parameters = entry.signature()
     first = ["inputs"] if entry.method else ["model", "inputs"]
+    optimises = parameters["inputs"].default is not parameters["inputs"].empty
+    if optimises:  # optional images (feature visualisation's spectrum) come after what is optimised
+        first = first[:-1]
     assert list(parameters)[:len(first)] == first
-    assert parameters["batch_size"].default == DEFAULT_BATCH_SIZE == 64
+    # images explained: 64 per call; images optimised: None (all at once) or 64
+    assert parameters["batch_size"].default in ((DEFAULT_BATCH_SIZE, None) if optimises else (DEFAULT_BATCH_SIZE,))
+    assert DEFAULT_BATCH_SIZE == 64
     assert parameters["verbose"].default == "auto"
     assert not PREVIOUS_NAMES & set(parameters)
     assert len({"layer", "layers"} & set(parameters)) <= 1  # one layer is `layer`, one or several `layers`
