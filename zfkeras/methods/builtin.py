@@ -152,3 +152,4 @@ register_method(Method(
     channel_rule="each pixel's mean probability drop over the squares covering it",
     options={"size": None, "stride": None, "baseline": "mean", "engine": "auto", "from_logits": None}))
 from zfkeras.methods import attribution  # noqa: E402,F401  (registers integrated_gradients, smoothgrad, vargrad)
+from zfkeras.methods.lrp import methods  # noqa: E402,F401  (registers the lrp_* methods)
