@@ -111,7 +111,7 @@ def test_epsilon_absorbs_what_the_rule_says():
     for epsilon in (0.0, 0.5, 3.0):
         rule = lrp_rules.Epsilon(epsilon) if epsilon else lrp_rules.Zero()
         got = rule.relevance(linear, x, relevance).numpy().reshape(2, -1).sum(axis=1)
-        stabilised = z + (epsilon or lrp_rules.TINY) * np.where(z >= 0, 1, -1)
+        stabilised = z + epsilon * np.where(z >= 0, 1, -1)
         expected = (relevance.numpy() * (z - bias.numpy()) / stabilised).reshape(2, -1).sum(axis=1)
         np.testing.assert_allclose(got, expected, rtol=1e-4)
         leak = relevance.numpy().reshape(2, -1).sum(axis=1) - got
@@ -130,7 +130,7 @@ def _numpy_lrp(weights, biases, x, target, rule, epsilon=0.0, gamma=0.0):
         if rule == "gamma":
             w, b = w + gamma * np.maximum(w, 0), b + gamma * np.maximum(b, 0)
         z = a @ w + b
-        z = z + (epsilon if rule == "epsilon" else 1e-9) * np.where(z >= 0, 1, -1)
+        z = z + (epsilon if rule == "epsilon" else 0) * np.where(z >= 0, 1, -1)
         relevance = a * ((relevance / z) @ w.T)
     return relevance
 

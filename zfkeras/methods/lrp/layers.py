@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from zfkeras.layers.local_response_normalization import LocalResponseNormalization
 from zfkeras.layers.max_pool_with_argmax import MaxPoolWithArgmax
-from zfkeras.methods.lrp.rules import TINY, LinearMap, stabilize
+from zfkeras.methods.lrp.rules import LinearMap, divide
 from zfkeras.utils.errors import InputError
 
 L = keras.layers
@@ -226,7 +226,7 @@ class ProportionalLayer(LayerRule):
             with tf.GradientTape() as tape:
                 tape.watch(xs)
                 z = call(*xs)
-            shares = tape.gradient(z, xs, output_gradients=relevance / stabilize(y, TINY))
+            shares = tape.gradient(z, xs, output_gradients=divide(relevance, y))
             return [x * s for x, s in zip(xs, shares)]
 
         return relevance_op(call, backward)(*args)

@@ -26,8 +26,10 @@ rule               ``R_i``
                    (z^B, inputs bounded by ``low <= x <= high``)
 =================  ======================================================
 
-``sign(0)`` is +1. Rules other than ``epsilon`` divide by ``z + 1e-9
-sign(z)`` only to stay finite where ``z = 0`` (there ``R = 0`` as well).
+``sign(0)`` is +1. Rules other than ``epsilon`` (and ``epsilon=0``) give
+0 where ``z = 0`` (a unit nothing contributes to; its relevance is 0 in a
+ReLU network). Nothing else is added to the denominators, so a model with
+tiny activations (an untrained deep one) is explained at its own scale.
 """
 
 import dataclasses
@@ -38,9 +40,8 @@ import tensorflow as tf
 from zfkeras.utils.errors import InputError
 
 __all__ = ["LinearMap", "Zero", "Epsilon", "Gamma", "AlphaBeta", "Flat", "WSquare", "ZBox", "RULE_NAMES",
-           "rule_from_name", "TINY"]
+           "rule_from_name", "divide"]
 
-TINY = 1e-9  # a stabiliser that only keeps 0 / 0 finite
 _SAME = object()  # "the map's own bias"
 
 
@@ -73,6 +74,13 @@ class LinearMap:
 def stabilize(z, epsilon):
     """``z + epsilon sign(z)``, ``sign(0) = 1``."""
     return z + epsilon * tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+
+
+def divide(relevance, z, epsilon=0.0):
+    """``relevance / (z + epsilon sign(z))``; with ``epsilon = 0``, 0 where ``z = 0``."""
+    if not epsilon:
+        return tf.math.divide_no_nan(relevance, z)
+    return relevance / stabilize(z, epsilon)
 
 
 def _positive(t):
@@ -108,7 +116,7 @@ class Epsilon(Rule):
 
     def relevance(self, linear, x, relevance):
         z = linear(x)
-        return x * linear.transposed(x, linear.kernel, relevance / stabilize(z, self.epsilon))
+        return x * linear.transposed(x, linear.kernel, divide(relevance, z, self.epsilon))
 
 
 class Zero(Epsilon):
@@ -117,7 +125,7 @@ class Zero(Epsilon):
     name = "zero"
 
     def __init__(self):
-        super().__init__(TINY)
+        super().__init__(0.0)
 
 
 class Gamma(Rule):
@@ -134,7 +142,7 @@ class Gamma(Rule):
         kernel = linear.kernel + self.gamma * tf.nn.relu(linear.kernel)
         bias = None if linear.bias is None else linear.bias + self.gamma * tf.nn.relu(linear.bias)
         z = linear(x, kernel, bias)
-        return x * linear.transposed(x, kernel, relevance / stabilize(z, TINY))
+        return x * linear.transposed(x, kernel, divide(relevance, z))
 
 
 class AlphaBeta(Rule):
@@ -150,7 +158,7 @@ class AlphaBeta(Rule):
         """LRP-0 on the contributions ``x+ same + x- other (+ bias)``."""
         x_pos, x_neg = tf.nn.relu(x), tf.minimum(x, 0.0)
         z = linear(x_pos, same, bias) + linear(x_neg, other, None)
-        s = relevance / stabilize(z, TINY)
+        s = divide(relevance, z)
         return x_pos * linear.transposed(x, same, s) + x_neg * linear.transposed(x, other, s)
 
     def relevance(self, linear, x, relevance):
@@ -169,7 +177,7 @@ class Flat(Rule):
     def relevance(self, linear, x, relevance):
         ones, kernel = tf.ones_like(x), tf.ones_like(linear.kernel)
         z = linear(ones, kernel, None)
-        return linear.transposed(x, kernel, relevance / stabilize(z, TINY))
+        return linear.transposed(x, kernel, divide(relevance, z))
 
 
 class WSquare(Rule):
@@ -180,7 +188,7 @@ class WSquare(Rule):
     def relevance(self, linear, x, relevance):
         kernel = tf.square(linear.kernel)
         z = linear(tf.ones_like(x), kernel, None)
-        return linear.transposed(x, kernel, relevance / stabilize(z, TINY))
+        return linear.transposed(x, kernel, divide(relevance, z))
 
 
 class ZBox(Rule):
@@ -197,7 +205,7 @@ class ZBox(Rule):
         high = tf.cast(tf.broadcast_to(self.high, tf.shape(x)), x.dtype)
         w_pos, w_neg = tf.nn.relu(linear.kernel), tf.minimum(linear.kernel, 0.0)
         z = linear(x, linear.kernel, None) - linear(low, w_pos, None) - linear(high, w_neg, None)
-        s = relevance / stabilize(z, TINY)
+        s = divide(relevance, z)
         return (x * linear.transposed(x, linear.kernel, s) - low * linear.transposed(x, w_pos, s)
                 - high * linear.transposed(x, w_neg, s))
 
