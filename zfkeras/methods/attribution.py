@@ -20,6 +20,8 @@ The noise is drawn by numpy from ``seed``, image after image, so a seed
 gives the same maps at any batch size.
 """
 
+import weakref
+
 import numpy as np
 
 from zfkeras.methods.registry import Method, register_method
@@ -60,10 +62,19 @@ def path_points(steps, rule="riemann_trapezoid"):
     return (np.arange(steps) + offset) / steps, np.full(steps, 1.0 / steps)
 
 
+_GRADIENTS = weakref.WeakKeyDictionary()
+
+
 def class_gradient(model):
     """``fn(images, classes) -> (scores, gradients)``: each image's class
     pre-softmax score and its gradient with respect to the image (a
-    `tf.function`, numpy in and out)."""
+    `tf.function`, numpy in and out), built once per model."""
+    if model not in _GRADIENTS:
+        _GRADIENTS[model] = _class_gradient(model)
+    return _GRADIENTS[model]
+
+
+def _class_gradient(model):
     import tensorflow as tf
 
     from zfkeras.methods.grad_cam import _Forward
@@ -121,21 +132,23 @@ def integrated_gradients(model, images, classes, steps=50, baseline=None, rule="
     classes = np.asarray(classes).astype("int32")
     baselines = _baseline(baseline, images)
     gradient = class_gradient(model)
-    # every (image, alpha) pair in one flat list, evaluated batch_size at a time
-    pairs = [(i, k) for i in range(len(images)) for k in range(len(alphas))]
-    total = np.zeros(images.shape, "float64")
-    bar = progress_bar(-(-len(pairs) // batch_size), verbose, "batch")
-    for start in range(0, len(pairs), batch_size):
-        part = pairs[start:start + batch_size]
-        index = np.array([p[0] for p in part])
-        k = np.array([p[1] for p in part])
+    differences = images - baselines
+    # every (image, alpha) pair in one flat list, image-major, evaluated batch_size at a time
+    pair_image = np.repeat(np.arange(len(images)), len(alphas))
+    pair_alpha = np.tile(np.arange(len(alphas)), len(images))
+    total = np.zeros(images.shape, "float32")
+    bar = progress_bar(-(-len(pair_image) // batch_size), verbose, "batch")
+    for start in range(0, len(pair_image), batch_size):
+        index, k = pair_image[start:start + batch_size], pair_alpha[start:start + batch_size]
         a = alphas[k].astype("float32")[:, None, None, None]
-        points = baselines[index] + a * (images[index] - baselines[index])
-        _, grads = gradient(points, classes[index])
-        np.add.at(total, index, weights[k][:, None, None, None] * grads)
+        _, grads = gradient(baselines[index] + a * differences[index], classes[index])
+        grads *= weights[k].astype("float32")[:, None, None, None]
+        # index is sorted: sum each image's run of rows
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        total[index[starts]] += np.add.reduceat(grads, starts, axis=0)
         if bar is not None:
             bar.add(1)
-    attributions = ((images - baselines) * total).astype("float32")
+    attributions = (differences * total).astype("float32")
     if not return_scores:
         return attributions
     ends = np.concatenate([images, baselines])

@@ -97,6 +97,7 @@ class LRP:
     def __init__(self, model, composite="lrp_epsilon", rules=None, epsilon=1e-6, gamma=0.25, low=None, high=None,
                  canonize=True):
         graph = walk(model, unknown="keep")
+        self._function = None
         self.steps = ordered_steps(graph)
         self.output = max(s.output for s in self.steps)
         self.classes = int(model.outputs[0].shape[-1])
@@ -175,9 +176,16 @@ class LRP:
         """Input relevance, numpy float32 ``(N, H, W, C)``, batched."""
         from zfkeras.methods.grad_cam import batched
 
-        run = tf.function(lambda x, c: self.relevance(x, c)[0], reduce_retracing=True, autograph=False)
-        return batched(run, [np.asarray(images, "float32"), np.asarray(classes).astype("int32")], batch_size,
-                       verbose)
+        return batched(self.function, [np.asarray(images, "float32"), np.asarray(classes).astype("int32")],
+                       batch_size, verbose)
+
+    @property
+    def function(self):
+        """``fn(images, classes) -> input relevance``, a `tf.function` (tensors), built once."""
+        if self._function is None:
+            self._function = tf.function(lambda x, c: self.relevance(x, c)[0], reduce_retracing=True,
+                                         autograph=False)
+        return self._function
 
 
 def _channel_axis(layer):

@@ -188,7 +188,7 @@ class LinearLayer(LayerRule):
             maps = fold(maps, self.layer, self.folded, x.dtype)
         for linear in maps:
             x = relevance_op(lambda t, linear=linear: linear(t),
-                             lambda xs, y, r, linear=linear: [self.rule.relevance(linear, xs[0], r)])(x)
+                             lambda xs, y, r, linear=linear: [self.rule.relevance(linear, xs[0], r, y)])(x)
         activation = _activation(self.layer)
         if activation == "linear" or (self.is_output and activation == "softmax"):
             return x  # the class score before a softmax head
@@ -208,7 +208,7 @@ class BatchNormLayer(LayerRule):
         x = args[0]
         scale, shift = batch_norm_affine(self.layer, x.dtype)
         linear = LinearMap(lambda t, k, b: t * k if b is None else t * k + b, scale, shift)
-        return relevance_op(linear, lambda xs, y, r: [self.rule.relevance(linear, xs[0], r)])(x)
+        return relevance_op(linear, lambda xs, y, r: [self.rule.relevance(linear, xs[0], r, y)])(x)
 
 
 @register

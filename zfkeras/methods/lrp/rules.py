@@ -96,7 +96,9 @@ class Rule:
 
     name = ""
 
-    def relevance(self, linear, x, relevance):
+    def relevance(self, linear, x, relevance, output=None):
+        """``R_in`` at ``x``; ``output``: the map's value at ``x`` when known
+        (saves recomputing it)."""
         raise NotImplementedError
 
     def __repr__(self):
@@ -114,8 +116,8 @@ class Epsilon(Rule):
             raise InputError(f"epsilon must be a number >= 0; got {epsilon!r}")
         self.epsilon = float(epsilon)
 
-    def relevance(self, linear, x, relevance):
-        z = linear(x)
+    def relevance(self, linear, x, relevance, output=None):
+        z = linear(x) if output is None else output
         return x * linear.transposed(x, linear.kernel, divide(relevance, z, self.epsilon))
 
 
@@ -138,7 +140,7 @@ class Gamma(Rule):
             raise InputError(f"gamma must be a number >= 0; got {gamma!r}")
         self.gamma = float(gamma)
 
-    def relevance(self, linear, x, relevance):
+    def relevance(self, linear, x, relevance, output=None):
         kernel = linear.kernel + self.gamma * tf.nn.relu(linear.kernel)
         bias = None if linear.bias is None else linear.bias + self.gamma * tf.nn.relu(linear.bias)
         z = linear(x, kernel, bias)
@@ -156,12 +158,18 @@ class AlphaBeta(Rule):
 
     def _part(self, linear, x, relevance, same, other, bias):
         """LRP-0 on the contributions ``x+ same + x- other (+ bias)``."""
-        x_pos, x_neg = tf.nn.relu(x), tf.minimum(x, 0.0)
-        z = linear(x_pos, same, bias) + linear(x_neg, other, None)
-        s = divide(relevance, z)
-        return x_pos * linear.transposed(x, same, s) + x_neg * linear.transposed(x, other, s)
 
-    def relevance(self, linear, x, relevance):
+        def non_negative():  # after a ReLU: half the work
+            return x * linear.transposed(x, same, divide(relevance, linear(x, same, bias)))
+
+        def signed():
+            x_pos, x_neg = tf.nn.relu(x), tf.minimum(x, 0.0)
+            s = divide(relevance, linear(x_pos, same, bias) + linear(x_neg, other, None))
+            return x_pos * linear.transposed(x, same, s) + x_neg * linear.transposed(x, other, s)
+
+        return tf.cond(tf.reduce_min(x) >= 0, non_negative, signed)
+
+    def relevance(self, linear, x, relevance, output=None):
         w_pos, w_neg = tf.nn.relu(linear.kernel), tf.minimum(linear.kernel, 0.0)
         out = self.alpha * self._part(linear, x, relevance, w_pos, w_neg, _positive(linear.bias))
         if self.beta:
@@ -174,7 +182,7 @@ class Flat(Rule):
 
     name = "flat"
 
-    def relevance(self, linear, x, relevance):
+    def relevance(self, linear, x, relevance, output=None):
         ones, kernel = tf.ones_like(x), tf.ones_like(linear.kernel)
         z = linear(ones, kernel, None)
         return linear.transposed(x, kernel, divide(relevance, z))
@@ -185,7 +193,7 @@ class WSquare(Rule):
 
     name = "wsquare"
 
-    def relevance(self, linear, x, relevance):
+    def relevance(self, linear, x, relevance, output=None):
         kernel = tf.square(linear.kernel)
         z = linear(tf.ones_like(x), kernel, None)
         return linear.transposed(x, kernel, divide(relevance, z))
@@ -200,7 +208,7 @@ class ZBox(Rule):
     def __init__(self, low, high):
         self.low, self.high = low, high
 
-    def relevance(self, linear, x, relevance):
+    def relevance(self, linear, x, relevance, output=None):
         low = tf.cast(tf.broadcast_to(self.low, tf.shape(x)), x.dtype)
         high = tf.cast(tf.broadcast_to(self.high, tf.shape(x)), x.dtype)
         w_pos, w_neg = tf.nn.relu(linear.kernel), tf.minimum(linear.kernel, 0.0)
