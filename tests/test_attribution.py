@@ -128,7 +128,7 @@ def test_smoothgrad_and_vargrad_equal_a_direct_loop(trained):
         grads = tape.gradient(score, noisy).numpy()
         assert probabilities.shape == (samples, 3)
         means.append(grads.mean(0))
-        variances.append(grads.var(0))
+        variances.append(grads.var(0, ddof=1))
     smooth = zfkeras.explain(model, x, "smoothgrad", labels, samples=samples, noise=noise, seed=seed, batch_size=3)
     var = zfkeras.explain(model, x, "vargrad", labels, samples=samples, noise=noise, seed=seed, batch_size=50)
     np.testing.assert_allclose(smooth.attributions, np.array(means), rtol=1e-3, atol=1e-6)
@@ -158,8 +158,9 @@ def test_integrated_gradients_bad_options(options, message):
         zfkeras.explain(model, np.zeros((2, 12, 12, 2), "float32"), "integrated_gradients", 0, **options)
 
 
-@pytest.mark.parametrize("options, message", [({"noise": -1}, "noise"), ({"samples": 0}, "samples"),
-                                              ({"seed": 1.5}, "seed")])
-def test_noise_bad_options(options, message):
+@pytest.mark.parametrize("method, options, message", [
+    ("smoothgrad", {"noise": -1}, "noise"), ("smoothgrad", {"samples": 0}, "samples"),
+    ("smoothgrad", {"seed": 1.5}, "seed"), ("vargrad", {"samples": 1}, "samples >= 2")])
+def test_noise_bad_options(method, options, message):
     with pytest.raises(InputError, match=message):
-        zfkeras.explain(_convnet(), np.zeros((1, 12, 12, 2), "float32"), "smoothgrad", 0, **options)
+        zfkeras.explain(_convnet(), np.zeros((1, 12, 12, 2), "float32"), method, 0, **options)

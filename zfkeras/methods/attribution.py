@@ -11,7 +11,7 @@ input, at points off the input:
 * SmoothGrad (Smilkov et al. 2017): the mean gradient at ``samples`` copies
   of ``x`` with Gaussian noise of standard deviation ``noise`` times the
   input's range (``max - min`` of that image).
-* VarGrad (Adebayo et al. 2018): the variance of those gradients.
+* VarGrad (Adebayo et al. 2018): the (unbiased) variance of those gradients.
 
 Importing the module registers the three methods of `zfkeras.explain`
 (``"integrated_gradients"``, ``"smoothgrad"``, ``"vargrad"``).
@@ -168,7 +168,8 @@ def noise_gradients(model, images, classes, samples=50, noise=0.15, seed=0, batc
         seed: the numpy seed of the noise draws (drawn image after image).
 
     Returns:
-        ``(mean, variance)``, float32 ``(N, H, W, C)`` each.
+        ``(mean, variance)``, float32 ``(N, H, W, C)`` each; the variance is
+        the unbiased one (``ddof=1``, as Xplique's; 0 for one sample).
     """
     samples = positive_int(samples, "samples")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
@@ -187,7 +188,8 @@ def noise_gradients(model, images, classes, samples=50, noise=0.15, seed=0, batc
         noisy = image[None] + (sigma * rng.standard_normal((samples,) + image.shape)).astype("float32")
         grads = np.concatenate([gradient(noisy[s:s + batch_size], np.full(len(noisy[s:s + batch_size]), classes[i]))[1]
                                 for s in range(0, samples, batch_size)])
-        mean[i], variance[i] = grads.mean(axis=0), grads.var(axis=0)
+        mean[i] = grads.mean(axis=0)
+        variance[i] = grads.var(axis=0, ddof=1) if samples > 1 else 0.0
         if bar is not None:
             bar.add(1)
     return mean, variance
@@ -217,6 +219,8 @@ def _smoothgrad(model, images, targets, *, batch_size, verbose, samples, noise, 
 
 
 def _vargrad(model, images, targets, *, batch_size, verbose, samples, noise, seed):
+    if positive_int(samples, "samples") < 2:
+        raise InputError(f"VarGrad needs samples >= 2 (a variance); got samples={samples!r}")
     attributions = vargrad(model, images, targets, samples, noise, seed, batch_size, verbose)
     return attributions, attributions.sum(axis=-1)
 
