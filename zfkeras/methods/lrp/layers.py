@@ -194,6 +194,8 @@ class LinearLayer(LayerRule):
             return x  # the class score before a softmax head
         if activation == "softmax":
             raise InputError(f"LRP: layer {self.step.name!r} applies a softmax inside the model")
+        if activation == "relu":  # its gradient passes relevance too: a dead unit's is 0 already
+            return tf.nn.relu(x)
         return _pass_through(self.layer.activation)(x)
 
 
@@ -262,7 +264,16 @@ class ElementwiseLayer(LayerRule):
             return args[0]
         if softmax:
             raise InputError(f"LRP: layer {self.step.name!r} applies a softmax inside the model")
+        if _plain_relu(self.layer):  # its gradient passes relevance too: a dead unit's is 0 already
+            return tf.nn.relu(args[0])
         return _pass_through(lambda x: self.layer(x, training=False))(args[0])
+
+
+def _plain_relu(layer):
+    if isinstance(layer, L.Activation):
+        return _activation(layer) == "relu"
+    return (isinstance(layer, L.ReLU) and layer.max_value is None and not layer.negative_slope
+            and not layer.threshold)
 
 
 def layer_rule(step):
