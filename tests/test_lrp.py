@@ -9,7 +9,7 @@ import tensorflow as tf
 import zfkeras
 from zfkeras.methods.lrp import rules as lrp_rules
 from zfkeras.methods.lrp.engine import LRP
-from zfkeras.methods.lrp.layers import _dense_apply, _conv_apply
+from zfkeras.methods.lrp.layers import _conv_apply
 from zfkeras.methods.registry import get_method, method_names
 from zfkeras.utils.errors import InputError
 

@@ -10,6 +10,7 @@ pre-softmax score then returns the input relevance: one forward and one
 backward pass.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,8 +20,6 @@ from zfkeras.methods.lrp.rules import RULE_NAMES, rule_from_name
 from zfkeras.utils.errors import InputError, InputTypeError
 
 __all__ = ["LRP", "COMPOSITES", "ordered_steps"]
-
-import keras  # noqa: E402
 
 _CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
