@@ -105,3 +105,5 @@ register_method(Method(
     summary="occlusion (Zeiler & Fergus Fig. 7): the drop of the class probability under a sliding square",
     channel_rule="each pixel's mean probability drop over the squares covering it",
     options={"size": None, "stride": None, "baseline": "mean", "engine": "auto", "from_logits": None}))
+from zfkeras.methods import attribution  # noqa: E402,F401  (registers integrated_gradients, smoothgrad, vargrad)
+from zfkeras.methods.lrp import methods  # noqa: E402,F401  (registers the lrp_* methods)
