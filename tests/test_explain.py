@@ -9,7 +9,7 @@ import zfkeras
 from zfkeras import Unit
 from zfkeras.methods.builtin import deconvnet_of
 from zfkeras.methods.grad_cam import class_projection, grad_cam, guided_grad_cam
-from zfkeras.methods.registry import get_method, method_names
+from zfkeras.methods.registry import SUM_ABS, get_method, method_names
 from zfkeras.utils.errors import InputError
 
 L = keras.layers
@@ -61,7 +61,11 @@ def _check_explanation(explanation, method, images, targets):
     if explanation.attributions is not None:
         assert explanation.attributions.shape == images.shape and explanation.attributions.dtype == np.float32
         assert not explanation.attributions.flags.writeable
-        np.testing.assert_allclose(explanation.maps, np.abs(explanation.attributions).sum(-1), rtol=1e-6)
+        # the method's channel rule: |attributions| summed (the backward rules), or summed with their sign
+        # (relevance, Integrated Gradients: their totals mean something)
+        a = explanation.attributions
+        expected = np.abs(a).sum(-1) if get_method(method).channel_rule == SUM_ABS else a.sum(-1)
+        np.testing.assert_allclose(explanation.maps, expected, rtol=1e-5, atol=1e-7)
     if isinstance(targets, Unit):
         assert explanation.targets == targets
     else:

@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from zfkeras.methods.registry import Method, register_method
+from zfkeras.methods.registry import SUM_ABS, Method, register_method
 from zfkeras.utils.errors import InputError
 from zfkeras.utils.progress import progress_bar
 from zfkeras.utils.validation import one_of, positive_int
@@ -225,7 +225,6 @@ def _vargrad(model, images, targets, *, batch_size, verbose, samples, noise, see
     return attributions, attributions.sum(axis=-1)
 
 
-_SUM_ABS = "sum over channels of |attribution|"  # as the built-in gradient's
 _NOISE_OPTIONS = {"samples": 50, "noise": 0.15, "seed": 0}
 
 register_method(Method(
@@ -235,7 +234,7 @@ register_method(Method(
     options={"steps": 50, "baseline": None, "rule": "riemann_trapezoid"}))
 register_method(Method(
     name="smoothgrad", function=_smoothgrad, kind="noise average", units=False, signed=True,
-    channel_rule=_SUM_ABS, deterministic=False, options=_NOISE_OPTIONS,
+    channel_rule=SUM_ABS, deterministic=False, options=_NOISE_OPTIONS,
     summary="SmoothGrad (Smilkov et al.): the mean gradient over Gaussian-noised copies of the image"))
 register_method(Method(
     name="vargrad", function=_vargrad, kind="noise average", units=False, signed=False,

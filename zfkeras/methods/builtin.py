@@ -8,12 +8,11 @@ Grad-CAM and guided Grad-CAM (`zfkeras.methods.grad_cam`) and occlusion
 
 import numpy as np
 
-from zfkeras.methods.registry import Method, register_method
+from zfkeras.methods.registry import SUM_ABS, Method, register_method
 from zfkeras.methods.unit import Unit
 from zfkeras.utils.errors import InputError
 from zfkeras.utils.model_cache import model_cache
 
-SUM_ABS = "sum over channels of |attribution|"
 
 def deconvnet_of(model):
     """The `zfkeras.Deconvnet` of ``model``, built once per model and gone

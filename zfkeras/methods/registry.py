@@ -27,6 +27,9 @@ from zfkeras.utils.errors import InputError, InputTypeError
 
 __all__ = ["Method", "register_method", "unregister_method", "get_method", "method_names", "registered_methods"]
 
+# The channel rule of the backward rules: maps are the sum over channels of |attribution|.
+SUM_ABS = "sum over channels of |attribution|"
+
 # Captum's taxonomy, by what a method reads of the model.
 KINDS = ("backward rule", "class activation map", "perturbation", "relevance propagation",
          "path integral", "noise average")
