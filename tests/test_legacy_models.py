@@ -342,3 +342,12 @@ def test_an_unreadable_model_file_is_named_unreadable_not_corrupt(legacy):
     assert found[closed_file] == f"InputError: cannot read model file {closed_file!r}: permission denied"
     assert found[behind] == (f"InputError: cannot read model file {behind!r}: permission denied "
                              "(on a folder above it)")
+
+
+def test_a_fifo_named_like_a_model_is_refused_at_once(tmp_path):
+    from zfkeras.keras_objects.model_files import model_file_format
+
+    fifo = tmp_path / "model.keras"
+    os.mkfifo(fifo)  # opening it would wait for a writer for ever
+    with pytest.raises(InputError, match=r"'.*model.keras' is not a regular file \(a FIFO"):
+        model_file_format(fifo)
