@@ -83,11 +83,13 @@ def test_explore_image_folders_are_read_upright(trained_run, tmp_path, upright):
 
 
 def test_an_upload_with_orientation_is_cut_upright(trained_run, upright):
-    from zfkeras.explore.uploads import check_upload, cut
+    from zfkeras.explore.uploads import cut, decode_upload
 
     turned = _png_with_orientation(STORE[6](upright), 6)
     straight = _png_with_orientation(upright, 1)
-    assert check_upload(turned) == ".png"
+    decoded, kind = decode_upload(turned, 8)
+    assert kind == "PNG"
+    np.testing.assert_array_equal(np.asarray(decoded), np.asarray(decode_upload(straight, 8)[0]))
     np.testing.assert_array_equal(cut(trained_run, turned, ".png"), cut(trained_run, straight, ".png"))
 
 
@@ -99,12 +101,12 @@ def _mpo(first, second):
 
 
 def test_a_phone_mpo_is_read_as_its_first_picture(tmp_path, upright):
-    from zfkeras.explore.uploads import check_upload
+    from zfkeras.explore.uploads import decode_upload
 
     other = np.full_like(upright, 30)
     data = _mpo(upright, other)
     assert Image.open(io.BytesIO(data)).format == "MPO"
-    assert check_upload(data) == ".jpg"  # refused before: "the upload is a MPO image"
+    assert decode_upload(data, 8)[1] == "MPO"  # refused before: "the upload is a MPO image"
     (tmp_path / "phone.jpg").write_bytes(data)
     read = read_image_file(tmp_path / "phone.jpg", 30, 30).astype(float)
     expected = np.asarray(Image.fromarray(upright).crop((7, 0, 37, 30)), float)  # the centre 30x30 of 45x30
