@@ -76,18 +76,25 @@ def world(trained_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def summary(request):
-    """Prints every case's outcome and the count of each (docs/RELIABILITY.md)."""
+def summary(request, world):
+    """Prints every case's outcome, the count of each and the shared inputs lost (docs/RELIABILITY.md)."""
+    before = tree_digests(world)
     yield
+    # The inputs the cases read (the run, its report, images, data, the finished variant): none lost or changed.
+    after = tree_digests(world)
+    lost = sorted(name for name, digest in before.items() if after.get(name) != digest)
     lines = ["", f"fault injection: {len(RESULTS)} cases"]
     lines += [f"  {verb:9} {fault:28} {outcome} ({seconds:.1f} s)" for verb, fault, outcome, seconds in RESULTS]
     counts = {}
     for _, _, outcome, _ in RESULTS:
         counts[outcome] = counts.get(outcome, 0) + 1
     lines.append("fault injection outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+    lines.append(f"files lost: {len(lost)} of the {len(before)} shared input files (SHA-256 after the last case; "
+                 "each case also checks the files it set up)")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # shown even when pytest captures the output
         print("\n".join(lines), flush=True)
+    assert not lost, lost
 
 
 @dataclasses.dataclass
@@ -406,7 +413,7 @@ def test_input_is_broken(sandbox, verb, kind):
     args, protected = _inputs(sandbox, verb, kind)
     if kind == "unreadable":
         os.chmod(sandbox.path, 0o777)  # the output may be written; the input may not be read
-    before = tree_digests(protected) if kind != "unreadable" else None
+    before = tree_digests(protected)  # root reads the mode-000 input
     result = run_verb(sandbox, verb, args, user="nobody" if kind == "unreadable" else None, timeout=120)
     if verb == "report" and kind == "truncated":
         # the damaged model spoils fig2_top9: the old two-section page stays, the new one goes beside it
