@@ -60,6 +60,8 @@ def model_file_format(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             raise InputError(saved_model_advice(shown))
         raise InputError(f"{shown!r} is a folder, not a model file ({ACCEPTED})")
+    if not stat.S_ISREG(info.st_mode):  # reading a FIFO would wait forever
+        raise InputError(f"model file {shown!r} is not a regular file (a FIFO, device or socket); pass a file")
     suffix = os.path.splitext(shown)[1]
     expected = SUFFIXES.get(suffix)
     if expected is None:
