@@ -1,6 +1,7 @@
 """Fault injection: every verb against real faults, in real processes (issue 24, 2).
 
-For each verb that writes (train, occlude, explore, probe, export, report, mine)
+For each verb that writes (train, occlude, explore, probe, transfer, ablate,
+visualize, export, report, mine)
 and each fault (its output folder is a run / a file / read-only / on a full
 disk, its input is unreadable / truncated / a FIFO, the process is killed
 with SIGKILL at several moments, two commands write the same output at
@@ -15,7 +16,9 @@ How each fault is made (we run as root; docs/RELIABILITY.md): read-only
 and unreadable run the command as ``nobody`` (``setpriv``); a full disk is
 a filled tmpfs of 64 KiB (the run's own folder for the report: a tmpfs
 just larger than the run); a FIFO is ``os.mkfifo``; a truncated file is
-the first third of a good one. The suite prints one line per case and the
+the first third of a good one. ablate's input is the run's
+``config.json`` (it reads no model), and its cases run ``--table-only``
+over a finished variant so that none trains. The suite prints one line per case and the
 count of each outcome at the end (docs/RELIABILITY.md records them).
 """
 
@@ -42,6 +45,8 @@ REFUSED, KEPT, KILLED, RACE = "refused (exit 2, one line)", "kept the old output
 TRAIN = ["--epochs", "1", "--max-train-examples", "128", "--batch-size", "32", "--validation-size", "64",
          "--evolution-sample", "16", "--evolution-maps", "1", "--seed", "3"]
 PROBE = ["--per-class", "2", "--test-per-class", "2", "--folds", "2", "--layers", "conv1", "--batch-size", "16"]
+TRANSFER = ["--per-class", "1", "--test-per-class", "1", "--folds", "2", "--scratch-steps", "0"]
+VISUALIZE = ["--steps", "2", "--channels", "0", "--max-images", "8", "--verbose", "0"]
 RESULTS = []
 
 
@@ -62,24 +67,34 @@ def world(trained_run, tmp_path_factory):
     for i in range(9):
         Image.fromarray(rng.randint(0, 256, (32, 40), np.uint8)).save(root / "images" / f"im{i}.png")
     write_learnable_fashion_mnist(root / "data", n_train=256, n_test=64, seed=1)
+    # a finished Table 2 variant, so that `zfkeras ablate --table-only` has a row and trains nothing
+    shutil.copytree(trained_run.path, root / "ablations" / "zf",
+                    ignore=shutil.ignore_patterns("report", "checkpoints", "logs"))
     open_to_all(root)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def summary(request):
-    """Prints every case's outcome and the count of each (docs/RELIABILITY.md)."""
+def summary(request, world):
+    """Prints every case's outcome, the count of each and the shared inputs lost (docs/RELIABILITY.md)."""
+    before = tree_digests(world)
     yield
+    # The inputs the cases read (the run, its report, images, data, the finished variant): none lost or changed.
+    after = tree_digests(world)
+    lost = sorted(name for name, digest in before.items() if after.get(name) != digest)
     lines = ["", f"fault injection: {len(RESULTS)} cases"]
-    lines += [f"  {verb:8} {fault:28} {outcome} ({seconds:.1f} s)" for verb, fault, outcome, seconds in RESULTS]
+    lines += [f"  {verb:9} {fault:28} {outcome} ({seconds:.1f} s)" for verb, fault, outcome, seconds in RESULTS]
     counts = {}
     for _, _, outcome, _ in RESULTS:
         counts[outcome] = counts.get(outcome, 0) + 1
     lines.append("fault injection outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+    lines.append(f"files lost: {len(lost)} of the {len(before)} shared input files (SHA-256 after the last case; "
+                 "each case also checks the files it set up)")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # shown even when pytest captures the output
         print("\n".join(lines), flush=True)
+    assert not lost, lost
 
 
 @dataclasses.dataclass
@@ -179,8 +194,15 @@ def complete_output(verb, path):
         summary = json.loads((path / "report.json").read_text())
         return (path / "index.html").is_file() and all((path / f).exists() for s in summary["sections"]
                                                            for f in s["files"])
-    if verb == "probe":
+    if verb in ("probe", "transfer", "ablate"):
         return all((path / n).stat().st_size > 0 for n in _visible(path))
+    if verb == "visualize":
+        names = _visible(path)
+        if "feature_visualization.npz" not in names or not set(names) <= {
+                "feature_visualization.npz", "pixels.png", "transparency.png"}:
+            return False
+        return _complete_zip(path / "feature_visualization.npz") and all(
+            Image.open(path / n).verify() is None for n in names if n.endswith(".png"))
     if verb == "mine":
         return all(_complete_zip(os.path.join(folder, name)) for folder, _, names in os.walk(path)
                    for name in names if not name.startswith("."))
@@ -209,6 +231,19 @@ def probe_args(box, out, run=None):
     return [run or box.world / "run", "--out", out, *PROBE]
 
 
+def transfer_args(box, out, run=None):
+    return [run or box.world / "run", "--out", out, *TRANSFER]
+
+
+def ablate_args(box, out, run=None):
+    return [run or box.world / "run", "--out", out, "--ablation-dir", box.world / "ablations", "--variants", "zf",
+            "--table-only"]
+
+
+def visualize_args(box, out, run=None):
+    return [run or box.world / "run", "--out", out, *VISUALIZE]
+
+
 def export_args(box, out, run=None):
     return [run or box.world / "run", out]
 
@@ -218,7 +253,7 @@ def train_args(box, out, data=None):
 
 
 ARGS = {"occlude": occlude_args, "explore": explore_args, "probe": probe_args, "export": export_args,
-        "train": train_args}
+        "train": train_args, "transfer": transfer_args, "ablate": ablate_args, "visualize": visualize_args}
 WRITERS = sorted(ARGS)
 # Verbs that write into the run folder itself: (their folder there, their arguments after RUN).
 IN_RUN = {"report": ("report", ["--sections", "fig4_evolution", "fig2_top9", "--no-cache", "--quiet"]),
@@ -234,7 +269,7 @@ def test_output_is_a_run_folder(sandbox, verb):
     run = sandbox.copy("run")
     before = tree_digests(run)
     out = run if verb != "explore" else run
-    args = ARGS[verb](sandbox, out) + (["--overwrite"] if verb in ("occlude", "explore") else [])
+    args = ARGS[verb](sandbox, out) + (["--overwrite"] if verb in ("occlude", "explore", "visualize") else [])
     result = run_verb(sandbox, verb, args)
     assert_refused(result, verb, "run folder")
     assert tree_digests(run) == before
@@ -326,9 +361,9 @@ def test_output_on_a_full_disk(sandbox, verb):
         _fill(disk)
         result = run_verb(sandbox, verb, ARGS[verb](sandbox, disk / "out"))
         assert complete_output(verb, disk / "out")
-        if verb in ("occlude", "explore", "train"):
+        if verb in ("occlude", "explore", "train", "visualize"):
             assert not (disk / "out").exists() or not _visible(disk / "out")
-        assert _visible(disk) == ["filler"] or verb in ("export", "probe")
+        assert _visible(disk) == ["filler"] or verb in ("export", "probe", "transfer", "ablate")
     assert_refused(result, verb, "no space left")
     _record(verb, "output on a full disk", REFUSED, started)
 
@@ -351,7 +386,7 @@ def _inputs(box, verb, kind):
             os.mkfifo(data)
         return train_args(box, out, data), box.path
     run = box.copy("run")
-    target = {"occlude": None, "explore": run / "model.keras"}.get(verb, run / "model.keras")
+    target = run / ("config.json" if verb == "ablate" else "model.keras")
     if verb == "occlude":
         target = box.copy("images") / "im0.png"
     if kind == "unreadable":
@@ -378,7 +413,7 @@ def test_input_is_broken(sandbox, verb, kind):
     args, protected = _inputs(sandbox, verb, kind)
     if kind == "unreadable":
         os.chmod(sandbox.path, 0o777)  # the output may be written; the input may not be read
-    before = tree_digests(protected) if kind != "unreadable" else None
+    before = tree_digests(protected)  # root reads the mode-000 input
     result = run_verb(sandbox, verb, args, user="nobody" if kind == "unreadable" else None, timeout=120)
     if verb == "report" and kind == "truncated":
         # the damaged model spoils fig2_top9: the old two-section page stays, the new one goes beside it
@@ -420,6 +455,10 @@ def _kill_when(proc, moment, watched, deadline=120):
     return alive
 
 
+# Longer work for the kills, so that "late" (8 s) comes before the end (the last value of an option counts).
+SLOWER = {"visualize": ["--steps", "400"], "transfer": ["--folds", "5", "--scratch-steps", "150"]}
+
+
 @pytest.mark.parametrize("moment", ["start", "writing", "late"])
 @pytest.mark.parametrize("verb", VERBS)
 def test_sigkill(sandbox, verb, moment):
@@ -431,7 +470,7 @@ def test_sigkill(sandbox, verb, moment):
         args, out, watched = [run, *IN_RUN[verb][1]], run / IN_RUN[verb][0], run
     else:
         out = sandbox.path / "logs" / "out" if verb == "explore" else sandbox.path / "out"
-        args, watched = ARGS[verb](sandbox, out), out.parent
+        args, watched = ARGS[verb](sandbox, out) + SLOWER.get(verb, []), out.parent
         before = None
     proc = subprocess.Popen(_command(verb, args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=_env(sandbox), cwd=sandbox.path, start_new_session=True)

@@ -171,3 +171,70 @@ def test_an_unreadable_model_is_named_unreadable_never_corrupt(trained_run):
             assert "corrupt" not in line and "delete" not in line
         assert tree_digests(run) == before
         assert sorted(os.listdir(shared)) == ["images", "run"]
+
+
+VISUALIZE = ["--steps", "2", "--channels", "0", "--max-images", "8", "--verbose", "0"]
+
+
+def test_visualize_refuses_a_run_folder_as_out_even_with_overwrite(trained_run, tmp_path, capsys):
+    from zfkeras.analysis.cli import visualize as visualize_cli
+
+    victim = _copy_run(trained_run, tmp_path / "run")
+    before = tree_digests(victim)
+    for extra in ([], ["--overwrite"]):
+        status = visualize_cli.main([str(trained_run.path), "--out", str(victim), *VISUALIZE, *extra])
+        err = capsys.readouterr().err
+        assert status == 2
+        assert "is a training run folder" in err and "never writes over a run" in err
+        assert tree_digests(victim) == before
+    assert sorted(os.listdir(tmp_path)) == ["run"]  # nothing moved aside, nothing left over
+
+
+def test_visualize_replaces_its_own_output_and_moves_anything_else_aside_only_with_overwrite(
+        trained_run, tmp_path, capsys):
+    from zfkeras.analysis.cli import visualize as visualize_cli
+
+    out = tmp_path / "out"
+    argv = [str(trained_run.path), "--out", str(out), *VISUALIZE]
+    assert visualize_cli.main(argv) == 0
+    written = ["feature_visualization.npz", "pixels.png", "transparency.png"]
+    assert sorted(os.listdir(out)) == written
+    assert visualize_cli.main(argv + ["--seed", "1"]) == 0  # its own output: replaced, nothing kept beside
+    assert sorted(os.listdir(tmp_path)) == ["out"] and sorted(os.listdir(out)) == written
+    (out / "thesis.tex").write_text("mine")
+    before = tree_digests(out)
+    capsys.readouterr()
+    assert visualize_cli.main(argv) == 2
+    assert "pass --overwrite to move its content aside" in capsys.readouterr().err
+    assert tree_digests(out) == before
+    assert visualize_cli.main(argv + ["--overwrite"]) == 0
+    aside = [name for name in os.listdir(tmp_path) if name.startswith("out.old-")]
+    assert len(aside) == 1 and tree_digests(tmp_path / aside[0]) == before
+    assert sorted(os.listdir(out)) == written
+
+
+def test_ablate_refuses_a_run_folder_as_out_or_ablation_folder_before_training(trained_run, tmp_path, capsys):
+    from zfkeras.analysis.cli import ablate as ablate_cli
+
+    victim = _copy_run(trained_run, tmp_path / "victim")
+    before = tree_digests(victim)
+    for extra in (["--out", str(victim)], ["--out", str(victim), "--table-only"],
+                  ["--ablation-dir", str(victim), "--out", str(tmp_path / "table")]):
+        status = ablate_cli.main([str(trained_run.path), "--variants", "zf", "--epochs", "1", *extra])
+        printed = capsys.readouterr()
+        assert status == 2, printed.err
+        assert "is a training run folder" in printed.err and "[ablate] variant" not in printed.out
+        assert tree_digests(victim) == before
+    assert sorted(os.listdir(tmp_path)) == ["victim"]
+
+
+def test_ablate_refuses_a_variant_folder_that_holds_no_run(trained_run, tmp_path, capsys):
+    from zfkeras.analysis.cli import ablate as ablate_cli
+
+    (tmp_path / "abl" / "zf").mkdir(parents=True)
+    (tmp_path / "abl" / "zf" / "notes.txt").write_text("mine")
+    status = ablate_cli.main([str(trained_run.path), "--variants", "zf", "--epochs", "1", "--ablation-dir",
+                              str(tmp_path / "abl"), "--out", str(tmp_path / "table")])
+    assert status == 2
+    assert "notes.txt, not a run" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "abl" / "zf") == ["notes.txt"] and sorted(os.listdir(tmp_path)) == ["abl"]

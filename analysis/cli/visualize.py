@@ -8,6 +8,12 @@ Writes ``OUT/feature_visualization.npz`` (``images``, ``pixels``,
 ``values``, ``transparency``, ``objectives``) and ``OUT/pixels.png`` (a
 grid, one image per objective, in order), plus ``OUT/transparency.png``
 for MaCo. Arguments are parsed without importing TensorFlow.
+
+OUT is checked before the optimisation (`zfkeras.runs.outputs`,
+docs/RELIABILITY.md): missing or empty, it is written in one step; holding
+an earlier visualize output, it is replaced; anything else is refused
+unless ``--overwrite``, and then moved aside to ``OUT.old-<time>``; a
+training run folder is always refused.
 """
 
 import os
@@ -15,6 +21,7 @@ import os
 from zfkeras.analysis.cli.common import open_run
 from zfkeras.cli.verbs import non_negative_int_argument as non_negative_int, positive_int_argument as positive_int
 from zfkeras.cli.verbs import cli_main, verb_parser
+from zfkeras.runs.outputs import OVERWRITE_HELP, only_entries, plan_output_folder
 from zfkeras.utils.errors import InputError
 
 PROG = "zfkeras visualize"
@@ -45,7 +52,19 @@ def build_parser():
                         help="most images per step (objectives x crops): lower it for big models")
     parser.add_argument("--out", help="output folder (default: RUN_DIR/visualize/<layer>_<method>)")
     parser.add_argument("--verbose", choices=("0", "1", "auto"), default="auto", help="progress bar over the steps")
+    parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     return parser
+
+
+def is_visualize_output(path):
+    """Whether folder `path` holds only what ``zfkeras visualize`` writes."""
+    return only_entries(lambda name: name in (RESULT_FILE, PIXELS_FILE, TRANSPARENCY_FILE))(path)
+
+
+def _plan(out, flag, overwrite):
+    """The checked output folder: an earlier visualize output is replaced, anything else needs --overwrite."""
+    return plan_output_folder(out, prog=PROG, flag=flag, is_own=is_visualize_output, overwrite=overwrite,
+                              own_replaced=True)
 
 
 def _save_grids(result, out, method):
@@ -71,10 +90,11 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     run = open_run(parser, args.run_dir)
+    # An explicit --out is checked before the model is loaded; the default one names the layer.
+    plan = _plan(args.out, "--out", args.overwrite) if args.out else None
     import numpy as np
 
     from zfkeras import Unit, feature_visualization
-    from zfkeras.utils.atomic import atomic_path
 
     model = run.load_model()
     from zfkeras.analysis.sections.feature_visualization import last_conv_layer
@@ -90,19 +110,21 @@ def main(argv=None):
     else:
         channels = args.channels
     objectives = [Unit(layer, c) for c in channels] + list(args.classes)
+    if plan is None:
+        plan = _plan(os.path.join(run.path, "visualize", f"{layer.replace('/', '_')}_{args.method}"),
+                     "the output folder", args.overwrite)
     train, _ = run.load_split("train", max_examples=args.max_images, seed=args.seed)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     result = feature_visualization(model, objectives, method=args.method, inputs=run.preprocess(train),
                                    preprocess=run.preprocess, steps=args.steps, seed=args.seed,
                                    batch_size=args.batch_size, verbose=verbose)
-    out = args.out or os.path.join(run.path, "visualize", f"{layer.replace('/', '_')}_{args.method}")
-    os.makedirs(out, exist_ok=True)
+    out = plan.path
     names = np.array([str(o) if isinstance(o, Unit) else f"class {o}" for o in result.objectives])
-    with atomic_path(os.path.join(out, RESULT_FILE)) as tmp:
-        with open(tmp, "wb") as f:
+    with plan.directory() as tmp:  # the folder appears complete, or not at all
+        with open(os.path.join(tmp, RESULT_FILE), "wb") as f:
             np.savez(f, images=result.images, pixels=result.pixels, values=result.values, objectives=names,
                      transparency=np.zeros(0, "float32") if result.transparency is None else result.transparency)
-    written = [RESULT_FILE] + _save_grids(result, out, args.method)
+        written = [RESULT_FILE] + _save_grids(result, tmp, args.method)
     for name, value in zip(names, result.values):
         print(f"{name}: {value:.4g}")
     print("Wrote " + ", ".join(os.path.join(out, name) for name in written))
