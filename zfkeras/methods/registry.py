@@ -77,6 +77,15 @@ class Method:
 
 _METHODS = {}
 
+# The built-in methods' modules, in the order menus and tables list them,
+# whichever of them is imported first; other methods follow, as registered.
+BUILTIN_MODULES = ("zfkeras.methods.builtin", "zfkeras.methods.attribution", "zfkeras.methods.lrp.methods")
+
+
+def _rank(method):
+    module = getattr(method.function, "__module__", "")
+    return BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+
 
 def register_method(method, replace=False):
     """Adds ``method`` (a `Method`) to the registry and returns it.
@@ -116,7 +125,8 @@ def get_method(name):
 
 
 def registered_methods(units=None, deterministic=None):
-    """The registered `Method` records, in registration order.
+    """The registered `Method` records: the built-ins in a fixed order, then
+    the others in registration order.
 
     Args:
         units: True: only those that explain units; False: only those that
@@ -124,7 +134,7 @@ def registered_methods(units=None, deterministic=None):
         deterministic: likewise, for `Method.deterministic`.
     """
     _builtins()
-    return tuple(m for m in _METHODS.values()
+    return tuple(m for m in sorted(_METHODS.values(), key=_rank)  # a stable sort keeps registration order
                  if (units is None or m.units == units)
                  and (deterministic is None or m.deterministic == deterministic))
 
