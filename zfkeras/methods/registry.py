@@ -20,6 +20,7 @@ methods import their engines when they run).
 """
 
 import dataclasses
+import sys
 import types
 from typing import Any, Callable, Mapping, Optional
 
@@ -82,9 +83,11 @@ _METHODS = {}
 BUILTIN_MODULES = ("zfkeras.methods.builtin", "zfkeras.methods.attribution", "zfkeras.methods.lrp.methods")
 
 
+_RANKS = {}  # name -> the index in BUILTIN_MODULES of the module that registered it
+
+
 def _rank(method):
-    module = getattr(method.function, "__module__", "")
-    return BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+    return _RANKS.get(method.name, len(BUILTIN_MODULES))
 
 
 def register_method(method, replace=False):
@@ -99,6 +102,11 @@ def register_method(method, replace=False):
     if method.name in _METHODS and not replace:
         raise InputError(f"a method named {method.name!r} is already registered; pass replace=True")
     _METHODS[method.name] = method
+    caller = sys._getframe(1).f_globals.get("__name__", "")  # who registers: a built-in module or not
+    if caller in BUILTIN_MODULES:
+        _RANKS[method.name] = BUILTIN_MODULES.index(caller)
+    else:
+        _RANKS.pop(method.name, None)
     return method
 
 
