@@ -101,24 +101,22 @@ def one_line_user_error(result, prog):
 
 
 @contextlib.contextmanager
+def _tmpfs(prefix, options):
+    """A tmpfs mounted with `options` on a new folder, unmounted and removed after."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", path], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], check=False)
+        os.rmdir(path)
+
+
 def full_disk(size="64k"):
     """A mounted tmpfs of `size` (a disk that fills at once), unmounted after."""
-    path = tempfile.mkdtemp(prefix="zfkeras-full-", dir="/tmp")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", path], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", path], check=False)
-        os.rmdir(path)
+    return _tmpfs("zfkeras-full-", f"size={size},mode=0777")
 
 
-@contextlib.contextmanager
 def read_only_mount(size="1m"):
     """A tmpfs mounted read-only (EROFS even for root), unmounted after."""
-    path = tempfile.mkdtemp(prefix="zfkeras-ro-", dir="/tmp")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},ro", "tmpfs", path], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", path], check=False)
-        os.rmdir(path)
+    return _tmpfs("zfkeras-ro-", f"size={size},ro")
