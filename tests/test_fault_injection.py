@@ -455,7 +455,8 @@ def _kill_when(proc, moment, watched, deadline=120):
     return alive
 
 
-# Longer work for the kills, so that "late" (8 s) comes before the end (the last value of an option counts).
+# Longer work for the "late" kill, so that 8 s comes before the end (the last value of an option counts).
+# "start" and "writing" take the usual small work: what is written, and so the moment of writing, is the same.
 SLOWER = {"visualize": ["--steps", "400"], "transfer": ["--folds", "5", "--scratch-steps", "150"]}
 
 
@@ -470,7 +471,7 @@ def test_sigkill(sandbox, verb, moment):
         args, out, watched = [run, *IN_RUN[verb][1]], run / IN_RUN[verb][0], run
     else:
         out = sandbox.path / "logs" / "out" if verb == "explore" else sandbox.path / "out"
-        args, watched = ARGS[verb](sandbox, out) + SLOWER.get(verb, []), out.parent
+        args, watched = ARGS[verb](sandbox, out) + (SLOWER.get(verb, []) if moment == "late" else []), out.parent
         before = None
     proc = subprocess.Popen(_command(verb, args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=_env(sandbox), cwd=sandbox.path, start_new_session=True)
