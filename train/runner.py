@@ -73,8 +73,14 @@ def prepare_run_dir(config, overwrite=False, write=True):
     return False
 
 
-def run(config, overwrite=False, verbose=None):
-    """Trains, evaluates and writes the run folder. Returns the metrics dict."""
+def run(config, overwrite=False, verbose=None, ten_crop=True):
+    """Trains, evaluates and writes the run folder. Returns the metrics dict.
+
+    With ``ten_crop`` (as ``zfkeras train``) the test is also taken the
+    paper's way, over ten crops (ten forward passes per test image), and a
+    finished run that lacks it gets it from its saved model; the report's
+    short comparison runs (Fig. 6, Table 2) pass False.
+    """
     config.validate()
     from zfkeras.train.devices import worker_role
 
@@ -85,7 +91,7 @@ def run(config, overwrite=False, verbose=None):
     existed = False if overwrite and not is_chief else prepare_run_dir(config, overwrite, write=is_chief)
     if existed and RunFolder(config.run_dir).is_complete:
         metrics = RunFolder(config.run_dir).metrics
-        if is_chief:
+        if is_chief and ten_crop:
             metrics = _with_ten_crop(config, metrics)
         print(f"Run {config.run_dir} is already complete ({result_line(metrics)}); "
               "pass --overwrite to train again.")
@@ -97,12 +103,12 @@ def run(config, overwrite=False, verbose=None):
     worker = WorkerFolder(config.run_dir, is_chief, role)
     try:
         return _train(dataclasses.replace(config, run_dir=worker.path), config.run_dir,
-                      existed, role, verbose)
+                      existed, role, verbose, ten_crop)
     finally:
         worker.close()
 
 
-def _train(config, shared_run_dir, resume, role, verbose):
+def _train(config, shared_run_dir, resume, role, verbose, ten_crop=True):
     """Trains in `config.run_dir`, resuming from `shared_run_dir`'s (the
     chief's) checkpoints when `resume`."""
     writer = RunWriter(config.run_dir)
@@ -126,7 +132,9 @@ def _train(config, shared_run_dir, resume, role, verbose):
     state, initial_epoch = _resume(model, data, strategy, many_workers, str(writer.layout.checkpoints), resume_from)
     records = _TrainingRecords.from_state(config, writer, model, data, state)
     _fit(config, model, data, _callbacks(writer, records), initial_epoch, verbose)
-    metrics = _metrics(config, data, _evaluate(model, data, strategy), records, model, strategy, strategy_desc)
+    test = _evaluate(model, data, strategy, ten_crop)
+    metrics = _metrics(config, data if ten_crop else dataclasses.replace(data, ten_crop=None), test, records,
+                       model, strategy, strategy_desc)
     multiworker.write_weight_digest(model, role)
     _write_results(writer, model, metrics, shared_run_dir)
     return metrics
@@ -298,12 +306,12 @@ def _fit(config, model, data, callbacks, initial_epoch, verbose):
         )
 
 
-def _evaluate(model, data, strategy=None):
+def _evaluate(model, data, strategy=None, ten_crop=True):
     """The test split's metrics: single-crop (`model.evaluate`) and the
     paper's ten-crop ones (`_ten_crop`): dict name -> float."""
     print(f"Evaluating on the test split ({data.splits['description']}) ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
-    if data.ten_crop_test is not None:
+    if ten_crop and data.ten_crop_test is not None:
         test.update(_ten_crop(model, data, strategy))
     return test
 
