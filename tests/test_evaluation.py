@@ -1,5 +1,11 @@
 """zfkeras.measures.evaluation against numpy top-k and a numpy ten-crop average."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -148,6 +154,58 @@ def test_ten_crop_evaluation_bad_input(linear_model, images):
         predict_ten_crop(model, images, "12")
     with pytest.raises(ValueError, match=r"needs a dataset of \(images, labels\) batches"):
         ten_crop_metrics(model, tf.data.Dataset.from_tensor_slices(images).batch(4), CROP)
+    with pytest.raises(TypeError, match="strategy must be a tf.distribute.Strategy or None, got 'mirrored'"):
+        predict_ten_crop(model, images, CROP, strategy="mirrored")
     flat = keras.Sequential([keras.Input((CROP, CROP, 3)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"\(B, K\) model outputs, got shape \(9, 12, 12, 2\)"):
         predict_ten_crop(flat, images, CROP)
+
+
+_MIRRORED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from zfkeras.train.devices import configure_devices
+    configure_devices(2)  # before TensorFlow runs any op
+    import keras, numpy as np, tensorflow as tf
+    from zfkeras.measures.evaluation import predict_ten_crop, ten_crop_metrics
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    keras.utils.set_random_seed(0)
+    with strategy.scope():  # as zfkeras train builds its model
+        model = keras.Sequential([keras.Input(({crop}, {crop}, 3)), keras.layers.Rescaling(1 / 255.0),
+                                  keras.layers.Flatten(), keras.layers.Dense({classes}, activation="softmax")])
+    images = np.random.default_rng(3).integers(0, 256, (9, {image}, {image}, 3)).astype(np.float32)
+    labels = np.arange(9) % {classes}
+    batches = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)  # last batch 1: one replica gets none
+    out = {{
+        "replicas": strategy.num_replicas_in_sync,
+        "weights": [v.numpy().tolist() for v in model.layers[-1].weights],
+        "images": images.tolist(), "labels": labels.tolist(),
+        "shared": predict_ten_crop(model, batches, {crop}, strategy=strategy, verbose=0).tolist(),
+        "one_device": predict_ten_crop(model, batches, {crop}, verbose=0).tolist(),
+        "metrics": ten_crop_metrics(model, batches, {crop}, strategy=strategy, verbose=0),
+    }}
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+def test_mirrored_strategy_shares_the_crops_and_equals_numpy():
+    # A model built under a two-replica strategy, as `zfkeras train --devices 2` builds it: with
+    # strategy= the replicas share each batch, without it one device runs it (Keras' predict_on_batch
+    # would return each batch once per replica).
+    script = _MIRRORED_SCRIPT.format(crop=CROP, image=IMAGE, classes=CLASSES)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    assert out["replicas"] == 2
+    weights, bias = (np.array(w, np.float64) for w in out["weights"])
+    images, labels = np.array(out["images"], np.float32), np.array(out["labels"])
+    expected = numpy_ten_crop_probabilities(images, weights, bias)
+    assert np.array(out["shared"]).shape == (9, CLASSES)
+    np.testing.assert_allclose(out["shared"], expected, atol=1e-5)
+    np.testing.assert_allclose(out["one_device"], expected, atol=1e-5)
+    assert out["metrics"] == pytest.approx({"ten_crop_accuracy": numpy_top_k(expected, labels, 1),
+                                            "ten_crop_top5": numpy_top_k(expected, labels, 5)})

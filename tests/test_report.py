@@ -223,3 +223,31 @@ def test_user_controlled_text_is_escaped_and_section_fragments_are_not(tmp_path,
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>zfkeras report: run &lt;b&gt;&amp;amp;</title>" in page
     assert '<a href="fragment.csv">numbers</a>' in page  # the section's own HTML, as written
+
+
+def _header(page):
+    """The text of the page's first paragraph, tags and line breaks removed."""
+    first = page[page.index("<p>"):page.index("</p>")]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", first))
+
+
+def test_header_gives_single_crop_and_ten_crop_test_accuracy_and_the_geometry(tmp_path, monkeypatch):
+    _module(monkeypatch, "stub_first", _writer("first", []))
+    run = _run_folder(tmp_path / "run")
+    description = ("28x28 crops of the 28x28 test images zero-padded by 2 to 32x32: 4 corners and the centre, "
+                   "each also mirrored left-right; class probabilities averaged")
+    metrics = {"test_accuracy": 0.91234, "test_top5": 0.99861, "test_examples": 10000,
+               "test_ten_crop_accuracy": 0.91745, "test_ten_crop_top5": 0.99902,
+               "ten_crop": {"pad": 2, "crop_size": 28, "description": description}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    header = _header(report.write_report(run, ["stub_first"], verbose=0).read_text())
+    assert ("test accuracy on 10000 test images: single crop 91.23%, ten crops 91.75% "
+            "(top-5: 99.86%, ten crops 99.90%); ten crops: " + description + "; CPU: ") in header
+    # a run finished before the ten-crop test: the header says how to add it
+    for key in ("test_ten_crop_accuracy", "test_ten_crop_top5", "ten_crop"):
+        del metrics[key]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    header = _header(report.write_report(run, ["stub_first"], verbose=0).read_text())
+    assert "single crop 91.23% (top-5: 99.86%); ten-crop test not measured yet (" in header
+    assert "ten crops 9" not in header
+    assert f"zfkeras train --config {run}/config.json --run-dir {run} adds it to metrics.json" in header

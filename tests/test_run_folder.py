@@ -177,6 +177,63 @@ def test_model_reproduces_the_test_accuracy(tiny_run):
     assert np.mean(predicted == y) == pytest.approx(run.metrics["test_accuracy"], abs=1e-6)
 
 
+def numpy_padded_ten_crop_probabilities(model, images):
+    """The paper's ten crops at Fashion-MNIST's scale, built by hand: each
+    (normalised) 28x28 image zero-padded to 32x32, its four corner crops and
+    centre crop (offsets 0, 4 and 2) and their mirror images; the softmax
+    outputs averaged."""
+    padded = np.pad(images, [(0, 0), (2, 2), (2, 2), (0, 0)])
+    assert padded.shape[1:3] == (32, 32)
+    crops = [padded[:, top:top + 28, left:left + 28] for top, left in ((0, 0), (0, 4), (4, 0), (4, 4), (2, 2))]
+    np.testing.assert_array_equal(crops[4], images)  # the centre crop is the image itself
+    crops += [crop[:, :, ::-1] for crop in crops]
+    return np.mean([model.predict(crop, verbose=0).astype(np.float64) for crop in crops], axis=0)
+
+
+def test_model_reproduces_the_ten_crop_test_accuracy(tiny_run):
+    run, _, _ = tiny_run
+    model = run.load_model()
+    x, y = run.load_split("test")
+    probabilities = numpy_padded_ten_crop_probabilities(model, run.preprocess(x))
+    metrics = run.metrics
+    assert metrics["test_examples"] == len(y) == 150
+    assert np.mean(probabilities.argmax(axis=1) == y) == pytest.approx(metrics["test_ten_crop_accuracy"], abs=1e-6)
+    top5 = np.argsort(-probabilities, axis=1)[:, :5]
+    assert np.mean((top5 == y[:, None]).any(axis=1)) == pytest.approx(metrics["test_ten_crop_top5"], abs=1e-6)
+    # not the single-crop prediction under another name
+    single = model.predict(run.preprocess(x), verbose=0)
+    assert np.abs(probabilities - single).max() > 1e-3
+    geometry = metrics["ten_crop"]
+    assert {k: geometry[k] for k in ("image_size", "pad", "padded_size", "crop_size", "crops", "crop_offset")} == {
+        "image_size": 28, "pad": 2, "padded_size": 32, "crop_size": 28, "crops": 10, "crop_offset": 2}
+    assert geometry["description"].startswith("28x28 crops of the 28x28 test images zero-padded by 2 to 32x32: ")
+
+
+def test_a_finished_run_without_the_ten_crop_test_gets_it_without_training(tiny_run, tmp_path, capsys):
+    import dataclasses
+
+    from zfkeras.train.runner import run as train
+
+    original, config, _ = tiny_run
+    copy = _copy(original, tmp_path)
+    old = {k: v for k, v in original.metrics.items()
+           if k not in ("test_ten_crop_accuracy", "test_ten_crop_top5", "ten_crop")}  # as runs finished before
+    (copy / "metrics.json").write_text(json.dumps(old))
+    model_bytes = (copy / "model.keras").read_bytes()
+    metrics = train(dataclasses.replace(config, run_dir=str(copy)), verbose=0)
+    out = capsys.readouterr().out
+    assert "finished without the ten-crop test; measuring it with the saved model" in out
+    assert "Epoch" not in out and (copy / "model.keras").read_bytes() == model_bytes  # no training
+    saved = json.loads((copy / "metrics.json").read_text())
+    assert saved == metrics == original.metrics
+    assert (f"is already complete (test accuracy {old['test_accuracy']:.4f}, top-5 {old['test_top5']:.4f}; "
+            f"ten-crop test accuracy {saved['test_ten_crop_accuracy']:.4f}, top-5 "
+            f"{saved['test_ten_crop_top5']:.4f})") in out
+    # a run that has it is left as it is
+    train(dataclasses.replace(config, run_dir=str(copy)), verbose=0)
+    assert "measuring" not in capsys.readouterr().out
+
+
 def test_preprocessing_layer_matches_and_saves_with_a_model(tiny_run, tmp_path):
     import keras
 

@@ -66,6 +66,17 @@ def test_two_logical_cpus_train_in_sync(tmp_path, data_dir):
     # reloaded model's numpy accuracy is checked in test_run_folder.py)
     correct = metrics["test_accuracy"] * TEST_EXAMPLES
     assert metrics["test_examples"] == TEST_EXAMPLES and abs(correct - round(correct)) < 1e-3
+    # the ten-crop test, its crops shared by the two replicas, equals one device's
+    from zfkeras.measures.evaluation import predict_ten_crop
+    from zfkeras.runs.folder import RunFolder
+
+    run = RunFolder(run_dir)
+    x, y = run.load_split("test")
+    padded = np.pad(run.preprocess(x), [(0, 0), (2, 2), (2, 2), (0, 0)])
+    one_device = predict_ten_crop(run.load_model(), padded, 28, verbose=0)
+    assert metrics["test_ten_crop_accuracy"] == pytest.approx(np.mean(one_device.argmax(axis=1) == y), abs=1e-9)
+    assert metrics["ten_crop"]["padded_size"] == 32 and metrics["ten_crop"]["crop_size"] == 28
+    assert f"ten-crop test accuracy {metrics['test_ten_crop_accuracy']:.4f}" in proc.stdout
     for name in ("config.json", "model.keras", "normalization.npz", "class_names.json", "splits.json",
                  "metrics.json", "evolution/evolution_epoch_001.npz"):
         assert (run_dir / name).exists(), name

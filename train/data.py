@@ -15,6 +15,12 @@ improving test accuracy. The division is ours: the paper fed raw pixel
 units to N(0, 0.01) weights, which at zfnet_small's widths makes signals
 vanish; unit-scale inputs suit its He-normal initialisation.
 
+The paper's ten-crop test at this scale: each normalised 28x28 test image is zero-padded by
+`FASHION_MNIST_PAD` pixels to 32x32 (a zero there is a black pixel minus
+the padded images' mean at that pixel, black too), and the model's class
+probabilities are averaged over its five 28x28 crops (4 corners, and the
+centre: the image itself) and their mirror images.
+
 Image folders and TFDS datasets use the paper's pipeline
 (`zfkeras.data`): shortest side to ``image_size``, centre square, minus the
 mean image (``mean_image.npy``), one of the ten ``crop_size`` crops at
@@ -44,6 +50,37 @@ from zfkeras.utils.errors import InputError, MissingInputError
 
 PROBE_SIZE = 2048  # training examples evaluated before the first epoch
 SPLITS = ("train", "validation", "test")
+FASHION_MNIST_SIZE = 28
+FASHION_MNIST_PAD = 2  # pixels of padding on each side for the ten-crop test
+CROP_POSITIONS = "4 corners and the centre, each also mirrored left-right; class probabilities averaged"
+
+
+def ten_crop_geometry(image_size, crop_size, pad=0, source=""):
+    """How the ten-crop test cuts its crops (kept in ``metrics.json``).
+
+    Args:
+        image_size: side of the square test images before padding.
+        crop_size: side of the crops (the model's input).
+        pad: pixels of zero padding added on each side.
+        source: how the images were made (resize, centre square).
+
+    Returns:
+        JSON-able dict: ``image_size``, ``pad``, ``padded_size``,
+        ``crop_size``, ``crops`` (10), ``crop_offset`` (pixels between a
+        corner crop and the centre one, each way), ``positions`` and a
+        one-line ``description``.
+    """
+    padded = image_size + 2 * pad
+    what = f"{crop_size}x{crop_size} crops of the {image_size}x{image_size} test images"
+    if source:
+        what += f" ({source})"
+    if pad:
+        what += f" zero-padded by {pad} to {padded}x{padded}"
+    return {
+        "image_size": image_size, "pad": pad, "padded_size": padded, "crop_size": crop_size, "crops": 10,
+        "crop_offset": (padded - crop_size) // 2, "positions": CROP_POSITIONS,
+        "description": f"{what}: {CROP_POSITIONS}",
+    }
 
 
 @dataclasses.dataclass
@@ -62,9 +99,19 @@ class TrainingData:
     num_test: int
     bad_files: list
     splits: dict  # the plan from zfkeras.runs.splits.plan_splits
-    # image datasets: full-size test images for the paper's 10-crop evaluation
+    # full-size (or padded) test images for the paper's 10-crop evaluation,
+    # the side of its crops and how they are cut (`ten_crop_geometry`)
     ten_crop_test: object = None
     crop_size: int = 0
+    ten_crop: dict = None
+
+
+def config_ten_crop(config):
+    """`ten_crop_geometry` of `config`'s dataset (`TrainConfig`)."""
+    if config.dataset == "fashion_mnist":
+        return ten_crop_geometry(FASHION_MNIST_SIZE, FASHION_MNIST_SIZE, FASHION_MNIST_PAD)
+    source = f"shortest side resized to {config.image_size}, centre square"
+    return ten_crop_geometry(config.image_size, config.crop_size, source=source)
 
 
 def load_training_data(config):
@@ -99,6 +146,11 @@ def _fashion_mnist(config):
         # The same float32 arithmetic as RunFolder.preprocess.
         return (tf.cast(x, tf.float32) - mean_t) / std_t, y
 
+    def center_pad(x, y):
+        x, y = center(x, y)
+        pad = FASHION_MNIST_PAD
+        return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), y
+
     def center_flip(x, y):
         x, y = center(x, y)
         if config.augment_flip:
@@ -125,6 +177,9 @@ def _fashion_mnist(config):
         num_test=len(x_test),
         bad_files=[],
         splits=plan,
+        ten_crop_test=array_dataset(x_test, y_test, bs, preprocess=center_pad),
+        crop_size=FASHION_MNIST_SIZE,
+        ten_crop=config_ten_crop(config),
     )
 
 
@@ -177,6 +232,7 @@ def _image_folder(config):
         num_train=len(train.file_paths), num_validation=len(validation.file_paths),
         num_test=len(test.file_paths), bad_files=bad, splits=plan,
         ten_crop_test=pipeline("test", "full", mean), crop_size=crop,
+        ten_crop=config_ten_crop(config),
     )
 
 
@@ -225,4 +281,5 @@ def _tfds(config):
         class_names=list(names), num_train=_count(raw["train"]),
         num_validation=_count(raw["validation"]), num_test=_count(raw["test"]), bad_files=[],
         splits=plan, ten_crop_test=preprocess_dataset(raw["test"], "full", **common), crop_size=crop,
+        ten_crop=config_ten_crop(config),
     )

@@ -73,8 +73,14 @@ def prepare_run_dir(config, overwrite=False, write=True):
     return False
 
 
-def run(config, overwrite=False, verbose=None):
-    """Trains, evaluates and writes the run folder. Returns the metrics dict."""
+def run(config, overwrite=False, verbose=None, ten_crop=True):
+    """Trains, evaluates and writes the run folder. Returns the metrics dict.
+
+    With ``ten_crop`` (as ``zfkeras train``) the test is also taken the
+    paper's way, over ten crops (ten forward passes per test image), and a
+    finished run that lacks it gets it from its saved model; the report's
+    short comparison runs (Fig. 6, Table 2) pass False.
+    """
     config.validate()
     from zfkeras.train.devices import worker_role
 
@@ -85,8 +91,10 @@ def run(config, overwrite=False, verbose=None):
     existed = False if overwrite and not is_chief else prepare_run_dir(config, overwrite, write=is_chief)
     if existed and RunFolder(config.run_dir).is_complete:
         metrics = RunFolder(config.run_dir).metrics
-        print(f"Run {config.run_dir} is already complete (test accuracy "
-              f"{metrics['test_accuracy']:.4f}); pass --overwrite to train again.")
+        if is_chief and ten_crop:
+            metrics = _with_ten_crop(config, metrics)
+        print(f"Run {config.run_dir} is already complete ({result_line(metrics)}); "
+              "pass --overwrite to train again.")
         return metrics
     from zfkeras.train.multiworker import WorkerFolder
 
@@ -95,12 +103,12 @@ def run(config, overwrite=False, verbose=None):
     worker = WorkerFolder(config.run_dir, is_chief, role)
     try:
         return _train(dataclasses.replace(config, run_dir=worker.path), config.run_dir,
-                      existed, role, verbose)
+                      existed, role, verbose, ten_crop)
     finally:
         worker.close()
 
 
-def _train(config, shared_run_dir, resume, role, verbose):
+def _train(config, shared_run_dir, resume, role, verbose, ten_crop=True):
     """Trains in `config.run_dir`, resuming from `shared_run_dir`'s (the
     chief's) checkpoints when `resume`."""
     writer = RunWriter(config.run_dir)
@@ -124,7 +132,9 @@ def _train(config, shared_run_dir, resume, role, verbose):
     state, initial_epoch = _resume(model, data, strategy, many_workers, str(writer.layout.checkpoints), resume_from)
     records = _TrainingRecords.from_state(config, writer, model, data, state)
     _fit(config, model, data, _callbacks(writer, records), initial_epoch, verbose)
-    metrics = _metrics(config, data, _evaluate(model, data), records, model, strategy, strategy_desc)
+    test = _evaluate(model, data, strategy, ten_crop)
+    metrics = _metrics(config, data if ten_crop else dataclasses.replace(data, ten_crop=None), test, records,
+                       model, strategy, strategy_desc)
     multiworker.write_weight_digest(model, role)
     _write_results(writer, model, metrics, shared_run_dir)
     return metrics
@@ -296,16 +306,54 @@ def _fit(config, model, data, callbacks, initial_epoch, verbose):
         )
 
 
-def _evaluate(model, data):
-    """The test split's metrics (and the paper's ten-crop ones where the
-    data has ten-crop test images): dict name -> float."""
+def _evaluate(model, data, strategy=None, ten_crop=True):
+    """The test split's metrics: single-crop (`model.evaluate`) and the
+    paper's ten-crop ones (`_ten_crop`): dict name -> float."""
     print(f"Evaluating on the test split ({data.splits['description']}) ...")
     test = {k: float(v) for k, v in model.evaluate(data.test, verbose=0, return_dict=True).items()}
-    if data.ten_crop_test is not None:
-        from zfkeras.measures.evaluation import ten_crop_metrics
-
-        test.update(ten_crop_metrics(model, data.ten_crop_test, data.crop_size))
+    if ten_crop and data.ten_crop_test is not None:
+        test.update(_ten_crop(model, data, strategy))
     return test
+
+
+def _ten_crop(model, data, strategy=None):
+    """The paper's ten-crop test accuracy (and top-5 where the single-crop
+    test has one: 10 classes or more), over `strategy`'s replicas."""
+    import time
+
+    from zfkeras.measures.evaluation import ten_crop_metrics
+
+    print(f"Ten-crop test: {data.ten_crop['description']} ...")
+    start = time.perf_counter()
+    # The replicas of a mirrored strategy share each batch's crops.
+    several = strategy is not None and strategy.num_replicas_in_sync > 1
+    results = ten_crop_metrics(model, data.ten_crop_test, data.crop_size, strategy=strategy if several else None)
+    print(f"Ten-crop test done in {time.perf_counter() - start:.1f} s")
+    if data.num_classes < 10:
+        results["ten_crop_top5"] = None
+    return results
+
+
+def _with_ten_crop(config, metrics):
+    """A finished run's metrics, with the ten-crop test added (computed from
+    the saved model, without training, and written to ``metrics.json``) if
+    the run finished before zfkeras computed it for its dataset."""
+    from zfkeras.train.data import config_ten_crop
+
+    if metrics.get("test_ten_crop_accuracy") is not None and metrics.get("ten_crop"):
+        return metrics
+    if metrics.get("test_ten_crop_accuracy") is not None:  # measured, geometry not yet recorded
+        metrics = {**metrics, "ten_crop": config_ten_crop(config)}
+    else:
+        from zfkeras.train.data import load_training_data
+
+        print(f"Run {config.run_dir} finished without the ten-crop test; measuring it with the saved model ...")
+        data = load_training_data(config)
+        test = _ten_crop(RunFolder(config.run_dir).load_model(), data)
+        metrics = {**metrics, "test_ten_crop_accuracy": test["ten_crop_accuracy"],
+                   "test_ten_crop_top5": test["ten_crop_top5"], "ten_crop": data.ten_crop}
+    RunWriter(config.run_dir).write_metrics(metrics)
+    return metrics
 
 
 def _metrics(config, data, test, records, model, strategy, strategy_desc):
@@ -327,6 +375,7 @@ def _test_metrics(data, test):
         "test_top5": test.get("top5"),
         "test_ten_crop_accuracy": test.get("ten_crop_accuracy"),
         "test_ten_crop_top5": test.get("ten_crop_top5"),
+        "ten_crop": data.ten_crop,  # how the ten crops are cut (train.data.ten_crop_geometry)
         "test_examples": data.num_test,
         # The test examples were never trained or annealed on (splits.json).
         "test_split": data.splits["description"],
@@ -381,10 +430,23 @@ def _write_results(writer, model, metrics, shared_run_dir):
 
     writer.write_model(float32_model(model))  # what every analysis loads
     writer.write_metrics(metrics)  # last: with it the run counts as complete
-    print(f"Test accuracy {metrics['test_accuracy']:.4f}"
-          + (f", top-5 {metrics['test_top5']:.4f}" if metrics["test_top5"] is not None else ""))
+    line = result_line(metrics)
+    print(line[0].upper() + line[1:])
     print(f"Run folder: {os.path.abspath(shared_run_dir)}")
     print(f"TensorBoard: tensorboard --logdir {os.path.abspath(RunLayout(shared_run_dir).logs)}")
+
+
+def result_line(metrics):
+    """The test results of a run's metrics in one line: single-crop and
+    ten-crop accuracy (and top-5 where measured)."""
+    line = f"test accuracy {metrics['test_accuracy']:.4f}"
+    if metrics.get("test_top5") is not None:
+        line += f", top-5 {metrics['test_top5']:.4f}"
+    if metrics.get("test_ten_crop_accuracy") is not None:
+        line += f"; ten-crop test accuracy {metrics['test_ten_crop_accuracy']:.4f}"
+        if metrics.get("test_ten_crop_top5") is not None:
+            line += f", top-5 {metrics['test_ten_crop_top5']:.4f}"
+    return line
 
 
 def build_model(config, input_shape, num_classes):

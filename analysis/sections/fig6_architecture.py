@@ -76,7 +76,7 @@ def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_s
     if verbose:
         print(f"[report] fig6: training {variant.label} ({train_examples} images, "
               f"{epochs} epoch) into {folder}", flush=True)
-    runner.run(config, verbose=2 if verbose else 0)
+    runner.run(config, verbose=2 if verbose else 0, ten_crop=False)  # single-crop accuracy is compared
     # A finished run needs no checkpoints (a rerun sees metrics.json and
     # stops); dropping them keeps the report folder small enough to share.
     finished = RunFolder(folder)

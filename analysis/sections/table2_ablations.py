@@ -93,7 +93,7 @@ def train_ablations(configs, verbose=None):
     results = {}
     for i, (variant, config) in enumerate(configs.items(), 1):
         print(f"[ablate] variant {i}/{len(configs)}: {variant} -> {config.run_dir}", flush=True)
-        results[variant] = run(config, verbose=verbose)
+        results[variant] = run(config, verbose=verbose, ten_crop=False)  # Table 2 reads single-crop
     return results
 
 

@@ -13,10 +13,59 @@ from zfkeras.graph.output import output_policy
 from zfkeras.utils.errors import InputError, InputTypeError
 from zfkeras.utils.inputs import DEFAULT_BATCH_SIZE, check_images, labelled_batches, model_input_shape
 from zfkeras.utils.progress import check_verbose, progress_bar
-from zfkeras.utils.validation import positive_int
+from zfkeras.utils.validation import positive_int, quote
 
 
-def _ten_crop_average(model, images, crop_size, policy):
+def _local_predictor(model):
+    """Model outputs for one batch on the current device (numpy)."""
+    import tensorflow as tf
+
+    # A plain call, not `predict_on_batch`: under a model's multi-replica
+    # strategy that one runs the whole batch on every replica and returns
+    # the outputs once per replica.
+    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return lambda images: np.asarray(call(images))
+
+
+def _distributed_predictor(model, strategy):
+    """Model outputs for one batch split over the replicas of `strategy`
+    (every worker of a multi-worker strategy gives the same batch and gets
+    all of its outputs back)."""
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+
+    @tf.function(reduce_retracing=True)
+    def step(batch):
+        outputs = strategy.run(lambda x: model(x, training=False), args=(batch,))
+        return strategy.gather(outputs, axis=0)  # replica order: the batch's
+
+    def predict(images):
+        count = int(images.shape[0])
+        share = -(-count // replicas)
+        # Zero images fill the last replicas' shares; their outputs are cut.
+        padding = tf.zeros([share * replicas - count, *images.shape[1:]], images.dtype)
+        padded = tf.concat([images, padding], axis=0)
+        batch = strategy.experimental_distribute_values_from_function(
+            lambda context: padded[context.replica_id_in_sync_group * share:
+                                   (context.replica_id_in_sync_group + 1) * share])
+        return np.asarray(step(batch))[:count]
+
+    return predict
+
+
+def _predictor(model, strategy):
+    import tensorflow as tf
+
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise InputTypeError(f"strategy must be a tf.distribute.Strategy or None, got {quote(strategy)} "
+                             f"of type {type(strategy).__name__}")
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return _local_predictor(model)
+    return _distributed_predictor(model, strategy)
+
+
+def _ten_crop_average(predict, images, crop_size, policy):
     import tensorflow as tf
 
     crops = ten_crops(tf.convert_to_tensor(images), crop_size)
@@ -24,7 +73,7 @@ def _ten_crop_average(model, images, crop_size, policy):
     # One crop position per call keeps the batch, and so the memory, at the
     # dataset's batch size.
     for k in range(NUM_CROPS):
-        predictions = np.asarray(model.predict_on_batch(crops[:, k]))
+        predictions = predict(crops[:, k])
         if predictions.ndim != 2:
             raise InputError(
                 f"ten-crop evaluation expects (B, K) model outputs, got shape {predictions.shape}; "
@@ -34,12 +83,13 @@ def _ten_crop_average(model, images, crop_size, policy):
     return (total / NUM_CROPS).astype(np.float32)
 
 
-def _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_labels):
+def _predict(model, inputs, crop_size, from_logits, batch_size, strategy, verbose, need_labels):
     crop_size = positive_int(crop_size, "crop_size")
     batch_size = positive_int(batch_size, "batch_size")
     check_verbose(verbose)
     channels = model_input_shape(model)[2]
     policy = output_policy(model, from_logits)
+    predict = _predictor(model, strategy)
     batches, num_batches = labelled_batches(inputs, batch_size)
     progress = progress_bar(num_batches, verbose, "batch")
     outputs, labels = [], []
@@ -50,7 +100,7 @@ def _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_la
         # Full-size images, larger than the crops the model takes: only their
         # channels are compared with the model's.
         images = check_images(images, (None, None, channels), model.name)
-        outputs.append(_ten_crop_average(model, images, crop_size, policy))
+        outputs.append(_ten_crop_average(predict, images, crop_size, policy))
         if need_labels:
             labels.append(np.asarray(batch_labels).reshape(-1))
         if progress is not None:
@@ -61,7 +111,7 @@ def _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_la
 
 
 def predict_ten_crop(model, inputs, crop_size=224, from_logits=None, batch_size=DEFAULT_BATCH_SIZE,
-                     verbose="auto"):
+                     strategy=None, verbose="auto"):
     """Averages a model's class probabilities over the 10 crops of each image.
 
     Args:
@@ -80,6 +130,11 @@ def predict_ten_crop(model, inputs, crop_size=224, from_logits=None, batch_size=
             images (batched datasets are used as they come).
         verbose: 0, 1 (a progress bar over the batches) or "auto": a bar
             over more than 20 batches of known number.
+        strategy: a `tf.distribute.Strategy` whose replicas share each
+            batch's crops (e.g. the `MirroredStrategy` the model was built
+            under; with `MultiWorkerMirroredStrategy` every worker calls
+            with the same inputs and gets every prediction), or None: the
+            current device (also for a model built under a strategy).
 
     Returns:
         float32 numpy array ``(N, K)``: mean probabilities, in dataset order.
@@ -88,7 +143,7 @@ def predict_ten_crop(model, inputs, crop_size=224, from_logits=None, batch_size=
         InputError: images or model outputs of the wrong rank, crops larger
             than the images, or empty inputs.
     """
-    return _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_labels=False)[0]
+    return _predict(model, inputs, crop_size, from_logits, batch_size, strategy, verbose, need_labels=False)[0]
 
 
 def top_k_accuracy(probabilities, labels, k):
@@ -134,7 +189,8 @@ def top_k_accuracy(probabilities, labels, k):
     return float(np.mean(ranks < k))
 
 
-def ten_crop_metrics(model, inputs, crop_size, from_logits=None, batch_size=DEFAULT_BATCH_SIZE, verbose="auto"):
+def ten_crop_metrics(model, inputs, crop_size, from_logits=None, batch_size=DEFAULT_BATCH_SIZE, strategy=None,
+                     verbose="auto"):
     """The paper's evaluation: top-1 and top-5 accuracy over 10-crop averages.
 
     Args:
@@ -143,12 +199,14 @@ def ten_crop_metrics(model, inputs, crop_size, from_logits=None, batch_size=DEFA
             full-size images (e.g. `zfkeras.data.image_folder_dataset(...,
             mode="full")`).
         crop_size: side of the crops the model takes.
-        from_logits, batch_size, verbose: as for `predict_ten_crop`.
+        from_logits, batch_size, strategy, verbose: as for
+            `predict_ten_crop`.
 
     Returns:
         dict with ``ten_crop_accuracy`` (top-1) and ``ten_crop_top5``.
     """
-    probabilities, labels = _predict(model, inputs, crop_size, from_logits, batch_size, verbose, need_labels=True)
+    probabilities, labels = _predict(model, inputs, crop_size, from_logits, batch_size, strategy, verbose,
+                                     need_labels=True)
     return {
         "ten_crop_accuracy": top_k_accuracy(probabilities, labels, 1),
         "ten_crop_top5": top_k_accuracy(probabilities, labels, 5),

@@ -389,17 +389,39 @@ def _dataset_stream(data, expected, model_name, batch_size, with_ids, name="inpu
     return ImageStream(dataset.prefetch(2), num_images, num_batches, shard)
 
 
+def _whole(x):
+    return x
+
+
+def _first(*x):
+    return x[0]
+
+
+def _second(*x):
+    return x[1]
+
+
+def _image_item(x):
+    return x["image"]
+
+
+def _label_item(x):
+    return x["label"]
+
+
 def _element_parts(spec, name="inputs"):
     """``(images, labels)``: functions for `tf.data.Dataset.map` picking the
     images and the labels (None when the elements have none) of an element."""
     import tensorflow as tf
 
+    # Named functions, not lambdas: AutoGraph cannot tell two lambdas of
+    # one line apart and warns.
     if isinstance(spec, tf.TensorSpec):
-        return (lambda x: x), None  # the elements are the images
+        return _whole, None  # the elements are the images
     if isinstance(spec, (tuple, list)) and spec and isinstance(spec[0], tf.TensorSpec):
-        return (lambda *x: x[0]), ((lambda *x: x[1]) if len(spec) > 1 else None)
+        return _first, (_second if len(spec) > 1 else None)
     if isinstance(spec, dict) and isinstance(spec.get("image"), tf.TensorSpec):
-        return (lambda x: x["image"]), ((lambda x: x["label"]) if "label" in spec else None)
+        return _image_item, (_label_item if "label" in spec else None)
     raise InputTypeError(
         f"{name}: a dataset must yield images, (images, labels) tuples or {{'image': ...}} dicts; "
         f"got elements {spec}"
