@@ -100,10 +100,12 @@ class Data:
 
 
 def _chosen(count, limit):
-    """All maps, or ``limit`` of them evenly spread."""
+    """All maps, or ``limit`` of them every ``count // limit`` (for powers of
+    two, a smaller selection is part of a larger one: Xplique's maps are
+    some of ours)."""
     if not limit or limit >= count:
         return list(range(count))
-    return sorted({int(i) for i in np.linspace(0, count - 1, limit).round()})
+    return list(range(0, count, count // limit))[:limit]
 
 
 def activation(data, layers, methods, steps, seed, limit):
@@ -314,7 +316,8 @@ def main(argv=None):
     parser.add_argument("--parts", nargs="+", default=["activation", "transfer"],
                         choices=["activation", "transfer", "xplique"])
     parser.add_argument("--methods", nargs="+", default=["maco", "fourier"], choices=["maco", "fourier"])
-    parser.add_argument("--layers", nargs="+", default=["conv3", "conv4", "conv5"])
+    parser.add_argument("--layers", nargs="*", default=["conv3", "conv4", "conv5"],
+                        help="none with --parts xplique: its transferability only")
     parser.add_argument("--steps", type=int, default=None, help="steps of every method (default: each one's)")
     parser.add_argument("--maps", type=int, default=None, help="at most this many maps per layer (default: all)")
     parser.add_argument("--xplique-maps", type=int, default=8, help="maps per layer for Xplique's MaCo and optimize")
