@@ -189,7 +189,7 @@ def _xplique_ratios(data, units, images01, best):
     return values, _summary(ratios, dead)
 
 
-def xplique(data, second, layers, steps, limit, class_seeds):
+def xplique(data, second, layers, steps, limit, class_seeds, transfer_methods=("optimize", "maco")):
     """``class_seeds``: ``"maco"`` and ``"fourier"`` (Xplique's ``optimize``) -> seeds."""
     import xplique as xq
     from xplique.features_visualizations import Objective, maco, optimize
@@ -275,7 +275,7 @@ def xplique(data, second, layers, steps, limit, class_seeds):
 
     if second is not None:
         classes = list(range(int(data.model.outputs[0].shape[-1])))
-        for name in ("optimize", "maco"):
+        for name in transfer_methods:
             rows = []
             for seed in class_seeds["fourier" if name == "optimize" else "maco"]:
                 tf.random.set_seed(seed)
@@ -321,6 +321,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="steps of every method (default: each one's)")
     parser.add_argument("--maps", type=int, default=None, help="at most this many maps per layer (default: all)")
     parser.add_argument("--xplique-maps", type=int, default=8, help="maps per layer for Xplique's MaCo and optimize")
+    parser.add_argument("--xplique-transfer", nargs="*", default=["optimize", "maco"], choices=["optimize", "maco"],
+                        help="Xplique's methods whose transferability is measured")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--class-seeds", type=int, default=3, help="seeds per class (transferability), Lucid's")
     parser.add_argument("--maco-class-seeds", type=int, default=None, help="the same for MaCo (default: as Lucid's)")
@@ -353,7 +355,7 @@ def main(argv=None):
                 raise SystemExit("--parts transfer needs --second-run")
             body = transfer(data, second, args.methods, steps, class_seeds)
         else:
-            body = xplique(data, second, args.layers, steps, args.xplique_maps, class_seeds)
+            body = xplique(data, second, args.layers, steps, args.xplique_maps, class_seeds, args.xplique_transfer)
         body.update(header, command="python -m benchmarks.feature_visualization_yardstick " + " ".join(argv or []),
                     load_at_end=list(os.getloadavg()))
         results[part] = body
