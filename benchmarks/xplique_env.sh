@@ -13,7 +13,10 @@ bash scripts/bootstrap.sh
 python3 -m venv "$VENV"
 main_site=$(.venv/bin/python -c 'import site; print(site.getsitepackages()[0])')
 own_site=$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')
-echo "$main_site" > "$own_site/zfkeras-main-venv.pth"
+# addsitedir (not a bare path): the .pth hooks of .venv (the editable
+# zfkeras install, which maps zfkeras.analysis, and a worktree's link to
+# the main venv) run too.
+echo "import site; site.addsitedir('$(cd "$main_site" && pwd)')" > "$own_site/zfkeras-main-venv.pth"
 "$VENV/bin/pip" install --quiet --no-deps xplique==2.0.2 tensorflow-probability tf-keras dm-tree \
   cloudpickle gast decorator deprecated wrapt opencv-python-headless
 "$VENV/bin/python" -c 'import xplique, tensorflow as tf; print("xplique", xplique.__version__, "with TensorFlow", tf.__version__)'
