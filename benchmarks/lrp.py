@@ -110,8 +110,8 @@ def main(argv=None):
     for name in args.models:
         label, model, k = MODELS[name]()
         rows.append(measure(label, model, k, args.repeats, args.steps))
-    if args.out:
-        write_json_atomic(args.out, rows)
+        if args.out:  # after each model: a run cut short keeps what it measured
+            write_json_atomic(args.out, rows)
     return rows
 
 
