@@ -1,8 +1,10 @@
 """LRP and Integrated Gradients cost vs plain gradients of the same batch.
 
 For K images and their predicted classes, in one process, calls
-interleaved, medians of several repeats after warm-up (the timer of
-benchmarks/deconv.py):
+interleaved, medians of several repeats after warm-up, each call timed by
+the wall clock and by the process's CPU time (all its threads; on a
+machine shared with other jobs the CPU-time ratio moves less than the
+wall-clock one, which counts the time the process waited for a core):
 
 * one gradient: the class logit's gradient with respect to the images, one
   forward and one backward pass (`zfkeras.methods.attribution.class_gradient`);
@@ -19,6 +21,8 @@ Goals (issue 26): LRP / gradient <= 1.3; IG(n) <= 1.1 x n gradients.
 import argparse
 import json
 import os
+import statistics
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,11 +31,24 @@ import keras
 import tensorflow as tf
 
 import zfkeras
-from zfkeras.analysis.output.machine import cpu_model
-from zfkeras.deconv.unpooling import timed
+from zfkeras.analysis.output.machine import avx512, cpu_model
 from zfkeras.methods.attribution import class_gradient, integrated_gradients
 from zfkeras.methods.lrp.engine import LRP
 from zfkeras.utils.atomic import write_json_atomic
+
+
+def timed(fns, repeats):
+    """``(wall, cpu)`` median seconds per call of each function, calls interleaved after one warm-up call each."""
+    for fn in fns:
+        fn()  # tracing
+    wall, cpu = [[] for _ in fns], [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, w, c in zip(fns, wall, cpu):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            c.append(time.process_time() - start_cpu)
+            w.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in wall], [statistics.median(t) for t in cpu]
 
 
 def measure(name, model, k, repeats, steps=16, seed=0):
@@ -55,13 +72,18 @@ def measure(name, model, k, repeats, steps=16, seed=0):
     def ig():
         integrated_gradients(model, images, classes, steps=steps, batch_size=k)
 
-    t_grad, t_eps, t_flat, t_n, t_ig = timed([one_gradient, lrp("lrp_epsilon"), lrp("lrp_epsilon_plus_flat"),
-                                              n_gradients, ig], repeats)
-    row = dict(model=name, K=k, gradient_s=round(t_grad, 4), lrp_epsilon_s=round(t_eps, 4),
-               lrp_epsilon_ratio=round(t_eps / t_grad, 3), lrp_epsilon_plus_flat_s=round(t_flat, 4),
-               lrp_epsilon_plus_flat_ratio=round(t_flat / t_grad, 3), steps=steps,
-               n_gradients_s=round(t_n, 4), integrated_gradients_s=round(t_ig, 4),
-               integrated_gradients_ratio=round(t_ig / t_n, 3), cpu=cpu_model(),
+    load_before = os.getloadavg()[0]
+    wall, cpu = timed([one_gradient, lrp("lrp_epsilon"), lrp("lrp_epsilon_plus_flat"), n_gradients, ig], repeats)
+    row = dict(model=name, K=k, steps=steps, repeats=repeats)
+    for clock, (t_grad, t_eps, t_flat, t_n, t_ig) in (("", wall), ("cpu_", cpu)):
+        row.update({f"{clock}gradient_s": round(t_grad, 4), f"{clock}lrp_epsilon_s": round(t_eps, 4),
+                    f"{clock}lrp_epsilon_ratio": round(t_eps / t_grad, 3),
+                    f"{clock}lrp_epsilon_plus_flat_s": round(t_flat, 4),
+                    f"{clock}lrp_epsilon_plus_flat_ratio": round(t_flat / t_grad, 3),
+                    f"{clock}n_gradients_s": round(t_n, 4), f"{clock}integrated_gradients_s": round(t_ig, 4),
+                    f"{clock}integrated_gradients_ratio": round(t_ig / t_n, 3)})
+    row.update(cpu=cpu_model(), avx512=avx512(), cores=os.cpu_count(),
+               load_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
                device=", ".join(d.name for d in tf.config.list_logical_devices()))
     print(json.dumps(row), flush=True)
     return row
@@ -88,8 +110,8 @@ def main(argv=None):
     for name in args.models:
         label, model, k = MODELS[name]()
         rows.append(measure(label, model, k, args.repeats, args.steps))
-    if args.out:
-        write_json_atomic(args.out, rows)
+        if args.out:  # after each model: a run cut short keeps what it measured
+            write_json_atomic(args.out, rows)
     return rows
 
 

@@ -44,7 +44,7 @@ def test_the_table_lists_every_registered_method_with_its_faithfulness_recompute
     run, out, result = section
     model, _, images = inputs
     table = images[:TABLE_IMAGES]
-    assert set(result.files) == {mc.FIGURE, mc.NUMBERS}
+    assert set(result.files) == {mc.FIGURE, mc.NUMBERS, mc.RANKING, mc.SCORES}
     rows = read_rows(out)
     # one deletion and one insertion row per registered method (occlusion included), in registry order,
     # then one occlusion-drop row per method that explains units
@@ -67,6 +67,48 @@ def test_the_table_lists_every_registered_method_with_its_faithfulness_recompute
     assert len(set(np.round(deletion, 6))) > 1
     assert f"over {TABLE_IMAGES} test images" in result.caption_html
     assert all(name in result.caption_html for name in method_names())
+
+
+def test_the_ranking_follows_the_tables_means_and_its_paired_differences_the_per_image_scores(section):
+    from zfkeras.analysis.output.ranking import FACTOR
+
+    _, out, result = section
+    rows = read_rows(out)
+    scores = np.genfromtxt(out / mc.SCORES, delimiter=",", names=True, dtype=None, encoding=None)
+    ranked = np.genfromtxt(out / mc.RANKING, delimiter=",", names=True, dtype=None, encoding=None)
+    for metric, higher in mc.DIRECTIONS.items():
+        table = rows[rows["metric"] == metric]
+        # the per-image scores give the table's mean (finite ones) and image count
+        per_image = {}
+        for row in table:
+            mine = scores[(scores["method"] == row["method"]) & (scores["metric"] == metric)]
+            values = mine["score"].astype(float)
+            per_image[row["method"]] = values
+            finite = values[np.isfinite(values)]
+            assert finite.size == row["images"], (metric, row["method"])
+            if finite.size:
+                assert finite.mean() == pytest.approx(row["mean"], rel=1e-6, abs=1e-9), (metric, row["method"])
+        # the order: the table's means sorted (best first), NaN last
+        means = {str(r["method"]): float(r["mean"]) for r in table}
+        expected = sorted(means, key=lambda m: (np.isnan(means[m]), -means[m] if higher else means[m]))
+        mine = ranked[ranked["metric"] == metric]
+        assert list(mine["method"]) == expected, metric
+        assert list(mine["rank"]) == list(range(1, len(expected) + 1))
+        # each neighbour pair: the paired difference over the images both scored, recomputed
+        for this, below in zip(mine[:-1], mine[1:]):
+            a, b = per_image[str(this["method"])], per_image[str(below["method"])]
+            both = np.isfinite(a) & np.isfinite(b)
+            d = a[both] - b[both]
+            assert this["next_method"] == below["method"] and this["pairs"] == d.size
+            if d.size >= 2:
+                se = d.std(ddof=1) / np.sqrt(d.size)
+                assert this["difference"] == pytest.approx(d.mean(), rel=1e-6, abs=1e-12)
+                assert this["standard_error"] == pytest.approx(se, rel=1e-6, abs=1e-12)
+                assert (this["separated"] == "yes") == bool(abs(d.mean()) > FACTOR * se)
+        # the caption lists the order in words
+        assert f"By {metric} ({'higher' if higher else 'lower'} is better): {', '.join(expected)}." \
+            in result.caption_html
+    assert mc.RANKING in result.caption_html and mc.SCORES in result.caption_html
 
 
 def test_the_occlusion_drop_rows_are_recomputed_from_the_units_maps(section, inputs):

@@ -27,7 +27,7 @@ import html
 
 import numpy as np
 
-from zfkeras.analysis.output import figures, machine, tables
+from zfkeras.analysis.output import figures, machine, ranking, tables
 from zfkeras.analysis.report.section import TRAINED_MODEL, Section, SectionUnavailable
 from zfkeras.analysis.sections import fig2_top9
 from zfkeras.plot import explanation_image
@@ -40,6 +40,15 @@ INPUTS = TRAINED_MODEL
 FIGURE = "methods_comparison.png"
 NUMBERS = "methods_comparison.csv"
 CSV_HEADER = ["method", "metric", "mean", "std", "images"]
+# every score behind the table: one row per method, metric and image (and unit, for the occlusion drop)
+SCORES = "methods_scores.csv"
+SCORES_HEADER = ["method", "metric", "unit", "image", "score"]
+# the methods ranked per metric, each neighbour pair's paired difference
+RANKING = "methods_ranking.csv"
+RANKING_HEADER = ["metric", "rank", "method", "mean", "images", "next method", "difference", "standard error",
+                  "pairs", "separated"]
+# metric -> whether higher is better
+DIRECTIONS = {"deletion AUC": False, "insertion AUC": True, "occlusion drop": True}
 # the figure's last row: this method's map of the predicted class on a few images
 CLASS_ROW_METHOD = "grad_cam"
 
@@ -84,31 +93,71 @@ def class_maps(model, images, last_conv, batch_size=64):
 
 
 def scores(model, images, layer, units, steps, size, maps=None):
-    """Rows ``(method, metric, mean, std, images)`` of the table.
+    """Rows ``(method, metric, mean, std, images)`` of the table, and the
+    per-image scores behind them.
 
     Args:
         maps: `class_maps` of ``images`` when already computed.
+
+    Returns:
+        ``(rows, per_image)``: ``per_image[metric][method]`` is a float64
+        array over the images (the occlusion drop: over units then images,
+        ``len(units) * N``, NaN where the unit is silent), the same items for
+        every method of a metric, so methods compare image by image.
     """
     from zfkeras import Unit, explain, faithfulness
     from zfkeras.measures.faithfulness import occlusion_drop
 
-    rows = []
+    rows, per_image = [], {metric: {} for metric in DIRECTIONS}
     maps = class_maps(model, images, layer) if maps is None else maps
     for method, method_maps in maps.items():
         for metric in ("deletion", "insertion"):
             # faithfulness takes the maps (an Explanation too, once it accepts one)
             result = faithfulness(model, images, method_maps, metric, steps=steps, verbose=0)
             rows.append([method, f"{metric} AUC", result.mean, result.std, len(images)])
+            per_image[f"{metric} AUC"][method] = np.asarray(result.scores, np.float64)
     for method in unit_methods():
         drops = []
         for channel in units:
             unit_maps = explain(model, images, method, Unit(layer, int(channel)), verbose=0).maps
             drops.append(occlusion_drop(model, images, unit_maps, Unit(layer, int(channel)), size).scores)
-        drops = np.concatenate(drops)
+        drops = np.concatenate(drops) if drops else np.zeros(0)
+        per_image["occlusion drop"][method] = np.asarray(drops, np.float64)
         drops = drops[np.isfinite(drops)]
         rows.append([method, "occlusion drop", float(drops.mean()) if drops.size else float("nan"),
                      float(drops.std()) if drops.size else float("nan"), int(drops.size)])
+    return rows, per_image
+
+
+def score_rows(per_image, images):
+    """`SCORES_HEADER` rows of ``per_image`` (`scores`) over ``images`` images."""
+    rows = []
+    for metric, by_method in per_image.items():
+        for method, values in by_method.items():
+            for i, value in enumerate(values):
+                unit = "" if metric != "occlusion drop" else i // images
+                rows.append([method, metric, unit, i % images, float(value)])
     return rows
+
+
+def rankings(per_image, factor=ranking.FACTOR):
+    """``{metric: [Ranked, ...]}``: the methods ranked by each metric
+    (`zfkeras.analysis.output.ranking.rank_methods`), metrics with no method left out."""
+    return {metric: ranking.rank_methods(by_method, DIRECTIONS[metric], factor)
+            for metric, by_method in per_image.items() if by_method}
+
+
+def ranking_rows(ranked_by_metric):
+    """`RANKING_HEADER` rows."""
+    return [[metric, r.rank, r.method, r.mean, r.images, r.next_method or "", r.difference, r.standard_error,
+             r.pairs, "yes" if r.separated else "no"]
+            for metric, ranked in ranked_by_metric.items() for r in ranked]
+
+
+def ranking_caption(ranked_by_metric, factor=ranking.FACTOR):
+    """The caption's ranking sentences, one per metric, from the numbers."""
+    return " ".join(ranking.ranking_sentence(metric, ranked, DIRECTIONS[metric], factor)
+                    for metric, ranked in ranked_by_metric.items())
 
 
 def panel_image(explanation, box, signed):
@@ -203,11 +252,14 @@ def report_section(run, out_dir, verbose="auto", *, test_images=10000, table_ima
     field = fig2_top9.full_field_size(deconv, last)
     size = tuple(max(1, min(f, s) // 2) for f, s in zip(field, images.shape[1:3]))
     maps = class_maps(model, table, last)
-    rows = scores(model, table, last, chosen[last], steps, size, maps)
+    rows, per_image = scores(model, table, last, chosen[last], steps, size, maps)
+    ranked = rankings(per_image)
     shown = len(columns())
     class_cams = maps[CLASS_ROW_METHOD][:shown] if CLASS_ROW_METHOD in maps else None
     plot(rows_by_layer, class_cams, raw[:shown], out_dir / FIGURE)
     tables.write_csv(out_dir / NUMBERS, CSV_HEADER, rows)
+    tables.write_csv(out_dir / SCORES, SCORES_HEADER, score_rows(per_image, len(table)))
+    tables.write_csv(out_dir / RANKING, RANKING_HEADER, ranking_rows(ranked))
     with_layer = [n for n in class_methods() if method_options(n, last)]
     caption = (
         "The paper's deconvnet beside every other explanation method registered with zfkeras "
@@ -228,9 +280,20 @@ def report_section(run, out_dir, verbose="auto", *, test_images=10000, table_ima
         f"for the chosen {html.escape(last)} units: the relative drop of the unit's activation when the "
         f"{size[0]}x{size[1]} square with most of the map is occluded, minus the drop for a random square "
         "(images where the unit is silent are left out). docs/METHODS.md has the definitions. "
-        f"Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
+        "Ranking (second table; best first, equal means in registry order): two neighbours are told apart "
+        f"when the mean of their per-image difference (paired over the images both scored) exceeds "
+        f"{ranking.FACTOR:g} standard errors of it (std of the differences / sqrt(images)). "
+        + ranking_caption(ranked) + " "
+        f"Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>, ranking <a href=\"{RANKING}\">{RANKING}</a>, "
+        f"every per-image score <a href=\"{SCORES}\">{SCORES}</a>. {machine.measured_on()}"
     )
+    shown_ranking = [[metric, r.rank, r.method, r.mean, r.next_method or "",
+                      "" if r.next_method is None else f"{r.difference:.3g} \u00b1 {r.standard_error:.2g}",
+                      "" if r.next_method is None else ("yes" if r.separated else "no")]
+                     for metric, ranked_ in ranked.items() for r in ranked_]
     body = (figures.img_html(FIGURE, ", ".join(unit_methods()) + " side by side")
-            + figures.html_table(CSV_HEADER, rows))
+            + figures.html_table(CSV_HEADER, rows)
+            + figures.html_table(["metric", "rank", "method", "mean", "next", "difference to next \u00b1 SE",
+                                  f"> {ranking.FACTOR:g} SE"], shown_ranking))
     return Section("methods", "The explanation methods side by side: pictures and faithfulness",
-                   caption, body, [FIGURE, NUMBERS])
+                   caption, body, [FIGURE, NUMBERS, RANKING, SCORES])

@@ -72,8 +72,14 @@ class LinearMap:
 
 
 def stabilize(z, epsilon):
-    """``z + epsilon sign(z)``, ``sign(0) = 1``."""
-    return z + epsilon * tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+    """``z + epsilon sign(z)``, ``sign(0) = 1``.
+
+    ``z + (epsilon or -epsilon)``, chosen by one select between two scalars:
+    three elementwise ops (compare, select, add), not the six of
+    ``epsilon * where(z >= 0, ones, -ones)`` (two fills, a negation, a
+    multiplication); the same numbers, ``epsilon * +-1`` being exact.
+    """
+    return z + tf.where(z >= 0, tf.constant(epsilon, z.dtype), tf.constant(-epsilon, z.dtype))
 
 
 def divide(relevance, z, epsilon=0.0):
