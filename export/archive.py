@@ -23,6 +23,7 @@ from zfkeras.utils import atomic
 from zfkeras.deconv import Deconvnet
 from zfkeras.export import record as export_record
 from zfkeras.export import signatures
+from zfkeras.export.projections import explain_signatures
 from zfkeras.export.occlude import Occluder, default_square
 from zfkeras.utils.validation import positive_int
 from zfkeras.utils.errors import InputError
@@ -181,16 +182,17 @@ def _occluder(model, layers, occlude_size, occlude_stride, occlude_layer, softma
 
 def export_model(
     model, out_dir, class_names, preprocessing=None, version=None, deconvnet_layers=None, record=None,
-    occlude_size=None, occlude_stride=None, occlude_layer=None,
+    occlude_size=None, occlude_stride=None, occlude_layer=None, explain_methods=None,
 ):
     """Writes a SavedModel serving `model` into ``out_dir/<version>/``.
 
-    The SavedModel has three signatures, each taking raw uint8 images
-    ``(N, H, W, C)`` at the model's input size (see docs/EXPORT.md):
-    ``serving_default`` (probabilities, top classes, top labels),
-    ``features`` (conv layers and fc7), ``project`` (deconvnet
-    projections) and ``occlude`` (Fig. 7's occlusion maps). It needs only
-    TensorFlow to load.
+    The SavedModel's signatures each take raw uint8 images ``(N, H, W, C)``
+    at the model's input size (see docs/EXPORT.md): ``serving_default``
+    (probabilities, top classes, top labels), ``features`` (conv layers and
+    fc7), ``project`` and ``project_<method>`` (deconvnet and other
+    backward-rule projections), ``explain_<method>`` (LRP, Integrated
+    Gradients: a class's maps and attributions) and ``occlude`` (Fig. 7's
+    occlusion maps). It needs only TensorFlow to load.
 
     Args:
         model: a trained Keras classifier that `zfkeras.Deconvnet` accepts,
@@ -213,6 +215,12 @@ def export_model(
             stride a fifth of it).
         occlude_layer: the top-level layer whose strongest map ``occlude``
             follows (default ``conv5``, else the last conv layer served).
+        explain_methods: the ``explain_<method>`` signatures: None (every
+            deterministic registered method with an in-graph form but the
+            uniform LRP rules of
+            `zfkeras.export.projections.DEFAULT_EXPLAIN_LEFT_OUT`; one the
+            model's layers do not support is left out with a warning),
+            ``"all"``, or a list of method names (``[]``: none).
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -233,6 +241,7 @@ def export_model(
     _check_preprocessing(preprocessing, deconvnet.input_shape)
     softmax = _outputs_logits(model)
     occluder = _occluder(model, layers, occlude_size, occlude_stride, occlude_layer, softmax)
+    explain_signatures(explain_methods)  # unknown names refused before any folder is made
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_temporaries(out_dir)
@@ -250,7 +259,7 @@ def export_model(
         with open(staged, "w", encoding="utf-8") as f:
             f.write("".join(name + "\n" for name in names))
         _maybe_die("staged")
-        _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp, occluder)
+        _write_archive(model, deconvnet, preprocessing, staged, layers, softmax, tmp, occluder, explain_methods)
         os.remove(staged)
         if record is not None:
             export_record.write_record(tmp, record)
@@ -258,7 +267,8 @@ def export_model(
     return target
 
 
-def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax, path, occluder=None):
+def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax, path, occluder=None,
+                   explain_methods=()):
     class_table = tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
             class_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
@@ -268,7 +278,7 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
     )
     fns = signatures.ServingFunctions(
         model, deconvnet, preprocessing, class_table, layers,
-        _feature_layers(model, layers), _feature_reducer(), softmax, occluder,
+        _feature_layers(model, layers), _feature_reducer(), softmax, occluder, explain_methods,
     )
     images = fns.image_spec()
     archive = keras.export.ExportArchive()
@@ -283,13 +293,15 @@ def _write_archive(model, deconvnet, preprocessing, class_file, layers, softmax,
             name, fns.projector(method),
             [images, tf.TensorSpec(None, tf.string, name="layer"), tf.TensorSpec(None, tf.int32, name="channel")],
         )
+    for name, method in fns.explain_signatures.items():  # one per deterministic in-graph method
+        archive.add_endpoint(name, fns.explainer(method), [images, tf.TensorSpec(None, tf.int32, name="target")])
     if occluder is not None:
         archive.add_endpoint("occlude", fns.occlude, [images])
     archive.write_out(path, verbose=False)
 
 
 def export_run(run_dir, out_dir, version=None, reuse=False, occlude_size=None, occlude_stride=None,
-               occlude_layer=None):
+               occlude_layer=None, explain_methods=None):
     """Exports a run folder's trained model with its preprocessing and class names.
 
     The version folder records what it was exported from
@@ -303,7 +315,8 @@ def export_run(run_dir, out_dir, version=None, reuse=False, occlude_size=None, o
         reuse: with no `version`, return the newest version folder instead
             of writing one when it was exported from the same model file
             with the same parameters.
-        occlude_size, occlude_stride, occlude_layer: as in `export_model`.
+        occlude_size, occlude_stride, occlude_layer, explain_methods: as in
+            `export_model`.
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -311,7 +324,8 @@ def export_run(run_dir, out_dir, version=None, reuse=False, occlude_size=None, o
     from zfkeras.runs.folder import RunFolder
 
     run = RunFolder(run_dir)
-    record = export_record.run_record(run, occlude=_occlude_parameters(occlude_size, occlude_stride, occlude_layer))
+    record = export_record.run_record(run, occlude=_occlude_parameters(occlude_size, occlude_stride, occlude_layer),
+                                      explain_methods=explain_methods)
     if reuse and version is None:
         found = export_record.reusable_version(out_dir, record)
         if found is not None:
@@ -320,6 +334,7 @@ def export_run(run_dir, out_dir, version=None, reuse=False, occlude_size=None, o
         run.load_model(), out_dir, run.class_names,
         preprocessing=run.preprocessing_layer(), version=version, record=record,
         occlude_size=occlude_size, occlude_stride=occlude_stride, occlude_layer=occlude_layer,
+        explain_methods=explain_methods,
     )
 
 

@@ -19,7 +19,9 @@ def build_parser():
         (
             "Write OUT_DIR/<version>/: a SavedModel of the run's trained model taking raw uint8 "
             "images, with signatures serving_default (probabilities, top classes and labels), "
-            "features (conv1..conv5, fc7), project (deconvnet projections) and occlude (Fig. 7 maps "
+            "features (conv1..conv5, fc7), project and project_<method> (deconvnet and other "
+            "backward-rule projections), explain_<method> (LRP composites, LRP-epsilon and Integrated "
+            "Gradients by default: a class's maps and attributions) and occlude (Fig. 7 maps "
             "for a square fixed here). It loads with "
             "TensorFlow alone and serves with TensorFlow Serving (docs/EXPORT.md). Prints the "
             "version folder."
@@ -39,10 +41,25 @@ def build_parser():
     parser.add_argument("--occlude-layer", default=None, metavar="LAYER",
                         help="occlude signature: layer whose strongest map is followed (default: conv5)")
     parser.add_argument(
+        "--explain", default=None, type=_explain_argument, metavar="METHODS",
+        help="explain_<method> signatures: 'all', 'none', or comma-separated method names (default: the LRP "
+        "composites, lrp_epsilon and integrated_gradients; the uniform rules lrp_0, lrp_gamma, "
+        "lrp_alpha1_beta0, lrp_alpha2_beta1 only when named or with 'all')",
+    )
+    parser.add_argument(
         "--force", action="store_true",
         help="write a new version even when the newest one was exported from the same model",
     )
     return parser
+
+
+def _explain_argument(text):
+    """``--explain``: ``all``, ``none`` or comma-separated method names, as `export_run` takes them."""
+    if text == "all":
+        return "all"
+    if text == "none":
+        return []
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @cli_main("zfkeras export")
@@ -75,7 +92,14 @@ def main(argv=None):
         parser.error(f"OUT_DIR {args.out_dir!r} is a training run folder; export writes numbered version "
                      "folders for a server: choose another folder (e.g. RUN_DIR/export)")
     occlude = {"size": args.occlude_size, "stride": args.occlude_stride, "layer": args.occlude_layer}
-    record = export_record.run_record(run, occlude=occlude)
+    from zfkeras.export.projections import explain_signatures
+    from zfkeras.utils.errors import InputError
+
+    try:
+        explain_signatures(args.explain)  # plain Python: an unknown method is named before TensorFlow loads
+    except InputError as e:
+        parser.error(f"--explain: {e}")
+    record = export_record.run_record(run, occlude=occlude, explain_methods=args.explain)
     found = None if args.force or args.version else export_record.reusable_version(args.out_dir, record)
     if found is not None:
         print(f"zfkeras export: reused {found}: it was exported from the same {MODEL} "
@@ -88,7 +112,8 @@ def main(argv=None):
 
     print(f"zfkeras export: exporting {run.path} (tracing the signatures) ...", file=sys.stderr)
     path = export_run(run.path, args.out_dir, version=args.version, occlude_size=args.occlude_size,
-                      occlude_stride=args.occlude_stride, occlude_layer=args.occlude_layer)
+                      occlude_stride=args.occlude_stride, occlude_layer=args.occlude_layer,
+                      explain_methods=args.explain)
     print(os.path.abspath(path))
     return 0
 

@@ -2,8 +2,9 @@
 
 `export_run` writes ``OUT_DIR/<version>/zfkeras_export.json`` beside the
 SavedModel: the SHA-256 of the run's ``model.keras`` and of its
-preprocessing file, the class names, the served layers and the zfkeras
-version. ``zfkeras export`` compares the newest version's record with the
+preprocessing file, the class names, the served layers, the ``project_*``
+and ``explain_*`` signatures (the latter with the options they serve) and
+the zfkeras version. ``zfkeras export`` compares the newest version's record with the
 run's (`reusable_version`) and reuses that folder when they are equal, so
 rerunning the main job adds no version while the model is unchanged.
 
@@ -20,19 +21,21 @@ from zfkeras.runs import layout
 RECORD_FILE = "zfkeras_export.json"
 
 
-def run_record(run, deconvnet_layers=None, occlude=None):
+def run_record(run, deconvnet_layers=None, occlude=None, explain_methods=None):
     """The record of exporting `run` now.
 
     Args:
         run: a `zfkeras.runs.folder.RunFolder`.
         deconvnet_layers: the layers the ``project`` signature serves (None: all).
         occlude: the ``occlude`` signature's parameters as given (a dict), or None.
+        explain_methods: the ``explain_*`` methods as given
+            (`zfkeras.export.projections.explain_signatures`).
 
     Returns:
         JSON-friendly dict.
     """
     import zfkeras
-    from zfkeras.export.projections import project_signatures
+    from zfkeras.export.projections import explain_record, project_signatures
 
     preprocessing = layout.NORMALIZATION if run.dataset == "fashion_mnist" else layout.MEAN_IMAGE
     return {
@@ -44,6 +47,8 @@ def run_record(run, deconvnet_layers=None, occlude=None):
         "occlude": occlude,
         # a method registered since (or gone) changes what the export serves
         "project_signatures": sorted(project_signatures()),
+        # each explain_<method> signature with the options it serves (the method's defaults)
+        "explain_signatures": explain_record(explain_methods),
         "zfkeras_version": zfkeras.__version__,
     }
 

@@ -1,4 +1,4 @@
-"""The serving functions of an export: classify, features, project, occlude.
+"""The serving functions of an export: classify, features, project, explain, occlude.
 
 Each takes raw images (uint8, ``(N, H, W, C)`` at the model's input size),
 checks them inside the graph, runs the run's preprocessing inside the graph,
@@ -17,11 +17,14 @@ expected.
 """
 
 import re
+import warnings
 
 import tensorflow as tf
 
-from zfkeras.export.projections import project_signatures
+from zfkeras.export.projections import explain_signatures, project_signatures
 from zfkeras.graph.addressing import layer_output_model
+from zfkeras.methods.registry import get_method
+from zfkeras.utils.errors import InputError
 
 # Outputs of `serving_default` name the top classes; at most this many.
 TOP_K = 5
@@ -71,7 +74,7 @@ def checked_images(images, input_shape):
 
 
 class ServingFunctions:
-    """Builds the three serving functions of one model.
+    """Builds the serving functions of one model.
 
     Args:
         model: the Keras classifier.
@@ -89,11 +92,13 @@ class ServingFunctions:
             `zfkeras.graph.output.output_policy` decides).
         occluder: an `zfkeras.export.occlude.Occluder` of `model`, or None
             (no ``occlude`` signature).
+        explain_methods: which ``explain_<method>`` signatures to build
+            (`zfkeras.export.projections.explain_signatures`' argument).
     """
 
     def __init__(
         self, model, deconvnet, preprocessing, class_table, layers, feature_layers, reduce_features, softmax,
-        occluder=None,
+        occluder=None, explain_methods=(),
     ):
         self.model = model
         self.deconvnet = deconvnet
@@ -114,6 +119,17 @@ class ServingFunctions:
         self._reduce_features = reduce_features
         self._feature_model = layer_output_model(model, self._feature_names) if feature_layers else None
         self.occluder = occluder
+        self.explain_signatures, self._explainers = {}, {}
+        for signature, name in explain_signatures(explain_methods).items():
+            spec = get_method(name)
+            try:
+                self._explainers[name] = spec.graph(model, **spec.options)
+            except InputError as e:
+                if explain_methods is not None:  # asked for by name
+                    raise InputError(f"explain signature for {name!r}: {e}") from e
+                warnings.warn(f"the export leaves out {signature}: {e}", stacklevel=2)
+                continue
+            self.explain_signatures[signature] = name
 
     def image_spec(self):
         """The declared image input of every signature: uint8 ``(None, H, W, C)``."""
@@ -200,4 +216,44 @@ class ServingFunctions:
             "projection": tf.ensure_shape(projection, (None, *self.input_shape)),
             "position": tf.cast(position, tf.int32),
             "value": tf.cast(value, tf.float32),
+        }
+
+    def explainer(self, method):
+        """The serving function of registered method ``method`` (`explain_signatures`):
+        ``(images, target) -> maps, attributions, explained_class``."""
+        return lambda images, target: self.explain(images, target, method)
+
+    def explain(self, images, target, method):
+        """``explain_<method>``: ``zfkeras.explain(model, x, method, classes)``
+        with the method's default options, for one class per image
+        (``target[i]``; -1: the class the model predicts for image ``i``)."""
+        x = self.model_inputs(images)
+        n = tf.shape(x)[0]
+        shaped = tf.logical_and(tf.equal(tf.rank(target), 1), tf.equal(tf.size(target), n))
+        shape_ok = tf.debugging.Assert(
+            shaped,
+            ["target must be int32 (N,), one class index per image (-1: the predicted class); images have N =",
+             n, "but target has shape", tf.shape(target)],
+            name="check_target_shape",
+        )
+        in_range = tf.reduce_all((target >= -1) & (target < self.num_classes))
+        range_ok = tf.debugging.Assert(
+            tf.logical_or(in_range, tf.logical_not(shaped)),
+            [f"target out of range: the model has {self.num_classes} classes (0 .. {self.num_classes - 1}; "
+             "-1: the predicted class); got target", target],
+            name="check_target_range", summarize=64,
+        )
+        with tf.control_dependencies([shape_ok, range_ok]):
+            target = tf.reshape(target, [-1])
+        predicted = tf.cond(
+            tf.reduce_any(target < 0),
+            lambda: tf.argmax(self.model(x, training=False), axis=-1, output_type=tf.int32),
+            lambda: tf.zeros_like(target),
+        )
+        classes = tf.where(target < 0, predicted, target)
+        attributions, maps = self._explainers[method](x, classes)
+        return {
+            "maps": tf.ensure_shape(tf.cast(maps, tf.float32), (None, *self.input_shape[:2])),
+            "attributions": tf.ensure_shape(tf.cast(attributions, tf.float32), (None, *self.input_shape)),
+            "explained_class": classes,
         }

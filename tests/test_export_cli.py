@@ -108,3 +108,18 @@ def test_an_unchanged_model_reuses_the_newest_version_and_force_writes_a_new_one
     (run / "class_names.json").write_text(json.dumps([f"c{i}" for i in range(10)]))
     assert cli.main([str(run), str(out)]) == 0
     assert capsys.readouterr().out.strip() == str((out / "4").resolve())
+
+
+def test_explain_flag_names_an_unknown_method_before_exporting(tmp_path, capsys):
+    run = helpers.write_run_folder(tmp_path / "run", helpers.tiny_model())
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(run), str(tmp_path / "out"), "--explain", "lrp_epsilon,grad_cam"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--explain: explain_methods: 'grad_cam' cannot be exported" in err and "lrp_epsilon_gamma_box" in err
+    assert not (tmp_path / "out").exists()
+    parser = cli.build_parser()
+    for text, expected in (("all", "all"), ("none", []),
+                           ("lrp_0, integrated_gradients", ["lrp_0", "integrated_gradients"])):
+        assert parser.parse_args(["r", "o", "--explain", text]).explain == expected
+    assert parser.parse_args(["r", "o"]).explain is None

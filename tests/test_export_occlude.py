@@ -54,7 +54,7 @@ def test_export_flags_fix_the_square(tmp_path):
 
     model = helpers.tiny_model()
     path = export_model(model, tmp_path, helpers.CLASS_NAMES, preprocessing=helpers.preprocessing_layer(),
-                        occlude_size=10, occlude_stride=9, occlude_layer="conv3")
+                        occlude_size=10, occlude_stride=9, occlude_layer="conv3", explain_methods=[])
     out = tf.saved_model.load(str(path)).signatures["occlude"](images=tf.constant(helpers.raw_digits(1)))
     assert out["class_probability"].shape == (1, 3, 3) and out["layer_activity"].shape == (1, 3, 3)
     with pytest.raises(InputError, match="larger than the image"):

@@ -16,7 +16,8 @@ def exported(tmp_path_factory):
 
     model = helpers.tiny_model()
     path = export_model(model, tmp_path_factory.mktemp("export"), helpers.CLASS_NAMES,
-                        preprocessing=helpers.preprocessing_layer(), deconvnet_layers=["conv1", "conv3", "pool5"])
+                        preprocessing=helpers.preprocessing_layer(), deconvnet_layers=["conv1", "conv3", "pool5"],
+                        explain_methods=[])
     return model, tf.saved_model.load(str(path))
 
 

@@ -108,10 +108,15 @@ def test_saved_model_cli_lists_the_three_signatures(exported):
     for chunk in text.split("signature_def['")[1:]:
         sections[chunk.split("'", 1)[0]] = chunk
     assert {"serving_default", "features", "project"} <= set(sections)
+    # the default explain_* signatures (tests/test_export_explain.py checks their values)
+    explain = {name for name in sections if name.startswith("explain_")}
+    assert explain == {"explain_lrp_epsilon", "explain_lrp_epsilon_plus_flat", "explain_lrp_epsilon_gamma_box",
+                       "explain_lrp_epsilon_alpha2_beta1", "explain_integrated_gradients"}
     for name, inputs, outputs in [
         ("serving_default", ["images"], ["probabilities", "top_classes", "top_labels"]),
         ("features", ["images"], FEATURES),
         ("project", ["images", "layer", "channel"], ["projection", "position", "value"]),
+        *[(name, ["images", "target"], ["maps", "attributions", "explained_class"]) for name in sorted(explain)],
     ]:
         body = sections[name]
         given, returned = body.split("The given SavedModel SignatureDef contains the following output(s):")

@@ -29,7 +29,8 @@ from zfkeras.utils.errors import InputError
 from zfkeras.utils.progress import progress_bar
 from zfkeras.utils.validation import one_of, positive_int
 
-__all__ = ["integrated_gradients", "smoothgrad", "vargrad", "path_points", "RULES", "class_gradient"]
+__all__ = ["integrated_gradients", "integrated_gradients_graph", "smoothgrad", "vargrad", "path_points", "RULES",
+           "class_gradient", "score_gradient"]
 
 RULES = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gauss_legendre")
 
@@ -74,7 +75,10 @@ def class_gradient(model):
     return _GRADIENTS[model]
 
 
-def _class_gradient(model):
+def score_gradient(model):
+    """``fn(images, classes) -> (scores, gradients)`` on tensors: each image's
+    class pre-softmax score and its gradient with respect to the image (a
+    `tf.function`; `class_gradient` wraps it for numpy)."""
     import tensorflow as tf
 
     from zfkeras.methods.grad_cam import _Forward
@@ -87,6 +91,14 @@ def _class_gradient(model):
             tape.watch(x)
             score = tf.gather(forward(x)[2], c, axis=1, batch_dims=1)
         return score, tape.gradient(score, x)
+
+    return run
+
+
+def _class_gradient(model):
+    import tensorflow as tf
+
+    run = score_gradient(model)
 
     def gradient(images, classes):
         score, grad = run(tf.constant(images, tf.float32), tf.constant(classes, tf.int32))
@@ -157,6 +169,46 @@ def integrated_gradients(model, images, classes, steps=50, baseline=None, rule="
     return attributions, (scores[:len(images)].astype("float32"), scores[len(images):].astype("float32"))
 
 
+def integrated_gradients_graph(model, steps=50, baseline=None, rule="riemann_trapezoid"):
+    """`integrated_gradients` as TensorFlow ops (`Method.graph`, the export's
+    ``explain_integrated_gradients``).
+
+    Returns:
+        ``fn(images, classes) -> attributions``: float32 ``(N, H, W, C)`` and
+        int32 ``(N,)`` tensors in, float32 ``(N, H, W, C)`` out; the points
+        of the path are evaluated one after another, each for the whole
+        batch (a `tf.while_loop`: the graph holds one copy of the model).
+    """
+    import tensorflow as tf
+
+    alphas, weights = path_points(steps, rule)
+    alphas = tf.constant(alphas.astype("float32"))
+    weights = tf.constant(weights.astype("float32"))
+    count = len(alphas)
+    if baseline is not None:
+        try:
+            baseline = np.asarray(baseline, dtype="float32")
+        except (TypeError, ValueError):
+            raise InputError(f"baseline must be None, a number or an array broadcastable to the images' shape; "
+                             f"got {baseline!r:.200}") from None
+    gradient = score_gradient(model)
+
+    def run(images, classes):
+        baselines = (tf.zeros_like(images) if baseline is None
+                     else tf.broadcast_to(tf.constant(baseline), tf.shape(images)))
+        differences = images - baselines
+
+        def body(k, total):
+            grads = gradient(baselines + alphas[k] * differences, classes)[1]
+            return k + 1, total + weights[k] * grads
+
+        _, total = tf.while_loop(lambda k, total: k < count, body, (tf.constant(0), tf.zeros_like(images)),
+                                 parallel_iterations=1)
+        return differences * total
+
+    return run
+
+
 def noise_gradients(model, images, classes, samples=50, noise=0.15, seed=0, batch_size=32, verbose=0):
     """The mean and variance of the class-score gradients at noisy copies
     of each image (SmoothGrad's and VarGrad's statistics).
@@ -213,6 +265,18 @@ def _integrated_gradients(model, images, targets, *, batch_size, verbose, steps,
     return attributions, attributions.sum(axis=-1)
 
 
+def _integrated_gradients_graph(model, *, steps, baseline, rule):
+    import tensorflow as tf
+
+    fn = integrated_gradients_graph(model, steps, baseline, rule)
+
+    def run(images, classes):
+        attributions = fn(images, classes)
+        return attributions, tf.reduce_sum(attributions, axis=-1)
+
+    return run
+
+
 def _smoothgrad(model, images, targets, *, batch_size, verbose, samples, noise, seed):
     attributions = smoothgrad(model, images, targets, samples, noise, seed, batch_size, verbose)
     return attributions, np.abs(attributions).sum(axis=-1)
@@ -231,7 +295,7 @@ register_method(Method(
     name="integrated_gradients", function=_integrated_gradients, kind="path integral", units=False,
     signed=True, channel_rule="sum over channels (their total is the score's change)",
     summary="Integrated Gradients (Sundararajan et al.): (x - baseline) times the mean gradient on the path",
-    options={"steps": 50, "baseline": None, "rule": "riemann_trapezoid"}))
+    options={"steps": 50, "baseline": None, "rule": "riemann_trapezoid"}, graph=_integrated_gradients_graph))
 register_method(Method(
     name="smoothgrad", function=_smoothgrad, kind="noise average", units=False, signed=True,
     channel_rule=SUM_ABS, deterministic=False, options=_NOISE_OPTIONS,

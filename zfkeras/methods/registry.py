@@ -53,6 +53,14 @@ class Method:
         backward_rule: the name of the `zfkeras.Deconvnet` backward rule it
             runs (``Deconvnet.project(method=...)``, the export's
             ``project_*`` signatures), or None.
+        graph: None, or the method as TensorFlow ops for a class, which the
+            export traces into its ``explain_<name>`` signature (only for a
+            deterministic method): ``graph(model, **options) -> fn``, where
+            ``fn(images, classes) -> (attributions, maps)`` takes float32
+            ``(N, H, W, C)`` and int32 ``(N,)`` tensors and returns what
+            ``function`` returns for them, as float32 tensors. It may build
+            nothing that needs zfkeras when the SavedModel is loaded (no
+            `tf.py_function`, no Keras custom objects).
     """
 
     name: str
@@ -65,12 +73,15 @@ class Method:
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     deterministic: bool = True
     backward_rule: Optional[str] = None
+    graph: Optional[Callable] = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise InputError(f"a method's name must be an identifier-like str; got {self.name!r}")
         if not callable(self.function):
             raise InputTypeError(f"method {self.name!r}: function must be callable; got {self.function!r}")
+        if self.graph is not None and not callable(self.graph):
+            raise InputTypeError(f"method {self.name!r}: graph must be None or callable; got {self.graph!r}")
         if self.kind not in KINDS:
             raise InputError(f"method {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}")
         object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))

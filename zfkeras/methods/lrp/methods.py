@@ -29,11 +29,16 @@ _SUMMARIES = {
 }
 
 
+def _needs_bounds(name, rules):
+    """Whether the method reads the input's bounds (the z^B rule)."""
+    return name == "lrp_epsilon_gamma_box" or (isinstance(rules, dict) and "zbox" in rules.values())
+
+
 def _method(name):
     def run(model, images, targets, *, batch_size, verbose, epsilon, gamma, low, high, rules):
         from zfkeras.methods.lrp.engine import LRP
 
-        if name == "lrp_epsilon_gamma_box" or (isinstance(rules, dict) and "zbox" in rules.values()):
+        if _needs_bounds(name, rules):
             # the bounds default to the range of the images explained
             low = float(images.min()) if low is None else low
             high = float(images.max()) if high is None else high
@@ -45,6 +50,35 @@ def _method(name):
     return run
 
 
+def _graph(name):
+    """The method as TensorFlow ops (`Method.graph`): the export's ``explain_<name>``."""
+
+    def build(model, *, epsilon, gamma, low, high, rules):
+        import tensorflow as tf
+
+        from zfkeras.methods.lrp.engine import LRP
+
+        bounds = _needs_bounds(name, rules) and (low is None or high is None)
+        # built now, so that an unsupported layer is named at export time
+        engine = LRP(model, name, rules=rules, epsilon=epsilon, gamma=gamma,
+                     low=0.0 if bounds else low, high=0.0 if bounds else high)
+
+        def run(images, classes):
+            used = engine
+            if bounds:  # as `run`: the range of the images explained (the request's)
+                used = LRP(model, name, rules=rules, epsilon=epsilon, gamma=gamma,
+                           low=tf.reduce_min(images) if low is None else low,
+                           high=tf.reduce_max(images) if high is None else high)
+            relevance = used.relevance(images, classes)[0]
+            return relevance, tf.reduce_sum(relevance, axis=-1)
+
+        return run
+
+    build.__name__ = f"{name}_graph"
+    return build
+
+
 for _name, _summary in _SUMMARIES.items():
     register_method(Method(name=_name, function=_method(_name), summary=_summary, kind="relevance propagation",
-                           units=False, signed=True, channel_rule=CHANNEL_RULE, options=LRP_OPTIONS))
+                           units=False, signed=True, channel_rule=CHANNEL_RULE, options=LRP_OPTIONS,
+                           graph=_graph(_name)))
