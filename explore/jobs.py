@@ -222,6 +222,7 @@ class BackgroundJobs:
                 logger.warning("zfkeras explorer: cannot store the result of %s in %s: %s", self._describe(what),
                                session.source.id, error)
         job.result = result
+        job.partial = {}  # the whole result holds them
 
 
 class MiningJobs(BackgroundJobs):

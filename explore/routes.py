@@ -15,7 +15,7 @@ run through `Discovery.resolve`; a refused request gets 400 (413 too large,
     GET  /explain?run=&image=&method=[&target=]   a class's map by any registered method
     GET  /occlusion?run=&image=&size=&stride=[&method=]
     GET  /visualization?run=&layer=&map=[&method=&steps=&seed=]   a map's optimised image, or progress
-    GET  /class_visualizations?run=[&method=&steps=&seed=]        every class's, those ready so far
+    GET  /class_visualizations?run=[&offset=&count=][&method=&steps=&seed=]   classes' images ready so far
 
 Every route but ``/runs`` computes through one `zfkeras.explore.limits.Gate`:
 at most a few at once, a bounded queue waiting, and 503 with
@@ -42,6 +42,7 @@ from zfkeras.explore.params import BadRequest
 logger = logging.getLogger(__name__)
 
 MAX_THUMBS = 48
+MAX_CLASS_IMAGES = 48  # class images in one answer (a page of the Classes view)
 _IMAGE = re.compile(r"^(test:([0-9]{1,9})|upload:([0-9a-f]{64}))$")
 
 
@@ -154,7 +155,7 @@ class Explorer:
             entries.append({"index": int(index), "value": round(value, 4), "image": pictures.raw_uri(pixels),
                             "faded": None if alpha is None else pictures.faded_uri(pixels, alpha)})
         answer = {"method": method, "steps": steps, "seed": seed, "entries": entries,
-                  "chunks": [min(len(job.partial), total) if job.result is None else total, total]}
+                  "chunks": [job.done if job.result is None else total, total]}
         if len(ready) == len(indices):
             return dict(answer, status="ready")
         return dict(answer, status="running", progress=round(job.done / job.total, 3))
@@ -172,13 +173,16 @@ class Explorer:
         from zfkeras.explore.visualization import CLASSES, class_count
 
         session = self.session(args)
-        count = class_count(session)
-        if count < 1:
+        classes = class_count(session)
+        if classes < 1:
             raise BadRequest(f"{session.source.id}: the model's output has no class scores")
-        answer = self._visualizations(session, args, CLASSES, list(range(count)))
+        offset = params.integer(args, "offset", 0, classes - 1, default=0)
+        count = params.integer(args, "count", 1, MAX_CLASS_IMAGES, default=MAX_CLASS_IMAGES)
+        indices = list(range(offset, min(classes, offset + count)))
+        answer = self._visualizations(session, args, CLASSES, indices)
         for entry in answer["entries"]:
             entry["label"] = session.label_name(entry["index"])
-        return dict(answer, classes=count)
+        return dict(answer, classes=classes, offset=offset, count=len(indices))
 
     def test_images(self, args):
         from zfkeras.explore import pictures

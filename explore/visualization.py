@@ -176,10 +176,12 @@ class VisualizationJobs(BackgroundJobs):
         job = self.job(session, what, wanted=first)
         ready = {}
         for index in indices:
-            if job.result is not None:
-                ready[index] = job.result.entry(index)
-            elif index // self.chunk in job.partial:
-                ready[index] = job.partial[index // self.chunk].entry(index % self.chunk)
+            result = job.result  # read once: the worker sets it, then drops the parts
+            part = None if result is not None else job.partial.get(index // self.chunk)
+            if result is not None:
+                ready[index] = result.entry(index)
+            elif part is not None:
+                ready[index] = part.entry(index % self.chunk)
         if first is not None and not ready:
             job.wanted = first
         return job, ready

@@ -146,6 +146,11 @@ def test_every_class_gets_an_image_of_its_pre_softmax_score_stored_and_reused(lo
     status, reused = get(again, "class_visualizations", run="run", steps=STEPS)
     assert status == 200 and reused["status"] == "ready" and len(calls) == count
     assert [e["image"] for e in reused["entries"]] == [e["image"] for e in answer["entries"]]
+    status, page = get(again, "class_visualizations", run="run", steps=STEPS, offset="8", count="5")
+    assert status == 200 and page["status"] == "ready" and [e["index"] for e in page["entries"]] == [8, 9]
+    assert page["entries"] == answer["entries"][8:] and page["count"] == 2 and page["classes"] == 10
+    status, body = get(again, "class_visualizations", run="run", steps=STEPS, offset="10")
+    assert status == 400 and "'offset' must be in 0..9" in body["error"]
 
 
 def test_bad_visualisation_requests_are_refused_with_a_message_and_start_nothing(logdir):

@@ -3,6 +3,7 @@
 import {View, api, el, linkFor, note, picture, sleep, writeLink} from './common.js';
 
 const POLL_MS = 500;
+const PAGE = 24;
 
 export class ClassesView extends View {
   constructor(root, info, link) {
@@ -27,16 +28,19 @@ export class ClassesView extends View {
     this.stopped = true;
   }
 
-  async load() {
-    const shown = new Set();
+  // Pages of PAGE classes; each poll asks only for the classes not shown yet
+  // (they come in order), so a page's pictures are sent once.
+  async load(start = 0) {
+    const end = Math.min(this.info.num_classes, start + PAGE);
+    let next = start;
     const bar = el('progress', {id: 'classes-progress', max: 1});
     try {
       for (;;) {
-        const found = await api('class_visualizations', {run: this.info.run});
+        const found = await api('class_visualizations', {run: this.info.run, offset: next, count: end - next});
         if (this.stopped || !this.root.contains(this.grid)) return;
         for (const entry of found.entries) {
-          if (shown.has(entry.index)) continue;
-          shown.add(entry.index);
+          if (entry.index !== next) break;   // shown in order
+          next += 1;
           const title = `class ${entry.index} (${entry.label}): its score reaches ${entry.value}`;
           this.grid.append(el('figure', {class: 'class-fv'},
                               el('div', {class: 'row'}, picture(entry.image, title, 'fv'),
@@ -44,10 +48,12 @@ export class ClassesView extends View {
                                    : []),
                               el('figcaption', {}, `${entry.index}: ${entry.label} (score ${entry.value})`)));
         }
-        if (found.status === 'ready') {
-          this.status.replaceChildren(`Each image maximises its class's score before any softmax (${this.what})`
-            + (found.entries.some((e) => e.faded) ? '; right of each: faded where the score did not care '
-              + '(transparency).' : '.'));
+        if (next >= end) {
+          const more = end < this.info.num_classes
+            ? el('button', {id: 'more-classes', onclick: (event) => { event.target.remove(); this.load(end); }},
+                 `classes ${end}..${Math.min(this.info.num_classes, end + PAGE) - 1}`) : [];
+          this.status.replaceChildren(`Each image maximises its class's score before any softmax (${this.what}); `
+            + 'right of each: faded where the score did not care (transparency, MaCo). ', more);
           return;
         }
         const [done, total] = found.chunks;
