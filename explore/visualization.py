@@ -15,8 +15,9 @@ for: the library optimises a batch of objectives in one graph, so a map
 costs much less in a batch than alone (docs/EXPLORER.md has the
 measurement). The job calls the library on `CHUNK` objectives at a time,
 each call one progress step and one patient turn of the explorer's gate
-(`zfkeras.explore.limits.Gate`), holding the session's model lock as
-mining does; every chunk has the same ``seed``, so a chunk's images are
+(`zfkeras.explore.limits.Gate`), on the session's second copy of the model
+(`Session.visualization_model`), so that the top 9, projections and
+occlusion never wait for an optimisation; every chunk has the same ``seed``, so a chunk's images are
 exactly ``feature_visualization(model, chunk, seed=seed, ...)``'s.
 
 MaCo's magnitude spectrum comes from the source's own images
@@ -125,8 +126,8 @@ def visualize(session, target, method=METHOD, steps=STEPS, seed=0, crops=CROPS, 
             set(range(len(bounds))) - set(done))
         start, stop = bounds[index]
         with gate.turn(f"visualising {target}", patient=True) if gate is not None else contextlib.nullcontext():
-            with session.lock:
-                found = feature_visualization(session.model, wanted[start:stop], method=method, inputs=inputs,
+            with session.visualization_lock:
+                found = feature_visualization(session.visualization_model(), wanted[start:stop], method=method, inputs=inputs,
                                               preprocess=session.source.preprocess, steps=steps, seed=seed,
                                               crops=crops, verbose=0)
         done[index] = Visualized(pixels=found.pixels, values=found.values, transparency=found.transparency,
