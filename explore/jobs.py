@@ -99,8 +99,8 @@ class BackgroundJobs:
     settings) and says how: ``_key(session, what)``, ``_stored(session,
     what)`` (the run folder's result or None), ``_compute(session, what,
     job)`` (calling ``job.progress(done, total)`` as it goes, taking its own
-    gate turns; it may publish parts in ``job.partial``), ``_path(session, what)`` (where it is stored) and ``_save(session,
-    what, result)``. `result` answers at once; the worker stores the result
+    gate turns; it may publish parts in ``job.partial``), ``_path(session,
+    what)`` (where it is stored) and ``_save(session, what, result)``. `result` answers at once; the worker stores the result
     where `write_stays_inside` allows it, else keeps it in memory only.
 
     At most ``workers`` jobs run at once and ``queue`` more wait (one more

@@ -127,7 +127,8 @@ class Explorer:
         return dict(session.info(), occlusion_methods=list(OCCLUSION_METHODS),
                     num_classes=visualization.class_count(session),
                     visualization={"methods": list(visualization.METHODS), "method": visualization.METHOD,
-                                   "steps": visualization.default_steps(), "seed": 0, "chunk": self.visualizations.chunk})
+                                   "steps": visualization.default_steps(), "seed": 0,
+                                   "chunk": self.visualizations.chunk})
 
     def unit(self, args):
         session = self.session(args)

@@ -4,7 +4,8 @@
 ``load_model()``, ``class_names``, ``input_shape``, ``test_images()``
 (the raw uint8 images top 9 are mined over, with their labels or None),
 ``spectrum_images()`` (``(raw uint8 images, params)``: the images whose
-spectrum feature visualisation keeps, and what they are), ``preprocess(raw)``, ``read_image(path)`` (a photo cut as those images
+spectrum feature visualisation keeps, and what they are),
+``preprocess(raw)``, ``read_image(path)`` (a photo cut as those images
 are), ``evolution()``, ``mining_params`` and ``folder``, what
 `zfkeras.runs.mined` stores mined results in, and ``image_side``, the
 shortest side an upload must keep for ``read_image``. For a run these are

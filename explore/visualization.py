@@ -127,7 +127,8 @@ def visualize(session, target, method=METHOD, steps=STEPS, seed=0, crops=CROPS, 
         start, stop = bounds[index]
         with gate.turn(f"visualising {target}", patient=True) if gate is not None else contextlib.nullcontext():
             with session.visualization_lock:
-                found = feature_visualization(session.visualization_model(), wanted[start:stop], method=method, inputs=inputs,
+                found = feature_visualization(session.visualization_model(), wanted[start:stop], method=method,
+                                              inputs=inputs,
                                               preprocess=session.source.preprocess, steps=steps, seed=seed,
                                               crops=crops, verbose=0)
         done[index] = Visualized(pixels=found.pixels, values=found.values, transparency=found.transparency,

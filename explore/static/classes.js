@@ -59,8 +59,9 @@ export class ClassesView extends View {
         const [done, total] = found.chunks;
         bar.max = total;
         if (done) bar.value = done;
-        this.status.replaceChildren(`Optimising ${found.classes} class images (${this.info.visualization.chunk} at `
-                                    + `a time; once, stored in the run folder): ${done} of ${total} batches done `, bar);
+        this.status.replaceChildren(`Optimising ${found.classes} class images (${this.info.visualization.chunk} `
+                                    + 'at a time; once, stored in the run folder): '
+                                    + `${done} of ${total} batches done `, bar);
         await sleep(POLL_MS);
       }
     } catch (error) {
