@@ -90,6 +90,29 @@ def _wait_images(locator, count, timeout=90_000):
     return locator.evaluate(SOURCES)
 
 
+def test_a_units_optimised_image_beside_its_top_9_and_one_per_class(server, browser):
+    # first in this module: its layer's and the classes' jobs are not queued behind the next test's layers
+    errors = []
+    page, frame = _open(browser, f"{server}/#zfkeras&run=run&view=units&layer=conv1&map=20", errors)
+    frame.get_by_text("conv1 / map 20: top 9").wait_for(timeout=120_000)
+    assert len(_wait_images(frame.locator("#projections"), 9)) == 9
+    beside = frame.locator("#unit .row > #visualization")          # in the row of the top 9
+    shown = _wait_images(beside, 2, timeout=300_000)               # the image and the same faded by its transparency
+    assert len(shown) == 2 and all(src.startswith("data:image/png;base64,") for src in shown)
+    sizes = beside.locator("img").evaluate_all("is => is.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[28, 28], [28, 28]]
+    frame.get_by_text("optimised image (maco, 4 steps, seed 0)").first.wait_for(timeout=10_000)
+    frame.locator("#tab-classes").click()
+    classes = frame.locator("#class-visualizations")
+    assert len(_wait_images(classes, 20, timeout=300_000)) == 20     # 10 classes, each with its faded twin
+    captions = classes.locator("figcaption").evaluate_all("cs => cs.map(c => c.textContent)")
+    assert len(captions) == 10 and captions[0].startswith("0: ") and captions[9].startswith("9: ")
+    frame.get_by_text("Each image maximises its class's score").wait_for(timeout=60_000)
+    assert "view=classes" in page.url
+    page.close()
+    assert not errors, errors
+
+
 def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
     from tests.images_helpers import photos, small
 
@@ -164,24 +187,3 @@ def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
     _wait_images(frame.locator("#occlusion-maps"), 3)
     assert not errors, errors
 
-
-def test_a_units_optimised_image_beside_its_top_9_and_one_per_class(server, browser):
-    errors = []
-    page, frame = _open(browser, f"{server}/#zfkeras&run=run&view=units&layer=conv1&map=20", errors)
-    frame.get_by_text("conv1 / map 20: top 9").wait_for(timeout=120_000)
-    assert len(_wait_images(frame.locator("#projections"), 9)) == 9
-    beside = frame.locator("#unit .row > #visualization")          # in the row of the top 9
-    shown = _wait_images(beside, 2, timeout=300_000)               # the image and the same faded by its transparency
-    assert len(shown) == 2 and all(src.startswith("data:image/png;base64,") for src in shown)
-    sizes = beside.locator("img").evaluate_all("is => is.map(i => [i.naturalWidth, i.naturalHeight])")
-    assert sizes == [[28, 28], [28, 28]]
-    frame.get_by_text("optimised image (maco, 4 steps, seed 0)").first.wait_for(timeout=10_000)
-    frame.locator("#tab-classes").click()
-    classes = frame.locator("#class-visualizations")
-    assert len(_wait_images(classes, 20, timeout=300_000)) == 20     # 10 classes, each with its faded twin
-    captions = classes.locator("figcaption").evaluate_all("cs => cs.map(c => c.textContent)")
-    assert len(captions) == 10 and captions[0].startswith("0: ") and captions[9].startswith("9: ")
-    frame.get_by_text("Each image maximises its class's score").wait_for(timeout=60_000)
-    assert "view=classes" in page.url
-    page.close()
-    assert not errors, errors
