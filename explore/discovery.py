@@ -34,7 +34,8 @@ MAX_ENTRIES = 20000    # directory entries one walk looks at, at most
 CACHE_SECONDS = 5.0
 REFRESH_SECONDS = 1.0  # a forced rescan (the run list) at most this often
 # Folders of a run that hold no run: never walked into.
-_SKIP = {layout.CHECKPOINTS, layout.LOGS, layout.EVOLUTION, layout.REPORT, layout.MINED, "export", "__pycache__"}
+_SKIP = {layout.CHECKPOINTS, layout.LOGS, layout.EVOLUTION, layout.REPORT, layout.MINED, layout.VISUALIZED,
+         "export", "__pycache__"}
 
 
 def source_kind(folder):

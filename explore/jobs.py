@@ -1,4 +1,8 @@
-"""Top-k mining for the explorer: reused from the run folder, or computed once in the background.
+"""Background jobs for the explorer (`BackgroundJobs`), and top-k mining, the first of them.
+
+`BackgroundJobs` keeps one `Job` per key: a result read back from the run
+folder, or computed once by a daemon worker and then stored there
+(`zfkeras.explore.visualization.VisualizationJobs` is the other kind).
 
 `MiningJobs.result(session, layer)` answers at once: the layer's top 9
 from ``RUN_DIR/mined/`` (`zfkeras.runs.mined.load_top_activations`, with
@@ -30,14 +34,32 @@ WORKERS = 1  # passes at once
 QUEUE = 8    # passes waiting; one more is a 503
 
 
-class MiningError(RuntimeError):
+class JobError(RuntimeError):
+    """A background job failed (the message says why); answered with 500 and the message."""
+
+
+class MiningError(JobError):
     """Mining failed (the message says why); answered with 500 and the message."""
 
 
-class _Job:
+class Job:
+    """One result being computed: its progress, what is done so far, and what the page asks for first.
+
+    Attributes:
+        done, total: progress steps.
+        result: the whole result once ready (None until then).
+        error: the failure's one-line message, or None.
+        partial: parts ready before the whole (a job's own; e.g. chunk index -> images).
+        wanted: what the last request asked for (a job may compute it first).
+    """
+
     def __init__(self):
         self.done, self.total = 0, 1
         self.result = self.error = None
+        self.partial, self.wanted = {}, None
+
+    def progress(self, done, total):
+        self.done, self.total = done, total
 
 
 def chunk_bounds(count, chunks=CHUNKS, minimum=K):
@@ -70,49 +92,93 @@ def mine(session, layer, progress=None, gate=None):
     return merge_top_activations(parts, k=K, offsets=[start for start, _ in bounds])
 
 
-class MiningJobs:
-    """Mining results and running passes, per (source, layer)."""
+class BackgroundJobs:
+    """Results per key, from the run folder, from memory, or computed once by a background worker.
+
+    A subclass names what it computes (``what``: a layer, a target and its
+    settings) and says how: ``_key(session, what)``, ``_stored(session,
+    what)`` (the run folder's result or None), ``_compute(session, what,
+    job)`` (calling ``job.progress(done, total)`` as it goes, taking its own
+    gate turns; it may publish parts in ``job.partial``), ``_path(session,
+    what)`` (where it is stored) and ``_save(session, what, result)``. `result` answers at once; the worker stores the result
+    where `write_stays_inside` allows it, else keeps it in memory only.
+
+    At most ``workers`` jobs run at once and ``queue`` more wait (one more
+    is a 503 with a retry hint).
+    """
+
+    noun = "job"                 # in messages: "mining", "visualising"
+    error_type = JobError
+    thread_name = "zfkeras-job"
 
     def __init__(self, gate=None, workers=WORKERS, queue=QUEUE):
         self._lock = threading.Lock()
         self._jobs = {}
         self.gate, self.queue = gate, queue
         # daemon workers (not a ThreadPoolExecutor, whose threads Python joins at exit:
-        # a pass under way would keep TensorBoard from quitting)
+        # a job under way would keep TensorBoard from quitting)
         self._waiting = SimpleQueue()
-        self._workers = [threading.Thread(target=self._work, name=f"zfkeras-mine-{i}", daemon=True)
+        self._workers = [threading.Thread(target=self._work, name=f"{self.thread_name}-{i}", daemon=True)
                          for i in range(workers)]
         self._started = False
         self._pending = 0
 
+    # -- what a subclass says ---------------------------------------------------
+
+    def _key(self, session, what):
+        return (session.source.id, what)
+
+    def _describe(self, what):
+        return f"{self.noun} {what}"
+
+    def _stored(self, session, what):
+        return None
+
+    def _compute(self, session, what, job):
+        raise NotImplementedError
+
+    def _path(self, session, what):
+        raise NotImplementedError
+
+    def _save(self, session, what, result):
+        raise NotImplementedError
+
+    # -- the machinery ----------------------------------------------------------
+
     def _work(self):
         while True:
-            job, session, layer = self._waiting.get()
+            job, session, what = self._waiting.get()
             try:
-                self._run(job, session, layer)
+                self._run(job, session, what)
             except Exception as error:  # noqa: BLE001 - the worker lives on; the page gets the message
-                logger.exception("zfkeras explorer: mining %s of %s failed", layer, session.source.id)
-                job.error = f"mining {layer} failed: {type(error).__name__}: {error}"
+                logger.exception("zfkeras explorer: %s of %s failed", self._describe(what), session.source.id)
+                job.error = f"{self._describe(what)} failed: {type(error).__name__}: {error}"
 
-    def _params(self, session):
-        return dict(session.source.mining_params)
+    def result(self, session, what):
+        """``("ready", result)`` or ``("running", fraction done)``; starts a job when needed (`job`)."""
+        job = self.job(session, what)
+        if job.result is not None:
+            return "ready", job.result
+        return "running", job.done / job.total
 
-    def result(self, session, layer):
-        """``("ready", TopActivations)`` or ``("mining", fraction done)``; starts a pass when needed.
+    def job(self, session, what, wanted=None):
+        """The `Job` of ``what``: done (read back from the run folder or computed) or under way; started
+        when needed, with ``wanted`` as its `Job.wanted` (set before its worker can look).
 
         Raises:
-            MiningError: the pass failed.
-            BadRequest: 503, `QUEUE` passes already wait.
+            JobError: the job failed (`error_type`).
+            BadRequest: 503, ``queue`` jobs already wait.
         """
-        key = (session.source.id, layer)
+        key = self._key(session, what)
         with self._lock:
             job = self._jobs.get(key)
         if job is None:
-            stored = self._stored(session, layer)
+            stored = self._stored(session, what)
             with self._lock:
                 job = self._jobs.get(key)
                 if job is None:
-                    job = _Job()
+                    job = Job()
+                    job.wanted = wanted
                     if stored is not None:
                         job.result = stored
                     else:
@@ -120,20 +186,57 @@ class MiningJobs:
                             from zfkeras.explore.limits import RETRY_AFTER
                             from zfkeras.explore.params import BadRequest
 
-                            raise BadRequest(f"the explorer is busy ({self._pending} mining passes waiting); "
+                            raise BadRequest(f"the explorer is busy ({self._pending} {self.noun} jobs waiting); "
                                              f"try again in {RETRY_AFTER} s", status=503, retry_after=RETRY_AFTER)
                         self._pending += 1
                         if not self._started:
                             self._started = True
                             for worker in self._workers:
                                 worker.start()
-                        self._waiting.put((job, session, layer))
+                        self._waiting.put((job, session, what))
                     self._jobs[key] = job
         if job.error is not None:
-            raise MiningError(job.error)
-        if job.result is not None:
-            return "ready", job.result
-        return "mining", job.done / job.total
+            raise self.error_type(job.error)
+        return job
+
+    def _run(self, job, session, what):
+        from zfkeras.explore.sources import write_stays_inside
+
+        with self._lock:
+            self._pending -= 1
+        try:
+            result = self._compute(session, what, job)
+        except Exception as error:  # noqa: BLE001 - reported to the page, logged in full
+            logger.exception("zfkeras explorer: %s of %s failed", self._describe(what), session.source.id)
+            job.error = f"{self._describe(what)} failed: {type(error).__name__}: {error}"
+            return
+        folder = session.source.folder
+        if not write_stays_inside(folder.path, self._path(session, what)):
+            logger.warning("zfkeras explorer: %s's %s leads out of the run folder: the result of %s is kept in "
+                           "memory only", session.source.id, self._path(session, what).parent.name,
+                           self._describe(what))
+        else:
+            try:
+                self._save(session, what, result)
+            except OSError as error:  # a read-only log folder: keep it in memory only
+                logger.warning("zfkeras explorer: cannot store the result of %s in %s: %s", self._describe(what),
+                               session.source.id, error)
+        job.result = result
+        job.partial = {}  # the whole result holds them
+
+
+class MiningJobs(BackgroundJobs):
+    """Mining results and running passes, per (source, layer)."""
+
+    noun = "mining"
+    error_type = MiningError
+    thread_name = "zfkeras-mine"
+
+    def _describe(self, layer):
+        return f"mining {layer}"
+
+    def _params(self, session):
+        return dict(session.source.mining_params)
 
     def _stored(self, session, layer):
         """The run folder's stored result, or None (missing, stale, or naming images that are not there)."""
@@ -151,30 +254,16 @@ class MiningJobs:
             return None
         return stored
 
-    def _run(self, job, session, layer):
-        from zfkeras.explore.sources import write_stays_inside
-        from zfkeras.runs.mined import layer_path, save_top_activations
+    def _compute(self, session, layer, job):
+        return mine(session, layer, job.progress, self.gate)
 
-        def progress(done, total):
-            job.done, job.total = done, total
+    def _path(self, session, layer):
+        from zfkeras.runs.mined import layer_path
 
-        with self._lock:
-            self._pending -= 1
-        try:
-            result = mine(session, layer, progress, self.gate)
-        except Exception as error:  # noqa: BLE001 - reported to the page, logged in full
-            logger.exception("zfkeras explorer: mining %s of %s failed", layer, session.source.id)
-            job.error = f"mining {layer} failed: {type(error).__name__}: {error}"
-            return
+        return layer_path(session.source.folder, layer)
+
+    def _save(self, session, layer, result):
+        from zfkeras.runs.mined import save_top_activations
+
         params = dict(self._params(session), num_images=int(len(session.test_raw()[0])))
-        folder = session.source.folder
-        if not write_stays_inside(folder.path, layer_path(folder, layer)):
-            logger.warning("zfkeras explorer: %s's mined/ leads out of the run folder: the mined %s is kept "
-                           "in memory only", session.source.id, layer)
-        else:
-            try:
-                save_top_activations(folder, layer, result, params)
-            except OSError as error:  # a read-only log folder: keep it in memory only
-                logger.warning("zfkeras explorer: cannot store the mined %s in %s: %s", layer, session.source.id,
-                               error)
-        job.result = result
+        save_top_activations(session.source.folder, layer, result, params)

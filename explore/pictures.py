@@ -2,7 +2,8 @@
 
 Projections are drawn with `zfkeras.utils.display.projection_to_image` (the one
 normalisation of every projection zfkeras shows); raw images as they are;
-activation maps from zero (black) to their maximum (white); occlusion
+activation maps from zero (black) to their maximum (white); feature visualisations
+faded by their transparency as RGBA (`faded_uri`); occlusion
 maps through a matplotlib colour map (p(class): 0 blue to 1 red, as the
 paper's Fig. 7) or one colour per label; explanation maps by `map_uri`. numpy, Pillow, matplotlib.
 """
@@ -16,7 +17,7 @@ from zfkeras.utils.display import projection_to_image, to_rgb
 
 
 def png_uri(image):
-    """``(H, W)`` or ``(H, W, 3)`` float in [0, 1] or uint8 -> ``data:image/png;base64,...``."""
+    """``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA) float in [0, 1] or uint8 -> ``data:image/png;base64,...``."""
     from PIL import Image
 
     array = np.asarray(image)
@@ -32,6 +33,13 @@ def png_uri(image):
 def raw_uri(raw):
     """A raw uint8 image (grey or RGB)."""
     return png_uri(to_rgb(np.asarray(raw, np.float32) / 255.0))
+
+
+def faded_uri(raw, alpha):
+    """A raw uint8 image (grey or RGB) with ``alpha`` ``(H, W)`` in [0, 1] as its opacity (an RGBA PNG):
+    a feature visualisation faded by MaCo's transparency."""
+    rgb = to_rgb(np.asarray(raw, np.float32) / 255.0)
+    return png_uri(np.concatenate([rgb, np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)[..., None]], axis=-1))
 
 
 def projection_uri(projection):

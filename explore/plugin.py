@@ -17,7 +17,7 @@ from tensorboard.plugins import base_plugin
 
 PLUGIN_NAME = "zfkeras"
 STATIC_FILES = {"index.js": "text/javascript", "units.js": "text/javascript", "images.js": "text/javascript",
-                "common.js": "text/javascript", "style.css": "text/css"}
+                "classes.js": "text/javascript", "common.js": "text/javascript", "style.css": "text/css"}
 
 
 def static_text(name):
@@ -61,7 +61,8 @@ class ExplorerPlugin(base_plugin.TBPlugin):
             return lambda *args: self._routes().call(name, *args)
 
         apps = {f"/{name}": _static_app(name, kind) for name, kind in STATIC_FILES.items()}
-        for name in ("runs", "info", "unit", "test_images", "analyze", "project", "explain", "occlusion"):
+        for name in ("runs", "info", "unit", "test_images", "analyze", "project", "explain", "occlusion",
+                     "visualization", "class_visualizations"):
             apps[f"/{name}"] = json_app(route(name))
         apps["/upload"] = json_app(route("upload"), methods=("POST",), body=True, max_body=MAX_BYTES)
         return apps

@@ -14,6 +14,8 @@ run through `Discovery.resolve`; a refused request gets 400 (413 too large,
     GET  /project?run=&image=&layer=&map=[&y=&x=][&method=]
     GET  /explain?run=&image=&method=[&target=]   a class's map by any registered method
     GET  /occlusion?run=&image=&size=&stride=[&method=]
+    GET  /visualization?run=&layer=&map=[&method=&steps=&seed=]   a map's optimised image, or progress
+    GET  /class_visualizations?run=[&offset=&count=][&method=&steps=&seed=]   classes' images ready so far
 
 Every route but ``/runs`` computes through one `zfkeras.explore.limits.Gate`:
 at most a few at once, a bounded queue waiting, and 503 with
@@ -40,6 +42,7 @@ from zfkeras.explore.params import BadRequest
 logger = logging.getLogger(__name__)
 
 MAX_THUMBS = 48
+MAX_CLASS_IMAGES = 48  # class images in one answer (a page of the Classes view)
 _IMAGE = re.compile(r"^(test:([0-9]{1,9})|upload:([0-9a-f]{64}))$")
 
 
@@ -56,10 +59,12 @@ class Explorer:
         from zfkeras.explore.jobs import MiningJobs
         from zfkeras.explore.limits import Gate, LRUCache
         from zfkeras.explore.uploads import Uploads
+        from zfkeras.explore.visualization import VisualizationJobs
 
         self.discovery = discovery
         self.gate = Gate()
         self.jobs, self.uploads = MiningJobs(self.gate), Uploads()
+        self.visualizations = VisualizationJobs(self.gate)
         self.sessions = LRUCache()
         self._lock, self._loading = threading.Lock(), {}
 
@@ -116,7 +121,14 @@ class Explorer:
         return {"runs": [{"id": run_id, "kind": kind} for run_id, kind in sorted(sources.items())]}
 
     def info(self, args):
-        return dict(self.session(args).info(), occlusion_methods=list(OCCLUSION_METHODS))
+        from zfkeras.explore import visualization
+
+        session = self.session(args)
+        return dict(session.info(), occlusion_methods=list(OCCLUSION_METHODS),
+                    num_classes=visualization.class_count(session),
+                    visualization={"methods": list(visualization.METHODS), "method": visualization.METHOD,
+                                   "steps": visualization.default_steps(), "seed": 0,
+                                   "chunk": self.visualizations.chunk})
 
     def unit(self, args):
         session = self.session(args)
@@ -124,10 +136,54 @@ class Explorer:
         channel = params.integer(args, "map", 0, session.layers[layer][2] - 1)
         method = self.method(session, args)
         status, value = self.jobs.result(session, layer)
-        if status == "mining":
+        if status == "running":
             return {"status": "mining", "progress": round(value, 3), "layer": layer, "map": channel,
                     "images": int(len(session.test_raw()[0]))}
         return dict(session.unit(layer, channel, value, method), status="ready")
+
+    def _visualizations(self, session, args, target, indices):
+        """The answer of a visualisation route: ``status`` ``"ready"`` with ``entries`` (one per index,
+        in order) when all are ready, else ``"running"`` with the progress and the entries ready so far."""
+        from zfkeras.explore import pictures, visualization
+
+        method = params.choice(args, "method", visualization.METHODS, default=visualization.METHOD)
+        steps = params.integer(args, "steps", 1, visualization.MAX_STEPS, default=visualization.default_steps())
+        seed = params.integer(args, "seed", 0, visualization.MAX_SEED, default=0)
+        job, ready = self.visualizations.entries(session, (target, method, steps, seed), indices)
+        total = len(visualization.chunks(len(visualization.objectives(session, target)), self.visualizations.chunk))
+        entries = []
+        for index, (pixels, value, alpha) in sorted(ready.items()):
+            entries.append({"index": int(index), "value": round(value, 4), "image": pictures.raw_uri(pixels),
+                            "faded": None if alpha is None else pictures.faded_uri(pixels, alpha)})
+        answer = {"method": method, "steps": steps, "seed": seed, "entries": entries,
+                  "chunks": [job.done if job.result is None else total, total]}
+        if len(ready) == len(indices):
+            return dict(answer, status="ready")
+        return dict(answer, status="running", progress=round(job.done / job.total, 3))
+
+    def visualization(self, args):
+        from zfkeras.runs.visualized import layer_target
+
+        session = self.session(args)
+        layer = params.layer(args, session.layers)
+        channel = params.integer(args, "map", 0, session.layers[layer][2] - 1)
+        return dict(self._visualizations(session, args, layer_target(layer), [channel]), layer=layer, map=channel,
+                    maps=session.layers[layer][2])
+
+    def class_visualizations(self, args):
+        from zfkeras.explore.visualization import CLASSES, class_count
+
+        session = self.session(args)
+        classes = class_count(session)
+        if classes < 1:
+            raise BadRequest(f"{session.source.id}: the model's output has no class scores")
+        offset = params.integer(args, "offset", 0, classes - 1, default=0)
+        count = params.integer(args, "count", 1, MAX_CLASS_IMAGES, default=MAX_CLASS_IMAGES)
+        indices = list(range(offset, min(classes, offset + count)))
+        answer = self._visualizations(session, args, CLASSES, indices)
+        for entry in answer["entries"]:
+            entry["label"] = session.label_name(entry["index"])
+        return dict(answer, classes=classes, offset=offset, count=len(indices))
 
     def test_images(self, args):
         from zfkeras.explore import pictures
@@ -199,7 +255,7 @@ def json_app(handler, methods=("GET",), body=False, max_body=None):
     from tensorboard.backend import http_util
 
     from zfkeras.utils.errors import InputError
-    from zfkeras.explore.jobs import MiningError
+    from zfkeras.explore.jobs import JobError
 
     @wrappers.Request.application
     def app(request):
@@ -226,7 +282,7 @@ def json_app(handler, methods=("GET",), body=False, max_body=None):
             return response
         except InputError as error:  # zfkeras' own checks of what was asked (a bad run folder, image)
             return http_util.Respond(request, {"error": str(error)}, "application/json", code=400)
-        except MiningError as error:
+        except JobError as error:
             return http_util.Respond(request, {"error": str(error)}, "application/json", code=500)
         except Exception as error:  # noqa: BLE001 - logged in full, answered in one line
             logger.exception("zfkeras explorer: %s failed", request.path)

@@ -113,7 +113,8 @@ class Session:
         self.output = output_policy(self.model)  # the library's one logits-or-probabilities decision
         self.from_logits = self.output.from_logits
         self.class_names = source.class_names
-        self._raw = self._labels = self._evolution = None
+        self._raw = self._labels = self._evolution = self._spectrum = None
+        self._visualization_model, self.visualization_lock = None, threading.RLock()
         self._units, self._sub_models = _Cache(), _Cache(_SUB_MODELS, float("inf"))
 
     @property
@@ -134,6 +135,25 @@ class Session:
             if self._raw is None:
                 self._raw, self._labels = self.source.test_images()
             return self._raw, self._labels
+
+    def spectrum(self):
+        """``(raw uint8 images, what they are)`` whose spectrum MaCo keeps (`source.spectrum_images`, loaded once)."""
+        with self.lock:
+            if self._spectrum is None:
+                self._spectrum = self.source.spectrum_images()
+            return self._spectrum
+
+    def visualization_model(self):
+        """A second copy of the model, for feature visualisation alone (loaded once).
+
+        Why: an optimisation holds its model for seconds per batch; on its
+        own copy (guarded by ``visualization_lock``), it never makes the
+        top 9, projections or occlusion wait for the session's ``lock``.
+        """
+        with self.visualization_lock:
+            if self._visualization_model is None:
+                self._visualization_model = self.source.load_model()
+            return self._visualization_model
 
     def label_name(self, label):
         label = int(label)

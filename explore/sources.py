@@ -3,6 +3,8 @@
 `open_source(kind, run_id, path)` gives an object with: ``title``,
 ``load_model()``, ``class_names``, ``input_shape``, ``test_images()``
 (the raw uint8 images top 9 are mined over, with their labels or None),
+``spectrum_images()`` (``(raw uint8 images, params)``: the images whose
+spectrum feature visualisation keeps, and what they are),
 ``preprocess(raw)``, ``read_image(path)`` (a photo cut as those images
 are), ``evolution()``, ``mining_params`` and ``folder``, what
 `zfkeras.runs.mined` stores mined results in, and ``image_side``, the
@@ -33,6 +35,9 @@ TEST_IMAGES = 10000
 TEST_IMAGES_ENV = "ZFKERAS_EXPLORE_TEST_IMAGES"
 PIXEL_BUDGET = 512 << 20
 SEED = 0
+# The images whose average Fourier magnitude MaCo's visualisations keep
+# (zfkeras.explore.visualization): a seeded draw of a run's training images.
+SPECTRUM_IMAGES = 256
 
 
 # Where a run or an entry keeps the files the explorer reads (its top level
@@ -120,6 +125,17 @@ class RunSource:
     def test_images(self):
         return self.run.load_split("test", max_examples=self.mining_params["max_images"], seed=SEED)
 
+    def spectrum_images(self):
+        """``(raw, params)``: `SPECTRUM_IMAGES` training images (a seeded draw); the test images
+        where the training split cannot be read (its data moved away)."""
+        params = {"split": "train", "max_images": SPECTRUM_IMAGES, "seed": SEED}
+        try:
+            raw, _ = self.run.load_split("train", max_examples=SPECTRUM_IMAGES, seed=SEED)
+        except (InputError, OSError):
+            raw, _ = self.test_images()
+            params = dict(self.mining_params)
+        return raw, dict(params, num_images=int(len(raw)))
+
     def preprocess(self, raw):
         return self.run.preprocess(raw)
 
@@ -174,6 +190,11 @@ class EntrySource:
 
         with np.load(os.path.join(self.path, entry.IMAGES_FILE)) as f:
             return f["images"], None
+
+    def spectrum_images(self):
+        """``(raw, params)``: the entry's images (its dataset)."""
+        raw, _ = self.test_images()
+        return raw, dict(self.mining_params, num_images=int(len(raw)))
 
     def preprocess(self, raw):
         return entry.preprocess(raw, self.meta["preprocess"])

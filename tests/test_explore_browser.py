@@ -5,7 +5,9 @@ a tiny trained run, on 127.0.0.1 and a free port, stopped at teardown.
 The tab appears, the unit page's images load, choosing another unit changes
 them, the permanent link reopens the same unit, an upload (file picker and
 drag-and-drop) shows its classes, a class explanation by the registered
-methods, projections and occlusion maps, and no page logs an error.
+methods, projections and occlusion maps; a unit's optimised image appears
+beside its top 9 and the Classes view shows one per class; no page logs an
+error. Feature visualisation runs 4 steps here (``ZFKERAS_EXPLORE_FV_STEPS``).
 """
 
 import base64
@@ -41,7 +43,8 @@ def server(trained_run, tmp_path_factory):
     copy_run(trained_run, logdir)
     port = _free_port()
     process = subprocess.Popen([str(TENSORBOARD), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)],
-                               env=quiet_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               env=dict(quiet_env(), ZFKERAS_EXPLORE_FV_STEPS="4"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -85,6 +88,29 @@ def _wait_images(locator, count, timeout=90_000):
         assert time.monotonic() < deadline, "images did not load"
         time.sleep(0.1)
     return locator.evaluate(SOURCES)
+
+
+def test_a_units_optimised_image_beside_its_top_9_and_one_per_class(server, browser):
+    # first in this module: its layer's and the classes' jobs are not queued behind the next test's layers
+    errors = []
+    page, frame = _open(browser, f"{server}/#zfkeras&run=run&view=units&layer=conv1&map=20", errors)
+    frame.get_by_text("conv1 / map 20: top 9").wait_for(timeout=120_000)
+    assert len(_wait_images(frame.locator("#projections"), 9)) == 9
+    beside = frame.locator("#unit .row > #visualization")          # in the row of the top 9
+    shown = _wait_images(beside, 2, timeout=300_000)               # the image and the same faded by its transparency
+    assert len(shown) == 2 and all(src.startswith("data:image/png;base64,") for src in shown)
+    sizes = beside.locator("img").evaluate_all("is => is.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[28, 28], [28, 28]]
+    frame.get_by_text("optimised image (maco, 4 steps, seed 0)").first.wait_for(timeout=10_000)
+    frame.locator("#tab-classes").click()
+    classes = frame.locator("#class-visualizations")
+    assert len(_wait_images(classes, 20, timeout=300_000)) == 20     # 10 classes, each with its faded twin
+    captions = classes.locator("figcaption").evaluate_all("cs => cs.map(c => c.textContent)")
+    assert len(captions) == 10 and captions[0].startswith("0: ") and captions[9].startswith("9: ")
+    frame.get_by_text("Each image maximises its class's score").wait_for(timeout=60_000)
+    assert "view=classes" in page.url
+    page.close()
+    assert not errors, errors
 
 
 def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
@@ -160,3 +186,4 @@ def test_units_permalink_and_an_uploaded_image(server, browser, tmp_path):
         time.sleep(0.2)
     _wait_images(frame.locator("#occlusion-maps"), 3)
     assert not errors, errors
+

@@ -1,19 +1,23 @@
 // The zfkeras tab of TensorBoard: a plain ES module (no build step), run by
-// TensorBoard inside an iframe. render() builds the page; the Units and
-// Images views are units.js and images.js.
+// TensorBoard inside an iframe. render() builds the page; the Units, Classes
+// and Images views are units.js, classes.js and images.js.
 import {api, el, note, readLink} from './common.js';
 import {UnitsView} from './units.js';
 import {ImagesView} from './images.js';
+import {ClassesView} from './classes.js';
+
+const VIEWS = {units: UnitsView, classes: ClassesView, images: ImagesView};
 
 export async function render() {
   document.head.append(el('link', {rel: 'stylesheet', href: 'style.css'}));
   const link = readLink();
   const status = el('span', {class: 'status', id: 'status'});
   const runSelect = el('select', {id: 'run', title: 'run'});
-  const tabs = {units: el('button', {id: 'tab-units'}, 'Units'), images: el('button', {id: 'tab-images'}, 'Images')};
+  const tabs = {units: el('button', {id: 'tab-units'}, 'Units'), classes: el('button', {id: 'tab-classes'}, 'Classes'),
+                images: el('button', {id: 'tab-images'}, 'Images')};
   const main = el('main', {id: 'main'});
   document.body.append(el('header', {}, el('b', {}, 'zfkeras explorer'), ' run ', runSelect,
-                          tabs.units, tabs.images, status), main);
+                          tabs.units, tabs.classes, tabs.images, status), main);
   let runs;
   try {
     runs = (await api('runs')).runs;
@@ -29,14 +33,15 @@ export async function render() {
   if (link.run && runs.some((run) => run.id === link.run)) runSelect.value = link.run;
 
   let view = null;
-  let current = link.view === 'images' ? 'images' : 'units';
+  let current = Object.hasOwn(VIEWS, link.view || '') ? link.view : 'units';
   let info = null;
   const show = (name) => {
     current = name;
     for (const [key, button] of Object.entries(tabs)) button.classList.toggle('active', key === name);
+    if (view && view.stop) view.stop();
     main.replaceChildren();
     if (!info) return;
-    view = name === 'units' ? new UnitsView(main, info, link) : new ImagesView(main, info, link);
+    view = new VIEWS[name](main, info, link);
     view.start();
   };
   const openRun = async () => {
@@ -52,8 +57,7 @@ export async function render() {
     status.textContent = `${info.title}: ${info.input_shape.join('x')} input, ${info.test_images} images`;
     show(current);
   };
-  tabs.units.addEventListener('click', () => show('units'));
-  tabs.images.addEventListener('click', () => show('images'));
+  for (const [name, button] of Object.entries(tabs)) button.addEventListener('click', () => show(name));
   runSelect.addEventListener('change', () => {
     for (const key of ['layer', 'map']) delete link[key];
     openRun();

@@ -1,5 +1,6 @@
 // The Units view: one feature map's top 9 (deconvnet projections beside the
-// image patches they see) and its evolution over the recorded epochs.
+// image patches they see), its optimised image (feature visualisation, computed
+// for the whole layer in the background) and its evolution over the recorded epochs.
 import {View, api, el, linkFor, note, picture, sleep, writeLink} from './common.js';
 
 const POLL_MS = 400;
@@ -73,7 +74,9 @@ export class UnitsView extends View {
     const token = ++this.token;
     const params = {run: this.info.run, layer: this.layer, map: this.map, method: this.method.value || 'deconvnet'};
     const bar = el('progress', {id: 'mining', max: 1, value: 0});
-    this.body.replaceChildren(note(`Loading ${this.layer} / ${this.map}...`));
+    this.visualization = el('figure', {id: 'visualization'});
+    this.body.replaceChildren(note(`Loading ${this.layer} / ${this.map}...`), this.visualization);
+    this.loadVisualization(token);
     try {
       for (;;) {
         const unit = await api('unit', params);
@@ -84,11 +87,46 @@ export class UnitsView extends View {
         }
         bar.value = unit.progress;
         this.body.replaceChildren(el('p', {class: 'note'}, `Mining ${this.layer}'s top 9 over ${unit.images} images `
-                                     + '(once; stored in the run folder) ', bar));
+                                     + '(once; stored in the run folder) ', bar), this.visualization);
         await sleep(POLL_MS);
       }
     } catch (error) {
       if (token === this.token) this.body.replaceChildren(note(error.message, 'error'));
+    }
+  }
+
+  // The map's optimised image (and, for MaCo, the same faded by its transparency),
+  // polled while the layer's images are optimised in the background.
+  async loadVisualization(token) {
+    const figure = this.visualization;
+    const settings = this.info.visualization;
+    const params = {run: this.info.run, layer: this.layer, map: this.map};
+    const what = `${settings.method}, ${settings.steps} steps, seed ${settings.seed}`;
+    try {
+      for (;;) {
+        const found = await api('visualization', params);
+        if (token !== this.token) return;
+        if (found.status === 'ready') {
+          const entry = found.entries[0];
+          const caption = `optimised image (${what}): the map's mean reaches ${entry.value}`;
+          figure.replaceChildren(el('div', {class: 'row'}, picture(entry.image, caption, 'fv'),
+                                    entry.faded ? picture(entry.faded, `${caption}; faded by its transparency`,
+                                                          'fv faded') : []),
+                                 el('figcaption', {}, `optimised image (${what})`
+                                    + (entry.faded ? '; right: faded where the map did not care (transparency)' : '')
+                                    + `; mean activation ${entry.value}`));
+          return;
+        }
+        const [done, total] = found.chunks;
+        const bar = el('progress', {max: total});
+        if (done) bar.value = done;   // no value: an indeterminate bar until the first batch is done
+        figure.replaceChildren(el('p', {class: 'note'}, `Optimising ${this.layer}'s ${found.maps} maps (${what}; `
+                                  + `${settings.chunk} at a time, this one first; once, stored in the run folder): `
+                                  + `${done} of ${total} batches done `, bar));
+        await sleep(POLL_MS);
+      }
+    } catch (error) {
+      if (token === this.token) figure.replaceChildren(note(`Optimised image: ${error.message}`, 'error'));
     }
   }
 
@@ -120,7 +158,8 @@ export class UnitsView extends View {
       el('h3', {}, `${unit.layer} / map ${unit.map}: top ${unit.panels.length} over the run's test images`),
       el('div', {class: 'row'},
          el('figure', {}, projections, el('figcaption', {}, `${unit.method} projections`)),
-         el('figure', {}, patches, el('figcaption', {}, 'image patches (receptive fields)'))),
+         el('figure', {}, patches, el('figcaption', {}, 'image patches (receptive fields)')),
+         this.visualization),
       el('h3', {}, 'Evolution during training (Fig. 4)'), evolution);
   }
 }

@@ -25,6 +25,7 @@ METRICS = "metrics.json"
 REPORT = "report"
 ABLATIONS = "ablations"
 MINED = "mined"
+VISUALIZED = "visualized"
 
 # Inside checkpoints/: one folder per epoch holding the model and its state.
 CHECKPOINT_PATTERN = "epoch_{epoch:04d}"
@@ -44,6 +45,8 @@ MINED_PATTERN = "{layer}.npz"
 MINED_GLOB = "*.npz"
 MINED_PARTIAL = "partial"
 MINED_PROGRESS = "progress.npz"
+# Inside visualized/: one file per layer (or the classes) and optimisation settings.
+VISUALIZED_GLOB = "*.npz"
 
 # (name, what it holds), in the order the trainer writes them.
 ENTRIES = (
@@ -62,6 +65,7 @@ ENTRIES = (
     (ABLATIONS + "/", "zfkeras ablate: one run folder per Table 2 variant"),
     (MINED + "/", f"zfkeras mine: each layer's top-k activations ({MINED_PATTERN.format(layer='<layer>')}; "
                   f"{MINED_PARTIAL}/ while mining)"),
+    (VISUALIZED + "/", "the explorer: optimised images (MaCo) of each layer's maps and of the classes"),
 )
 
 
@@ -165,6 +169,11 @@ class RunLayout:
     def mined(self):
         """``mined/`` (top-k activations written by ``zfkeras mine``)."""
         return self.root / MINED
+
+    @property
+    def visualized(self):
+        """``visualized/`` (the explorer's feature visualisations, `zfkeras.runs.visualized`)."""
+        return self.root / VISUALIZED
 
     @property
     def mined_progress(self):
