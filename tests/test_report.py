@@ -175,7 +175,8 @@ def test_bad_sections_argument(tmp_path, sections, match):
 
 def test_default_sections_keep_the_agreed_order():
     assert [name for name, _ in report.SECTIONS] == [
-        "fig2_top9", "methods_comparison", "fig4_evolution", "fig6_architecture", "fig7_occlusion", "fig5_invariance",
+        "fig2_top9", "methods_comparison", "feature_visualization", "fig4_evolution", "fig6_architecture",
+        "fig7_occlusion", "fig5_invariance",
         "table1_correspondence", "table6_probes", "table3_4_transfer", "table2_ablations",
     ]
 

@@ -52,6 +52,16 @@ TITLE = "What each unit wants: feature visualisation"
 STEPS, CROPS = 64, 16
 
 
+def last_conv_layer(model):
+    """The name of ``model``'s last ``Conv2D`` layer (top level; ``zfkeras visualize``'s default layer)."""
+    from zfkeras.utils.errors import InputError
+
+    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    if not names:
+        raise InputError(f"model {model.name!r} has no Conv2D layer; name a layer")
+    return names[-1]
+
+
 def _fig2_default(name):
     """Fig. 2 section's default of parameter ``name`` (the maps shown here are Fig. 2's)."""
     return inspect.signature(fig2_top9.report_section).parameters[name].default
