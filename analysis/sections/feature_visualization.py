@@ -20,8 +20,8 @@ patches are (``"map"``: the whole image).
 
 Yardstick (docs/FEATURE_VISUALIZATION.md): *activation reached* = the
 objective's value on its image / its largest value over the test images
-(`zfkeras.methods.feature_visualization.objective_values`, the same
-objective both sides). The caption gives its median and the share >= 1
+(the same objective both sides: for a neuron, Fig. 2's top-1 activation;
+else `zfkeras.methods.feature_visualization.objective_values`). The caption gives its median and the share >= 1
 per layer for the shown maps, and for the classes the share of images the
 model itself classifies as their class. *Transferability* (the share an
 independently trained model classifies as intended) needs a second run of
@@ -48,8 +48,6 @@ CSV_HEADER = ["objective", "layer", "channel", "y", "x", "value", "strongest_tes
 CLASS_LAYER = "class"  # the CSV's layer of a class objective
 OBJECTIVES = ("neuron", "map")
 TITLE = "What each unit wants: feature visualisation"
-# MaCo in the report: fewer steps and crops than its defaults (256, 32), for the report's time.
-STEPS, CROPS = 64, 16
 
 
 def last_conv_layer(model):
@@ -105,6 +103,23 @@ def map_objectives(top, chosen, objective):
             else:
                 out.append((layer, c, None, Unit(layer, c)))
     return out
+
+
+def strongest_test_values(model, top, maps, classes, images):
+    """Each objective's largest value over the test ``images``: for a neuron of
+    Fig. 2's top 1, its top-1 activation (the mined maximum over images and
+    positions, reached at that neuron); else `objective_values`'s maximum."""
+    from zfkeras.methods.feature_visualization import objective_values
+
+    known = [float(np.asarray(top[layer].values)[c, 0]) if position is not None else None
+             for layer, c, position, _ in maps] + [None] * len(classes)
+    objectives = [m[3] for m in maps] + list(classes)
+    todo = [k for k, value in enumerate(known) if value is None]
+    if todo:
+        found = objective_values(model, [objectives[k] for k in todo], images).max(axis=1)
+        for k, value in zip(todo, found):
+            known[k] = float(value)
+    return np.asarray(known, np.float64)
 
 
 def activation_reached(values, strongest):
@@ -242,7 +257,7 @@ def _summary_text(rows):
 
 def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("test_images"),
                    maps_per_layer=_fig2_default("maps_per_layer"), seed=_fig2_default("seed"), objective="neuron",
-                   steps=STEPS, crops=CROPS, spectrum_images=2000, second_run=None):
+                   steps=24, crops=8, spectrum_images=2000, second_run=None):
     """The "what each unit wants" section of the run report.
 
     Args:
@@ -252,14 +267,15 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
         objective: ``"neuron"`` (each map at its top-1 position, the
             yardstick's denominator Fig. 2's top-1 activation) or ``"map"``
             (the map's mean).
-        steps, crops: MaCo's steps and random crops per image and step.
+        steps, crops: MaCo's steps and random crops per image and step
+            (the library's defaults are 256 and 32; fewer here for the
+            report's time, docs/REPORT.md).
         spectrum_images: training images MaCo's magnitude spectrum is averaged over.
         second_run: None, or the folder of another run of the same data
             (e.g. another seed): its model classifies the class
             visualisations (transferability).
     """
     from zfkeras import feature_visualization
-    from zfkeras.methods.feature_visualization import objective_values
     from zfkeras.plot import top_k_panels
     from zfkeras.utils.validation import one_of
 
@@ -280,7 +296,7 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
     train, _ = run.load_split("train", max_examples=spectrum_images, seed=seed)
     result = feature_visualization(model, objectives, inputs=run.preprocess(train), preprocess=run.preprocess,
                                    steps=steps, crops=crops, seed=seed, verbose=verbose)
-    strongest = objective_values(model, objectives, images).max(axis=1)
+    strongest = strongest_test_values(model, top, maps, classes, images)
     reached = activation_reached(result.values, strongest)
     class_pixels = result.pixels[len(maps):]
     predicted = classified(run, model, class_pixels)
