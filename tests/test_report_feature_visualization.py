@@ -37,7 +37,7 @@ def runs(tmp_path_factory):
 def made(runs):
     folder, run, second = runs
     out = folder / "out"
-    result = run_section(run, out, second_run=str(second.path))
+    result = run_section(run, out, objective="neuron", second_run=str(second.path))
     with open(out / section.NUMBERS) as f:
         rows = list(csv.DictReader(f))
     return out, result, rows
@@ -177,4 +177,4 @@ def test_the_defaults_follow_fig2s_section():
     defaults = section.report_section.__kwdefaults__
     for name in ("test_images", "maps_per_layer", "seed"):
         assert defaults[name] == fig2_top9.report_section.__kwdefaults__[name]
-    assert defaults["second_run"] is None and section.INPUTS == fig2_top9.INPUTS
+    assert defaults["second_run"] is None and defaults["objective"] == "map" and section.INPUTS == fig2_top9.INPUTS
