@@ -22,7 +22,7 @@ def tiny_model(seed=0):
     return zfnet_small((28, 28, 1), 10, conv_filters=CONV_FILTERS, fc_units=16, seed=seed)
 
 
-def make_tiny_run(folder, examples=256, model=True, evolution=True, fit=True):
+def make_tiny_run(folder, examples=256, model=True, evolution=True, fit=True, seed=0):
     """Writes a small finished (or deliberately incomplete) run folder.
 
     Args:
@@ -31,6 +31,8 @@ def make_tiny_run(folder, examples=256, model=True, evolution=True, fit=True):
         model: write model.keras and metrics.json.
         evolution: write evolution/evolution_epoch_001.npz.
         fit: train the model one epoch (else keep its initial weights).
+        seed: the model's initial weights and the training's shuffling (another
+            seed: an independently trained model of the same data).
 
     Returns:
         pathlib.Path of the folder.
@@ -52,9 +54,9 @@ def make_tiny_run(folder, examples=256, model=True, evolution=True, fit=True):
     std = float((x.astype(np.float32) - mean).std())
     np.savez(folder / "normalization.npz", mean_image=mean, pixel_std=np.float32(std))
     images = (x.astype(np.float32) - mean) / std
-    net = tiny_model()
+    net = tiny_model(seed)
     if fit:
-        keras.utils.set_random_seed(0)
+        keras.utils.set_random_seed(seed)
         net.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
                     jit_compile=False)
         net.fit(images, y, batch_size=64, epochs=1, verbose=0)

@@ -175,7 +175,8 @@ def test_bad_sections_argument(tmp_path, sections, match):
 
 def test_default_sections_keep_the_agreed_order():
     assert [name for name, _ in report.SECTIONS] == [
-        "fig2_top9", "methods_comparison", "fig4_evolution", "fig6_architecture", "fig7_occlusion", "fig5_invariance",
+        "fig2_top9", "methods_comparison", "feature_visualization", "fig4_evolution", "fig6_architecture",
+        "fig7_occlusion", "fig5_invariance",
         "table1_correspondence", "table6_probes", "table3_4_transfer", "table2_ablations",
     ]
 
@@ -203,6 +204,29 @@ def test_cli_rejects_a_missing_folder_and_unknown_sections(tmp_path, capsys):
     with pytest.raises(SystemExit):
         report_cli.main([str(tmp_path), "--sections", "fig99"])
     assert "invalid choice: 'fig99'" in capsys.readouterr().err
+
+
+def test_cli_second_run_is_the_feature_visualization_sections_parameter(tmp_path, monkeypatch, capsys):
+    from zfkeras.analysis.cli import report as report_cli
+
+    run, other = _run_folder(tmp_path / "run"), _run_folder(tmp_path / "other")
+    asked, real = [], report.write_report
+
+    def write_report(run_dir, sections=None, verbose="auto", use_cache=True, params=None):
+        asked.append((sections, params))
+        return real(run_dir, [], verbose=0)  # an empty report: exit status 1
+
+    monkeypatch.setattr(report, "write_report", write_report)
+    assert report_cli.main([str(run), "--second-run", str(other), "--quiet"]) == 1
+    assert asked == [(None, {"feature_visualization": {"second_run": str(other)}})]
+    for argv, message in (
+            (["--second-run", str(other), "--sections", "fig2_top9"], "--second-run applies to the "
+             "feature_visualization section, which --sections leaves out"),
+            (["--second-run", str(tmp_path / "nowhere")], "is not a folder; pass another run folder")):
+        with pytest.raises(SystemExit) as exit_info:
+            report_cli.main([str(run), *argv])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert len(asked) == 1
 
 
 def test_real_section_on_a_run_without_evolution_files_is_listed_missing(tmp_path):

@@ -35,6 +35,11 @@ def build_parser():
         help="how Fig. 7's occlusion maps are computed (docs/OCCLUSION.md; the caption says which, and "
         "for approximate its measured error against the exact maps; default: auto)",
     )
+    parser.add_argument(
+        "--second-run", metavar="RUN_DIR2", default=None,
+        help="another run of the same data (e.g. another seed): its model classifies the class images of the "
+        "feature visualisation section, whose caption then gives their transferability (docs/REPORT.md)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="recompute every section")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
@@ -52,6 +57,13 @@ def main(argv=None):
         if args.sections is not None and "fig7_occlusion" not in args.sections:
             parser.error("--occlusion-method applies to the fig7_occlusion section, which --sections leaves out")
         params["fig7_occlusion"] = {"method": args.occlusion_method}
+    if args.second_run is not None:
+        if args.sections is not None and "feature_visualization" not in args.sections:
+            parser.error("--second-run applies to the feature_visualization section, which --sections leaves out")
+        if not os.path.isdir(args.second_run):
+            parser.error(f"--second-run {args.second_run!r} is not a folder; pass another run folder of the same "
+                         "data")
+        params["feature_visualization"] = {"second_run": args.second_run}
     # The run folder and its model are read by this user, and the report
     # folder written, or the command stops here: a permission problem is
     # one line (exit 2), never a report of missing sections.

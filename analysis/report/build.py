@@ -46,6 +46,7 @@ from zfkeras.utils.paths import check_writable_folder
 SECTIONS = (
     ("fig2_top9", "Fig. 2: top-9 activations, projected and as image patches"),
     ("methods_comparison", "The explanation methods side by side: pictures and faithfulness"),
+    ("feature_visualization", "What each unit wants: feature visualisation"),
     ("fig4_evolution", "Fig. 4: feature evolution during training"),
     ("fig6_architecture", "Fig. 6: architecture selection, with numbers"),
     ("fig7_occlusion", "Fig. 7: occlusion sensitivity"),
