@@ -293,9 +293,8 @@ def test_nested_base_with_batch_normalisation_and_mixed_precision():
     mixed.set_weights(model.get_weights())
     assert mixed.layers[-1].compute_dtype == "float16"
     again = feature_visualization(mixed, objectives, inputs=data, steps=16, verbose=0)
-    # (float32 rounding of a cloned graph, amplified by 16 steps: ~1e-4 of the range.)
-    np.testing.assert_allclose(again.images, result.images, atol=5e-3)
-    assert np.abs(again.images - result.images).mean() < 5e-4
+    # (Any layer of the nested base left in float16 moves the images by ~1e-2 after 16 steps.)
+    np.testing.assert_allclose(again.images, result.images, atol=1e-5)
 
 
 def test_a_graph_with_residual_adds_and_concatenation():

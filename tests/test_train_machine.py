@@ -107,6 +107,31 @@ def test_mixed_precision_model_projects_like_its_float32_copy():
     np.testing.assert_allclose(occluded.class_probability, reference_map.class_probability, rtol=1e-5, atol=1e-7)
 
 
+def test_the_float32_copy_of_a_nested_mixed_model_computes_in_float32_throughout():
+    import keras
+
+    from zfkeras.keras_objects.precision import float32_model, is_float32, mixed_precision_policy
+
+    def nested():
+        inner_in = keras.Input((8, 8, 3))
+        inner = keras.Model(inner_in, keras.layers.ReLU(name="relu")(keras.layers.Conv2D(4, 3, name="conv")(inner_in)),
+                            name="base")
+        outer_in = keras.Input((8, 8, 3))
+        return keras.Model(outer_in, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inner(outer_in))))
+
+    keras.utils.set_random_seed(0)
+    with mixed_precision_policy():
+        mixed = nested()
+    assert mixed.get_layer("base").get_layer("conv").compute_dtype == "float16"
+    copy = float32_model(mixed)
+    # the nested model's own layers too, not only the outer ones (is_float32 walks nested models)
+    assert is_float32(copy) and copy.get_layer("base").get_layer("conv").compute_dtype == "float32"
+    reference = nested()
+    reference.set_weights(mixed.get_weights())
+    x = np.random.RandomState(0).randn(4, 8, 8, 3).astype(np.float32)
+    np.testing.assert_array_equal(copy.predict(x, verbose=0), reference.predict(x, verbose=0))
+
+
 def test_mixed_precision_training_run_saves_a_float32_model(tmp_path):
     from tests.train_helpers import write_learnable_fashion_mnist
     from zfkeras.runs.folder import RunFolder

@@ -68,6 +68,10 @@ def float32_model(model):
     import keras
 
     def clone_layer(layer):
+        # A nested model's own config keeps its layers' mixed policy: clone
+        # it layer by layer too, or its layers would still compute in float16.
+        if isinstance(layer, keras.Model):
+            return keras.models.clone_model(layer, clone_function=clone_layer)
         config = layer.get_config()
         config["dtype"] = FLOAT32
         return layer.__class__.from_config(config)
