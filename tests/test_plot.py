@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from zfkeras import plot
+from zfkeras import Unit, plot
 from zfkeras.methods.explanation import Explanation
 from zfkeras.methods.unit import Unit
 from zfkeras.plot import canvas, inline
@@ -167,7 +167,7 @@ def test_top_k_panels_cut_the_deconvnet_projection_to_the_receptive_field():
     assert panels.projections.shape[:2] == (2, 4)
     image, position = int(top.image_ids[2, 1]), top.positions[2, 1]
     t, l, b, r = deconv.receptive_field(layer, position)
-    projected = deconv.project(inputs[image:image + 1], layer, 2, position=tuple(position), verbose=0)[0]
+    projected = deconv.project(inputs[image:image + 1], Unit(layer, 2, position=tuple(position)), verbose=0)[0]
     expected = projection_to_image(projected[t:b, l:r])
     placed = panels.projections[1, 1]
     covered = ~np.isnan(placed[..., 0])

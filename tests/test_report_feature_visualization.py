@@ -14,10 +14,12 @@ from zfkeras.analysis.sections import feature_visualization as section
 from zfkeras.analysis.sections import fig2_top9
 
 TEST_IMAGES, STEPS, CROPS, SPECTRUM = 30, 3, 2, 20
+METHOD = "fourier"  # the section's default
 
 
 def run_section(run, out, **options):
     out.mkdir()
+    options = {"method": METHOD, **options}
     return section.report_section(run, out, verbose=0, test_images=TEST_IMAGES, steps=STEPS, crops=CROPS,
                                   spectrum_images=SPECTRUM, **options)
 
@@ -67,7 +69,8 @@ def replayed(runs, made):
     _, run, _ = runs
     train, _ = run.load_split("train", max_examples=SPECTRUM, seed=0)
     return zfkeras.feature_visualization(run.load_model(), neuron_objectives(made[2]), inputs=run.preprocess(train),
-                                         preprocess=run.preprocess, steps=STEPS, crops=CROPS, seed=0, verbose=0)
+                                         preprocess=run.preprocess, method=METHOD, steps=STEPS, crops=CROPS, seed=0,
+                                         verbose=0)
 
 
 def test_the_rows_are_fig2s_maps_then_every_class(runs, made):
@@ -140,7 +143,7 @@ def test_map_objectives_and_no_second_run(runs, made, tmp_path):
 
     _, run, _ = runs
     _, _, neuron_rows = made
-    result = run_section(run, tmp_path / "out", objective="map")
+    result = run_section(run, tmp_path / "out", objective="map", method="maco")
     with open(tmp_path / "out" / section.NUMBERS) as f:
         rows = list(csv.DictReader(f))
     # the same maps; the objective is now the map's mean, and no position
@@ -153,6 +156,9 @@ def test_map_objectives_and_no_second_run(runs, made, tmp_path):
     np.testing.assert_allclose([float(r["strongest_test_value"]) for r in maps], strongest, rtol=1e-5, atol=1e-7)
     assert all(r["second_run_classified_as"] == "" for r in rows)
     assert "docs/BENCHMARKS.md" in result.caption_html and "second_run" in result.caption_html
+    # the caption names the optimiser that ran: MaCo here, Lucid's method by default
+    assert "MaCo" in result.caption_html and "Lucid" not in result.caption_html
+    assert "Lucid" in made[1].caption_html and "MaCo" not in made[1].caption_html
 
 
 def test_a_second_run_of_other_data_is_refused(runs, tmp_path):
@@ -177,4 +183,4 @@ def test_the_defaults_follow_fig2s_section():
     defaults = section.report_section.__kwdefaults__
     for name in ("test_images", "maps_per_layer", "seed"):
         assert defaults[name] == fig2_top9.report_section.__kwdefaults__[name]
-    assert defaults["second_run"] is None and defaults["objective"] == "map" and section.INPUTS == fig2_top9.INPUTS
+    assert defaults["second_run"] is None and defaults["objective"] == "map" and defaults["method"] == "fourier" and section.INPUTS == fig2_top9.INPUTS

@@ -5,9 +5,10 @@ the top 9 mined from the same test images with the same seed, read from
 ``RUN_DIR/mined/`` by `fig2_top9.stored_top` where ``zfkeras mine`` stored
 them). For each, in Fig. 2's layout, the deconvnet projections of its top 9
 and their image patches (`zfkeras.plot.top_k_panels`, Fig. 2's panels),
-beside the image MaCo optimises for it (`zfkeras.feature_visualization`:
-its magnitude spectrum from ``spectrum_images`` of the run's training
-images, its pixels valid for the run's preprocessing); then a row with one
+beside the image optimised for it (`zfkeras.feature_visualization`, by
+default Lucid's Fourier method at its 512 steps; MaCo with its magnitude
+spectrum from ``spectrum_images`` of the run's training images on request;
+pixels valid for the run's preprocessing); then a row with one
 visualisation per class (the class's score before the softmax). Every
 objective is optimised in one batch call.
 
@@ -16,8 +17,14 @@ in docs/FEATURE_VISUALIZATION.md's yardstick, and its image is shown whole;
 ``objective="neuron"`` optimises the neuron of Fig. 2's top 1 instead (the
 map at the position of its strongest test activation, so that the
 yardstick's denominator is Fig. 2's top-1 activation itself), shown cut to
-that neuron's receptive field as the patches are. At the report's 24 steps
-the map's mean reached more (zfnet_small on Fashion-MNIST, docs/REPORT.md).
+that neuron's receptive field as the patches are. The map's mean reached
+more at the same cost (zfnet_small on Fashion-MNIST, docs/REPORT.md).
+
+Why Lucid's method by default: on the default run's Fig. 2 maps (30) and
+classes, at about a minute of the 2-core CPU, ``"fourier"`` with 512 steps
+drove every map to at least its strongest test activation and every class
+image is classified as its class, while MaCo at 24 steps and 8 crops (the
+same minute) reached a median of 0.03-0.94 per layer (docs/REPORT.md).
 
 Yardstick (docs/FEATURE_VISUALIZATION.md): *activation reached* = the
 objective's value on its image / its largest value over the test images
@@ -258,7 +265,7 @@ def _summary_text(rows):
 
 def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("test_images"),
                    maps_per_layer=_fig2_default("maps_per_layer"), seed=_fig2_default("seed"), objective="map",
-                   steps=24, crops=8, spectrum_images=2000, second_run=None):
+                   method="fourier", steps=512, crops=8, spectrum_images=2000, second_run=None):
     """The "what each unit wants" section of the run report.
 
     Args:
@@ -268,9 +275,10 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
         objective: ``"map"`` (the map's mean) or ``"neuron"`` (each map at
             its top-1 position, the yardstick's denominator Fig. 2's top-1
             activation).
-        steps, crops: MaCo's steps and random crops per image and step
-            (the library's defaults are 256 and 32; fewer here for the
-            report's time, docs/REPORT.md).
+        method: ``"fourier"`` (Lucid's) or ``"maco"`` (`zfkeras.feature_visualization`).
+        steps: optimisation steps (the library's defaults: 512 Lucid, 256 MaCo).
+        crops: MaCo's random crops per image and step (the library's 32;
+            fewer here for the report's time, docs/REPORT.md).
         spectrum_images: training images MaCo's magnitude spectrum is averaged over.
         second_run: None, or the folder of another run of the same data
             (e.g. another seed): its model classifies the class
@@ -281,6 +289,7 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
     from zfkeras.utils.validation import one_of
 
     one_of(objective, "objective", OBJECTIVES)
+    one_of(method, "method", ("fourier", "maco"))
     if not run.model_path.is_file():
         raise SectionUnavailable("no trained model (model.keras) in the run folder yet")
     try:
@@ -296,7 +305,7 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
     objectives = [m[3] for m in maps] + classes
     train, _ = run.load_split("train", max_examples=spectrum_images, seed=seed)
     result = feature_visualization(model, objectives, inputs=run.preprocess(train), preprocess=run.preprocess,
-                                   steps=steps, crops=crops, seed=seed, verbose=verbose)
+                                   method=method, steps=steps, crops=crops, seed=seed, verbose=verbose)
     strongest = strongest_test_values(model, top, maps, classes, images)
     reached = activation_reached(result.values, strongest)
     class_pixels = result.pixels[len(maps):]
@@ -341,15 +350,19 @@ def report_section(run, out_dir, verbose="auto", *, test_images=_fig2_default("t
                     "data classifies as their class) needs a second run: it is measured in docs/BENCHMARKS.md "
                     "(<code>benchmarks/feature_visualization_yardstick.py</code>); for this report pass the "
                     "section's <code>second_run</code> parameter.")
+    optimiser = (
+        f"MaCo (Fel et al. 2023; <code>zfkeras.feature_visualization</code>: {steps} Nadam steps of the Fourier "
+        f"phase, {crops} random crops per image and step; the magnitude the average spectrum of {len(train)} of "
+        "the run's training images" if method == "maco" else
+        "Lucid's Fourier method (Olah et al. 2017; <code>zfkeras.feature_visualization(method=\"fourier\")</code>: "
+        f"{steps} Adam steps of 1/f-scaled Fourier coefficients under random jitter, scale and rotation")
     what = ("the neuron of Fig. 2's top 1 (the map at the position of its strongest test activation), shown cut "
             "to its receptive field like the patches" if objective == "neuron" else "the map's mean, shown whole")
     caption = (
         "What each unit wants: the <b>Fig. 2</b> maps (the same maps, drawn with seed "
         f"{seed} + layer index among those that fire on at least 9 of the same {len(raw)} test images; "
         f"{maps_per_layer} per conv layer), each as a 3x3 block of its top-9 activations projected by the deconvnet, "
-        "the 3x3 block of their image patches, and the image that maximises it, optimised by MaCo (Fel et al. 2023; "
-        f"<code>zfkeras.feature_visualization</code>: {steps} Nadam steps of the Fourier phase, {crops} random crops "
-        f"per image and step; the magnitude the average spectrum of {len(train)} of the run's training images; "
+        f"the 3x3 block of their image patches, and the image that maximises it, optimised by {optimiser}; "
         "pixels kept valid for the run's preprocessing; every objective in one batch). A map's objective is "
         f"{what}. Last row: one image per class, maximising the class's score before the softmax. "
         "Under each map and class: its activation reached = the objective on its image / its largest value over the "

@@ -86,7 +86,9 @@ def top_k_panels(deconv, layer, top, channels, inputs, pixels=None):
     size = full_field_size(deconv, layer)
     flat_ids, flat_pos, flat_ch = ids.reshape(-1), positions.reshape(-1, 2), np.repeat(channels, k)
     boxes = np.asarray(deconv.receptive_field(layer, flat_pos)).reshape(-1, 4)
-    projected = deconv.project(inputs[flat_ids], layer, flat_ch, position=flat_pos, verbose=0)
+    from zfkeras.methods.unit import Unit
+
+    projected = deconv.project(inputs[flat_ids], Unit(layer, flat_ch, position=flat_pos), verbose=0)
     projections, patches = [], []
     for i, (t, l, b, r) in enumerate(boxes):
         projections.append(layout.place(projection_to_image(projected[i, t:b, l:r]), boxes[i], size))
