@@ -132,5 +132,7 @@ def test_one_argparse_integer_type_for_every_verb():
         parser = importlib.import_module(module).build_parser()
         int_types |= {action.type for action in parser._actions if action.type not in (None, str, float)}
     assert {positive_int_argument, non_negative_int_argument} <= int_types
+    # the other typed arguments: folds (an int with its own bound) and export's --explain (method names)
     assert int_types - {positive_int_argument, non_negative_int_argument} <= {
-        importlib.import_module("zfkeras.analysis.cli.common").fold_count}
+        importlib.import_module("zfkeras.analysis.cli.common").fold_count,
+        importlib.import_module("zfkeras.export.cli")._explain_argument}
