@@ -60,19 +60,20 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
 
     seen = []
 
-    def fake_run(config, verbose=None):
+    def fake_run(config, verbose=None, ten_crop=True):
         pathlib.Path(config.run_dir).mkdir(parents=True)  # as the runner does
         config.save(pathlib.Path(config.run_dir) / "config.json")
         model = runner.build_model(config, (28, 28, 1), 10)
-        seen.append((config, model.get_layer("conv1").kernel_size))
+        seen.append((config, model.get_layer("conv1").kernel_size, ten_crop))
 
     monkeypatch.setattr(runner, "run", fake_run)
     budget = {"train_examples": 96, "epochs": 2, "validation_size": 10}
     for variant in fig6.variants():
         assert fig6.train_variant(FakeRun(), variant, tmp_path, **budget, verbose=0) == \
             tmp_path / fig6.RUNS / variant.key
-    configs = [c for c, _ in seen]
-    assert [k for _, k in seen] == [(5, 5), (9, 9), (5, 5)]
+    configs = [c for c, _, _ in seen]
+    assert [k for _, k, _ in seen] == [(5, 5), (9, 9), (5, 5)]
+    assert not any(t for _, _, t in seen)  # the arms compare single-crop accuracy: no ten-crop test
     assert [c.filter_rms_clip for c in configs] == [0.1, 0.1, 0.0]
     for config in configs:
         assert config.max_train_examples == 96 and config.validation_size == 10
