@@ -88,13 +88,21 @@ def model_digest(run):
     return _DIGESTS[key]
 
 
-def _stamp(run, params, k, layer=None):
-    """The caller's parameters with the ones this module owns filled in."""
+def stamped_params(run, params, own, **fields):
+    """``params`` without the keys in ``own``, with ``fields``, the digest of
+    the run's ``model.keras``, the zfkeras version and the time (UTC) added:
+    what a file stored beside the model records of how it was made."""
     from zfkeras import __version__
 
-    stamped = {key: value for key, value in dict(params).items() if key not in _OWN}
-    stamped.update(format=FORMAT, k=int(k), model_sha256=model_digest(run), zfkeras_version=__version__,
+    stamped = {key: value for key, value in dict(params).items() if key not in own}
+    stamped.update(fields, model_sha256=model_digest(run), zfkeras_version=__version__,
                    written=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    return stamped
+
+
+def _stamp(run, params, k, layer=None):
+    """The caller's parameters with the ones this module owns filled in."""
+    stamped = stamped_params(run, params, _OWN, format=FORMAT, k=int(k))
     if layer is not None:
         stamped["layer"] = str(layer)
     return stamped

@@ -31,7 +31,7 @@ import re
 
 import numpy as np
 
-from zfkeras.runs.mined import _read_npz, _run, _write_npz, model_digest
+from zfkeras.runs.mined import _read_npz, _run, _write_npz, model_digest, stamped_params
 
 FORMAT = 1
 CLASSES = "classes"
@@ -69,18 +69,13 @@ def save_visualization(run, target, result, params):
     Returns:
         The file's path.
     """
-    from zfkeras import __version__
-    import datetime
-
     run = _run(run)
     arrays = {"pixels": np.asarray(result.pixels, np.uint8), "values": np.asarray(result.values, np.float32)}
     if result.transparency is not None:
         arrays["transparency"] = np.round(np.clip(np.asarray(result.transparency, np.float32), 0, 1) * 255).astype(
             np.uint8)
-    stamped = {key: value for key, value in dict(params).items() if key not in _OWN}
-    stamped.update(format=FORMAT, target=str(target), method=str(result.method), steps=int(result.steps),
-                   seed=int(result.seed), model_sha256=model_digest(run), zfkeras_version=__version__,
-                   written=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    stamped = stamped_params(run, params, _OWN, format=FORMAT, target=str(target), method=str(result.method),
+                             steps=int(result.steps), seed=int(result.seed))
     path = target_path(run, target, result.method, result.steps, result.seed)
     return _write_npz(path, arrays, stamped)
 
