@@ -15,27 +15,6 @@ from zfkeras.methods.feature_visualization import FeatureVisualization, feature_
 from zfkeras.utils.errors import InputError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _sigmoid_contrast_once_per_data():
-    """MaCo's `fourier.sigmoid_contrast` (a seeded bisection, several CPU seconds on
-    RGB data) computed once per distinct `pixels` in this module: most tests pass the
-    same data. It is a pure function of its arguments, so each call still returns
-    exactly what a fresh computation would (a copy: no caller changes the stored one)."""
-    original, stored = fourier.sigmoid_contrast, {}
-
-    def once(pixels, *args, **kwargs):
-        array = np.ascontiguousarray(pixels)
-        key = (array.shape, array.dtype.str, array.tobytes(), args, tuple(sorted(kwargs.items())))
-        if key not in stored:
-            stored[key] = original(pixels, *args, **kwargs)
-        gain, bias = stored[key]
-        return gain, np.array(bias, copy=True)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fourier, "sigmoid_contrast", once)
-        yield
-
-
 def _scale255(pixels):
     return pixels / 255.0
 

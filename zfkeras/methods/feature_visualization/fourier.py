@@ -19,6 +19,8 @@ The results are in the decorrelated colour space, before `color.correlate`
 and the sigmoid that `optimize` applies.
 """
 
+import functools
+
 import numpy as np
 
 __all__ = ["frequencies", "fourier_scale", "fourier_image", "fourier_coefficients", "maco_image",
@@ -148,12 +150,22 @@ def sigmoid_contrast(pixels, samples=1 << 16, iterations=40):
     Returns:
         ``(gain float, bias float32 (C,))``.
     """
-    from zfkeras.methods.feature_visualization.color import correlate
-
     pixels = np.asarray(pixels, np.float64)
     target_mean = np.clip(pixels.mean(axis=(0, 1, 2)), 0.02, 0.98)
     target_std = float(np.clip(pixels.std(axis=(1, 2, 3)).mean(), 0.01, 0.45))
-    channels = pixels.shape[-1]
+    gain, bias = _contrast_for(tuple(float(m) for m in target_mean), target_std, int(samples), int(iterations))
+    return gain, bias.copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _contrast_for(target_mean, target_std, samples, iterations):
+    """`sigmoid_contrast` from the data's statistics alone (a seeded bisection
+    of about a CPU second, kept: every MaCo call on the same data, as the
+    explorer's batches of one layer, asks for the same)."""
+    from zfkeras.methods.feature_visualization.color import correlate
+
+    target_mean = np.asarray(target_mean)
+    channels = len(target_mean)
     z = correlate(np.random.RandomState(0).standard_normal((samples, channels)).astype(np.float32))
     z = z.astype(np.float64)
 
