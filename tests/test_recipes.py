@@ -52,3 +52,30 @@ def test_label_smoothing_selects_the_smoothed_loss():
     assert type(loss).__name__ == "SparseSmoothedCrossentropy" and loss.label_smoothing == 0.1
     assert "label smoothing 0.1" in recipes.describe(_config())
     assert "cosine annealing to 0 at epoch 11" in recipes.describe(_config())
+
+
+def test_weight_decay_shrinks_kernels_by_lr_times_decay_and_leaves_biases():
+    import keras
+
+    layer = keras.layers.Dense(3, bias_initializer="ones")
+    layer.build((None, 4))
+    kernel, bias = (np.array(v) for v in (layer.kernel, layer.bias))
+    config = _config(recipe="paper", learning_rate=0.1, weight_decay=0.01, momentum=0.0)
+    sgd = recipes.optimizer(config, num_train=10)
+    zeros = [np.zeros_like(kernel), np.zeros_like(bias)]
+    sgd.apply_gradients(zip(zeros, [layer.kernel, layer.bias]))
+    # decoupled decay with zero gradients: w <- w - lr * wd * w
+    np.testing.assert_allclose(np.array(layer.kernel), kernel * (1 - 0.1 * 0.01), rtol=1e-6)
+    np.testing.assert_array_equal(np.array(layer.bias), bias)
+
+
+def test_no_weight_decay_and_nesterov_are_off_by_default():
+    sgd = recipes.optimizer(_config(), num_train=100)
+    assert sgd.weight_decay is None and not sgd.nesterov
+    assert recipes.optimizer(_config(nesterov=True), num_train=100).nesterov
+
+
+def test_describe_names_the_optional_parts():
+    text = recipes.describe(_config(weight_decay=5e-3, nesterov=True, augment_translate=2))
+    assert text.endswith("Nesterov momentum, weight decay 0.005, random shifts of up to 2 px")
+    assert "weight decay" not in recipes.describe(_config())

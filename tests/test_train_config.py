@@ -124,3 +124,23 @@ def test_worker_role_bad_tf_config():
 
     with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
         worker_role("{not json")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(weight_decay=-1e-3), "weight_decay must be in"),
+    (dict(augment_translate=-1), "augment_translate must be a non-negative integer"),
+    (dict(augment_translate=2, dataset="folder", data_dir="x"), "augment_translate applies to Fashion-MNIST only"),
+])
+def test_bad_regularisation_settings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs).validate()
+
+
+def test_a_run_from_before_weight_decay_resumes_without_it():
+    from zfkeras.train.config import completed
+
+    saved = TrainConfig().validate().to_dict()
+    for key in ("weight_decay", "nesterov", "augment_translate"):
+        del saved[key]
+    filled = completed(saved)
+    assert (filled["weight_decay"], filled["nesterov"], filled["augment_translate"]) == (0.0, False, 0)

@@ -19,8 +19,10 @@ EVOLUTION_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)
 # values were chosen on the main job's budget (docs/BENCHMARKS.md); the
 # paper's are Sec. 3's (no warm-up or smoothing there).
 RECIPE_DEFAULTS = {
-    "cosine": {"epochs": 11, "learning_rate": 0.05, "warmup_epochs": 1.0, "label_smoothing": 0.1},
-    "paper": {"epochs": 10, "learning_rate": 0.01, "warmup_epochs": 0.0, "label_smoothing": 0.0},
+    "cosine": {"epochs": 11, "learning_rate": 0.05, "warmup_epochs": 1.0, "label_smoothing": 0.1,
+               "weight_decay": 0.0},
+    "paper": {"epochs": 10, "learning_rate": 0.01, "warmup_epochs": 0.0, "label_smoothing": 0.0,
+              "weight_decay": 0.0},
 }
 # A saved config from before recipes existed was trained with the paper's.
 LEGACY_DEFAULTS = {"recipe": "paper", **RECIPE_DEFAULTS["paper"]}
@@ -50,6 +52,7 @@ class TrainConfig:
     validation_size: int = 5000  # held out of the training split (see zfkeras.runs.splits)
     max_train_examples: int = 0  # 0 = all (small values for tests and smoke runs)
     augment_flip: bool = False   # Fashion-MNIST: random horizontal flips (image data always uses the ten crops +- flip)
+    augment_translate: int = 0   # Fashion-MNIST: random shifts of up to this many pixels (zero-filled), per image
     # model
     model: str = "zfnet_small"
     ablation: str = "zf"
@@ -64,6 +67,8 @@ class TrainConfig:
     learning_rate: float = None
     warmup_epochs: float = None
     label_smoothing: float = None
+    weight_decay: float = None   # decoupled, Keras' SGD(weight_decay=): w -= lr * wd * w each step; biases excluded
+    nesterov: bool = False
     momentum: float = 0.9
     anneal_factor: float = 0.1
     anneal_patience: int = 2
@@ -126,6 +131,11 @@ class TrainConfig:
                              "drop --warmup-epochs or use --recipe cosine")
         float_in_range(self.warmup_epochs, "warmup_epochs", 0, None)
         float_in_range(self.label_smoothing, "label_smoothing", 0, 1, high_inclusive=False)
+        float_in_range(self.weight_decay, "weight_decay", 0, 1, high_inclusive=False)
+        non_negative_int(self.augment_translate, "augment_translate")
+        if self.augment_translate and self.dataset != "fashion_mnist":
+            raise InputError(f"augment_translate applies to Fashion-MNIST only (got dataset {self.dataset!r}); "
+                             "image folders and TFDS train on the paper's random crops")
         return self
 
     def to_dict(self):

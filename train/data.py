@@ -151,7 +151,11 @@ def _fashion_mnist(config):
         pad = FASHION_MNIST_PAD
         return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), y
 
-    def center_flip(x, y):
+    def center_augment(x, y):
+        if config.augment_translate:
+            # shifted before centring, so the uncovered border is black, as
+            # the images' own background
+            x = random_translate(tf.cast(x, tf.float32), config.augment_translate)
         x, y = center(x, y)
         if config.augment_flip:
             x = tf.image.random_flip_left_right(x, seed=config.seed)
@@ -163,7 +167,7 @@ def _fashion_mnist(config):
     probe_ids = train_idx[: min(PROBE_SIZE, len(train_idx))]
     return TrainingData(
         train=array_dataset(x_train[train_idx], y_train[train_idx], bs, shuffle=True,
-                            seed=config.seed, preprocess=center_flip),
+                            seed=config.seed, preprocess=center_augment),
         validation=array_dataset(x_train[val_idx], y_train[val_idx], bs, preprocess=center),
         test=array_dataset(x_test, y_test, bs, preprocess=center),
         train_probe=array_dataset(x_train[probe_ids], y_train[probe_ids], bs, preprocess=center),
@@ -181,6 +185,30 @@ def _fashion_mnist(config):
         crop_size=FASHION_MNIST_SIZE,
         ten_crop=config_ten_crop(config),
     )
+
+
+def random_translate(images, pixels):
+    """Shifts each image of a batch by its own random offset of up to
+    ``pixels`` in each direction, filling the uncovered border with zeros.
+
+    Args:
+        images: float tensor ``(batch, height, width, channels)``.
+        pixels: the largest shift, a non-negative int.
+
+    Returns:
+        A tensor of the same shape: image ``i`` is ``images[i]`` zero-padded by
+        ``pixels`` and cropped back at a uniform random offset.
+    """
+    if not pixels:
+        return images
+    shape = tf.shape(images)
+    n, h, w = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]])
+    offsets = tf.random.uniform((2, n), 0, 2 * pixels + 1, dtype=tf.int32)
+    rows = offsets[0][:, None] + tf.range(h)[None, :]
+    cols = offsets[1][:, None] + tf.range(w)[None, :]
+    shifted = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(shifted, cols, axis=2, batch_dims=1)
 
 
 def _evolution_sample(centre, count, batch_size):

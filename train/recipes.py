@@ -63,6 +63,20 @@ def learning_rate(config, num_train):
     )
 
 
+def optimizer(config, num_train):
+    """SGD with momentum (Nesterov's if ``config.nesterov``), the recipe's
+    learning rate, and decoupled weight decay on kernels (not biases) when
+    ``config.weight_decay`` is set."""
+    import keras
+
+    sgd = keras.optimizers.SGD(learning_rate(config, num_train), momentum=config.momentum,
+                               nesterov=bool(config.nesterov),
+                               weight_decay=config.weight_decay or None)
+    if config.weight_decay:
+        sgd.exclude_from_weight_decay(var_names=["bias"])
+    return sgd
+
+
 def loss(config):
     """The training loss: cross-entropy, with ``config.label_smoothing`` if set."""
     if not config.label_smoothing:
@@ -81,4 +95,19 @@ def describe(config):
                 f"without a better validation accuracy{smoothing}")
     smoothing = f", label smoothing {config.label_smoothing:g}" if config.label_smoothing else ""
     return (f"cosine: SGD momentum {config.momentum:g}, linear warm-up to {config.learning_rate:g} over "
-            f"{config.warmup_epochs:g} epochs, cosine annealing to 0 at epoch {config.epochs}{smoothing}")
+            f"{config.warmup_epochs:g} epochs, cosine annealing to 0 at epoch {config.epochs}{smoothing}"
+            f"{_extras(config)}")
+
+
+def _extras(config):
+    """The optional parts of the recipe, in words."""
+    parts = []
+    if getattr(config, "nesterov", False):
+        parts.append("Nesterov momentum")
+    if getattr(config, "weight_decay", 0):
+        parts.append(f"weight decay {config.weight_decay:g}")
+    if getattr(config, "augment_translate", 0):
+        parts.append(f"random shifts of up to {config.augment_translate} px")
+    if getattr(config, "augment_flip", False):
+        parts.append("random horizontal flips")
+    return "".join(", " + p for p in parts)

@@ -181,7 +181,7 @@ def _compiled_model(config, data, strategy):
         if data.num_classes >= 10:
             metrics_list.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
         model.compile(
-            optimizer=keras.optimizers.SGD(recipes.learning_rate(config, data.num_train), momentum=config.momentum),
+            optimizer=recipes.optimizer(config, data.num_train),
             loss=recipes.loss(config),
             metrics=metrics_list,
             jit_compile=False,  # MaxPoolWithArgmax has no XLA kernel

@@ -8,6 +8,7 @@ zfkeras.export and zfkeras.explore.
 """
 
 import importlib
+import os
 import sys
 
 # verb -> (module with `main(argv)` and `build_parser()`, one-line help)
@@ -55,8 +56,22 @@ def main(argv=None):
         print(_usage(), file=sys.stderr)
         print(f"\nzfkeras: error: unknown verb {verb!r} (choose from {', '.join(VERBS)})", file=sys.stderr)
         return 2
+    use_onednn()
     module = importlib.import_module(VERBS[verb][0])
     return module.main(rest)
+
+
+def use_onednn():
+    """Turns on TensorFlow's oneDNN CPU kernels unless the user chose.
+
+    TensorFlow enables them by default only on CPUs with AVX-512 VNNI or
+    newer; elsewhere (an AVX2-only AMD EPYC, for one) it falls back to
+    Eigen's convolutions, and training zfnet_small took 1.2-2x longer per
+    step (docs/TRAINING.md, "CPU kernels"). ``TF_ENABLE_ONEDNN_OPTS=0`` in
+    the environment keeps Eigen's. Only effective before TensorFlow loads,
+    which is why the dispatcher does it, not the library.
+    """
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 if __name__ == "__main__":
