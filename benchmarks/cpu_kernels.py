@@ -43,7 +43,12 @@ def measure(steps, batch_size):
     model.fit(data.take(5), epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(data.skip(5), epochs=1, verbose=0)
-    return steps * batch_size / (time.perf_counter() - start)
+    train = steps * batch_size / (time.perf_counter() - start)
+    images = data.map(lambda a, b: a)
+    model.predict(images.take(2), verbose=0)
+    start = time.perf_counter()
+    model.predict(images, verbose=0)
+    return train, n / (time.perf_counter() - start)
 
 
 def main(argv=None):
@@ -55,11 +60,12 @@ def main(argv=None):
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(measure(args.steps, args.batch_size))
+        print(*measure(args.steps, args.batch_size))
         return
     from analysis.output.machine import avx512, cpu_model
 
     rates = {s: [] for s in SETTINGS}
+    predict = {s: [] for s in SETTINGS}
     for _ in range(args.rounds):
         for setting in SETTINGS:
             env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting, TF_CPP_MIN_LOG_LEVEL="2")
@@ -68,14 +74,21 @@ def main(argv=None):
             out = subprocess.run([sys.executable, "-m", "benchmarks.cpu_kernels", "--child",
                                   "--steps", str(args.steps), "--batch-size", str(args.batch_size)],
                                  env=env, check=True, capture_output=True, text=True).stdout
-            rates[setting].append(float(out.split()[-1]))
+            train, infer = (float(v) for v in out.split()[-2:])
+            rates[setting].append(train)
+            predict[setting].append(infer)
     result = {
         "cpu": cpu_model(), "avx512": avx512(), "threads": args.threads or "TensorFlow's choice",
         "images_per_s_onednn_off": round(statistics.median(rates["0"]), 1),
         "images_per_s_onednn_on": round(statistics.median(rates["1"]), 1),
+        "predict_images_per_s_onednn_off": round(statistics.median(predict["0"]), 1),
+        "predict_images_per_s_onednn_on": round(statistics.median(predict["1"]), 1),
         "rounds": {f"TF_ENABLE_ONEDNN_OPTS={s}": [round(r, 1) for r in rates[s]] for s in SETTINGS},
     }
-    result["speedup_on_over_off"] = round(result["images_per_s_onednn_on"] / result["images_per_s_onednn_off"], 3)
+    result["train_speedup_on_over_off"] = round(
+        result["images_per_s_onednn_on"] / result["images_per_s_onednn_off"], 3)
+    result["predict_speedup_on_over_off"] = round(
+        result["predict_images_per_s_onednn_on"] / result["predict_images_per_s_onednn_off"], 3)
     print(json.dumps(result))
 
 

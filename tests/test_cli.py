@@ -66,3 +66,25 @@ def test_dispatch_table_points_at_real_modules():
     for verb, (module, _) in cli.VERBS.items():
         mod = importlib.import_module(module)
         assert callable(mod.main) and callable(mod.build_parser), verb
+
+
+def test_training_verbs_turn_on_onednn_unless_the_user_chose(monkeypatch, capsys):
+    import os
+
+    import pytest
+
+    from zfkeras.cli import dispatch
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    with pytest.raises(SystemExit):
+        dispatch.main(["ablate", "--help"])
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    with pytest.raises(SystemExit):
+        dispatch.main(["train", "--help"])
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    with pytest.raises(SystemExit):
+        dispatch.main(["occlude", "--help"])  # any convnet: TensorFlow's own choice
+    assert "TF_ENABLE_ONEDNN_OPTS" not in os.environ
+    capsys.readouterr()

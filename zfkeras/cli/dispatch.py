@@ -26,6 +26,12 @@ VERBS = {
 }
 
 
+# Verbs that train or analyse ZFNet-family runs, where oneDNN was measured
+# faster (benchmarks/cpu_kernels.py); on Keras Applications models at 224 px
+# it was not, so the verbs for any convnet keep TensorFlow's choice.
+ONEDNN_VERBS = ("train", "ablate", "report")
+
+
 def _usage():
     lines = [
         "usage: zfkeras <verb> [options]",
@@ -56,7 +62,8 @@ def main(argv=None):
         print(_usage(), file=sys.stderr)
         print(f"\nzfkeras: error: unknown verb {verb!r} (choose from {', '.join(VERBS)})", file=sys.stderr)
         return 2
-    use_onednn()
+    if verb in ONEDNN_VERBS:
+        use_onednn()
     module = importlib.import_module(VERBS[verb][0])
     return module.main(rest)
 
@@ -67,7 +74,8 @@ def use_onednn():
     TensorFlow enables them by default only on CPUs with AVX-512 VNNI or
     newer; elsewhere (an AVX2-only AMD EPYC, for one) it falls back to
     Eigen's convolutions, and training zfnet_small took 1.2-2x longer per
-    step (docs/TRAINING.md, "CPU kernels"). ``TF_ENABLE_ONEDNN_OPTS=0`` in
+    step, 1.3x longer to predict (docs/TRAINING.md, "CPU kernels").
+    ``TF_ENABLE_ONEDNN_OPTS=0`` in
     the environment keeps Eigen's. Only effective before TensorFlow loads,
     which is why the dispatcher does it, not the library.
     """
