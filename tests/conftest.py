@@ -12,6 +12,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # scripts/test.sh runs two pytest-xdist workers on two cores: one thread each
+    # for TensorFlow's ops and for BLAS, in the worker and the processes it starts,
+    # instead of two workers each sizing their thread pools for the whole machine.
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 from zfkeras.data import fashion_mnist  # noqa: E402  (numpy only, no TensorFlow)
 
