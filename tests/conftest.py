@@ -12,6 +12,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # scripts/test.sh runs two pytest-xdist workers on two cores: one thread each
+    # for TensorFlow's ops and for BLAS, in the worker and the processes it starts,
+    # instead of two workers each sizing their thread pools for the whole machine.
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 from zfkeras.data import fashion_mnist  # noqa: E402  (numpy only, no TensorFlow)
 
@@ -85,3 +91,52 @@ def trained_run(tmp_path_factory):
     )
     run(config, verbose=0)
     return RunFolder(root / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """(model, path): `export_helpers.tiny_model` exported with the preprocessing
+    layer and one explain signature (``explain_lrp_epsilon``; tests/test_export_explain.py
+    covers the default ones), shared by tests/test_export_signatures.py and
+    tests/test_export_occlude.py. Read-only."""
+    from tests import export_helpers as helpers
+    from zfkeras.export import export_model
+
+    model = helpers.tiny_model()
+    path = export_model(model, tmp_path_factory.mktemp("export"), helpers.CLASS_NAMES,
+                        preprocessing=helpers.preprocessing_layer(), explain_methods=["lrp_epsilon"])
+    return model, path
+
+
+@pytest.fixture(scope="session")
+def tiny_export_loaded(tiny_export):
+    """`tiny_export`'s SavedModel, loaded in this process."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(tiny_export[1]))
+
+
+@pytest.fixture(scope="session")
+def tiny_export_response(tiny_export, tmp_path_factory):
+    """(raw images, channels, response) of tests/export_client.py on `tiny_export`
+    in a process without zfkeras."""
+    import pathlib
+
+    import numpy as np
+
+    from tests import export_helpers as helpers
+    from zfkeras import Deconvnet
+
+    model, path = tiny_export
+    tmp_path = tmp_path_factory.mktemp("client")
+    raw = helpers.raw_digits(6)
+    deconv = Deconvnet(model)
+    rng = np.random.RandomState(0)
+    channels = np.stack([rng.randint(0, deconv.layer_output_shape(name)[-1], len(raw)) for name in helpers.PROJECTED])
+    np.savez(tmp_path / "request.npz", images=raw, layers=np.array(helpers.PROJECTED), channels=channels)
+    client = pathlib.Path(helpers.__file__).with_name("export_client.py")
+    result = helpers.run_without_zfkeras(
+        client, [path, tmp_path / "request.npz", tmp_path / "response.npz"], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return raw, channels, dict(np.load(tmp_path / "response.npz"))

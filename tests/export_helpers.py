@@ -17,6 +17,8 @@ from sklearn.datasets import load_digits
 
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 INPUT_SHAPE = (28, 28, 1)
+# the layers the tiny_export_response fixture (tests/conftest.py) asks the project signature for
+PROJECTED = ["pad1", "conv1", "pool1", "norm1", "conv3", "conv5", "pool5"]
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

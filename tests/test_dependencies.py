@@ -29,6 +29,7 @@ TEST_TOOLS = {
     "setuptools": "tests/test_packaging.py builds a wheel without build isolation",
     "wheel": "tests/test_packaging.py builds a wheel without build isolation",
     "ipykernel": "tests/test_examples.py runs the tutorials in an ipykernel (python -m ipykernel_launcher)",
+    "pytest-xdist": "scripts/test.sh runs the suite on two workers (pytest -n 2)",
 }
 
 

@@ -6,16 +6,15 @@ import pytest
 import tensorflow as tf
 
 from tests import export_helpers as helpers
-from tests.test_export_signatures import client_response, exported, loaded  # noqa: F401 (fixtures)
 
 SIZE, STRIDE = 6, 1  # the export's defaults at 28 px: round(50 / 224 * 28), a fifth of it
 
 
-def test_occlude_signature_matches_the_library_in_a_process_without_zfkeras(exported, client_response):
+def test_occlude_signature_matches_the_library_in_a_process_without_zfkeras(tiny_export, tiny_export_response):
     from zfkeras.methods.occlusion import occlusion
 
-    model, _ = exported
-    raw, _, response = client_response
+    model, _ = tiny_export
+    raw, _, response = tiny_export_response
     inputs = helpers.preprocess(raw)
     want = occlusion(model, inputs, SIZE, STRIDE, layer="conv5", verbose=0)
     rows = (28 - SIZE) // STRIDE + 1
@@ -32,15 +31,15 @@ def test_occlude_signature_matches_the_library_in_a_process_without_zfkeras(expo
     assert np.ptp(response["occlude/class_probability"], axis=(1, 2)).max() > 1e-3
 
 
-def test_every_signature_declares_uint8_images_of_the_model_size(loaded):
-    assert "occlude" in loaded.signatures
-    for name, fn in loaded.signatures.items():
+def test_every_signature_declares_uint8_images_of_the_model_size(tiny_export_loaded):
+    assert "occlude" in tiny_export_loaded.signatures
+    for name, fn in tiny_export_loaded.signatures.items():
         spec = fn.structured_input_signature[1]["images"]
         assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 28, 28, 1], name
 
 
-def test_occlude_refuses_bad_images(loaded):
-    occlude = loaded.signatures["occlude"]
+def test_occlude_refuses_bad_images(tiny_export_loaded):
+    occlude = tiny_export_loaded.signatures["occlude"]
     good = helpers.raw_digits(2)
     with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
         occlude(images=tf.constant(good[:, :20]))  # wrong size: the declared shape refuses it

@@ -13,23 +13,8 @@ import tensorflow as tf
 from tests import export_helpers as helpers
 from zfkeras.methods.unit import Unit
 
-PROJECTED = ["pad1", "conv1", "pool1", "norm1", "conv3", "conv5", "pool5"]
+PROJECTED = helpers.PROJECTED
 FEATURES = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc7"]
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from zfkeras.export import export_model
-
-    model = helpers.tiny_model()
-    out = tmp_path_factory.mktemp("export")
-    path = export_model(model, out, helpers.CLASS_NAMES, preprocessing=helpers.preprocessing_layer())
-    return model, path
-
-
-@pytest.fixture(scope="module")
-def loaded(exported):
-    return tf.saved_model.load(str(exported[1]))
 
 
 def _close(ours, reference, tol=1e-5):
@@ -40,33 +25,13 @@ def _close(ours, reference, tol=1e-5):
     assert float(np.abs(ours - reference).max()) <= tol * scale
 
 
-@pytest.fixture(scope="module")
-def client_response(exported, tmp_path_factory):
-    """(raw images, channels, response) of tests/export_client.py in a process without zfkeras."""
-    from zfkeras import Deconvnet
-
-    model, path = exported
-    tmp_path = tmp_path_factory.mktemp("client")
-    raw = helpers.raw_digits(6)
-    deconv = Deconvnet(model)
-    rng = np.random.RandomState(0)
-    channels = np.stack([rng.randint(0, deconv.layer_output_shape(name)[-1], len(raw)) for name in PROJECTED])
-    np.savez(tmp_path / "request.npz", images=raw, layers=np.array(PROJECTED), channels=channels)
-    client = pathlib.Path(helpers.__file__).with_name("export_client.py")
-    result = helpers.run_without_zfkeras(
-        client, [path, tmp_path / "request.npz", tmp_path / "response.npz"], cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return raw, channels, dict(np.load(tmp_path / "response.npz"))
-
-
-def test_process_without_zfkeras_reproduces_the_library(exported, client_response):
+def test_process_without_zfkeras_reproduces_the_library(tiny_export, tiny_export_response):
     from zfkeras import Deconvnet
     from zfkeras.methods.features import features
     from zfkeras.graph.addressing import layer_output_model
 
-    model, path = exported
-    raw, channels, response = client_response
+    model, path = tiny_export
+    raw, channels, response = tiny_export_response
     inputs = helpers.preprocess(raw)
     deconv = Deconvnet(model)
 
@@ -96,10 +61,10 @@ def test_process_without_zfkeras_reproduces_the_library(exported, client_respons
     assert np.abs(response["project/conv5/projection"]).max() > 0
 
 
-def test_saved_model_cli_lists_the_three_signatures(exported):
+def test_saved_model_cli_lists_the_three_signatures(tiny_export):
     cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
     result = subprocess.run(
-        [str(cli), "show", "--dir", str(exported[1]), "--all"], capture_output=True, text=True,
+        [str(cli), "show", "--dir", str(tiny_export[1]), "--all"], capture_output=True, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -108,10 +73,10 @@ def test_saved_model_cli_lists_the_three_signatures(exported):
     for chunk in text.split("signature_def['")[1:]:
         sections[chunk.split("'", 1)[0]] = chunk
     assert {"serving_default", "features", "project"} <= set(sections)
-    # the default explain_* signatures (tests/test_export_explain.py checks their values)
+    # the explain_* signature asked for (tests/test_export_explain.py checks the default
+    # ones, their inputs and values)
     explain = {name for name in sections if name.startswith("explain_")}
-    assert explain == {"explain_lrp_epsilon", "explain_lrp_epsilon_plus_flat", "explain_lrp_epsilon_gamma_box",
-                       "explain_lrp_epsilon_alpha2_beta1", "explain_integrated_gradients"}
+    assert explain == {"explain_lrp_epsilon"}
     for name, inputs, outputs in [
         ("serving_default", ["images"], ["probabilities", "top_classes", "top_labels"]),
         ("features", ["images"], FEATURES),
@@ -135,11 +100,11 @@ def _fails(fn, *fragments, error=tf.errors.InvalidArgumentError, **inputs):
         assert fragment in message, (fragment, message)
 
 
-def test_bad_images_fail_inside_the_graph(loaded):
+def test_bad_images_fail_inside_the_graph(tiny_export_loaded):
     good = helpers.raw_digits(2)
     expected = "images must be uint8 shaped (N, 28, 28, 1)"
     for name in ["serving_default", "features"]:
-        fn = loaded.signatures[name]
+        fn = tiny_export_loaded.signatures[name]
         _fails(fn, expected, "[2 20 28 1]", images=tf.constant(good[:, :20]))  # wrong size
         _fails(fn, expected, "[28 28 1]", images=tf.constant(good[0]))  # wrong rank
         _fails(fn, expected, "[0 28 28 1]", images=tf.constant(good[:0]))  # empty
@@ -147,11 +112,11 @@ def test_bad_images_fail_inside_the_graph(loaded):
         # dtype: the signature itself refuses a float tensor before the graph runs
         _fails(fn, "expected to be a uint8 tensor but is a float tensor",
                images=tf.constant(good, tf.float32))
-    assert loaded.signatures["serving_default"](images=tf.constant(good))["probabilities"].shape == (2, 10)
+    assert tiny_export_loaded.signatures["serving_default"](images=tf.constant(good))["probabilities"].shape == (2, 10)
 
 
-def test_bad_projection_requests_fail_inside_the_graph(loaded):
-    project = loaded.signatures["project"]
+def test_bad_projection_requests_fail_inside_the_graph(tiny_export_loaded):
+    project = tiny_export_loaded.signatures["project"]
     images = tf.constant(helpers.raw_digits(3))
     known = "pad1, conv1, pool1, norm1, conv2, pool2, norm2, conv3, conv4, conv5, pool5"
     _fails(project, "layer must be one string, one of: " + known, "fc7",
