@@ -85,7 +85,9 @@ def test_cli_no_tensorflow_for_help_and_errors(tmp_path):
         f"argvs = [[v, '--help'] for v in ('probe', 'transfer', 'ablate')]\n"
         f"argvs += [['probe', {str(tmp_path)!r}, '--folds', '1'], ['transfer', {str(tmp_path)!r}, '--per-class', '0'],\n"
         f"          ['ablate', {str(tmp_path)!r}, '--variants', 'nope'], ['probe', {str(tmp_path)!r}],\n"
-        f"          ['transfer', {str(tmp_path)!r}, '--target', 'tfds:'], ['ablate', {str(tmp_path)!r}]]\n"
+        f"          ['transfer', {str(tmp_path)!r}, '--target', 'tfds:'], ['ablate', {str(tmp_path)!r}],\n"
+        f"          ['ablate', {str(tmp_path)!r}, '--fig6', '--variants', 'zf'],\n"
+        f"          ['ablate', {str(tmp_path)!r}, '--seeds', '0', 'x']]\n"
         "for argv in argvs:\n"
         "    try:\n"
         "        cli.main(argv)\n"
@@ -101,6 +103,8 @@ def test_cli_no_tensorflow_for_help_and_errors(tmp_path):
     assert "needs at least 2 folds" in err and "must be a positive integer, got '0'" in err
     assert "invalid choice: 'nope'" in err and "names no TFDS dataset" in err
     assert err.count("not a run folder") == 2
+    assert "--fig6 trains Fig. 6's three arms, not Table 2 variants: drop --variants" in err
+    assert "argument --seeds: must be a non-negative integer, got 'x'" in err
 
 
 # -- seeds --------------------------------------------------------------------
