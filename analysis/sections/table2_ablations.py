@@ -170,7 +170,7 @@ def train_ablations(configs, verbose=None, root=None):
     results = {}
     for i, (key, config) in enumerate(configs.items(), 1):
         label = key if isinstance(key, str) else f"{key[0]}, seed {key[1]}"
-        print(f"[ablate] run {i}/{len(configs)}: {label} -> {config.run_dir}", flush=True)
+        print(f"[ablate] variant {i}/{len(configs)}: {label} -> {config.run_dir}", flush=True)
         finished = RunFolder(config.run_dir).is_complete if os.path.isdir(config.run_dir) else False
         results[key] = run(config, verbose=verbose, ten_crop=False)  # Table 2 reads single-crop
         if root is not None and not finished:
