@@ -1,8 +1,11 @@
 import csv
 import json
+import math
+import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from zfkeras.analysis.sections import table2_ablations as t2
@@ -82,7 +85,9 @@ def test_cli_no_tensorflow_for_help_and_errors(tmp_path):
         f"argvs = [[v, '--help'] for v in ('probe', 'transfer', 'ablate')]\n"
         f"argvs += [['probe', {str(tmp_path)!r}, '--folds', '1'], ['transfer', {str(tmp_path)!r}, '--per-class', '0'],\n"
         f"          ['ablate', {str(tmp_path)!r}, '--variants', 'nope'], ['probe', {str(tmp_path)!r}],\n"
-        f"          ['transfer', {str(tmp_path)!r}, '--target', 'tfds:'], ['ablate', {str(tmp_path)!r}]]\n"
+        f"          ['transfer', {str(tmp_path)!r}, '--target', 'tfds:'], ['ablate', {str(tmp_path)!r}],\n"
+        f"          ['ablate', {str(tmp_path)!r}, '--fig6', '--variants', 'zf'],\n"
+        f"          ['ablate', {str(tmp_path)!r}, '--seeds', '0', 'x']]\n"
         "for argv in argvs:\n"
         "    try:\n"
         "        cli.main(argv)\n"
@@ -98,3 +103,146 @@ def test_cli_no_tensorflow_for_help_and_errors(tmp_path):
     assert "needs at least 2 folds" in err and "must be a positive integer, got '0'" in err
     assert "invalid choice: 'nope'" in err and "names no TFDS dataset" in err
     assert err.count("not a run folder") == 2
+    assert "--fig6 trains Fig. 6's three arms, not Table 2 variants: drop --variants" in err
+    assert "argument --seeds: must be a non-negative integer, got 'x'" in err
+
+
+# -- seeds --------------------------------------------------------------------
+
+
+def test_seeded_configs_folders_and_order(tmp_path):
+    base = TrainConfig(run_dir=str(tmp_path / "run"), epochs=10, seed=3).validate()
+    configs = t2.seeded_configs(base, tmp_path / "abl", ["zf", "fc_2048"], [3, 1], epochs=2)
+    # all variants of the first seed, then the second; the run's own seed in <variant>/
+    assert list(configs) == [("zf", 3), ("fc_2048", 3), ("zf", 1), ("fc_2048", 1)]
+    assert [pathlib.Path(c.run_dir).name for c in configs.values()] == ["zf", "fc_2048", "zf-seed1", "fc_2048-seed1"]
+    assert [c.seed for c in configs.values()] == [3, 3, 1, 1]
+    fc1 = configs[("fc_2048", 1)]
+    assert {k for k, v in fc1.to_dict().items() if base.to_dict()[k] != v} == {"ablation", "epochs", "run_dir", "seed"}
+    # default: the run's own seed only, in the folders of a one-seed ablation
+    plain = t2.seeded_configs(base, tmp_path / "abl", ["zf"])
+    assert list(plain) == [("zf", 3)] and plain[("zf", 3)].to_dict() == t2.variant_configs(
+        base, tmp_path / "abl", ["zf"])["zf"].to_dict()
+    assert list(t2.seeded_configs(base, tmp_path, ["zf"], [1, 1, 3])) == [("zf", 1), ("zf", 3)]
+    with pytest.raises(ValueError, match="seeds must be non-negative integers, got -1"):
+        t2.seeded_configs(base, tmp_path, ["zf"], [-1])
+
+
+def test_separation_rule_against_closed_form():
+    # a: mean 11, s^2 = 2 (n 2); b: mean 7, s^2 = 4 (n 3): SE = sqrt(2/2 + 4/3) = sqrt(7/3) = 1.528
+    test = t2.separation([10.0, 12.0], [5.0, 7.0, 9.0])
+    assert test["difference"] == pytest.approx(4.0) and test["se"] == pytest.approx(math.sqrt(7 / 3))
+    assert test["n"] == (2, 3) and test["separated"] is True  # 4 > 3.055
+    close = t2.separation([10.0, 12.0], [6.0, 8.0, 10.0])  # difference 3 < 2 sqrt(7/3) = 3.055
+    assert close["difference"] == pytest.approx(3.0) and close["separated"] is False
+    assert t2.separation([1.0, 1.0], [1.0, 1.0])["separated"] is False  # no spread, no difference
+    assert t2.separation([2.0, 2.0], [1.0, 1.0])["separated"] is True  # no spread, a difference
+    one = t2.separation([10.0], [5.0, 7.0])  # one seed: the spread is unknown
+    assert one["difference"] == pytest.approx(4.0) and one["se"] is None and one["separated"] is None
+
+
+def _fake_run(root, name, variant, seed, accuracy, train_accuracy, top5=0.99, epochs=1, seconds=(2.0,)):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"dataset": "fashion_mnist", "model": "zfnet_small",
+                                                    "ablation": variant, "seed": seed, "epochs": epochs}))
+    (folder / "metrics.json").write_text(json.dumps({
+        "test_accuracy": accuracy, "test_top5": top5, "history": {"accuracy": [0.1, train_accuracy]},
+        "epochs": epochs, "train_examples": 100, "test_examples": 50, "epoch_seconds": list(seconds)}))
+
+
+def test_mean_std_over_seeds_equal_numpy_and_claims(tmp_path):
+    root = tmp_path / "ablations"
+    accuracies = {"zf": [0.90, 0.92, 0.91], "fc_8192": [0.80, 0.84], "remove_fc6_fc7": [0.905, 0.90]}
+    for variant, values in accuracies.items():
+        for seed, accuracy in enumerate(values):
+            _fake_run(root, t2.run_folder_name(variant, seed, 0), variant, seed, accuracy, accuracy - 0.05,
+                      seconds=(60.0 * (seed + 1), 30.0))
+    (root / "fig6").mkdir()  # Fig. 6's arms and other names are not Table 2 variants
+    (root / "zf-seedx").mkdir()
+    rows = t2.collect(root)
+    assert [r["variant"] for r in rows] == ["zf", "remove_fc6_fc7", "fc_8192"]
+    for row in rows:
+        errors = 100 * (1 - np.array(accuracies[row["variant"]]))
+        assert row["n"] == len(errors) and row["seeds"] == list(range(len(errors)))
+        assert row["val_top1_error"] == pytest.approx(np.mean(errors))
+        assert row["val_top1_error_std"] == pytest.approx(np.std(errors, ddof=1))
+        assert row["train_top1_error"] == pytest.approx(np.mean(errors + 5))
+        assert row["val_top5_error"] == pytest.approx(1.0)
+        assert row["seconds"] == pytest.approx(np.mean([60.0 * (s + 1) + 30 for s in range(len(errors))]))
+    files, shown, notes = t2.write_table2(rows, tmp_path / "out", root)
+    md = (tmp_path / "out" / "table2_ablations.md").read_text()
+    zf_errors = 100 * (1 - np.array(accuracies["zf"]))
+    assert f"| zf | 14.0 ± 1.0 | {np.mean(zf_errors):.1f} ± {np.std(zf_errors, ddof=1):.1f} | 1.0 ± 0.0 | 3 |" in md
+    with open(tmp_path / "out" / "table2_ablations.csv") as f:
+        csv_rows = {r["variant"]: r for r in csv.DictReader(f)}
+    assert float(csv_rows["fc_8192"]["val_top1_error_std"]) == pytest.approx(np.std([20, 16], ddof=1), abs=0.01)
+    assert csv_rows["fc_8192"]["seeds"] == "2" and csv_rows["fc_8192"]["seed_list"] == "0 1"
+    # the claim lines: fc_8192 vs zf, +9 points, SE sqrt(8/2 + 1/3) = 2.08: separated
+    fc_line = next(n for n in notes if n.startswith("Widening fc6-7"))
+    assert f"val top-1 error +9.00 points (SE {math.sqrt(8 / 2 + 1 / 3):.2f}, n = 2 and 3 seeds): exceeds the " \
+        "seed spread: higher" in fc_line
+    fc6_line = next(n for n in notes if n.startswith("Removing fc6-7"))
+    assert "within the seed spread" in fc6_line  # +0.75 points, SE sqrt(0.125/2 + 1/3) = 0.63
+    assert "not yet trained" in next(n for n in notes if n.startswith("Removing conv3-4 costs"))
+
+
+def test_partial_seeds_tabulate_and_budgets_do_not_mix(tmp_path):
+    root = tmp_path / "ablations"
+    _fake_run(root, "zf", "zf", 0, 0.9, 0.85)
+    _fake_run(root, "zf-seed1", "zf", 1, 0.88, 0.85)
+    _fake_run(root, "remove_fc6_fc7", "remove_fc6_fc7", 0, 0.8, 0.75)  # its seed 1 not yet trained
+    _fake_run(root, "zf-seed2", "zf", 2, 0.7, 0.65, epochs=5)  # another budget than zf's others: left out
+    rows = t2.collect(root)
+    assert [(r["variant"], r["n"]) for r in rows] == [("zf", 2), ("remove_fc6_fc7", 1)]
+    assert rows[0]["left_out"] == [str(root / "zf-seed2")] and rows[1]["val_top1_error_std"] is None
+    _, shown, notes = t2.write_table2(rows, tmp_path / "out", root)
+    assert shown[1][1:5] == ["25.0", "20.0", "1.0", 1]  # one seed: the value alone
+    assert shown[0][2] == f"11.0 ± {np.std([10, 12], ddof=1):.1f}"
+    line = next(n for n in notes if n.startswith("Removing fc6-7"))
+    assert "val top-1 error +9.00 points (n = 1 and 2 seeds; the spread needs at least 2 seeds of both" in line
+    assert any("Left out" in n and "zf-seed2" in n for n in notes)
+
+
+def test_report_section_shows_seeded_ablations(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    TrainConfig(run_dir=str(run_dir), **TINY).save(run_dir / "config.json")
+    for seed, accuracy in enumerate([0.9, 0.88]):
+        _fake_run(run_dir / "ablations", t2.run_folder_name("zf", seed, 0), "zf", seed, accuracy, 0.8)
+        _fake_run(run_dir / "ablations", t2.run_folder_name("fc_8192", seed, 0), "fc_8192", seed, accuracy - 0.2, 0.9)
+    section = t2.report_section(RunFolder(run_dir), tmp_path / "report")
+    assert "<td>11.0 ± 1.4</td>" in section.body_html and "<td>31.0 ± 1.4</td>" in section.body_html
+    assert "--seeds 0 1" in section.caption_html and "mean ± sample standard deviation" in section.caption_html
+    assert "Widening fc6-7 does not help (over-fits)" in section.body_html
+    assert "train top-1 error -10.00 points" in section.body_html  # 20 vs 10: separated, lower
+
+
+def test_ablate_seeds_end_to_end_partial_then_complete(tmp_path):
+    from tests.train_helpers import write_learnable_fashion_mnist
+    from zfkeras.analysis.cli import ablate
+
+    write_learnable_fashion_mnist(tmp_path / "data", n_train=300, n_test=60, seed=2)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    TrainConfig(run_dir=str(run_dir), data_dir=str(tmp_path / "data"), **dict(TINY, max_train_examples=200,
+                validation_size=64, evolution_sample=8, evolution_maps=1)).save(run_dir / "config.json")
+    common = [str(run_dir), "--variants", "zf", "--evolution-sample", "8"]
+    assert ablate.main(common) == 0  # the run's own seed: <variant>/, as before seeds
+    # a partial seeded run: seed 0 finished, seed 1 not yet trained, tabulates
+    assert ablate.main(common + ["--seeds", "0", "1", "--table-only"]) == 0
+    with open(run_dir / "report" / "table2_ablations.csv") as f:
+        assert [(r["variant"], r["seeds"]) for r in csv.DictReader(f)] == [("zf", "1")]
+    assert ablate.main(common + ["--seeds", "0", "1"]) == 0  # trains zf-seed1 only
+    ablations = run_dir / "ablations"
+    assert json.loads((ablations / "zf-seed1" / "config.json").read_text())["seed"] == 1
+    assert json.loads((ablations / "zf" / "config.json").read_text())["seed"] == 0
+    machines = json.loads((ablations / "machines.json").read_text())
+    assert set(machines) == {"zf", "zf-seed1"} and "AVX-512" in machines["zf"]
+    errors = [100 * (1 - json.loads((ablations / n / "metrics.json").read_text())["test_accuracy"])
+              for n in ("zf", "zf-seed1")]
+    with open(run_dir / "report" / "table2_ablations.csv") as f:
+        row = next(csv.DictReader(f))
+    assert row["seeds"] == "2" and row["seed_list"] == "0 1"
+    assert float(row["val_top1_error_pct"]) == pytest.approx(np.mean(errors), abs=0.01)
+    assert float(row["val_top1_error_std"]) == pytest.approx(np.std(errors, ddof=1), abs=0.01)

@@ -8,10 +8,22 @@ kernel, small stride) against a 9x9/2 first layer (the "baseline": kernel
 scaled by 11/7 and a larger stride, the rest unchanged), and zfnet_small
 with against without clipping. All three are trained by the same code
 (`zfkeras.train.runner.run`) with the same short budget on the same data,
-into ``report/fig6_runs/<variant>/`` (reused on a rerun).
+into ``report/fig6_runs/<variant>/`` (reused on a rerun): the quick arms,
+one epoch each by default.
+
+Converged arms: ``zfkeras ablate RUN_DIR --fig6 --seeds 0 1`` trains the
+three at the main run's recipe, epochs and training set, per seed, into
+``<ablation folder>/fig6/<arm>/`` (``<arm>-seedN/`` at a seed N other than
+the run's; `converged_arm_configs`). The ZF arm is Table 2's ``zf`` run
+(``<ablation folder>/zf/``, ``zf-seedN/``) when that is the same run. When
+the three arms have finished runs (`converged_runs`) the report shows them,
+every number as mean ± sample std over the seeds, instead of training the
+quick arms.
 """
 
 import dataclasses
+import html
+import pathlib
 import shutil
 
 import numpy as np
@@ -24,13 +36,17 @@ from zfkeras.utils.display import projection_to_image, to_rgb
 from zfkeras.runs.folder import RunFolder
 from zfkeras.methods.unit import Unit
 
-# The base run's recipe and test split; the variants it trains are report
+# The base run's recipe and test split, and the converged arms zfkeras ablate
+# --fig6 trains under ablations/; the quick variants it trains are report
 # output (fig6_runs/), not inputs.
-INPUTS = (layout.CONFIG, layout.SPLITS)
+INPUTS = (layout.CONFIG, layout.SPLITS, layout.ABLATIONS)
 BASELINE_CONV1 = (9, 2, 4)  # (kernel, stride, padding): the paper's 11x11/4 scaled to 28 px
 FIGURE = "fig6_architecture.png"
 NUMBERS = "fig6_architecture.csv"
 RUNS = "fig6_runs"
+ARMS = "fig6"  # the converged arms, inside the ablation folder
+SEEDED = "fig6_seeded"  # mean ± std over the converged arms' seeds (.csv, .md)
+CLIP = 0.1  # the clipped arms' filter RMS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +99,141 @@ def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_s
     if finished.is_complete:
         shutil.rmtree(finished.layout.checkpoints, ignore_errors=True)
     return folder
+
+
+def check_converged_base(config):
+    """Refuses a base run the converged comparison is not defined for.
+
+    Raises:
+        InputError: not zfnet_small on Fashion-MNIST.
+    """
+    from zfkeras.utils.errors import InputError
+
+    if config.model != "zfnet_small" or config.dataset != "fashion_mnist":
+        raise InputError(f"Fig. 6's arms compare zfnet_small's conv1 on 28-pixel Fashion-MNIST; the run trains "
+                         f"{config.model!r} on {config.dataset!r}")
+
+
+def _arm_conv1(variant):
+    return () if variant.conv1 == (5, 1, 2) else tuple(variant.conv1[:2])
+
+
+def _zf_arm(variant):
+    return _arm_conv1(variant) == () and variant.clip
+
+
+def converged_arm_configs(base, root, seeds=None, baseline_conv1=BASELINE_CONV1, **overrides):
+    """The three arms at the base run's budget, per seed (seed-major).
+
+    Each arm is Table 2's ``zf`` configuration (`table2_ablations.seeded_configs`:
+    the base run's data, recipe and epochs, ``overrides`` applied) with
+    only conv1 and the clipping changed, in ``root/fig6/<arm>/`` or
+    ``<arm>-seedN/``. The ZF arm is Table 2's own ``zf`` run folder when
+    that folder is empty or holds this same configuration (trained once
+    for both).
+
+    Args:
+        base: the base run's `zfkeras.train.config.TrainConfig` (zfnet_small,
+            Fashion-MNIST).
+        root: the ablation folder.
+        seeds: as `seeded_configs` (default: the base run's seed).
+        **overrides: TrainConfig fields for every arm (``epochs``, ...).
+
+    Returns:
+        dict ``(arm key, seed)`` -> validated TrainConfig.
+    """
+    from zfkeras.analysis.sections import table2_ablations as t2
+    from zfkeras.train.config import config_differences, read_json
+
+    check_converged_base(base)
+    root = pathlib.Path(root)
+    configs = {}
+    for (_, seed), zf in t2.seeded_configs(base, root, ["zf"], seeds, **overrides).items():
+        for variant in variants(tuple(baseline_conv1)):
+            folder = root / ARMS / t2.run_folder_name(variant.key, seed, base.seed)
+            arm = dataclasses.replace(zf, conv1=_arm_conv1(variant), filter_rms_clip=CLIP if variant.clip else 0.0,
+                                      run_dir=str(folder)).validate()
+            if _zf_arm(variant) and {**arm.to_dict(), "run_dir": None} == {**zf.to_dict(), "run_dir": None}:
+                saved = layout.RunLayout(zf.run_dir).config
+                try:
+                    same = not saved.is_file() or not config_differences(read_json(saved), zf.to_dict())
+                except (OSError, ValueError):
+                    same = False  # unreadable: the runner reports it where Table 2 trains zf
+                if same:
+                    arm = zf  # Table 2's zf run is this arm: trained once for both
+            configs[(variant.key, seed)] = arm
+    return configs
+
+
+# Fields that do not change what an arm is trained on: the run's place, its
+# seed, the two compared settings and the evolution record.
+_NOT_BUDGET = ("run_dir", "seed", "conv1", "filter_rms_clip", "evolution_sample", "evolution_maps",
+               "evolution_epochs")
+
+
+def _budget_key(config):
+    import json
+
+    from zfkeras.train.config import RESUMABLE_DIFFERENCES, completed
+
+    full = completed(config)
+    return json.dumps({k: v for k, v in full.items() if k not in _NOT_BUDGET + RESUMABLE_DIFFERENCES},
+                      sort_keys=True, default=str)
+
+
+def _arm_of(name, keys):
+    """The arm key of a folder name ``<arm>`` or ``<arm>-seedN``, else None."""
+    from zfkeras.analysis.sections import table2_ablations as t2
+
+    if name in keys:
+        return name
+    key, sep, seed = name.rpartition(t2.SEED_SUFFIX)
+    return key if sep and key in keys and seed.isdigit() else None
+
+
+def converged_runs(root, baseline_conv1=BASELINE_CONV1):
+    """The finished converged arms under the ablation folder ``root``.
+
+    Reads ``root/fig6/<arm>[-seedN]/`` and, for the ZF arm, Table 2's
+    ``root/zf[-seedN]/`` runs that are that arm (zfnet_small, default
+    conv1, clipping 0.1). Only runs of one budget are compared: of the
+    budgets (the configuration but for seed, conv1, clipping and the
+    evolution record) for which all three arms have finished runs, the one
+    with the most epochs, then the most runs.
+
+    Returns:
+        dict arm key -> list of `RunFolder` (by seed), the three arms in
+        `variants` order; None when no budget has all three.
+    """
+    root = pathlib.Path(root)
+    keys = [v.key for v in variants(tuple(baseline_conv1))]
+    found = []  # (arm key, RunFolder)
+    if (root / ARMS).is_dir():
+        for folder in sorted((root / ARMS).iterdir()):
+            key = _arm_of(folder.name, keys)
+            if key is not None and RunFolder(folder).is_complete:
+                found.append((key, RunFolder(folder)))
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            if _arm_of(folder.name, ["zf"]) is None or not RunFolder(folder).is_complete:
+                continue
+            c = RunFolder(folder).config
+            if (c.get("model"), c.get("ablation", "zf"), list(c.get("conv1") or []), c.get("filter_rms_clip")) == \
+                    ("zfnet_small", "zf", [], CLIP):
+                found.append((keys[0], RunFolder(folder)))
+    groups = {}
+    for key, folder in found:
+        groups.setdefault(_budget_key(folder.config), []).append((key, folder))
+    complete = [g for g in groups.values() if {k for k, _ in g} == set(keys)]
+    if not complete:
+        return None
+
+    def size(group):
+        return int(group[0][1].config.get("epochs") or 0), len(group)
+
+    chosen = max(complete, key=size)
+    return {key: sorted((f for k, f in chosen if k == key), key=lambda f: f.config.get("seed", 0))
+            for key in keys}
 
 
 def measure(model, images, stride, count):
@@ -149,12 +300,176 @@ def plot_fig6(results, labels, path):
     figures.save_png(fig, path, dpi=110)
 
 
+def measure_runs(folders, variant, raw, projections):
+    """`measure` for each trained run of one arm, with its test accuracy,
+    seed and folder."""
+    results = []
+    for folder in folders:
+        trained = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+        result = measure(trained.load_model(), trained.preprocess(raw), variant.conv1[1], projections)
+        result["test_accuracy"] = float(trained.metrics["test_accuracy"])
+        result["seed"] = trained.config.get("seed")
+        result["epochs"] = trained.metrics.get("epochs")
+        result["train_examples"] = trained.metrics.get("train_examples")
+        result["folder"] = str(trained.path)
+        results.append(result)
+    return results
+
+
+def _mean_std_text(values):
+    from zfkeras.analysis.sections import table2_ablations as t2
+
+    mean, std, _ = t2.mean_std(values)
+    if mean is None:
+        return "—"
+    return f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.2g}"
+
+
+# (number, arm compared with the ZF arm, what the paper shows)
+COMPARISONS = (
+    ("aliasing", 1, "the coarse first layer's layer-2 features alias"),
+    ("high_frequency", 1, "the coarse first layer's layer-2 features alias"),
+    ("dominance", 2, "without clipping a few filters dominate"),
+)
+
+
+def comparison_lines(arm_variants, results):
+    """The paper's two comparisons on the numbers: each arm's mean against
+    the ZF arm's, and whether the difference exceeds the seed spread
+    (`table2_ablations.separation`)."""
+    from zfkeras.analysis.sections import table2_ablations as t2
+
+    zf = arm_variants[0]
+    lines = []
+    for key, other, paper in COMPARISONS:
+        variant = arm_variants[other]
+        test = t2.separation([r[key] for r in results[variant.key]], [r[key] for r in results[zf.key]])
+        title = dict(NUMBER_COLUMNS)[key]
+        text = f"{title}, {variant.key} - {zf.key} (paper: {paper}): {test['difference']:+.3g}"
+        n = f"n = {test['n'][0]} and {test['n'][1]} seeds"
+        if test["separated"] is None:
+            text += f" ({n}; needs at least 2 seeds of both to judge)"
+        else:
+            text += f" (SE {test['se']:.2g}, {n}): " + ("exceeds the seed spread" if test["separated"]
+                                                       else "within the seed spread")
+        lines.append(text + ".")
+    return lines
+
+
+def write_seeded(out_dir, arm_variants, results, notes=()):
+    """``fig6_seeded.csv/.md``: per arm, every number's mean and sample std
+    over its seeds, n and the seeds.
+
+    Returns:
+        ``(files, md_header, shown_rows)``: the file names, the formatted header and rows.
+    """
+    from zfkeras.analysis.sections import table2_ablations as t2
+
+    header = ["variant", "description", "seeds", "seed_list"]
+    for key, _ in NUMBER_COLUMNS:
+        header += [f"{key}_mean", f"{key}_std"]
+    rows, shown = [], []
+    for variant in arm_variants:
+        mine = results[variant.key]
+        row = [variant.key, variant.label, len(mine), " ".join(str(r["seed"]) for r in mine)]
+        for key, _ in NUMBER_COLUMNS:
+            mean, std, _ = t2.mean_std([r[key] for r in mine])
+            row += [mean, "" if std is None else std]
+        rows.append(row)
+        shown.append([variant.label, len(mine)] + [_mean_std_text([r[key] for r in mine]) for key, _ in NUMBER_COLUMNS])
+    md_header = ["model", "seeds"] + [t for _, t in NUMBER_COLUMNS]
+    files = tables.write_table(str(out_dir), SEEDED, header, rows, md_header, shown,
+                               "Fig. 6: converged arms, mean ± sample std over seeds", notes)
+    return files, md_header, shown
+
+
+def converged_numbers(run, arms, out_dir, *, sample=1000, projections=16, baseline_conv1=BASELINE_CONV1,
+                      notes=()):
+    """Measures every finished converged arm run and writes ``fig6_seeded``.
+
+    Args:
+        run: the base `RunFolder` (its test split is measured).
+        arms: dict arm key -> run folders (`converged_runs`).
+
+    Returns:
+        ``(arm variants, results by arm key, files, md header, shown rows, comparison lines)``.
+    """
+    arm_variants = variants(tuple(baseline_conv1))
+    raw, _ = run.load_split("test", max_examples=sample, seed=0)
+    results = {v.key: measure_runs(arms[v.key], v, raw, projections) for v in arm_variants}
+    lines = comparison_lines(arm_variants, results)
+    files, md_header, shown = write_seeded(out_dir, arm_variants, results, [*notes, *lines])
+    return arm_variants, results, files, md_header, shown, lines
+
+
+def _definitions(sample, projections):
+    return (
+        "Top row: all conv1 filters, one grey scale per model (zero is grey). Bottom row: the "
+        f"{projections} conv2 maps with the strongest activations over {sample} test "
+        "images, each projected from its strongest activation, contrast-normalised per panel. "
+        f"<b>Definitions.</b> Dead filter: RMS below {fm.DEAD_FRACTION:.0%} of the layer's median filter RMS. "
+        "Maps never active: maps whose activation is never positive on the sample. Dominance: largest filter "
+        f"RMS / median. Energy low/mid/high: each filter's power spectrum (FFT padded to {fm.FFT_SIZE}x"
+        f"{fm.FFT_SIZE}, summed over input channels), share with radial frequency below 1/8, 1/8 to 1/4, above "
+        "1/4 cycles/pixel, averaged over live filters. L2 aliasing: share of a conv2 projection's energy (mean "
+        "removed) above the Nyquist frequency of the conv1 output grid, 1/(2 stride) cycles/pixel along y or x "
+        "(0 by definition for stride 1), averaged over the projections; L2 energy &gt; 1/4: the same above a "
+        "fixed 1/4 cycles/pixel, comparable across strides. "
+    )
+
+
+def _intro(kernel, stride):
+    return (
+        "Reproduces the paper's <b>Fig. 6</b> (architecture selection: (b, c) layer-1 filters of the 11x11/4 "
+        "baseline vs the 7x7/2 model, (d, e) their layer-2 features; clipping) with numbers beside the "
+        f"pictures. At 28 px the small models stand in: conv1 5x5 stride 1 (zfnet_small, the small-kernel, "
+        f"small-stride choice) vs conv1 {kernel}x{kernel} stride {stride} (the baseline: kernel scaled by 11/7, "
+        "larger stride; every other layer identical), and zfnet_small with vs without feature-scale clipping "
+        "(filter RMS 0.1). "
+    )
+
+
+def _converged_section(run, out_dir, arms, sample, projections, baseline_conv1):
+    arm_variants, results, seeded_files, md_header, shown, lines = converged_numbers(
+        run, arms, out_dir, sample=sample, projections=projections, baseline_conv1=baseline_conv1)
+    header = ["variant", "description", "conv1_kernel", "conv1_stride", "clipping", "seed", "epochs",
+              "train_examples", "folder"] + [k for k, _ in NUMBER_COLUMNS]
+    rows = [[v.key, v.label, v.conv1[0], v.conv1[1], v.clip, r["seed"], r["epochs"], r["train_examples"],
+             r["folder"]] + [r[k] for k, _ in NUMBER_COLUMNS] for v in arm_variants for r in results[v.key]]
+    tables.write_csv(out_dir / NUMBERS, header, rows)
+    firsts = [results[v.key][0] for v in arm_variants]
+    plot_fig6(firsts, [f"{v.label} (seed {r['seed']})" for v, r in zip(arm_variants, firsts)], out_dir / FIGURE)
+    config = arms[arm_variants[0].key][0].config
+    seeds = sorted({r["seed"] for v in arm_variants for r in results[v.key]}, key=str)
+    kernel, stride, _ = baseline_conv1
+    caption = (
+        _intro(kernel, stride)
+        + "<b>Shown: the converged arms</b>, trained by <code>zfkeras ablate RUN_DIR --fig6</code> (the code of "
+        f"<code>zfkeras train</code>) with the main run's recipe and budget: {firsts[0]['train_examples']} "
+        f"training images, {config.get('epochs')} epochs, seeds {', '.join(map(str, seeds))}; the ZF arm "
+        "is Table 2's zf run where it is the same run. Every number is the mean ± sample standard deviation "
+        "(n - 1) over the arm's seeds (a single value where an arm has one); the pictures are each arm's "
+        f"seed {firsts[0]['seed']}. " + " ".join(html.escape(line) for line in lines) + " "
+        + _definitions(sample, projections)
+        + f"Per run: <a href=\"{NUMBERS}\">{NUMBERS}</a>; over seeds: <a href=\"{SEEDED}.csv\">{SEEDED}.csv</a>. "
+        + machine.measured_on()
+    )
+    body = figures.img_html(FIGURE, "Fig. 6: conv1 filters and conv2 projections per variant") + \
+        figures.html_table(md_header, shown)
+    return Section("fig6", "Fig. 6: architecture selection, with numbers", caption, body,
+                   [FIGURE, NUMBERS, *seeded_files])
+
+
 def report_section(run, out_dir, verbose="auto", *, train_examples=8192, epochs=1, validation_size=1000,
                    sample=1000, projections=16, baseline_conv1=BASELINE_CONV1):
     """The Fig. 6 section (see `zfkeras.analysis.report.section`).
 
+    Shows the converged arms of ``zfkeras ablate RUN_DIR --fig6`` when all
+    three have finished runs (`converged_runs`), else trains and shows the
+    quick arms.
+
     Args:
-        train_examples, epochs, validation_size: the budget every variant is trained with.
+        train_examples, epochs, validation_size: the budget every quick arm is trained with.
         sample: test images the numbers are measured on.
         projections: conv2 maps projected per variant.
         baseline_conv1: (kernel, stride, padding) of the baseline's conv1.
@@ -166,6 +481,9 @@ def report_section(run, out_dir, verbose="auto", *, train_examples=8192, epochs=
         import zfkeras.methods.top_activations  # noqa: F401
     except ImportError as e:
         raise SectionUnavailable(f"top-k mining is not available ({e})") from None
+    arms = converged_runs(run.ablations_dir, tuple(baseline_conv1))
+    if arms:
+        return _converged_section(run, out_dir, arms, sample, projections, tuple(baseline_conv1))
     raw, _ = run.load_split("test", max_examples=sample, seed=0)
     results, labels, rows = [], [], []
     for variant in variants(tuple(baseline_conv1)):
@@ -185,27 +503,16 @@ def report_section(run, out_dir, verbose="auto", *, train_examples=8192, epochs=
                                [[label] + [r[k] for k, _ in NUMBER_COLUMNS] for r, label in zip(results, labels)])
     kernel, stride, _ = baseline_conv1
     caption = (
-        "Reproduces the paper's <b>Fig. 6</b> (architecture selection: (b, c) layer-1 filters of the 11x11/4 "
-        "baseline vs the 7x7/2 model, (d, e) their layer-2 features; clipping) with numbers beside the "
-        f"pictures. At 28 px the small models stand in: conv1 5x5 stride 1 (zfnet_small, the small-kernel, "
-        f"small-stride choice) vs conv1 {kernel}x{kernel} stride {stride} (the baseline: kernel scaled by 11/7, "
-        "larger stride; every other layer identical), and zfnet_small with vs without feature-scale clipping "
-        "(filter RMS 0.1). All three trained by <code>zfkeras.train.runner.run</code> (the code of "
+        _intro(kernel, stride)
+        + f"<b>Shown: the quick arms, {epochs} epoch{'s' if epochs != 1 else ''} each</b>: all three trained by "
+        "<code>zfkeras.train.runner.run</code> (the code of "
         f"<code>zfkeras train</code>) with the same budget: {train_examples} Fashion-MNIST training "
-        f"images, {epochs} epoch, seed {run.config.get('seed', 0)}, the run's recipe otherwise "
-        f"(folders in <code>{RUNS}/</code>); far shorter than the main run, so compare them with each other. "
-        "Top row: all conv1 filters, one grey scale per model (zero is grey). Bottom row: the "
-        f"{projections} conv2 maps with the strongest activations over {sample} test "
-        "images, each projected from its strongest activation, contrast-normalised per panel. "
-        f"<b>Definitions.</b> Dead filter: RMS below {fm.DEAD_FRACTION:.0%} of the layer's median filter RMS. "
-        "Maps never active: maps whose activation is never positive on the sample. Dominance: largest filter "
-        f"RMS / median. Energy low/mid/high: each filter's power spectrum (FFT padded to {fm.FFT_SIZE}x"
-        f"{fm.FFT_SIZE}, summed over input channels), share with radial frequency below 1/8, 1/8 to 1/4, above "
-        "1/4 cycles/pixel, averaged over live filters. L2 aliasing: share of a conv2 projection's energy (mean "
-        "removed) above the Nyquist frequency of the conv1 output grid, 1/(2 stride) cycles/pixel along y or x "
-        "(0 by definition for stride 1), averaged over the projections; L2 energy &gt; 1/4: the same above a "
-        f"fixed 1/4 cycles/pixel, comparable across strides. Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>. "
-        f"{machine.measured_on()}"
+        f"images, {epochs} epoch{'s' if epochs != 1 else ''}, seed {run.config.get('seed', 0)}, the run's "
+        f"recipe otherwise (folders in <code>{RUNS}/</code>); far shorter than the main run, so compare them "
+        "with each other. For the arms at the main run's budget with seeds, run "
+        "<code>zfkeras ablate RUN_DIR --fig6 --seeds 0 1</code> and rerun the report. "
+        + _definitions(sample, projections)
+        + f"Numbers: <a href=\"{NUMBERS}\">{NUMBERS}</a>. {machine.measured_on()}"
     )
     body = figures.img_html(FIGURE, "Fig. 6: conv1 filters and conv2 projections per variant") + table
     return Section("fig6", "Fig. 6: architecture selection, with numbers", caption, body,
