@@ -13,7 +13,8 @@ from zfkeras.analysis.report.section import SectionUnavailable
 class FakeRun:
     path = pathlib.Path("/runs/fake")
     config = {"dataset": "fashion_mnist", "model": "zfnet_small", "seed": 3, "batch_size": 128,
-              "learning_rate": 0.01, "momentum": 0.9, "dropout": 0.5, "data_dir": ""}
+              "learning_rate": 0.01, "momentum": 0.9, "dropout": 0.5, "data_dir": "", "weight_decay": 5e-4,
+              "nesterov": True}
     input_shape = (28, 28, 1)
 
 
@@ -80,6 +81,7 @@ def test_variants_are_trained_by_the_runner_with_one_budget(tmp_path, monkeypatc
         assert config.epochs == 2 and config.seed == 3 and config.devices == 0
         # the base run has no recipe (an older run): its recipe was the paper's
         assert (config.recipe, config.learning_rate, config.warmup_epochs) == ("paper", 0.01, 0.0)
+        assert (config.weight_decay, config.nesterov) == (5e-4, True)  # the rest of the run's recipe
     assert runner.build_model(configs[0], (28, 28, 1), 10).get_layer("conv1").kernel_size == (5, 5)  # restored
 
 

@@ -64,6 +64,9 @@ def test_ablate_end_to_end_and_resume(tmp_path, fashion_mnist_dir):
     # the variants compare single-crop accuracy: no ten-crop test (ten forward passes per image)
     assert metrics["test_ten_crop_accuracy"] is None and metrics["ten_crop"] is None
     assert rows[0]["paper_val_top5"] == "16.5" and rows[0]["train_examples"] == "256"
+    # the table states the recipe the variants ran, as their runs recorded it
+    md = (run_dir / "report" / "table2_ablations.md").read_text()
+    assert metrics["recipe"].startswith("cosine: ") and metrics["recipe"] in md and "flat epochs" not in md
 
     # rerun: both variants are complete, nothing is trained again
     stamp = (run_dir / "ablations" / "zf" / "model.keras").stat().st_mtime_ns
@@ -202,6 +205,9 @@ def test_partial_seeds_tabulate_and_budgets_do_not_mix(tmp_path):
     line = next(n for n in notes if n.startswith("Removing fc6-7"))
     assert "val top-1 error +9.00 points (n = 1 and 2 seeds; the spread needs at least 2 seeds of both" in line
     assert any("Left out" in n and "zf-seed2" in n for n in notes)
+    # runs that did not record their recipe: rebuilt from the config, one without a recipe field
+    # from before recipes existed, so the paper's
+    assert "paper: SGD lr 0.01, momentum 0.9, divided by 10 after 2 epochs" in notes[0]
 
 
 def test_report_section_shows_seeded_ablations(tmp_path):

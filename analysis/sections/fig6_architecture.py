@@ -80,7 +80,8 @@ def train_variant(run, variant, out_dir, *, train_examples, epochs, validation_s
     config = TrainConfig.from_dict({
         **{k: v for k, v in base.items() if k in ("dataset", "data_dir", "tfds_name", "manual_dir", "seed",
                                                     "batch_size", "recipe", "learning_rate", "warmup_epochs",
-                                                    "label_smoothing", "momentum", "dropout")},
+                                                    "label_smoothing", "momentum", "nesterov", "weight_decay",
+                                                    "dropout")},
         "model": "zfnet_small", "ablation": "zf", "devices": 0,
         "max_train_examples": train_examples, "epochs": epochs,
         "validation_size": validation_size, "evolution_sample": 8, "evolution_maps": 1,

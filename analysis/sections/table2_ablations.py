@@ -236,7 +236,7 @@ def collect_runs(root, folders=None):
             "val_top5_error": None if top5 is None else 100 * (1 - top5),
             "epochs": m.get("epochs"), "train_examples": m.get("train_examples"),
             "test_examples": m.get("test_examples"), "seconds": None if seconds is None else round(seconds, 1),
-            "cpu": machines.get(name), "config": config,
+            "cpu": machines.get(name), "config": config, "recipe": m.get("recipe"),
         })
     order = {v: i for i, v in enumerate(ABLATIONS)}
     rows.sort(key=lambda r: (order[r["variant"]], r["seed"] if isinstance(r["seed"], int) else -1))
@@ -283,7 +283,8 @@ def summarize(runs):
             continue
         mine, left_out = _one_budget(mine)
         row = {"variant": variant, "left_out": left_out, "seeds": [r["seed"] for r in mine], "n": len(mine),
-               "folders": [r["folder"] for r in mine], "config": mine[0]["config"]}
+               "folders": [r["folder"] for r in mine], "config": mine[0]["config"],
+               "recipe": mine[0].get("recipe")}
         for key in ERRORS:
             values = [r[key] for r in mine]
             row[key], row[f"{key}_std"], _ = mean_std(values)
@@ -294,6 +295,20 @@ def summarize(runs):
             row[key] = mine[0][key]
         rows.append(row)
     return rows
+
+
+def _recipe_words(row):
+    """The recipe as the variant's run recorded it (``metrics.json``'s
+    ``recipe``), else rebuilt from its config the same way (a config from
+    before recipes existed means the paper's, `completed`)."""
+    if row.get("recipe"):
+        return row["recipe"]
+    from zfkeras.train import recipes
+    from zfkeras.train.config import TrainConfig, completed
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = {k: v for k, v in row["config"].items() if k in fields}
+    return recipes.describe(TrainConfig.from_dict(completed(saved)))
 
 
 def _budget(row):
@@ -432,8 +447,7 @@ def write_table2(rows, out_dir, root, command=""):
     cpus = sorted({cpu for r in rows for cpu in r["cpus"]})
     notes = [
         f"Model family {c.get('model')} on {c.get('dataset')}; every variant trained from scratch with one recipe: "
-        f"{c.get('epochs')} epochs, batch {c.get('batch_size')}, SGD lr {c.get('learning_rate')} momentum "
-        f"{c.get('momentum')}, annealing x{c.get('anneal_factor')} after {c.get('anneal_patience')} flat epochs, "
+        f"{c.get('epochs')} epochs, batch {c.get('batch_size')}, {_recipe_words(rows[0])}, "
         f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {rows[0]['train_examples']} "
         f"training examples ({'all' if not c.get('max_train_examples') else 'capped by max_train_examples'}).",
         "Widths relative to the builder's defaults (zfkeras.models.ablations): on zfnet_small fc 2048/8192 -> "
