@@ -78,6 +78,8 @@ def test_ablate_end_to_end_and_resume(tmp_path, fashion_mnist_dir):
 
     section = t2.report_section(RunFolder(run_dir), tmp_path / "report")
     assert section.key == "table2" and "Not yet trained" in section.caption_html
+    # the notes run together in the caption, each a sentence of its own
+    assert f"Command: zfkeras ablate {run_dir}. Not yet trained: " in section.caption_html
     assert (tmp_path / "report" / "table2_ablations.md").is_file()
 
 

@@ -297,6 +297,11 @@ def summarize(runs):
     return rows
 
 
+def _sentence(note):
+    """A note ending in a full stop, so that notes run together in a caption read apart."""
+    return note if note.endswith((".", "!", "?")) else note + "."
+
+
 def _recipe_words(row):
     """The recipe as the variant's run recorded it (``metrics.json``'s
     ``recipe``), else rebuilt from its config the same way (a config from
@@ -496,7 +501,7 @@ def report_section(run, out_dir, verbose="auto"):
     caption = (
         "Paper Table 2: error rates of architecture variants, each trained from scratch. "
         f"Base run: {figures.run_description(run)}. "
-        + " ".join(html.escape(n.replace("`", "")) for n in notes if n not in claims)
+        + " ".join(html.escape(_sentence(n.replace("`", ""))) for n in notes if n not in claims)
         + (f" Not yet trained: {html.escape(', '.join(missing))}." if missing else "")
     )
     body = figures.html_table(SHOWN, shown)
