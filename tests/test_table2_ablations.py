@@ -146,6 +146,14 @@ def test_separation_rule_against_closed_form():
     assert one["difference"] == pytest.approx(4.0) and one["se"] is None and one["separated"] is None
 
 
+def test_training_time_is_the_median_epoch_times_the_epochs():
+    # the third epoch was stretched by a paused process: it must not stand for the variant's cost
+    assert t2.run_seconds({"epoch_seconds": [10.0, 12.0, 1000.0, 11.0]}) == pytest.approx(11.5 * 4)
+    assert t2.run_seconds({"epoch_seconds": [10.0, 20.0]}) == pytest.approx(30.0)
+    assert t2.run_seconds({"mean_epoch_seconds": 5.0, "epochs": 3}) == pytest.approx(15.0)
+    assert t2.run_seconds({}) is None
+
+
 def _fake_run(root, name, variant, seed, accuracy, train_accuracy, top5=0.99, epochs=1, seconds=(2.0,)):
     folder = root / name
     folder.mkdir(parents=True)

@@ -34,6 +34,7 @@ import html
 import json
 import os
 import pathlib
+import statistics
 
 from zfkeras.analysis.output import figures, tables
 from zfkeras.analysis.report.section import Section, SectionUnavailable
@@ -179,11 +180,15 @@ def train_ablations(configs, verbose=None, root=None):
 
 
 def run_seconds(metrics):
-    """A run's training time: the sum of its epochs' wall times, or the mean
-    epoch time x epochs where only that is recorded (None if neither)."""
+    """A run's training time: its median epoch's wall time x its epochs, or
+    the mean epoch time x epochs where only that is recorded (None if neither).
+
+    The median, not the sum, because one epoch stretched by a paused or
+    suspended process (or a resume that waited) would otherwise stand for
+    the variant's cost."""
     seconds = metrics.get("epoch_seconds") or []
     if seconds:
-        return float(sum(seconds))
+        return float(statistics.median(seconds)) * len(seconds)
     if metrics.get("mean_epoch_seconds") is not None and metrics.get("epochs"):
         return float(metrics["mean_epoch_seconds"]) * int(metrics["epochs"])
     return None
@@ -468,8 +473,9 @@ def write_table2(rows, out_dir, root, command=""):
         notes.append("Budgets differ between variants (epochs, training examples): "
                      + ", ".join(f"{r['variant']} {_budget(r)}" for r in rows) + ".")
     notes.append(
-        "Training time / run: the mean over the variant's seeds of the sum of its epochs' wall times "
-        "(metrics.json epoch_seconds; evaluation excluded), trained on "
+        "Training time / run: the mean over the variant's seeds of its median epoch's wall time x its epochs "
+        "(metrics.json epoch_seconds; evaluation excluded; the median so that an epoch stretched by a "
+        "paused process does not count), trained on "
         + ("; ".join(cpus) if cpus else "a CPU not recorded") + f". Table written on {machine.cpu_model()}.")
     left_out = [f for r in rows for f in r["left_out"]]
     if left_out:
