@@ -76,6 +76,6 @@ def test_no_weight_decay_and_nesterov_are_off_by_default():
 
 
 def test_describe_names_the_optional_parts():
-    text = recipes.describe(_config(weight_decay=5e-3, nesterov=True, augment_translate=2))
-    assert text.endswith("Nesterov momentum, weight decay 0.005, random shifts of up to 2 px")
+    text = recipes.describe(_config(weight_decay=5e-3, nesterov=True, augment_translate=2, augment_cutout=8))
+    assert text.endswith("Nesterov momentum, weight decay 0.005, random shifts of up to 2 px, cutout of 8 px squares")
     assert "weight decay" not in recipes.describe(_config())

@@ -130,6 +130,9 @@ def test_worker_role_bad_tf_config():
     (dict(weight_decay=-1e-3), "weight_decay must be in"),
     (dict(augment_translate=-1), "augment_translate must be a non-negative integer"),
     (dict(augment_translate=2, dataset="folder", data_dir="x"), "augment_translate applies to Fashion-MNIST only"),
+    (dict(augment_cutout=-3), "augment_cutout must be a non-negative integer"),
+    (dict(augment_cutout=28), "augment_cutout must be smaller than the 28-pixel image, got 28"),
+    (dict(augment_cutout=8, dataset="folder", data_dir="x"), "augment_cutout applies to Fashion-MNIST only"),
 ])
 def test_bad_regularisation_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -140,7 +143,8 @@ def test_a_run_from_before_weight_decay_resumes_without_it():
     from zfkeras.train.config import completed
 
     saved = TrainConfig().validate().to_dict()
-    for key in ("weight_decay", "nesterov", "augment_translate"):
+    for key in ("weight_decay", "nesterov", "augment_translate", "augment_cutout"):
         del saved[key]
     filled = completed(saved)
-    assert (filled["weight_decay"], filled["nesterov"], filled["augment_translate"]) == (0.0, False, 0)
+    assert (filled["weight_decay"], filled["nesterov"], filled["augment_translate"], filled["augment_cutout"]) == \
+        (0.0, False, 0, 0)

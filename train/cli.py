@@ -21,6 +21,7 @@ _HELP = {
     "max_train_examples": "use at most this many training examples (0: all)",
     "augment_flip": "Fashion-MNIST: random horizontal flips during training (image folders and TFDS always use the paper's ten crops with flips)",
     "augment_translate": "Fashion-MNIST: shift each training image by up to this many pixels (zero-filled; 0: none)",
+    "augment_cutout": "Fashion-MNIST: set a random N x N square of each training image to the mean pixel (Cutout; 0: none)",
     "model": f"architecture: {', '.join(MODELS)}",
     "ablation": "Table 2 variant (zf, remove_conv3_conv4, remove_fc7, ...)",
     "fc_units": "width of fc6/fc7 (0: the model's default)",

@@ -53,6 +53,7 @@ class TrainConfig:
     max_train_examples: int = 0  # 0 = all (small values for tests and smoke runs)
     augment_flip: bool = False   # Fashion-MNIST: random horizontal flips (image data always uses the ten crops +- flip)
     augment_translate: int = 0   # Fashion-MNIST: random shifts of up to this many pixels (zero-filled), per image
+    augment_cutout: int = 0      # Fashion-MNIST: a random square of this side set to the mean pixel, per image
     # model
     model: str = "zfnet_small"
     ablation: str = "zf"
@@ -136,6 +137,11 @@ class TrainConfig:
         if self.augment_translate and self.dataset != "fashion_mnist":
             raise InputError(f"augment_translate applies to Fashion-MNIST only (got dataset {self.dataset!r}); "
                              "image folders and TFDS train on the paper's random crops")
+        non_negative_int(self.augment_cutout, "augment_cutout")
+        if self.augment_cutout and self.dataset != "fashion_mnist":
+            raise InputError(f"augment_cutout applies to Fashion-MNIST only (got dataset {self.dataset!r})")
+        if self.augment_cutout >= 28:
+            raise InputError(f"augment_cutout must be smaller than the 28-pixel image, got {self.augment_cutout!r}")
         return self
 
     def to_dict(self):

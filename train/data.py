@@ -159,6 +159,8 @@ def _fashion_mnist(config):
         x, y = center(x, y)
         if config.augment_flip:
             x = tf.image.random_flip_left_right(x, seed=config.seed)
+        if config.augment_cutout:
+            x = random_cutout(x, config.augment_cutout)  # after centring: erased pixels are the mean
         return x, y
 
     bs = config.batch_size
@@ -209,6 +211,36 @@ def random_translate(images, pixels):
     cols = offsets[1][:, None] + tf.range(w)[None, :]
     shifted = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(shifted, cols, axis=2, batch_dims=1)
+
+
+def random_cutout(images, size):
+    """Sets a ``size`` x ``size`` square of each image of a batch to zero
+    (Cutout, DeVries & Taylor 2017), each at its own random place.
+
+    The square's centre is uniform over the image's pixels, so squares near
+    the border are cut by it, as in Cutout: every pixel is erased equally
+    often away from the border, and an image keeps part of its content.
+
+    Args:
+        images: float tensor ``(batch, height, width, channels)``.
+        size: the square's side in pixels, a non-negative int (0: none).
+
+    Returns:
+        A tensor of the same shape: image ``i`` with rows ``[cy - size // 2,
+        cy - size // 2 + size)`` x the same columns around its centre
+        ``(cy, cx)``, clipped to the image, set to zero in every channel.
+    """
+    if not size:
+        return images
+    shape = tf.shape(images)
+    n, h, w = shape[0], shape[1], shape[2]
+    top = tf.random.uniform((n,), 0, h, dtype=tf.int32) - size // 2
+    left = tf.random.uniform((n,), 0, w, dtype=tf.int32) - size // 2
+    rows, cols = tf.range(h)[None, :], tf.range(w)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < top[:, None] + size)     # (n, h)
+    in_cols = (cols >= left[:, None]) & (cols < left[:, None] + size)   # (n, w)
+    erased = (in_rows[:, :, None] & in_cols[:, None, :])[..., None]     # (n, h, w, 1)
+    return tf.where(erased, tf.zeros_like(images), images)
 
 
 def _evolution_sample(centre, count, batch_size):

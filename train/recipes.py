@@ -108,6 +108,8 @@ def _extras(config):
         parts.append(f"weight decay {config.weight_decay:g}")
     if getattr(config, "augment_translate", 0):
         parts.append(f"random shifts of up to {config.augment_translate} px")
+    if getattr(config, "augment_cutout", 0):
+        parts.append(f"cutout of {config.augment_cutout} px squares")
     if getattr(config, "augment_flip", False):
         parts.append("random horizontal flips")
     return "".join(", " + p for p in parts)
