@@ -133,17 +133,47 @@ def test_seeded_configs_folders_and_order(tmp_path):
         t2.seeded_configs(base, tmp_path, ["zf"], [-1])
 
 
-def test_separation_rule_against_closed_form():
-    # a: mean 11, s^2 = 2 (n 2); b: mean 7, s^2 = 4 (n 3): SE = sqrt(2/2 + 4/3) = sqrt(7/3) = 1.528
-    test = t2.separation([10.0, 12.0], [5.0, 7.0, 9.0])
+def test_separation_is_welchs_t_test_at_5_percent():
+    from scipy import stats
+
+    # a: mean 11, s^2 = 2 (n 2); b: mean 7, s^2 = 4 (n 3): SE = sqrt(2/2 + 4/3) = sqrt(7/3)
+    a, b = [10.0, 12.0], [5.0, 7.0, 9.0]
+    test = t2.separation(a, b)
+    va, vb = 2 / 2, 4 / 3
+    df = (va + vb) ** 2 / (va ** 2 / 1 + vb ** 2 / 2)  # Welch-Satterthwaite, closed form
     assert test["difference"] == pytest.approx(4.0) and test["se"] == pytest.approx(math.sqrt(7 / 3))
-    assert test["n"] == (2, 3) and test["separated"] is True  # 4 > 3.055
-    close = t2.separation([10.0, 12.0], [6.0, 8.0, 10.0])  # difference 3 < 2 sqrt(7/3) = 3.055
-    assert close["difference"] == pytest.approx(3.0) and close["separated"] is False
+    assert test["df"] == pytest.approx(df) and test["n"] == (2, 3)
+    assert test["threshold"] == pytest.approx(test["t"] * math.sqrt(7 / 3))
+    # independent oracle: scipy's Welch test; separated exactly when p < 5%
+    p = stats.ttest_ind(a, b, equal_var=False).pvalue
+    assert test["separated"] is bool(p < 0.05) is False  # 4 > 2 SE (3.06), but t(97.5%, 2.9 df) = 3.2
+    for a, b in (([10.0, 12.0, 11.0], [5.0, 7.0, 6.0]), ([1.0, 2.0], [1.5, 2.5]), ([0.0, 0.1, 0.2], [5.0, 9.0])):
+        assert t2.separation(a, b)["separated"] is bool(stats.ttest_ind(a, b, equal_var=False).pvalue < 0.05)
     assert t2.separation([1.0, 1.0], [1.0, 1.0])["separated"] is False  # no spread, no difference
     assert t2.separation([2.0, 2.0], [1.0, 1.0])["separated"] is True  # no spread, a difference
-    one = t2.separation([10.0], [5.0, 7.0])  # one seed: the spread is unknown
+    one = t2.separation([10.0], [5.0, 7.0])  # one seed and no pooled spread: not judged
     assert one["difference"] == pytest.approx(4.0) and one["se"] is None and one["separated"] is None
+
+
+def test_pooled_spread_and_the_pooled_test():
+    from scipy import stats
+
+    groups = [[10.0, 8.0, 9.0], [20.0, 16.0], [9.5, 10.0], [7.0], [None, 3.0]]
+    s, df = t2.pooled_spread(groups)
+    assert df == 2 + 1 + 1  # groups below two values add nothing
+    assert s == pytest.approx(math.sqrt((1.0 * 2 + 8.0 * 1 + 0.125 * 1) / 4))
+    assert t2.pooled_spread([[1.0], []]) == (None, 0)
+    # two groups pooled over themselves: Student's equal-variance test (scipy) is the oracle
+    for a, b in (([10.0, 12.0], [5.0, 7.0, 9.0]), ([1.0, 2.0, 1.5], [2.5, 3.0])):
+        test = t2.separation(a, b, pooled=t2.pooled_spread([a, b]))
+        assert test["df"] == len(a) + len(b) - 2
+        assert test["separated"] is bool(stats.ttest_ind(a, b).pvalue < 0.05)
+    # a pooled spread judges a variant with one seed
+    one = t2.separation([12.0], [9.0, 10.0], pooled=(0.5, 6))
+    assert one["se"] == pytest.approx(0.5 * math.sqrt(1 + 1 / 2))
+    assert one["threshold"] == pytest.approx(stats.t.ppf(0.975, 6) * one["se"])  # 1.50
+    assert one["separated"] is True
+    assert t2.separation([10.5], [9.0, 10.0], pooled=(0.5, 6))["separated"] is False  # 1.0 < 1.50
 
 
 def test_training_time_is_the_median_epoch_times_the_epochs():
@@ -191,12 +221,16 @@ def test_mean_std_over_seeds_equal_numpy_and_claims(tmp_path):
         csv_rows = {r["variant"]: r for r in csv.DictReader(f)}
     assert float(csv_rows["fc_8192"]["val_top1_error_std"]) == pytest.approx(np.std([20, 16], ddof=1), abs=0.01)
     assert csv_rows["fc_8192"]["seeds"] == "2" and csv_rows["fc_8192"]["seed_list"] == "0 1"
-    # the claim lines: fc_8192 vs zf, +9 points, SE sqrt(8/2 + 1/3) = 2.08: separated
+    # the claim lines against zf, the spread pooled over the three variants: zf's errors 10, 8, 9
+    # (s^2 1, n 3), fc_8192's 20, 16 (8, n 2), remove_fc6_fc7's 9.5, 10 (0.125, n 2): 4 df
+    s_pooled = math.sqrt((1 * 2 + 8 * 1 + 0.125 * 1) / 4)
+    se = s_pooled * math.sqrt(1 / 2 + 1 / 3)
+    threshold = 2.7764451051977987 * se  # t(97.5%, 4 df), from a table
     fc_line = next(n for n in notes if n.startswith("Widening fc6-7"))
-    assert f"val top-1 error +9.00 points (SE {math.sqrt(8 / 2 + 1 / 3):.2f}, n = 2 and 3 seeds): exceeds the " \
-        "seed spread: higher" in fc_line
+    assert f"val top-1 error +9.00 points (SE {se:.2f}, needs > {threshold:.2f} = t(97.5%, 4 df) x SE, " \
+        "n = 2 and 3 seeds): exceeds the seed spread: higher" in fc_line
     fc6_line = next(n for n in notes if n.startswith("Removing fc6-7"))
-    assert "within the seed spread" in fc6_line  # +0.75 points, SE sqrt(0.125/2 + 1/3) = 0.63
+    assert "+0.75 points" in fc6_line and "within the seed spread" in fc6_line  # 0.75 < 4.03
     assert "not yet trained" in next(n for n in notes if n.startswith("Removing conv3-4 costs"))
 
 
@@ -213,7 +247,15 @@ def test_partial_seeds_tabulate_and_budgets_do_not_mix(tmp_path):
     assert shown[1][1:5] == ["25.0", "20.0", "1.0", 1]  # one seed: the value alone
     assert shown[0][2] == f"11.0 ± {np.std([10, 12], ddof=1):.1f}"
     line = next(n for n in notes if n.startswith("Removing fc6-7"))
-    assert "val top-1 error +9.00 points (n = 1 and 2 seeds; the spread needs at least 2 seeds of both" in line
+    # one seed of remove_fc6_fc7, judged with zf's spread (s^2 = 2, 1 df): SE sqrt(2) sqrt(1 + 1/2)
+    se = math.sqrt(2) * math.sqrt(1.5)
+    assert f"val top-1 error +9.00 points (SE {se:.2f}, needs > {12.706204736174698 * se:.2f} = " \
+        "t(97.5%, 1 df) x SE, n = 1 and 2 seeds): within the seed spread" in line
+    # no variant with two seeds: nothing can be judged
+    lone = [dict(r) for r in rows]
+    lone[0]["val_top1_error_values"] = lone[0]["val_top1_error_values"][:1]
+    lone_line = next(n for n in t2.claim_lines(lone) if n.startswith("Removing fc6-7"))
+    assert "(n = 1 and 1 seeds; no variant has 2 seeds yet: not judged)" in lone_line
     assert any("Left out" in n and "zf-seed2" in n for n in notes)
     # runs that did not record their recipe: rebuilt from the config, one without a recipe field
     # from before recipes existed, so the paper's

@@ -334,28 +334,72 @@ def _one_budget(runs):
     return [r for r in runs if _budget(r) == chosen], [r["folder"] for r in runs if _budget(r) != chosen]
 
 
-def separation(values, reference):
-    """Whether two sets of per-seed values differ by more than their seed spread.
+def pooled_spread(groups):
+    """The seed spread pooled over groups assumed to share it (Table 2's
+    variants: one model family, one recipe, one budget).
 
-    The rule: the difference of the means exceeds twice its standard error,
-    ``|mean(a) - mean(b)| > 2 sqrt(s_a^2 / n_a + s_b^2 / n_b)`` with the
-    sample variances s^2 (Welch's standard error; about a 95% two-sided
-    test for normal errors). It needs two values on each side.
+    Args:
+        groups: lists of per-seed values (None entries ignored); groups
+            with fewer than two values add nothing.
 
     Returns:
-        dict ``difference`` (mean(values) - mean(reference)), ``se`` (None
-        below two values on a side), ``n`` (pair), ``separated`` (bool, None
-        when it cannot be judged).
+        ``(s, df)``: the pooled sample standard deviation
+        ``sqrt(sum((n_i - 1) s_i^2) / df)`` and its degrees of freedom
+        ``df = sum(n_i - 1)``; ``(None, 0)`` when no group has two values.
+    """
+    import numpy as np
+
+    squares, df = 0.0, 0
+    for values in groups:
+        values = [float(v) for v in values if v is not None]
+        if len(values) > 1:
+            squares += float(np.var(values, ddof=1)) * (len(values) - 1)
+            df += len(values) - 1
+    return (float(np.sqrt(squares / df)), df) if df else (None, 0)
+
+
+def separation(values, reference, pooled=None):
+    """Whether two sets of per-seed values differ by more than their seed spread.
+
+    The rule, a two-sided t-test at 5%: ``|mean(a) - mean(b)| > t SE`` with
+    ``t`` the 97.5% quantile of Student's t. Without ``pooled``, Welch's
+    test: ``SE = sqrt(s_a^2 / n_a + s_b^2 / n_b)`` from each side's sample
+    variance, with the Welch-Satterthwaite degrees of freedom; it needs two
+    values on each side. With ``pooled = (s, df)`` (`pooled_spread`), the
+    spread shared by all groups: ``SE = s sqrt(1 / n_a + 1 / n_b)`` with
+    ``df`` degrees of freedom; one value on a side is then enough. The t
+    quantile, not a fixed 2, because two seeds give one degree of freedom
+    a side, where 2 SE would be a test at about 30%, not 5%.
+
+    Returns:
+        dict ``difference`` (mean(values) - mean(reference)), ``se``, ``df``,
+        ``t`` (the quantile) and ``threshold`` (t x SE), each None where it
+        cannot be judged, ``n`` (pair), ``separated`` (bool, None when it
+        cannot be judged).
     """
     import math
 
     a_mean, a_std, a_n = mean_std(values)
     b_mean, b_std, b_n = mean_std(reference)
     difference = None if a_mean is None or b_mean is None else a_mean - b_mean
-    if a_std is None or b_std is None:
-        return {"difference": difference, "se": None, "n": (a_n, b_n), "separated": None}
-    se = math.sqrt(a_std ** 2 / a_n + b_std ** 2 / b_n)
-    return {"difference": difference, "se": se, "n": (a_n, b_n), "separated": abs(difference) > 2 * se}
+    result = {"difference": difference, "se": None, "df": None, "t": None, "threshold": None,
+              "n": (a_n, b_n), "separated": None}
+    if difference is None:
+        return result
+    if pooled is not None and pooled[0] is not None:
+        se, df = pooled[0] * math.sqrt(1 / a_n + 1 / b_n), pooled[1]
+    elif a_std is not None and b_std is not None:
+        va, vb = a_std ** 2 / a_n, b_std ** 2 / b_n
+        se = math.sqrt(va + vb)
+        df = (va + vb) ** 2 / (va ** 2 / (a_n - 1) + vb ** 2 / (b_n - 1)) if se else None
+    else:
+        return result
+    if not se:  # no spread at all: any difference separates
+        return {**result, "se": 0.0, "separated": difference != 0}
+    from scipy import stats  # scikit-learn's dependency
+
+    t = float(stats.t.ppf(0.975, df))
+    return {**result, "se": se, "df": df, "t": t, "threshold": t * se, "separated": abs(difference) > t * se}
 
 
 # (variant, the paper's claim, what the paper found, errors compared): each against zf.
@@ -375,6 +419,7 @@ def claim_lines(rows):
     """One line per paper claim: each compared error's difference to zf,
     its standard error and whether it exceeds the seed spread (`separation`)."""
     by_variant = {r["variant"]: r for r in rows}
+    spreads = {key: pooled_spread(r[f"{key}_values"] for r in rows) for key in _ERROR_NAMES}
     lines = []
     for variant, claim, paper, errors in CLAIMS:
         head = f"{claim} (paper: {paper}; {variant} vs zf): "
@@ -383,25 +428,35 @@ def claim_lines(rows):
             continue
         parts = []
         for key in errors:
-            test = separation(by_variant[variant][f"{key}_values"], by_variant["zf"][f"{key}_values"])
+            test = separation(by_variant[variant][f"{key}_values"], by_variant["zf"][f"{key}_values"],
+                              pooled=spreads[key])
             if test["difference"] is None:
                 parts.append(f"{_ERROR_NAMES[key]} not measured")
                 continue
             text = f"{_ERROR_NAMES[key]} error {test['difference']:+.2f} points"
             n = f"n = {test['n'][0]} and {test['n'][1]} seeds"
             if test["separated"] is None:
-                text += f" ({n}; the spread needs at least 2 seeds of both: not judged)"
+                text += f" ({n}; no variant has 2 seeds yet: not judged)"
             else:
                 verdict = ("exceeds the seed spread: " + ("higher" if test["difference"] > 0 else "lower")
                            if test["separated"] else "within the seed spread")
-                text += f" (SE {test['se']:.2f}, {n}): {verdict}"
+                text += f" ({_threshold_text(test)}, {n}): {verdict}"
             parts.append(text)
         lines.append(head + "; ".join(parts) + ".")
     return lines
 
 
-CLAIM_RULE = ("Paper claims against zf: a difference exceeds the seed spread when |mean difference| > 2 SE, "
-              "SE = sqrt(s1^2/n1 + s2^2/n2) with the sample variances over the seeds (Welch).")
+def _threshold_text(test):
+    """``SE 0.11, needs > 0.27`` (t x SE), or ``no spread`` when SE is 0."""
+    if not test["se"]:
+        return "no seed spread"
+    return f"SE {test['se']:.2f}, needs > {test['threshold']:.2f} = t(97.5%, {test['df']:.3g} df) x SE"
+
+
+CLAIM_RULE = ("Paper claims against zf: a difference exceeds the seed spread when |mean difference| > t SE "
+              "(a two-sided t-test at 5%), SE = s sqrt(1/n1 + 1/n2) with s the sample standard deviation over "
+              "the seeds pooled over all variants (one family, recipe and budget: one seed noise), t the 97.5% "
+              "quantile of Student's t with the pooled degrees of freedom sum(n_i - 1).")
 
 HEADER = ["variant", "train_top1_error_pct", "train_top1_error_std", "val_top1_error_pct", "val_top1_error_std",
           "val_top5_error_pct", "val_top5_error_std", "seeds", "seed_list", "epochs", "train_examples",
