@@ -111,7 +111,7 @@ def test_table2_shows_an_ablation_variant_trained_after_the_first_report(tmp_pat
     _variant(run, "remove_fc7", 0.75)  # zfkeras ablate trains one more variant
     page = build.write_report(run, ["table2_ablations"], verbose=0).read_text()
     assert "<td>zf</td>" in page and "<td>remove_fc7</td>" in page
-    assert "<td>25.0</td>" in page  # its top-1 error, from its metrics.json
+    assert "<td>25.00</td>" in page  # its top-1 error, from its metrics.json
     csv = (run / "report" / "table2_ablations.csv").read_text()
     assert csv.count("\nremove_fc7,") == 1
 

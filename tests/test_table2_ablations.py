@@ -216,7 +216,7 @@ def test_mean_std_over_seeds_equal_numpy_and_claims(tmp_path):
     files, shown, notes = t2.write_table2(rows, tmp_path / "out", root)
     md = (tmp_path / "out" / "table2_ablations.md").read_text()
     zf_errors = 100 * (1 - np.array(accuracies["zf"]))
-    assert f"| zf | 14.0 ± 1.0 | {np.mean(zf_errors):.1f} ± {np.std(zf_errors, ddof=1):.1f} | 1.0 ± 0.0 | 3 |" in md
+    assert f"| zf | 14.00 ± 1.00 | {np.mean(zf_errors):.2f} ± {np.std(zf_errors, ddof=1):.2f} | 1.00 ± 0.00 | 3 |" in md
     with open(tmp_path / "out" / "table2_ablations.csv") as f:
         csv_rows = {r["variant"]: r for r in csv.DictReader(f)}
     assert float(csv_rows["fc_8192"]["val_top1_error_std"]) == pytest.approx(np.std([20, 16], ddof=1), abs=0.01)
@@ -244,8 +244,8 @@ def test_partial_seeds_tabulate_and_budgets_do_not_mix(tmp_path):
     assert [(r["variant"], r["n"]) for r in rows] == [("zf", 2), ("remove_fc6_fc7", 1)]
     assert rows[0]["left_out"] == [str(root / "zf-seed2")] and rows[1]["val_top1_error_std"] is None
     _, shown, notes = t2.write_table2(rows, tmp_path / "out", root)
-    assert shown[1][1:5] == ["25.0", "20.0", "1.0", 1]  # one seed: the value alone
-    assert shown[0][2] == f"11.0 ± {np.std([10, 12], ddof=1):.1f}"
+    assert shown[1][1:5] == ["25.00", "20.00", "1.00", 1]  # one seed: the value alone
+    assert shown[0][2] == f"11.00 ± {np.std([10, 12], ddof=1):.2f}"
     line = next(n for n in notes if n.startswith("Removing fc6-7"))
     # one seed of remove_fc6_fc7, judged with zf's spread (s^2 = 2, 1 df): SE sqrt(2) sqrt(1 + 1/2)
     se = math.sqrt(2) * math.sqrt(1.5)
@@ -270,7 +270,7 @@ def test_report_section_shows_seeded_ablations(tmp_path):
         _fake_run(run_dir / "ablations", t2.run_folder_name("zf", seed, 0), "zf", seed, accuracy, 0.8)
         _fake_run(run_dir / "ablations", t2.run_folder_name("fc_8192", seed, 0), "fc_8192", seed, accuracy - 0.2, 0.9)
     section = t2.report_section(RunFolder(run_dir), tmp_path / "report")
-    assert "<td>11.0 ± 1.4</td>" in section.body_html and "<td>31.0 ± 1.4</td>" in section.body_html
+    assert "<td>11.00 ± 1.41</td>" in section.body_html and "<td>31.00 ± 1.41</td>" in section.body_html
     assert "--seeds 0 1" in section.caption_html and "mean ± sample standard deviation" in section.caption_html
     assert "Widening fc6-7 does not help (over-fits)" in section.body_html
     assert "train top-1 error -10.00 points" in section.body_html  # 20 vs 10: separated, lower
