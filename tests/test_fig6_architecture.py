@@ -256,3 +256,13 @@ def test_report_section_says_it_shows_the_quick_arms(tmp_path, monkeypatch, trai
     assert "Shown: the quick arms, 1 epoch each" in section.caption_html
     assert "zfkeras ablate RUN_DIR --fig6 --seeds 0 1" in section.caption_html
     assert "±" not in section.body_html and section.files == [fig6.FIGURE, fig6.NUMBERS]
+
+
+def test_seeded_numbers_are_written_in_their_own_form():
+    # test accuracy in percent with two decimals: the arms' seeds differ by tenths of a point
+    acc = [0.9205, 0.9181]
+    assert fig6._mean_std_text(acc, "test_accuracy") == f"{100 * np.mean(acc):.2f}% ± {100 * np.std(acc, ddof=1):.2f}%"
+    assert fig6._mean_std_text([0.9205], "test_accuracy") == "92.05%"
+    assert fig6._mean_std_text([0, 2], "dead_filters") == f"1 ± {np.std([0, 2], ddof=1):.3g}"
+    assert fig6._mean_std_text([0.04, 0.05], "low") == "0.045 ± 0.007"
+    assert fig6._mean_std_text([None], "aliasing") == "—"

@@ -317,13 +317,25 @@ def measure_runs(folders, variant, raw, projections):
     return results
 
 
-def _mean_std_text(values):
+_COUNTS = {"dead_filters", "conv1_never_active", "conv2_never_active"}
+
+
+def _mean_std_text(values, key=None):
+    """``mean ± std`` in the number's own form: counts as they are, test
+    accuracy in percent with two decimals (seeds differ by tenths of a
+    point), ratios and shares with three decimals."""
     from zfkeras.analysis.sections import table2_ablations as t2
 
     mean, std, _ = t2.mean_std(values)
     if mean is None:
         return "—"
-    return f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.2g}"
+    if key == "test_accuracy":
+        mean, std, form = 100 * mean, None if std is None else 100 * std, "{:.2f}%"
+    elif key in _COUNTS:
+        form = "{:.3g}"
+    else:
+        form = "{:.3f}"
+    return form.format(mean) if std is None else f"{form.format(mean)} ± {form.format(std)}"
 
 
 # (number, arm compared with the ZF arm, what the paper shows)
@@ -379,7 +391,7 @@ def write_seeded(out_dir, arm_variants, results, notes=()):
             mean, std, _ = t2.mean_std([r[key] for r in mine])
             row += [mean, "" if std is None else std]
         rows.append(row)
-        shown.append([variant.label, len(mine)] + [_mean_std_text([r[key] for r in mine]) for key, _ in NUMBER_COLUMNS])
+        shown.append([variant.label, len(mine)] + [_mean_std_text([r[key] for r in mine], key) for key, _ in NUMBER_COLUMNS])
     md_header = ["model", "seeds"] + [t for _, t in NUMBER_COLUMNS]
     files = tables.write_table(str(out_dir), SEEDED, header, rows, md_header, shown,
                                "Fig. 6: converged arms, mean ± sample std over seeds", notes)
