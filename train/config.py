@@ -133,13 +133,11 @@ class TrainConfig:
         float_in_range(self.warmup_epochs, "warmup_epochs", 0, None)
         float_in_range(self.label_smoothing, "label_smoothing", 0, 1, high_inclusive=False)
         float_in_range(self.weight_decay, "weight_decay", 0, 1, high_inclusive=False)
-        non_negative_int(self.augment_translate, "augment_translate")
-        if self.augment_translate and self.dataset != "fashion_mnist":
-            raise InputError(f"augment_translate applies to Fashion-MNIST only (got dataset {self.dataset!r}); "
-                             "image folders and TFDS train on the paper's random crops")
-        non_negative_int(self.augment_cutout, "augment_cutout")
-        if self.augment_cutout and self.dataset != "fashion_mnist":
-            raise InputError(f"augment_cutout applies to Fashion-MNIST only (got dataset {self.dataset!r})")
+        for name in ("augment_translate", "augment_cutout"):
+            non_negative_int(getattr(self, name), name)
+            if getattr(self, name) and self.dataset != "fashion_mnist":
+                raise InputError(f"{name} applies to Fashion-MNIST only (got dataset {self.dataset!r}); "
+                                 "image folders and TFDS train on the paper's random crops")
         if self.augment_cutout >= 28:
             raise InputError(f"augment_cutout must be smaller than the 28-pixel image, got {self.augment_cutout!r}")
         return self

@@ -363,8 +363,7 @@ def comparison_lines(arm_variants, results):
         if test["separated"] is None:
             text += f" ({n}; needs at least 2 seeds of both to judge)"
         else:
-            rule = (f"SE {test['se']:.2g}, needs > {test['threshold']:.2g} = t(97.5%, {test['df']:.2g} df) x SE"
-                    if test["se"] else "no seed spread")
+            rule = t2.threshold_text(test, number="{:.2g}", df="{:.2g}")
             text += f" ({rule}, {n}): " + ("exceeds the seed spread" if test["separated"]
                                            else "within the seed spread")
         lines.append(text + ".")

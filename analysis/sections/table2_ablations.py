@@ -347,15 +347,15 @@ def pooled_spread(groups):
         ``sqrt(sum((n_i - 1) s_i^2) / df)`` and its degrees of freedom
         ``df = sum(n_i - 1)``; ``(None, 0)`` when no group has two values.
     """
-    import numpy as np
+    import math
 
     squares, df = 0.0, 0
     for values in groups:
-        values = [float(v) for v in values if v is not None]
-        if len(values) > 1:
-            squares += float(np.var(values, ddof=1)) * (len(values) - 1)
-            df += len(values) - 1
-    return (float(np.sqrt(squares / df)), df) if df else (None, 0)
+        _, std, n = mean_std(values)
+        if std is not None:
+            squares += std ** 2 * (n - 1)
+            df += n - 1
+    return (math.sqrt(squares / df), df) if df else (None, 0)
 
 
 def separation(values, reference, pooled=None):
@@ -440,17 +440,24 @@ def claim_lines(rows):
             else:
                 verdict = ("exceeds the seed spread: " + ("higher" if test["difference"] > 0 else "lower")
                            if test["separated"] else "within the seed spread")
-                text += f" ({_threshold_text(test)}, {n}): {verdict}"
+                text += f" ({threshold_text(test)}, {n}): {verdict}"
             parts.append(text)
         lines.append(head + "; ".join(parts) + ".")
     return lines
 
 
-def _threshold_text(test):
-    """``SE 0.11, needs > 0.27`` (t x SE), or ``no spread`` when SE is 0."""
+def threshold_text(test, number="{:.2f}", df="{:.3g}"):
+    """``SE 0.11, needs > 0.27 = t(97.5%, 4 df) x SE`` for a judged
+    `separation`, or ``no seed spread`` when its SE is 0.
+
+    Args:
+        test: a `separation` result with ``separated`` not None.
+        number, df: formats of SE and the threshold, and of the degrees of freedom.
+    """
     if not test["se"]:
         return "no seed spread"
-    return f"SE {test['se']:.2f}, needs > {test['threshold']:.2f} = t(97.5%, {test['df']:.3g} df) x SE"
+    return (f"SE {number.format(test['se'])}, needs > {number.format(test['threshold'])} = "
+            f"t(97.5%, {df.format(test['df'])} df) x SE")
 
 
 CLAIM_RULE = ("Paper claims against zf: a difference exceeds the seed spread when |mean difference| > t SE "
